@@ -1,0 +1,202 @@
+//! Errors, split by operation so callers can tell an integrity failure from an I/O problem.
+
+use std::path::PathBuf;
+
+use crate::envelope::EnvelopeError;
+use crate::event::EventError;
+use crate::types::{Hash, PublicKey};
+
+/// A failure of the store itself: redb (I/O, locking) or a record that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// redb failed.
+    #[error("storage error: {0}")]
+    Redb(#[source] redb::Error),
+    /// A stored record does not decode (run `mindlog verify` for the full picture).
+    #[error("the record at offset {offset} is damaged: {problem}")]
+    Corrupt {
+        /// Where.
+        offset: u64,
+        /// What.
+        problem: String,
+    },
+    /// Something else went wrong that leaves the operation unable to continue.
+    #[error("{0}")]
+    Other(String),
+}
+
+macro_rules! storage_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StorageError {
+            fn from(e: $t) -> Self {
+                StorageError::Redb(e.into())
+            }
+        }
+    )*};
+}
+storage_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Why a store could not be opened or created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// No store at the path.
+    #[error("no store at {0}: run `mindlog init` first (or pass --home)")]
+    NotFound(PathBuf),
+    /// A store already exists where one was to be created.
+    #[error("a store already exists at {0}")]
+    AlreadyExists(PathBuf),
+    /// The file was written by a newer store format.
+    #[error(
+        "{path} was written by a newer mindlog (store format {found}; this build reads up to {supported}): upgrade mindlog"
+    )]
+    NewerFormat {
+        /// The store.
+        path: PathBuf,
+        /// The format recorded in the file.
+        found: u64,
+        /// The newest format this build reads.
+        supported: u64,
+    },
+    /// Another process has the store open.
+    #[error("{0} is in use by another mindlog process")]
+    Busy(PathBuf),
+    /// A redb file, but not a mindlog store.
+    #[error("{0} is not a mindlog store (no format record)")]
+    NotAStore(PathBuf),
+    /// redb refused or failed.
+    #[error("{path}: {source}")]
+    Storage {
+        /// The store.
+        path: PathBuf,
+        /// What failed.
+        source: StorageError,
+    },
+}
+
+/// Why an append was refused or failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The feed's head was not where the caller expected: another writer got there first.
+    #[error("feed {author} is at seq {found}, not {expected} as expected: another writer appended first")]
+    Conflict {
+        /// The feed.
+        author: PublicKey,
+        /// The head seq the caller expected.
+        expected: u64,
+        /// The actual head seq.
+        found: u64,
+    },
+    /// A draft is not a valid event.
+    #[error("invalid event: {0}")]
+    Invalid(#[from] EnvelopeError),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The request got no answer (a panic while committing it).
+    #[error("the append got no answer (the commit failed unexpectedly); reopen the store")]
+    WriterStopped,
+}
+
+/// Why verified events could not be added to the store. Nothing of the batch was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The event does not continue its feed.
+    #[error("{author} seq {seq}: {problem}")]
+    Feed {
+        /// The feed.
+        author: PublicKey,
+        /// The event's seq.
+        seq: u64,
+        /// How it fails to continue the feed.
+        problem: FeedProblem,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// How an event fails to continue its author's feed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FeedProblem {
+    /// Seqs skip: the feed's next seq is `expected`.
+    #[error("gap in the feed: expected seq {expected}")]
+    Gap {
+        /// The seq that would continue the feed.
+        expected: u64,
+    },
+    /// `prev` is not the hash of the previous event.
+    #[error("broken link: prev is {found}, but the previous event's hash is {expected}")]
+    BrokenLink {
+        /// The previous event's hash.
+        expected: Hash,
+        /// The event's prev.
+        found: Hash,
+    },
+    /// A different event is already held at this seq: the author signed two (a fork).
+    #[error("a different event {held} is already held at this seq (the author forked the feed)")]
+    Fork {
+        /// The hash of the event already held.
+        held: Hash,
+    },
+}
+
+/// Why an import failed. The store is exactly as it was before.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// A line is bad.
+    #[error("line {line}: {problem}")]
+    Line {
+        /// 1-based line number in the input.
+        line: u64,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+    /// Reading the input failed.
+    #[error("reading input: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What is wrong with one JSONL line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineProblem {
+    /// Not a JSON object of the export shape.
+    #[error("malformed line: {0}")]
+    Malformed(String),
+    /// `signed` is not base64.
+    #[error("signed is not valid base64: {0}")]
+    Base64(String),
+    /// The event itself fails its checks.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// The decoded fields do not match the signed bytes.
+    #[error("the decoded fields do not match the signed bytes (the line was edited)")]
+    FieldsMismatch,
+    /// The event does not continue its feed.
+    #[error("{author} seq {seq}: {problem}")]
+    Feed {
+        /// The feed.
+        author: PublicKey,
+        /// The event's seq.
+        seq: u64,
+        /// How it fails.
+        problem: FeedProblem,
+    },
+}

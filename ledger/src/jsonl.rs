@@ -1,0 +1,249 @@
+//! `export --jsonl` and `import`: one JSON object per event, canonical, so a line either is exactly
+//! what `export` wrote for its signed bytes or is refused.
+
+use std::borrow::Cow;
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{Envelope, hash_envelope_bytes};
+use crate::error::{ImportError, IngestError, LineProblem, StorageError};
+use crate::event::{EventError, KeyCache, SignatureCheck, VerifiedEvent, bad_in_chunk};
+use crate::ledger::Ledger;
+use crate::pipeline::{default_window, run_ordered};
+use crate::store::StoredEvent;
+use crate::types::{Hash, PublicKey, Signature};
+
+/// Events per parallel chunk.
+const CHUNK: usize = crate::event::SIGNATURE_BATCH;
+
+/// One exported line. Field order is the output order; docs/format.md gives it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    hash: Hash,
+    signature: Signature,
+    author: PublicKey,
+    seq: u64,
+    prev: Option<Hash>,
+    ts: u64,
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    refs: Vec<Hash>,
+    payload_size: u64,
+    version: u8,
+    #[serde(borrow)]
+    signed: Cow<'a, str>,
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// Writing failed (a closed pipe shows up here as `BrokenPipe`).
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC with six fractional digits.
+pub fn format_time(ts: u64) -> String {
+    let seconds = (ts / 1_000_000) as i64;
+    let micros = ts % 1_000_000;
+    match jiff::Timestamp::from_second(seconds) {
+        Ok(t) => format!("{}.{micros:06}Z", t.strftime("%Y-%m-%dT%H:%M:%S")),
+        Err(_) => format!("@{ts}"),
+    }
+}
+
+/// The canonical export line (without its newline) for an event.
+pub fn render_line(envelope: &Envelope, bytes: &[u8], hash: Hash, signature: Signature) -> String {
+    let line = Line {
+        hash,
+        signature,
+        author: envelope.author,
+        seq: envelope.seq,
+        prev: envelope.prev,
+        ts: envelope.ts,
+        time: Cow::Owned(format_time(envelope.ts)),
+        kind: Cow::Borrowed(&envelope.kind),
+        refs: envelope.refs.clone(),
+        payload_size: envelope.payload.len() as u64,
+        version: envelope.version,
+        signed: Cow::Owned(BASE64.encode(bytes)),
+    };
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Lines read.
+    pub lines: u64,
+    /// Events added.
+    pub stored: u64,
+    /// Events already held, skipped.
+    pub skipped: u64,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+impl Ledger {
+    /// Writes every event from `from` on, in offset order, one JSON line each.
+    /// `progress` is called with the number of events written so far. Returns that number.
+    pub fn export_jsonl(&self, from: u64, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<u64, ExportError> {
+        let snapshot = self.snapshot()?;
+        let mut records = snapshot.records(from..)?;
+        let mut written = 0u64;
+        run_ordered(
+            default_window(),
+            || -> Result<_, ExportError> {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for r in records.by_ref().take(CHUNK) {
+                    let (k, v) = r.map_err(StorageError::from)?;
+                    chunk.push((k.value(), v.value().to_vec()));
+                }
+                Ok((!chunk.is_empty()).then_some(chunk))
+            },
+            |chunk: Vec<(u64, Vec<u8>)>| -> Result<(Vec<u8>, u64), ExportError> {
+                let mut buf = Vec::with_capacity(chunk.len() * 1200);
+                for (offset, record) in &chunk {
+                    let event = StoredEvent::from_record(*offset, record)?;
+                    let envelope = event.envelope_or_corrupt()?;
+                    buf.extend_from_slice(render_line(&envelope, &event.bytes, event.hash, event.signature).as_bytes());
+                    buf.push(b'\n');
+                }
+                Ok((buf, chunk.len() as u64))
+            },
+            |rendered| {
+                let (buf, n) = rendered?;
+                out.write_all(&buf)?;
+                written += n;
+                progress(written);
+                Ok(())
+            },
+        )?;
+        out.flush()?;
+        Ok(written)
+    }
+
+    /// Reads exported lines, checks every one (shape, hash, signature, feed continuity), and adds
+    /// the new events in one durable transaction. On any bad line nothing is written, and the
+    /// error names the line. Events already held are skipped.
+    pub fn import_jsonl(&self, input: &mut dyn BufRead, progress: &dyn Fn(u64)) -> Result<ImportReport, ImportError> {
+        let started = Instant::now();
+        let mut batch = self.write_batch()?;
+        let mut line_no = 0u64;
+        let mut report = ImportReport::default();
+        run_ordered(
+            default_window(),
+            || -> Result<_, ImportError> {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                while chunk.len() < CHUNK {
+                    let mut line = Vec::new();
+                    if input.read_until(b'\n', &mut line)? == 0 {
+                        break;
+                    }
+                    line_no += 1;
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    chunk.push((line_no, line));
+                }
+                Ok((!chunk.is_empty()).then_some(chunk))
+            },
+            check_lines,
+            |checked| {
+                let mut events = Vec::with_capacity(checked.len());
+                let mut numbers = Vec::with_capacity(checked.len());
+                for (line, result) in checked {
+                    match result {
+                        Ok(event) => {
+                            events.push(event);
+                            numbers.push(line);
+                        }
+                        Err(problem) => {
+                            // Earlier lines of this chunk are good; report the first bad one after
+                            // checking they continue their feeds, so the error names the first line at fault.
+                            ingest_lines(&mut batch, &events, &numbers)?;
+                            return Err(ImportError::Line { line, problem });
+                        }
+                    }
+                }
+                ingest_lines(&mut batch, &events, &numbers)?;
+                report.lines += numbers.len() as u64;
+                progress(report.lines);
+                Ok(())
+            },
+        )?;
+        report.stored = batch.stored();
+        report.skipped = batch.skipped();
+        batch.commit()?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+}
+
+fn ingest_lines(
+    batch: &mut crate::ledger::WriteBatch,
+    events: &[VerifiedEvent],
+    numbers: &[u64],
+) -> Result<(), ImportError> {
+    for (event, &line) in events.iter().zip(numbers) {
+        match batch.ingest(std::slice::from_ref(event)) {
+            Ok(_) => {}
+            Err(IngestError::Feed { author, seq, problem }) => {
+                return Err(ImportError::Line { line, problem: LineProblem::Feed { author, seq, problem } });
+            }
+            Err(IngestError::Storage(e)) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Parses and checks one chunk of lines (on a worker thread).
+fn check_lines(lines: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Result<VerifiedEvent, LineProblem>)> {
+    thread_local! {
+        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::default());
+    }
+    let mut out: Vec<(u64, Result<VerifiedEvent, LineProblem>)> = Vec::with_capacity(lines.len());
+    let mut batch: Vec<SignatureCheck> = Vec::new();
+    let mut batch_index = Vec::new();
+    for (line_no, line) in lines {
+        let result = check_line(&line).and_then(|event| {
+            let key = KEYS.with(|k| k.borrow_mut().get(event.author())).map_err(LineProblem::from)?;
+            batch_index.push(out.len());
+            batch.push((event.hash(), event.signature(), key));
+            Ok(event)
+        });
+        out.push((line_no, result));
+    }
+    for bad in bad_in_chunk(&batch) {
+        out[batch_index[bad]].1 = Err(LineProblem::Event(EventError::BadSignature));
+    }
+    out
+}
+
+/// Everything about one line but its signature, which is checked in batches.
+fn check_line(line: &[u8]) -> Result<VerifiedEvent, LineProblem> {
+    let text = std::str::from_utf8(line).map_err(|_| LineProblem::Malformed("not UTF-8".into()))?;
+    let parsed: Line<'_> = serde_json::from_str(text).map_err(|e| LineProblem::Malformed(e.to_string()))?;
+    let bytes = BASE64.decode(parsed.signed.as_bytes()).map_err(|e| LineProblem::Base64(e.to_string()))?;
+    let envelope = Envelope::decode(&bytes).map_err(EventError::from)?;
+    let hash = hash_envelope_bytes(&bytes);
+    if hash != parsed.hash {
+        return Err(EventError::HashMismatch { recorded: parsed.hash, computed: hash }.into());
+    }
+    if render_line(&envelope, &bytes, hash, parsed.signature) != text {
+        return Err(LineProblem::FieldsMismatch);
+    }
+    // The signature is checked by the caller, in a batch; until then this value must not escape.
+    Ok(VerifiedEvent::trusted(envelope, bytes, hash, parsed.signature))
+}

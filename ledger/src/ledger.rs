@@ -1,0 +1,414 @@
+//! The `Ledger` handle: opening a store, appending with group commit, and batch ingestion.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use redb::Database;
+
+use crate::envelope::{Envelope, FORMAT_VERSION};
+use crate::error::{AppendError, IngestError, OpenError, StorageError};
+use crate::event::{SealedEnvelope, VerifiedEvent};
+use crate::identity::Identity;
+use crate::store::{self, Head, Indexes, Ingested, LogTable, Snapshot};
+use crate::types::{Hash, PublicKey};
+
+/// The most append requests one group commit takes.
+const MAX_GROUP: usize = 1024;
+
+/// An event to append, before the ledger gives it a seq and a prev and its author signs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    /// A versioned kind such as `persona.created/1`.
+    pub kind: String,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// Hashes of events this one refers to.
+    pub refs: Vec<Hash>,
+    /// Microseconds since the Unix epoch; the caller's clock.
+    pub ts: u64,
+}
+
+/// Where the author's feed must stand for an append to go ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Append wherever the feed stands.
+    Any,
+    /// The feed's last seq must be this (0 for an empty feed); otherwise [`AppendError::Conflict`].
+    Head(u64),
+}
+
+/// Where an appended event landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Local offset.
+    pub offset: u64,
+    /// Seq in the author's feed.
+    pub seq: u64,
+    /// Event hash.
+    pub hash: Hash,
+}
+
+/// A handle on one store file. Cheap to clone; all clones share one commit queue.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+/// Every feed's head as of the last commit. Read and written only by the holder of the write
+/// transaction, and updated before that transaction's commit is visible to the next writer.
+type HeadCache = Arc<Mutex<HashMap<PublicKey, Head>>>;
+
+struct Inner {
+    db: Arc<Database>,
+    path: PathBuf,
+    heads: HeadCache,
+    /// A damaged record found beyond the indexes: writes are refused until it is dealt with.
+    damaged: Mutex<Option<(u64, String)>>,
+    /// Appends waiting for a commit.
+    queue: Mutex<Vec<Job>>,
+    /// Held by the caller that is committing the queue (the group-commit leader).
+    leader: Mutex<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Every append has returned by now (each holds a clone of the handle). Index what single
+        // appends left unindexed, so the next open starts clean.
+        if let Err(e) = store::catch_up_indexes(&self.db) {
+            tracing::warn!(error = %e, "could not index the tail of the log on close; the next open will");
+        }
+    }
+}
+
+struct Job {
+    identity: Identity,
+    drafts: Vec<Draft>,
+    expect: Expect,
+    reply: SyncSender<Result<Vec<Appended>, AppendError>>,
+}
+
+/// Unindexed events a run of single appends may leave before their write transaction also
+/// brings the indexes up to date.
+const INDEX_BATCH: u64 = 1024;
+
+impl Ledger {
+    /// Creates a new, empty store at `path`. Fails if a file is there.
+    pub fn create(path: &Path) -> Result<Ledger, OpenError> {
+        if path.exists() {
+            return Err(OpenError::AlreadyExists(path.to_owned()));
+        }
+        let db = store::open_database(path, true)?;
+        store::initialise(&db).map_err(|source| OpenError::Storage { path: path.to_owned(), source })?;
+        Ledger::from_db(db, path)
+    }
+
+    /// Opens an existing store, refusing one written by a newer format. Fails with
+    /// [`OpenError::Busy`] while another process has it open.
+    pub fn open(path: &Path) -> Result<Ledger, OpenError> {
+        if !path.exists() {
+            return Err(OpenError::NotFound(path.to_owned()));
+        }
+        let db = store::open_database(path, false)?;
+        store::check_format(&db, path)?;
+        Ledger::from_db(db, path)
+    }
+
+    fn from_db(db: Database, path: &Path) -> Result<Ledger, OpenError> {
+        let fail = |source: StorageError| OpenError::Storage { path: path.to_owned(), source };
+        // A crash may have left single appends unindexed: bring the indexes up to date first.
+        let caught_up = store::catch_up_indexes(&db).map_err(fail)?;
+        tracing::debug!(indexed = caught_up.indexed, "indexes caught up on open");
+        let heads = store::load_heads(&db).map_err(fail)?;
+        let ledger = Ledger {
+            inner: Arc::new(Inner {
+                db: Arc::new(db),
+                path: path.to_owned(),
+                heads: Arc::new(Mutex::new(heads)),
+                damaged: Mutex::new(None),
+                queue: Mutex::new(Vec::new()),
+                leader: Mutex::new(()),
+            }),
+        };
+        ledger.note_damage(caught_up.damaged);
+        Ok(ledger)
+    }
+
+    fn note_damage(&self, damaged: Option<(u64, String)>) {
+        if let Some((offset, problem)) = damaged {
+            tracing::warn!(offset, %problem, "damaged record beyond the indexes; writes are refused");
+            *self.inner.damaged.lock().unwrap_or_else(|e| e.into_inner()) = Some((offset, problem));
+        }
+    }
+
+    /// Refuses writes to a store with a damaged record past its indexes: its feeds' heads are
+    /// unknown, so appending could fork them.
+    fn check_writable(&self) -> Result<(), StorageError> {
+        match &*self.inner.damaged.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((offset, problem)) => Err(StorageError::Corrupt {
+                offset: *offset,
+                problem: format!("{problem}; writes are refused until `mindlog verify` passes"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The redb database, for crates that keep their own tables in the same file
+    /// (projections). The ledger's own tables are written only through this crate.
+    pub fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// A consistent read view as of now, with the indexes brought up to date first.
+    pub fn snapshot(&self) -> Result<Snapshot, StorageError> {
+        let caught_up = store::catch_up_indexes(&self.inner.db)?;
+        self.note_damage(caught_up.damaged);
+        Snapshot::new(&self.inner.db)
+    }
+
+    /// The head of `author`'s feed, as of the last commit.
+    pub fn head(&self, author: &PublicKey) -> Option<Head> {
+        lock(&self.inner.heads).get(author).copied()
+    }
+
+    /// Signs `drafts` as `identity` and appends them to its feed, all or none, acknowledging only
+    /// after a durable commit. Concurrent calls from any thread share one commit (group commit).
+    pub fn append(&self, identity: &Identity, drafts: Vec<Draft>, expect: Expect) -> Result<Vec<Appended>, AppendError> {
+        self.check_writable()?;
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job { identity: identity.clone(), drafts, expect, reply };
+        self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+        // Group commit without a writer thread: whoever gets the leader lock commits everything
+        // queued (its own request included) in one transaction, and repeats until the queue is
+        // empty; the others wait for their answer. A request queued just as a leader finished is
+        // picked up by its own caller on the next turn of this loop.
+        loop {
+            if let Ok(_leader) = self.inner.leader.try_lock() {
+                loop {
+                    let group: Vec<Job> = {
+                        let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+                        let n = queue.len().min(MAX_GROUP);
+                        queue.drain(..n).collect()
+                    };
+                    if group.is_empty() {
+                        break;
+                    }
+                    commit_and_answer(&self.inner.db, &self.inner.heads, group);
+                }
+            }
+            match answer.recv_timeout(std::time::Duration::from_micros(200)) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(AppendError::WriterStopped),
+            }
+        }
+    }
+
+    /// Appends one event; see [`Ledger::append`].
+    pub fn append_one(&self, identity: &Identity, draft: Draft) -> Result<Appended, AppendError> {
+        let mut out = self.append(identity, vec![draft], Expect::Any)?;
+        out.pop().ok_or(AppendError::WriterStopped)
+    }
+
+    /// Opens a write transaction for adding events signed elsewhere (import, replication, `gen`).
+    /// Nothing is visible or durable until [`WriteBatch::commit`].
+    pub fn write_batch(&self) -> Result<WriteBatch, StorageError> {
+        self.check_writable()?;
+        let txn = self.inner.db.begin_write()?;
+        {
+            // Bulk writes index as they go, so the indexes must start complete.
+            let log = LogTable::open(&txn)?;
+            let mut indexes = Indexes::open(&txn)?;
+            let caught_up = indexes.catch_up(&log)?;
+            indexes.finish()?;
+            if let Some((offset, problem)) = caught_up.damaged {
+                self.note_damage(Some((offset, problem.clone())));
+                return Err(StorageError::Corrupt { offset, problem });
+            }
+        }
+        Ok(WriteBatch {
+            txn,
+            heads: Arc::clone(&self.inner.heads),
+            changed: HashMap::new(),
+            poisoned: false,
+            stored: 0,
+            skipped: 0,
+        })
+    }
+
+    /// Adds verified events in one durable transaction, all or nothing; events already held are skipped.
+    pub fn ingest(&self, events: &[VerifiedEvent]) -> Result<Vec<Ingested>, IngestError> {
+        let mut batch = self.write_batch()?;
+        let out = batch.ingest(events)?;
+        batch.commit()?;
+        Ok(out)
+    }
+}
+
+fn lock(heads: &Mutex<HashMap<PublicKey, Head>>) -> std::sync::MutexGuard<'_, HashMap<PublicKey, Head>> {
+    // A panic while holding the lock cannot leave the map half-updated (updates are single inserts).
+    heads.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Commits `txn`, then records the heads it changed, holding the head cache across the commit so
+/// the next writer (who must first get the write transaction) never reads stale heads.
+fn commit_with_heads(txn: redb::WriteTransaction, heads: &HeadCache, changed: HashMap<PublicKey, Head>) -> Result<(), StorageError> {
+    let mut cache = lock(heads);
+    txn.commit()?;
+    cache.extend(changed);
+    Ok(())
+}
+
+/// Commits one group of requests and answers each. If the shared transaction fails, each
+/// request gets a transaction of its own, so each gets its own answer.
+fn commit_and_answer(db: &Database, heads: &HeadCache, group: Vec<Job>) {
+    tracing::trace!(requests = group.len(), "group commit");
+    match commit_group(db, heads, &group) {
+        Ok(results) => {
+            for (job, result) in group.into_iter().zip(results) {
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(_) => {
+            for job in group {
+                let result = commit_group(db, heads, std::slice::from_ref(&job))
+                    .map_err(AppendError::from)
+                    .and_then(|mut r| r.pop().unwrap_or(Err(AppendError::WriterStopped)));
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
+
+/// One group commit. Single appends write only the log; the indexes catch up in the same
+/// transaction once [`INDEX_BATCH`] events are waiting.
+fn commit_group(
+    db: &Database,
+    heads: &HeadCache,
+    group: &[Job],
+) -> Result<Vec<Result<Vec<Appended>, AppendError>>, StorageError> {
+    let txn = db.begin_write()?;
+    let mut results = Vec::with_capacity(group.len());
+    let mut changed: HashMap<PublicKey, Head> = HashMap::new();
+    {
+        let mut log = LogTable::open(&txn)?;
+        for job in group {
+            let author = job.identity.public_key();
+            let head = changed.get(&author).copied().or_else(|| lock(heads).get(&author).copied());
+            results.push(match seal_job(head, job) {
+                Ok(events) => {
+                    let mut appended = Vec::with_capacity(events.len());
+                    for event in &events {
+                        let offset = log.append(event)?;
+                        changed.insert(author, Head { author, seq: event.seq(), hash: event.hash(), offset });
+                        appended.push(Appended { offset, seq: event.seq(), hash: event.hash() });
+                    }
+                    Ok(appended)
+                }
+                Err(AppendError::Storage(e)) => return Err(e),
+                Err(e) => Err(e),
+            });
+        }
+        if log.next_offset() - store::indexed_to(&txn)? >= INDEX_BATCH {
+            // A damaged record stops the indexes short; the next open or snapshot reports it.
+            let mut indexes = Indexes::open(&txn)?;
+            indexes.catch_up(&log)?;
+            indexes.finish()?;
+        }
+    }
+    commit_with_heads(txn, heads, changed)?;
+    Ok(results)
+}
+
+/// Builds and signs a request's events on top of its feed's current head.
+fn seal_job(head: Option<Head>, job: &Job) -> Result<Vec<VerifiedEvent>, AppendError> {
+    let author = job.identity.public_key();
+    let (mut seq, mut prev) = head.map_or((0, None), |h| (h.seq, Some(h.hash)));
+    if let Expect::Head(expected) = job.expect
+        && expected != seq
+    {
+        return Err(AppendError::Conflict { author, expected, found: seq });
+    }
+    let mut events = Vec::with_capacity(job.drafts.len());
+    for draft in &job.drafts {
+        seq += 1;
+        let sealed = SealedEnvelope::new(Envelope {
+            version: FORMAT_VERSION,
+            author,
+            seq,
+            prev,
+            ts: draft.ts,
+            kind: draft.kind.clone(),
+            refs: draft.refs.clone(),
+            payload: draft.payload.clone(),
+        })?;
+        prev = Some(sealed.hash());
+        events.push(sealed.sign(&job.identity));
+    }
+    Ok(events)
+}
+
+/// An open write transaction for verified events. Dropping it without [`WriteBatch::commit`]
+/// discards everything it holds.
+pub struct WriteBatch {
+    txn: redb::WriteTransaction,
+    heads: HeadCache,
+    changed: HashMap<PublicKey, Head>,
+    poisoned: bool,
+    stored: u64,
+    skipped: u64,
+}
+
+impl WriteBatch {
+    /// Adds events that continue their feeds, indexing them as it goes; skips events already held.
+    ///
+    /// After an error the batch refuses to commit: drop it and the store is as it was.
+    pub fn ingest(&mut self, events: &[VerifiedEvent]) -> Result<Vec<Ingested>, IngestError> {
+        if self.poisoned {
+            return Err(IngestError::Storage(poisoned()));
+        }
+        self.poisoned = true;
+        let mut log = LogTable::open(&self.txn)?;
+        let mut indexes = Indexes::open(&self.txn)?;
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            let ingested = indexes.ingest(&mut log, event)?;
+            match ingested {
+                Ingested::Stored(_) => self.stored += 1,
+                Ingested::AlreadyHeld(_) => self.skipped += 1,
+            }
+            out.push(ingested);
+        }
+        self.changed.extend(indexes.finish()?);
+        self.poisoned = false;
+        Ok(out)
+    }
+
+    /// Events stored so far.
+    pub fn stored(&self) -> u64 {
+        self.stored
+    }
+
+    /// Events skipped so far because they were already held.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Commits durably.
+    pub fn commit(self) -> Result<(), StorageError> {
+        if self.poisoned {
+            return Err(poisoned());
+        }
+        commit_with_heads(self.txn, &self.heads, self.changed)
+    }
+}
+
+fn poisoned() -> StorageError {
+    StorageError::Other("a failed ingest left this batch unusable; drop it".into())
+}

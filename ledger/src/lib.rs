@@ -1,0 +1,48 @@
+//! mindlog's event log: per-author feeds of Ed25519-signed, blake3 hash-chained events,
+//! stored in one redb file.
+//!
+//! Every event has an author (a public key) and a seq in that author's feed; event `seq` names
+//! the hash of the author's event `seq - 1`. The store also numbers events in arrival order
+//! (the local *offset*), which is what readers walk. docs/format.md specifies every byte.
+//!
+//! ```
+//! use mindlog_ledger::{Draft, Identity, Ledger};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let ledger = Ledger::create(&dir.path().join("mind.redb"))?;
+//! let me = Identity::generate()?;
+//! let draft = Draft { kind: "note.added/1".into(), payload: b"hello".to_vec(), refs: vec![], ts: 1_767_225_600_000_000 };
+//! let appended = ledger.append_one(&me, draft)?;
+//! assert_eq!((appended.offset, appended.seq), (0, 1));
+//! assert!(ledger.verify(&|_| {})?.ok);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod envelope;
+mod error;
+mod event;
+mod identity;
+mod jsonl;
+mod ledger;
+mod pipeline;
+mod store;
+mod types;
+mod verify;
+
+pub use crate::envelope::{
+    Envelope, EnvelopeError, FORMAT_VERSION, HASH_DOMAIN, MAX_KIND_LEN, MAX_PAYLOAD_LEN, MAX_REFS,
+    MAX_TIMESTAMP_MICROS, hash_envelope_bytes, is_valid_kind,
+};
+pub use crate::error::{
+    AppendError, FeedProblem, ImportError, IngestError, LineProblem, OpenError, StorageError,
+};
+pub use crate::event::{EventError, SealedEnvelope, SignedEvent, VerifiedEvent, verify_batch};
+pub use crate::identity::{Identity, IdentityError};
+pub use crate::jsonl::{ExportError, ImportReport, format_time, render_line};
+pub use crate::ledger::{Appended, Draft, Expect, Ledger, WriteBatch};
+pub use crate::store::{EventIter, Head, Ingested, STORE_FORMAT, Snapshot, StoredEvent};
+pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
+pub use crate::verify::{Failure, FeedReport, VerifyReport};
+
+/// The redb version the store is built on, for crates that keep their own tables in the same file.
+pub use redb;

@@ -1,0 +1,551 @@
+//! The redb store: table layout, opening, reading, and the one place events are inserted.
+//!
+//! docs/format.md lists every table with its key and value encodings.
+
+use std::collections::HashMap;
+use std::ops::{RangeBounds, RangeInclusive};
+use std::path::Path;
+
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    Table, TableDefinition, WriteTransaction,
+};
+
+use crate::envelope::Envelope;
+use crate::envelope::EnvelopeError;
+use crate::error::{FeedProblem, IngestError, OpenError, StorageError};
+use crate::event::VerifiedEvent;
+use crate::types::{Hash, PublicKey, Signature};
+
+/// The store layout this build writes and the newest it opens.
+pub const STORE_FORMAT: u64 = 1;
+
+/// `offset → hash ‖ signature ‖ envelope bytes`: the log itself.
+pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// `author ‖ seq (u64 BE) → offset`.
+pub(crate) const BY_FEED: TableDefinition<&[u8; 40], u64> = TableDefinition::new("event_by_feed");
+/// `kind ‖ 0x00 ‖ offset (u64 BE) → ()`.
+pub(crate) const BY_KIND: TableDefinition<&[u8], ()> = TableDefinition::new("event_by_kind");
+/// `ts (u64 BE) ‖ offset (u64 BE) → ()`.
+pub(crate) const BY_TIME: TableDefinition<&[u8; 16], ()> = TableDefinition::new("event_by_time");
+/// `author → seq (u64 BE) ‖ offset (u64 BE) ‖ hash`: each feed's last event.
+pub(crate) const HEADS: TableDefinition<&[u8; 32], &[u8; 48]> = TableDefinition::new("feed_heads");
+/// `kind → number of events`.
+pub(crate) const KIND_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("kind_counts");
+/// `name → value`: `store_format`, `indexed_to`.
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// The `meta` entry holding the offset up to which the derived indexes are complete.
+pub(crate) const INDEXED_TO: &str = "indexed_to";
+
+/// Bytes before the envelope in an `events` value: the hash and the signature.
+pub(crate) const RECORD_HEADER: usize = 32 + 64;
+
+/// The last event of a feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Head {
+    /// The feed's author.
+    pub author: PublicKey,
+    /// The last seq.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its offset in this store.
+    pub offset: u64,
+}
+
+impl Head {
+    fn encode(&self) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        out[..8].copy_from_slice(&self.seq.to_be_bytes());
+        out[8..16].copy_from_slice(&self.offset.to_be_bytes());
+        out[16..].copy_from_slice(self.hash.as_bytes());
+        out
+    }
+
+    fn decode(author: PublicKey, bytes: &[u8; 48]) -> Head {
+        let (seq, rest) = bytes.split_at(8);
+        let (offset, hash) = rest.split_at(8);
+        Head {
+            author,
+            seq: u64::from_be_bytes(seq.try_into().unwrap_or_default()),
+            offset: u64::from_be_bytes(offset.try_into().unwrap_or_default()),
+            hash: Hash(hash.try_into().unwrap_or_default()),
+        }
+    }
+}
+
+/// One event as the store holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Local position in this store (arrival order, from 0; never signed).
+    pub offset: u64,
+    /// The hash recorded when the event was accepted.
+    pub hash: Hash,
+    /// The author's signature.
+    pub signature: Signature,
+    /// The canonical envelope bytes, exactly as signed.
+    pub bytes: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// Splits an `events` value into its parts.
+    pub(crate) fn from_record(offset: u64, record: &[u8]) -> Result<StoredEvent, StorageError> {
+        if record.len() < RECORD_HEADER {
+            return Err(StorageError::Corrupt { offset, problem: format!("record of {} bytes is truncated", record.len()) });
+        }
+        let (hash, rest) = record.split_at(32);
+        let (signature, bytes) = rest.split_at(64);
+        Ok(StoredEvent {
+            offset,
+            hash: Hash(hash.try_into().unwrap_or_default()),
+            signature: Signature(signature.try_into().unwrap_or([0; 64])),
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Decodes the envelope.
+    pub fn envelope(&self) -> Result<Envelope, EnvelopeError> {
+        Envelope::decode(&self.bytes)
+    }
+
+    /// Decodes the envelope, reporting a failure as a damaged store.
+    pub(crate) fn envelope_or_corrupt(&self) -> Result<Envelope, StorageError> {
+        Envelope::decode(&self.bytes).map_err(|e| StorageError::Corrupt { offset: self.offset, problem: e.to_string() })
+    }
+
+    /// As a verified event, trusting the checks made when the store accepted it.
+    /// `mindlog verify` is what re-checks them.
+    pub fn into_trusted(self) -> Result<VerifiedEvent, StorageError> {
+        let envelope = self.envelope_or_corrupt()?;
+        Ok(VerifiedEvent::trusted(envelope, self.bytes, self.hash, self.signature))
+    }
+}
+
+pub(crate) fn feed_key(author: &PublicKey, seq: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(author.as_bytes());
+    key[32..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn kind_key(kind: &str, offset: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(kind.len() + 9);
+    key.extend_from_slice(kind.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&offset.to_be_bytes());
+    key
+}
+
+pub(crate) fn time_key(ts: u64, offset: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&ts.to_be_bytes());
+    key[8..].copy_from_slice(&offset.to_be_bytes());
+    key
+}
+
+fn be_u64(bytes: &[u8]) -> u64 {
+    u64::from_be_bytes(bytes.try_into().unwrap_or_default())
+}
+
+/// Opens redb. One process at a time holds a store (redb's exclusive mode); another gets
+/// [`OpenError::Busy`] and may wait and retry.
+pub(crate) fn open_database(path: &Path, create: bool) -> Result<Database, OpenError> {
+    let result = if create { Database::create(path) } else { Database::open(path) };
+    result.map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => OpenError::Busy(path.to_owned()),
+        e => OpenError::Storage { path: path.to_owned(), source: e.into() },
+    })
+}
+
+/// Creates the tables and the format record of a new store.
+pub(crate) fn initialise(db: &Database) -> Result<(), StorageError> {
+    let txn = db.begin_write()?;
+    {
+        LogTable::open(&txn)?;
+        Indexes::open(&txn)?;
+        let mut meta = txn.open_table(META)?;
+        if meta.get("store_format")?.is_none() {
+            meta.insert("store_format", STORE_FORMAT)?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Checks the format record of an existing store.
+pub(crate) fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> {
+    let storage = |e: StorageError| OpenError::Storage { path: path.to_owned(), source: e };
+    let txn = db.begin_read().map_err(|e| storage(e.into()))?;
+    let meta = match txn.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Err(OpenError::NotAStore(path.to_owned())),
+        Err(e) => return Err(storage(e.into())),
+    };
+    match meta.get("store_format").map_err(|e| storage(e.into()))? {
+        None => Err(OpenError::NotAStore(path.to_owned())),
+        Some(v) if v.value() > STORE_FORMAT => {
+            Err(OpenError::NewerFormat { path: path.to_owned(), found: v.value(), supported: STORE_FORMAT })
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The log table, open for appending in one write transaction.
+pub(crate) struct LogTable<'t> {
+    events: Table<'t, u64, &'static [u8]>,
+    next_offset: u64,
+    record: Vec<u8>,
+}
+
+impl<'t> LogTable<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<LogTable<'t>, StorageError> {
+        let events = txn.open_table(EVENTS)?;
+        let next_offset = events.last()?.map_or(0, |(k, _)| k.value() + 1);
+        Ok(LogTable { events, next_offset, record: Vec::new() })
+    }
+
+    /// The offset the next event will get.
+    pub(crate) fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// Writes an event's record. The caller has checked that it continues its feed.
+    pub(crate) fn append(&mut self, event: &VerifiedEvent) -> Result<u64, StorageError> {
+        let offset = self.next_offset;
+        self.record.clear();
+        self.record.extend_from_slice(event.hash().as_bytes());
+        self.record.extend_from_slice(&event.signature().0);
+        self.record.extend_from_slice(event.bytes());
+        self.events.insert(offset, self.record.as_slice())?;
+        self.next_offset += 1;
+        Ok(offset)
+    }
+
+    fn hash_at(&self, offset: u64) -> Result<Option<Hash>, StorageError> {
+        Ok(self.events.get(offset)?.map(|r| Hash(r.value()[..32].try_into().unwrap_or_default())))
+    }
+}
+
+/// What [`Indexes::ingest`] did with an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored at this offset.
+    Stored(u64),
+    /// Already held (same hash at the same feed position) at this offset; nothing written.
+    AlreadyHeld(u64),
+}
+
+/// The derived indexes (`event_by_feed`, `event_by_kind`, `event_by_time`, `feed_heads`,
+/// `kind_counts`), open in one write transaction.
+///
+/// They are a function of `events` up to `meta.indexed_to`, kept in the same file and advanced
+/// in batches: bulk writes index as they go; single appends write only `events`, and the
+/// indexes catch up once the unindexed tail is long enough, or before anyone reads them.
+pub(crate) struct Indexes<'t> {
+    by_feed: Table<'t, &'static [u8; 40], u64>,
+    by_kind: Table<'t, &'static [u8], ()>,
+    by_time: Table<'t, &'static [u8; 16], ()>,
+    heads: Table<'t, &'static [u8; 32], &'static [u8; 48]>,
+    kind_counts: Table<'t, &'static str, u64>,
+    meta: Table<'t, &'static str, u64>,
+    indexed_to: u64,
+    changed_heads: HashMap<PublicKey, Head>,
+    new_kinds: HashMap<String, u64>,
+}
+
+/// The offset up to which the indexes are complete, as of `txn`.
+pub(crate) fn indexed_to(txn: &WriteTransaction) -> Result<u64, StorageError> {
+    Ok(txn.open_table(META)?.get(INDEXED_TO)?.map_or(0, |v| v.value()))
+}
+
+impl<'t> Indexes<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Indexes<'t>, StorageError> {
+        let meta = txn.open_table(META)?;
+        let indexed_to = meta.get(INDEXED_TO)?.map_or(0, |v| v.value());
+        Ok(Indexes {
+            by_feed: txn.open_table(BY_FEED)?,
+            by_kind: txn.open_table(BY_KIND)?,
+            by_time: txn.open_table(BY_TIME)?,
+            heads: txn.open_table(HEADS)?,
+            kind_counts: txn.open_table(KIND_COUNTS)?,
+            meta,
+            indexed_to,
+            changed_heads: HashMap::new(),
+            new_kinds: HashMap::new(),
+        })
+    }
+
+    /// Indexes every event of `log` not indexed yet, stopping short of a damaged record
+    /// (the indexes then end just before it; `verify` reports it).
+    pub(crate) fn catch_up(&mut self, log: &LogTable<'_>) -> Result<CatchUp, StorageError> {
+        let start = self.indexed_to;
+        for entry in log.events.range(start..log.next_offset)? {
+            let (k, v) = entry?;
+            let decoded = StoredEvent::from_record(k.value(), v.value())
+                .and_then(|event| Ok((event.envelope_or_corrupt()?, event)));
+            match decoded {
+                Ok((envelope, event)) => self.add(event.offset, &envelope, event.hash)?,
+                Err(StorageError::Corrupt { offset, problem }) => {
+                    return Ok(CatchUp { indexed: self.indexed_to - start, damaged: Some((offset, problem)) });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(CatchUp { indexed: self.indexed_to - start, damaged: None })
+    }
+
+    fn head(&self, author: &PublicKey) -> Result<Option<Head>, StorageError> {
+        if let Some(head) = self.changed_heads.get(author) {
+            return Ok(Some(*head));
+        }
+        Ok(self.heads.get(author.as_bytes())?.map(|v| Head::decode(*author, v.value())))
+    }
+
+    /// Indexes the event at `offset`, which must be the next unindexed one.
+    fn add(&mut self, offset: u64, env: &Envelope, hash: Hash) -> Result<(), StorageError> {
+        debug_assert_eq!(offset, self.indexed_to, "events are indexed in offset order");
+        self.by_feed.insert(&feed_key(&env.author, env.seq), offset)?;
+        self.by_kind.insert(kind_key(&env.kind, offset).as_slice(), ())?;
+        self.by_time.insert(&time_key(env.ts, offset), ())?;
+        self.changed_heads.insert(env.author, Head { author: env.author, seq: env.seq, hash, offset });
+        match self.new_kinds.get_mut(env.kind.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.new_kinds.insert(env.kind.clone(), 1);
+            }
+        }
+        self.indexed_to = offset + 1;
+        Ok(())
+    }
+
+    /// Adds a verified event that continues its feed, indexing it at once; skips one already
+    /// held. The indexes must be caught up with `log` (see [`Indexes::catch_up`]).
+    ///
+    /// "Already held" is decided by the feed index: an event is held when its author's feed has
+    /// an event at its seq with the same hash; a different hash there is a fork.
+    pub(crate) fn ingest(&mut self, log: &mut LogTable<'_>, event: &VerifiedEvent) -> Result<Ingested, IngestError> {
+        let env = event.envelope();
+        let head = self.head(&env.author)?;
+        let head_seq = head.map_or(0, |h| h.seq);
+        let problem = if env.seq <= head_seq {
+            let held = self.by_feed.get(&feed_key(&env.author, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
+            let held_hash = match held {
+                Some(offset) => log.hash_at(offset)?.unwrap_or(Hash([0; 32])),
+                None => Hash([0; 32]),
+            };
+            if held_hash == event.hash() {
+                return Ok(Ingested::AlreadyHeld(held.unwrap_or_default()));
+            }
+            Some(FeedProblem::Fork { held: held_hash })
+        } else if env.seq != head_seq + 1 {
+            Some(FeedProblem::Gap { expected: head_seq + 1 })
+        } else {
+            match (head, env.prev) {
+                (Some(h), Some(prev)) if h.hash != prev => {
+                    Some(FeedProblem::BrokenLink { expected: h.hash, found: prev })
+                }
+                _ => None,
+            }
+        };
+        if let Some(problem) = problem {
+            return Err(IngestError::Feed { author: env.author, seq: env.seq, problem });
+        }
+        let offset = log.append(event)?;
+        self.add(offset, env, event.hash())?;
+        Ok(Ingested::Stored(offset))
+    }
+
+    /// Writes the changed heads, the per-kind counts and the checkpoint; call before committing.
+    /// Returns the heads this transaction changed.
+    pub(crate) fn finish(mut self) -> Result<HashMap<PublicKey, Head>, StorageError> {
+        for head in self.changed_heads.values() {
+            self.heads.insert(head.author.as_bytes(), &head.encode())?;
+        }
+        for (kind, n) in self.new_kinds.drain() {
+            let old = self.kind_counts.get(kind.as_str())?.map_or(0, |v| v.value());
+            self.kind_counts.insert(kind.as_str(), old + n)?;
+        }
+        self.meta.insert(INDEXED_TO, self.indexed_to)?;
+        Ok(self.changed_heads)
+    }
+}
+
+/// What a catch-up of the indexes did.
+#[derive(Debug, Default)]
+pub(crate) struct CatchUp {
+    /// Events indexed.
+    pub(crate) indexed: u64,
+    /// The damaged record it stopped at, if any: where and what.
+    pub(crate) damaged: Option<(u64, String)>,
+}
+
+/// Indexes whatever `events` holds beyond the checkpoint, in its own durable transaction.
+pub(crate) fn catch_up_indexes(db: &Database) -> Result<CatchUp, StorageError> {
+    let txn = db.begin_write()?;
+    let log = LogTable::open(&txn)?;
+    if indexed_to(&txn)? >= log.next_offset() {
+        return Ok(CatchUp::default());
+    }
+    let mut indexes = Indexes::open(&txn)?;
+    let outcome = indexes.catch_up(&log)?;
+    indexes.finish()?;
+    drop(log);
+    txn.commit()?;
+    Ok(outcome)
+}
+
+/// Every feed's head, read from the (caught-up) index.
+pub(crate) fn load_heads(db: &Database) -> Result<HashMap<PublicKey, Head>, StorageError> {
+    Ok(Snapshot::new(db)?.heads()?.into_iter().map(|h| (h.author, h)).collect())
+}
+
+/// A consistent read-only view of the store, as of when it was taken.
+pub struct Snapshot {
+    txn: ReadTransaction,
+    events: ReadOnlyTable<u64, &'static [u8]>,
+}
+
+impl Snapshot {
+    pub(crate) fn new(db: &Database) -> Result<Snapshot, StorageError> {
+        let txn = db.begin_read()?;
+        let events = txn.open_table(EVENTS)?;
+        Ok(Snapshot { txn, events })
+    }
+
+    /// The number of events held (and the offset the next one will get).
+    pub fn len(&self) -> Result<u64, StorageError> {
+        Ok(self.events.last()?.map_or(0, |(k, _)| k.value() + 1))
+    }
+
+    /// Whether the store holds no events.
+    pub fn is_empty(&self) -> Result<bool, StorageError> {
+        Ok(self.events.is_empty()?)
+    }
+
+    /// The event at `offset`.
+    pub fn event(&self, offset: u64) -> Result<Option<StoredEvent>, StorageError> {
+        match self.events.get(offset)? {
+            Some(v) => Ok(Some(StoredEvent::from_record(offset, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Events in offset order over `offsets`, streamed from the file.
+    pub fn events(&self, offsets: impl RangeBounds<u64>) -> Result<EventIter, StorageError> {
+        Ok(EventIter { range: self.events.range(offsets)? })
+    }
+
+    /// The raw `events` values over `offsets`: for passes that split records themselves.
+    pub(crate) fn records(
+        &self,
+        offsets: impl RangeBounds<u64>,
+    ) -> Result<redb::Range<'static, u64, &'static [u8]>, StorageError> {
+        Ok(self.events.range(offsets)?)
+    }
+
+    /// `(seq, offset)` of `author`'s events with seq in `seqs`, in seq order.
+    pub fn feed(
+        &self,
+        author: &PublicKey,
+        seqs: RangeInclusive<u64>,
+    ) -> Result<impl DoubleEndedIterator<Item = Result<(u64, u64), StorageError>> + use<>, StorageError> {
+        let table = self.txn.open_table(BY_FEED)?;
+        let (lower, upper) = (feed_key(author, *seqs.start()), feed_key(author, *seqs.end()));
+        let range = table.range::<&[u8; 40]>(&lower..=&upper)?;
+        Ok(range.map(|r| {
+            let (k, v) = r.map_err(StorageError::from)?;
+            Ok((be_u64(&k.value()[32..]), v.value()))
+        }))
+    }
+
+    /// Offsets of the events of `kind` with offsets in `offsets`, ascending.
+    pub fn kind_offsets(
+        &self,
+        kind: &str,
+        offsets: RangeInclusive<u64>,
+    ) -> Result<impl DoubleEndedIterator<Item = Result<u64, StorageError>> + use<>, StorageError> {
+        let (lo, hi) = (*offsets.start(), *offsets.end());
+        let table = self.txn.open_table(BY_KIND)?;
+        let (lower, upper) = (kind_key(kind, lo), kind_key(kind, hi));
+        let range = table.range(lower.as_slice()..=upper.as_slice())?;
+        Ok(range.map(|r| {
+            let (k, _) = r.map_err(StorageError::from)?;
+            let key = k.value();
+            Ok(be_u64(&key[key.len() - 8..]))
+        }))
+    }
+
+    /// `(ts, offset)` of the events with timestamps in `micros`, in time order.
+    pub fn time_offsets(
+        &self,
+        micros: RangeInclusive<u64>,
+    ) -> Result<impl DoubleEndedIterator<Item = Result<(u64, u64), StorageError>> + use<>, StorageError> {
+        let (lo, hi) = (*micros.start(), *micros.end());
+        let table = self.txn.open_table(BY_TIME)?;
+        let range = table.range::<&[u8; 16]>(&time_key(lo, 0)..=&time_key(hi, u64::MAX))?;
+        Ok(range.map(|r| {
+            let (k, _) = r.map_err(StorageError::from)?;
+            let key = k.value();
+            Ok((be_u64(&key[..8]), be_u64(&key[8..])))
+        }))
+    }
+
+    /// The head of every feed, ordered by author.
+    pub fn heads(&self) -> Result<Vec<Head>, StorageError> {
+        let table = self.txn.open_table(HEADS)?;
+        table
+            .range::<&[u8; 32]>(..)?
+            .map(|r| {
+                let (k, v) = r?;
+                Ok(Head::decode(PublicKey(*k.value()), v.value()))
+            })
+            .collect()
+    }
+
+    /// The head of `author`'s feed.
+    pub fn head(&self, author: &PublicKey) -> Result<Option<Head>, StorageError> {
+        let table = self.txn.open_table(HEADS)?;
+        Ok(table.get(author.as_bytes())?.map(|v| Head::decode(*author, v.value())))
+    }
+
+    /// The number of events of each kind, ordered by kind.
+    pub fn kind_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        let table = self.txn.open_table(KIND_COUNTS)?;
+        table
+            .range::<&str>(..)?
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((k.value().to_owned(), v.value()))
+            })
+            .collect()
+    }
+
+    /// The underlying read transaction, for crates that keep their own tables in the same file.
+    pub fn transaction(&self) -> &ReadTransaction {
+        &self.txn
+    }
+}
+
+/// Events in offset order, streamed from a snapshot.
+pub struct EventIter {
+    range: redb::Range<'static, u64, &'static [u8]>,
+}
+
+impl Iterator for EventIter {
+    type Item = Result<StoredEvent, StorageError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.range.next().map(|r| {
+            let (k, v) = r.map_err(StorageError::from)?;
+            StoredEvent::from_record(k.value(), v.value())
+        })
+    }
+}
+
+impl DoubleEndedIterator for EventIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.range.next_back().map(|r| {
+            let (k, v) = r.map_err(StorageError::from)?;
+            StoredEvent::from_record(k.value(), v.value())
+        })
+    }
+}

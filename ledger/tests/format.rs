@@ -1,0 +1,91 @@
+//! docs/format.md's test vectors, checked against the code: the document is the contract.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+
+use mindlog_ledger::{
+    Envelope, HASH_DOMAIN, Hash, Identity, SealedEnvelope, Signature, SignedEvent, hash_envelope_bytes, render_line,
+};
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+}
+
+fn vectors() -> Vec<HashMap<String, String>> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format.md")).expect("docs/format.md");
+    let mut out = Vec::new();
+    for block in doc.split("```text\n").skip(1) {
+        let body = block.split("```").next().unwrap_or_default();
+        if !body.starts_with("vector:") {
+            continue;
+        }
+        out.push(body.lines().filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect());
+    }
+    out
+}
+
+#[test]
+fn document_has_at_least_three_vectors() {
+    assert!(vectors().len() >= 3);
+}
+
+#[test]
+fn hash_domain_is_as_documented() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format.md")).unwrap();
+    let domain_hex: String = HASH_DOMAIN.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(doc.contains(&domain_hex), "format.md must give the domain prefix {domain_hex}");
+}
+
+#[test]
+fn vectors_match_the_code() {
+    for v in vectors() {
+        let n = &v["vector"];
+        let secret: [u8; 32] = hex(&v["secret"]).try_into().unwrap();
+        let identity = Identity::from_secret(&secret);
+        assert_eq!(identity.public_key().to_string(), v["author"], "vector {n}: author");
+        let envelope = Envelope {
+            version: 1,
+            author: identity.public_key(),
+            seq: v["seq"].parse().unwrap(),
+            prev: (v["prev"] != "none").then(|| v["prev"].parse().unwrap()),
+            ts: v["ts"].parse().unwrap(),
+            kind: v["kind"].clone(),
+            refs: if v["refs"] == "none" { vec![] } else { v["refs"].split(',').map(|r| r.parse().unwrap()).collect() },
+            payload: hex(&v["payload"]),
+        };
+        let bytes = hex(&v["envelope"]);
+        assert_eq!(envelope.encode(), bytes, "vector {n}: encoding");
+        assert_eq!(Envelope::decode(&bytes).unwrap(), envelope, "vector {n}: decoding");
+        let hash: Hash = v["hash"].parse().unwrap();
+        assert_eq!(hash_envelope_bytes(&bytes), hash, "vector {n}: hash");
+        let event = SealedEnvelope::new(envelope.clone()).unwrap().sign(&identity);
+        let signature: Signature = v["signature"].parse().unwrap();
+        assert_eq!(event.signature(), signature, "vector {n}: signature");
+        let verified = SignedEvent { bytes: bytes.clone(), signature }.verify().expect("verifies");
+        assert_eq!(verified.hash(), hash);
+        assert_eq!(render_line(&envelope, &bytes, hash, signature), v["jsonl"], "vector {n}: jsonl line");
+    }
+}
+
+#[test]
+fn non_canonical_encodings_are_refused() {
+    let v = &vectors()[0];
+    let bytes = hex(&v["envelope"]);
+    // seq 1 is the byte 0x01 at offset 33; encode it overlong as 0x81 0x00.
+    let mut overlong = bytes[..33].to_vec();
+    overlong.extend_from_slice(&[0x81, 0x00]);
+    overlong.extend_from_slice(&bytes[34..]);
+    assert!(Envelope::decode(&overlong).is_err(), "overlong varint");
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(Envelope::decode(&trailing).is_err(), "trailing byte");
+    let mut newer = bytes.clone();
+    newer[0] = 2;
+    let err = Envelope::decode(&newer).unwrap_err().to_string();
+    assert!(err.contains("newer"), "{err}");
+    let mut bad_tag = bytes;
+    bad_tag[34] = 2; // the prev option tag
+    assert!(Envelope::decode(&bad_tag).is_err(), "option tag 2");
+}

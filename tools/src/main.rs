@@ -1,0 +1,81 @@
+//! The `mindlog` binary: parses the command line, runs one command, and maps the outcome to an
+//! exit code (0 success, 1 the thing checked is wrong, 2 usage, I/O or internal error).
+
+mod bench;
+mod cli;
+mod home;
+mod ledger_cmds;
+mod ui;
+mod workload;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::home::Home;
+
+/// What a command concluded, when it ran to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Done; exit 0.
+    Success,
+    /// The thing checked is wrong (verify found a failure, a command was rejected); exit 1.
+    Failed,
+}
+
+/// An error that means "the input or the store is wrong", not "we could not run": exit 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Rejected(pub(crate) String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => exit_for_error(&e),
+    }
+}
+
+fn exit_for_error(error: &anyhow::Error) -> ExitCode {
+    for cause in error.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            // The reader went away (`mindlog export --jsonl | head`): not an error.
+            return ExitCode::SUCCESS;
+        }
+    }
+    eprintln!("mindlog: {error:#}");
+    let checked_thing_is_wrong = error.chain().any(|c| {
+        c.is::<Rejected>()
+            || matches!(c.downcast_ref::<mindlog_ledger::ImportError>(), Some(mindlog_ledger::ImportError::Line { .. }))
+    });
+    ExitCode::from(if checked_thing_is_wrong { 1 } else { 2 })
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let home = Home::resolve(cli.home)?;
+    match cli.command {
+        Command::Init => ledger_cmds::init(&home),
+        Command::Gen(args) => ledger_cmds::generate(&home, &args),
+        Command::Log(args) => ledger_cmds::log(&home, &args),
+        Command::Stats(args) => ledger_cmds::stats(&home, args.json),
+        Command::Verify(args) => ledger_cmds::verify(&home, args.json),
+        Command::Export(args) => ledger_cmds::export(&home, &args),
+        Command::Import(args) => ledger_cmds::import(&home, &args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Demo(args) => ledger_cmds::demo(&home, &args),
+    }
+}
