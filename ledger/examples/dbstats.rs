@@ -4,8 +4,7 @@
 use mindlog_ledger::redb::{self, ReadableDatabase, TableHandle};
 fn main() {
     let path = std::env::args().nth(1).expect("path to mind.redb");
-    let db =
-        redb::Database::open(&path).expect("open");
+    let db = redb::Database::open(&path).expect("open");
     let txn = db.begin_write().expect("txn");
     let stats = txn.stats().expect("stats");
     println!("{stats:#?}");

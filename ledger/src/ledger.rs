@@ -179,7 +179,12 @@ impl Ledger {
 
     /// Signs `drafts` as `identity` and appends them to its feed, all or none, acknowledging only
     /// after a durable commit. Concurrent calls from any thread share one commit (group commit).
-    pub fn append(&self, identity: &Identity, drafts: Vec<Draft>, expect: Expect) -> Result<Vec<Appended>, AppendError> {
+    pub fn append(
+        &self,
+        identity: &Identity,
+        drafts: Vec<Draft>,
+        expect: Expect,
+    ) -> Result<Vec<Appended>, AppendError> {
         self.check_writable()?;
         let (reply, answer) = mpsc::sync_channel(1);
         let job = Job { identity: identity.clone(), drafts, expect, reply };
@@ -258,7 +263,11 @@ fn lock(heads: &Mutex<HashMap<PublicKey, Head>>) -> std::sync::MutexGuard<'_, Ha
 
 /// Commits `txn`, then records the heads it changed, holding the head cache across the commit so
 /// the next writer (who must first get the write transaction) never reads stale heads.
-fn commit_with_heads(txn: redb::WriteTransaction, heads: &HeadCache, changed: HashMap<PublicKey, Head>) -> Result<(), StorageError> {
+fn commit_with_heads(
+    txn: redb::WriteTransaction,
+    heads: &HeadCache,
+    changed: HashMap<PublicKey, Head>,
+) -> Result<(), StorageError> {
     let mut cache = lock(heads);
     txn.commit()?;
     cache.extend(changed);

@@ -7,8 +7,8 @@ use std::ops::{RangeBounds, RangeInclusive};
 use std::path::Path;
 
 use redb::{
-    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    Table, TableDefinition, WriteTransaction,
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table,
+    TableDefinition, WriteTransaction,
 };
 
 use crate::envelope::Envelope;
@@ -34,6 +34,8 @@ pub(crate) const HEADS: TableDefinition<&[u8; 32], &[u8; 48]> = TableDefinition:
 pub(crate) const KIND_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("kind_counts");
 /// `name → value`: `store_format`, `indexed_to`.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// `name → next offset`: how far each consumer of the log (a projection) has read.
+pub(crate) const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkpoints");
 /// The `meta` entry holding the offset up to which the derived indexes are complete.
 pub(crate) const INDEXED_TO: &str = "indexed_to";
 
@@ -91,7 +93,10 @@ impl StoredEvent {
     /// Splits an `events` value into its parts.
     pub(crate) fn from_record(offset: u64, record: &[u8]) -> Result<StoredEvent, StorageError> {
         if record.len() < RECORD_HEADER {
-            return Err(StorageError::Corrupt { offset, problem: format!("record of {} bytes is truncated", record.len()) });
+            return Err(StorageError::Corrupt {
+                offset,
+                problem: format!("record of {} bytes is truncated", record.len()),
+            });
         }
         let (hash, rest) = record.split_at(32);
         let (signature, bytes) = rest.split_at(64);
@@ -163,6 +168,7 @@ pub(crate) fn initialise(db: &Database) -> Result<(), StorageError> {
     {
         LogTable::open(&txn)?;
         Indexes::open(&txn)?;
+        txn.open_table(CHECKPOINTS)?;
         let mut meta = txn.open_table(META)?;
         if meta.get("store_format")?.is_none() {
             meta.insert("store_format", STORE_FORMAT)?;
@@ -328,7 +334,8 @@ impl<'t> Indexes<'t> {
         let head = self.head(&env.author)?;
         let head_seq = head.map_or(0, |h| h.seq);
         let problem = if env.seq <= head_seq {
-            let held = self.by_feed.get(&feed_key(&env.author, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
+            let held =
+                self.by_feed.get(&feed_key(&env.author, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
             let held_hash = match held {
                 Some(offset) => log.hash_at(offset)?.unwrap_or(Hash([0; 32])),
                 None => Hash([0; 32]),
@@ -520,6 +527,22 @@ impl Snapshot {
             .collect()
     }
 
+    /// Every consumer's checkpoint (the next offset it will read), ordered by name.
+    pub fn checkpoints(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        let table = match self.txn.open_table(CHECKPOINTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .range::<&str>(..)?
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((k.value().to_owned(), v.value()))
+            })
+            .collect()
+    }
+
     /// The underlying read transaction, for crates that keep their own tables in the same file.
     pub fn transaction(&self) -> &ReadTransaction {
         &self.txn
@@ -548,4 +571,16 @@ impl DoubleEndedIterator for EventIter {
             StoredEvent::from_record(k.value(), v.value())
         })
     }
+}
+
+/// Records, inside `txn`, that the consumer `name` has read every event before `next`.
+/// Write it in the same transaction as the state derived from those events.
+pub fn set_checkpoint(txn: &WriteTransaction, name: &str, next: u64) -> Result<(), StorageError> {
+    txn.open_table(CHECKPOINTS)?.insert(name, next)?;
+    Ok(())
+}
+
+/// The checkpoint of consumer `name` as seen by `txn` (0 if it has none).
+pub fn checkpoint(txn: &WriteTransaction, name: &str) -> Result<u64, StorageError> {
+    Ok(txn.open_table(CHECKPOINTS)?.get(name)?.map_or(0, |v| v.value()))
 }

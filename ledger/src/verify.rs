@@ -231,6 +231,12 @@ impl Ledger {
         for author in heads.keys().filter(|a| !feeds.contains_key(a)) {
             index_failures.push(format!("feed_heads names {author}, which has no events"));
         }
+        for (name, next) in snapshot.checkpoints()? {
+            if next > events {
+                index_failures
+                    .push(format!("checkpoint {name:?} is at offset {next}, ahead of the log's {events} events"));
+            }
+        }
         let feed_index_len = snapshot
             .transaction()
             .open_table(BY_FEED)

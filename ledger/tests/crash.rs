@@ -71,7 +71,12 @@ fn acknowledged_appends_survive_a_crash_and_get_indexed_on_open() {
     assert_eq!(snapshot.feed(&me, 1..=u64::MAX).unwrap().count(), 300);
     assert!(ledger.verify(&|_| {}).unwrap().ok);
     // And the feed continues where it was.
-    let next = ledger.append_one(&Identity::from_secret(&[3; 32]), Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0 }).unwrap();
+    let next = ledger
+        .append_one(
+            &Identity::from_secret(&[3; 32]),
+            Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0 },
+        )
+        .unwrap();
     assert_eq!(next.seq, 301);
 }
 

@@ -205,8 +205,7 @@ fn a_newer_store_format_is_refused_clearly() {
     let path = dir.path().join("mind.redb");
     drop(Ledger::create(&path).unwrap());
     {
-        let db =
-            redb::Database::open(&path).unwrap();
+        let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
         txn.open_table(META).unwrap().insert("store_format", 2).unwrap();
         txn.commit().unwrap();

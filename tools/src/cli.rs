@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mindlog_commands::{Instant, Units};
 
 /// mindlog — an event-sourced ledger for sovereign AI personas.
 ///
@@ -39,6 +40,233 @@ pub(crate) enum Command {
     Bench(BenchArgs),
     /// A five-minute tour: initialise the home, write a workload, verify it, export it
     Demo(DemoArgs),
+
+    /// Personas: create, change traits, fork, retire, show, list
+    #[command(subcommand)]
+    Persona(PersonaCmd),
+    /// Commitments a persona makes: open, close, sweep overdue ones
+    #[command(subcommand)]
+    Commitment(CommitmentCmd),
+    /// A persona's memory: add, forget
+    #[command(subcommand)]
+    Memory(MemoryCmd),
+    /// Record a reflection of a persona
+    Reflect {
+        /// The persona (your name for it, or an id or id prefix)
+        persona: String,
+        /// The reflection
+        text: String,
+    },
+    /// Record an emotion of a persona
+    Emotion {
+        /// The persona
+        persona: String,
+        /// Unpleasant (-1) to pleasant (1)
+        #[arg(long, allow_negative_numbers = true)]
+        valence: Units,
+        /// Calm (0) to excited (1)
+        #[arg(long, allow_negative_numbers = true)]
+        arousal: Units,
+        /// A word for it, e.g. calm
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Allow or deny a use of a persona's data
+    Consent {
+        /// The persona
+        persona: String,
+        /// What the consent is about, e.g. share-memory
+        #[arg(long)]
+        scope: String,
+        /// Allow it
+        #[arg(long, conflicts_with = "deny", required_unless_present = "deny")]
+        allow: bool,
+        /// Deny it
+        #[arg(long)]
+        deny: bool,
+    },
+    /// The model a persona runs on
+    #[command(subcommand)]
+    Model(ModelCmd),
+    /// Record a chat turn of a persona
+    Message {
+        /// The persona
+        persona: String,
+        /// Who spoke
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// What was said
+        text: String,
+    },
+    /// Run commands given as JSON (one object, an array, or one object per line); - for stdin
+    Submit {
+        /// The JSON file (docs/commands.md gives every command's JSON form)
+        file: PathBuf,
+    },
+    /// The views folded from the log: status, rebuild
+    #[command(subcommand)]
+    Projections(ProjectionsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PersonaCmd {
+    /// Create a persona you own; prints its id
+    Create {
+        /// Its name, unique among your personas
+        name: String,
+        /// What it is
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Nudge the Big Five traits (each delta at most 0.05 either way; values stay in [0, 1])
+    Traits {
+        /// The persona
+        persona: String,
+        /// Openness delta
+        #[arg(long, allow_negative_numbers = true)]
+        openness: Option<Units>,
+        /// Conscientiousness delta
+        #[arg(long, allow_negative_numbers = true)]
+        conscientiousness: Option<Units>,
+        /// Extraversion delta
+        #[arg(long, allow_negative_numbers = true)]
+        extraversion: Option<Units>,
+        /// Agreeableness delta
+        #[arg(long, allow_negative_numbers = true)]
+        agreeableness: Option<Units>,
+        /// Neuroticism delta
+        #[arg(long, allow_negative_numbers = true)]
+        neuroticism: Option<Units>,
+    },
+    /// Fork any persona into a new one you own, starting from its traits; prints the new id
+    Fork {
+        /// The persona to fork (yours by name, anyone's by id or id prefix)
+        persona: String,
+        /// The new persona's name
+        name: String,
+        /// The license the fork is made under, e.g. CC-BY-4.0
+        #[arg(long)]
+        license: Option<String>,
+    },
+    /// Retire a persona: it accepts no more changes
+    Retire {
+        /// The persona
+        persona: String,
+        /// The persona that takes over
+        #[arg(long)]
+        successor: Option<String>,
+        /// Why
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Identity, stage, traits, commitment health, consent, model, memories, lineage
+    Show {
+        /// The persona
+        persona: String,
+        /// Compute memory strength as of this instant (default: now)
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Instant>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every persona in the store
+    List(JsonFlag),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CommitmentCmd {
+    /// Open a commitment; prints its id
+    Open {
+        /// The persona
+        persona: String,
+        /// What is promised
+        title: String,
+        /// When it is due: 2026-12-01 or 2026-12-01T17:00Z
+        #[arg(long, value_name = "TIME")]
+        due: Option<Instant>,
+    },
+    /// Close an open commitment
+    Close {
+        /// The persona
+        persona: String,
+        /// The commitment id or an id prefix
+        commitment: String,
+        /// How it ended
+        #[arg(long, value_enum)]
+        outcome: OutcomeArg,
+    },
+    /// Expire your open commitments that are past due (each expiry is an event)
+    Sweep,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MemoryCmd {
+    /// Remember something; prints the memory id
+    Add {
+        /// The persona
+        persona: String,
+        /// What to remember
+        text: String,
+        /// How important, in [0, 1]
+        #[arg(long)]
+        importance: Units,
+        /// A label (repeat for several)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Forget a memory
+    Forget {
+        /// The persona
+        persona: String,
+        /// The memory id or an id prefix
+        memory: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ModelCmd {
+    /// Switch a persona to a model (a model swap), recorded with the model's hash
+    Use {
+        /// The persona
+        persona: String,
+        /// The model, e.g. ollama:llama3.1
+        model: String,
+        /// The model's content hash, e.g. sha256:9f86d0…
+        #[arg(long)]
+        hash: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ProjectionsCmd {
+    /// Per view: checkpoint, lag, rows, digest, skipped and ignored events
+    Status(JsonFlag),
+    /// Empty a view (or all) and fold it again from the first event
+    Rebuild {
+        /// The view (default: all)
+        view: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutcomeArg {
+    /// Kept
+    Done,
+    /// Tried and not kept
+    Failed,
+    /// Withdrawn
+    Cancelled,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RoleArg {
+    /// The person talking to the persona
+    User,
+    /// The persona
+    Assistant,
+    /// Instructions
+    System,
 }
 
 #[derive(Args, Debug)]

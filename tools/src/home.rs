@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::{Ledger, OpenError};
+use mindlog_ledger::{Identity, Ledger, OpenError};
 
 /// The store file inside a home.
 pub(crate) const STORE_FILE: &str = "mind.redb";
@@ -60,6 +60,15 @@ impl Home {
                 result => return Ok(result?),
             }
         }
+    }
+
+    /// The identity commands are signed with.
+    pub(crate) fn identity(&self) -> Result<Identity> {
+        let path = self.key_path();
+        if !path.exists() {
+            anyhow::bail!("no identity at {}: run `mindlog init` first (or pass --home)", path.display());
+        }
+        Ok(Identity::load(&path)?)
     }
 
     /// Creates the folder (mode 0700) if needed.

@@ -5,10 +5,17 @@ mod bench;
 mod cli;
 mod home;
 mod ledger_cmds;
+mod persona_cmds;
+mod session;
 mod ui;
 mod workload;
 
 use std::process::ExitCode;
+
+/// mimalloc: events are decoded on worker threads and dropped on the folding thread, a pattern
+/// the system allocator handles slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 
@@ -77,5 +84,24 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Import(args) => ledger_cmds::import(&home, &args),
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
+        Command::Persona(cmd) => persona_cmds::persona(&home, cmd),
+        Command::Commitment(cmd) => persona_cmds::commitment(&home, cmd),
+        Command::Memory(cmd) => persona_cmds::memory(&home, cmd),
+        Command::Reflect { persona, text } => {
+            persona_cmds::write(&home, mindlog_commands::Command::Reflect { persona, text }, "reflection recorded")
+        }
+        Command::Emotion { persona, valence, arousal, label } => persona_cmds::write(
+            &home,
+            mindlog_commands::Command::Emotion { persona, valence, arousal, label },
+            "emotion recorded",
+        ),
+        Command::Consent { persona, scope, allow, deny: _ } => {
+            let what = if allow { "consent allowed" } else { "consent denied" };
+            persona_cmds::write(&home, mindlog_commands::Command::Consent { persona, scope, allow }, what)
+        }
+        Command::Model(cmd) => persona_cmds::model(&home, cmd),
+        Command::Message { persona, role, text } => persona_cmds::message(&home, persona, role, text),
+        Command::Submit { file } => persona_cmds::submit(&home, &file),
+        Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
     }
 }

@@ -1,7 +1,7 @@
 //! Terminal output: progress bars that show on a terminal and stay silent in a pipe, and timing helpers.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -25,6 +25,11 @@ pub(crate) fn progress(len: Option<u64>, what: &str) -> ProgressBar {
     bar.set_message(what.to_owned());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// Now, in microseconds since the Unix epoch: the time commands are decided at.
+pub(crate) fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
 /// A human figure: 123,456.

@@ -7,9 +7,9 @@
 //! byte-identical events with identical hashes and signatures (Ed25519 signing is deterministic).
 
 use std::sync::mpsc;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
+use mindlog_commands::{Command, DAY_MICROS, Event, Instant, MemState, Outcome, PersonaInfo, Role, Units, decide};
 use mindlog_ledger::{Draft, Envelope, FORMAT_VERSION, Identity, Ingested, Ledger, SealedEnvelope, VerifiedEvent};
 use rayon::prelude::*;
 
@@ -108,6 +108,12 @@ const WORDS: &[&str] = &[
     "notes",
 ];
 
+/// Pseudo-words of `min` to `min + spread` bytes.
+pub(crate) fn words(rng: &mut Rng, min: usize, spread: u64) -> String {
+    let len = min + rng.below(spread) as usize;
+    text(rng, len)
+}
+
 /// Pseudo-words of about `len` bytes.
 pub(crate) fn text(rng: &mut Rng, len: usize) -> String {
     let mut out = String::with_capacity(len + 12);
@@ -121,24 +127,146 @@ pub(crate) fn text(rng: &mut Rng, len: usize) -> String {
 }
 
 /// One author's generator: what it has written so far decides what it writes next.
+///
+/// It keeps the author's personas, commitments and memories in a `MemState`, picks a plausible
+/// next command, and has `decide` turn it into an event, so every generated event is one a user
+/// could have made and every fold has real work to do.
 pub(crate) struct AuthorGen {
     identity: Identity,
     seq: u64,
     prev: Option<mindlog_ledger::Hash>,
+    state: MemState,
 }
 
-#[derive(serde::Serialize)]
-struct Note<'a> {
-    topic: &'a str,
-    text: String,
-}
+/// Microseconds between consecutive generated events: 1,000,000 events span about 58 days.
+pub(crate) const GEN_SPACING_MICROS: u64 = 5_000_000;
+
+const MODELS: &[&str] = &["ollama:llama3.1", "ollama:mistral", "ollama:qwen2.5", "openai:gpt-4o-mini", "local:phi-3"];
+const SCOPES: &[&str] = &["share-memory", "train-models", "publish-reflections", "analytics", "marketplace-listing"];
+const LABELS: &[&str] = &["calm", "curious", "tense", "glad", "tired", "focused", "uneasy"];
+const TAGS: &[&str] = &["style", "fact", "preference", "project", "person", "todo"];
 
 impl AuthorGen {
-    fn draft(&mut self, rng: &mut Rng, ts: u64) -> Draft {
-        let topic = *rng.pick(WORDS);
-        let len = 100 + rng.below(480) as usize;
-        let payload = postcard::to_allocvec(&Note { topic, text: text(rng, len) }).unwrap_or_default();
-        Draft { kind: "gen.note/1".into(), payload, refs: Vec::new(), ts }
+    fn new(identity: Identity, head: Option<mindlog_ledger::Head>) -> AuthorGen {
+        AuthorGen { identity, seq: head.map_or(0, |h| h.seq), prev: head.map(|h| h.hash), state: MemState::default() }
+    }
+
+    /// The next command this author plausibly issues at `index`.
+    fn next_command(&self, rng: &mut Rng, index: u64) -> Command {
+        let me = self.identity.public_key();
+        let active: Vec<&PersonaInfo> = self.state.active_personas(&me).collect();
+        // A handful of personas per author: new ones while there are few, retirements when there are many.
+        if active.is_empty() || (active.len() < 12 && rng.below(1000) < 3) {
+            return Command::PersonaCreate { name: format!("persona-{index}"), description: words(rng, 40, 120) };
+        }
+        let p = rng.pick(&active);
+        let persona = p.id.to_string();
+        let roll = rng.below(1000);
+        match roll {
+            0..400 => {
+                let role = *rng.pick(&[Role::User, Role::Assistant, Role::Assistant, Role::User, Role::System]);
+                Command::Message { persona, role, text: words(rng, 100, 480) }
+            }
+            400..520 => Command::MemoryAdd {
+                persona,
+                text: words(rng, 100, 400),
+                importance: Units(rng.below(1_000_001) as i64),
+                tags: (0..rng.below(3)).map(|_| (*rng.pick(TAGS)).to_owned()).collect(),
+            },
+            520..550 => match self.state.live_memories(&p.id).next() {
+                Some(m) => Command::MemoryForget { persona, memory: m.id.to_string() },
+                None => Command::Reflect { persona, text: words(rng, 100, 300) },
+            },
+            550..630 => Command::CommitmentOpen {
+                persona,
+                title: words(rng, 100, 200),
+                due: (rng.below(4) > 0)
+                    .then(|| Instant(index * GEN_SPACING_MICROS + GEN_EPOCH_MICROS + (1 + rng.below(14)) * DAY_MICROS)),
+            },
+            630..690 => match self.state.open_commitments(&p.id).next() {
+                Some(c) => Command::CommitmentClose {
+                    persona,
+                    commitment: c.id.to_string(),
+                    outcome: *rng.pick(&[
+                        Outcome::Done,
+                        Outcome::Done,
+                        Outcome::Done,
+                        Outcome::Failed,
+                        Outcome::Cancelled,
+                    ]),
+                },
+                None => Command::CommitmentSweep,
+            },
+            690..750 => Command::Reflect { persona, text: words(rng, 100, 400) },
+            750..830 => Command::Emotion {
+                persona,
+                valence: Units(rng.below(2_000_001) as i64 - 1_000_000),
+                arousal: Units(rng.below(1_000_001) as i64),
+                label: Some((*rng.pick(LABELS)).to_owned()),
+            },
+            830..900 => {
+                // One trait, a delta that keeps it inside [0, 1].
+                let which = rng.below(5) as usize;
+                let value = p.traits.values()[which].0;
+                let delta = (rng.below(100_001) as i64 - 50_000).clamp(-value, 1_000_000 - value);
+                let mut deltas = [None; 5];
+                deltas[which] = Some(Units(if delta == 0 { if value > 0 { -1 } else { 1 } } else { delta }));
+                let [openness, conscientiousness, extraversion, agreeableness, neuroticism] = deltas;
+                Command::PersonaTraits {
+                    persona,
+                    openness,
+                    conscientiousness,
+                    extraversion,
+                    agreeableness,
+                    neuroticism,
+                }
+            }
+            900..940 => Command::Consent { persona, scope: (*rng.pick(SCOPES)).to_owned(), allow: rng.below(2) == 0 },
+            940..970 => Command::ModelUse {
+                persona,
+                model: (*rng.pick(MODELS)).to_owned(),
+                hash: format!("sha256:{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
+            },
+            970..990 => Command::CommitmentSweep,
+            990..992 if active.len() < 12 => Command::PersonaFork {
+                persona,
+                name: format!("fork-{index}"),
+                license: Some((*rng.pick(&["CC-BY-4.0", "MIT", "CC0-1.0"])).to_owned()),
+            },
+            992..994 if active.len() > 6 => Command::PersonaRetire {
+                persona,
+                successor: Some(active[0].id.to_string()).filter(|s| *s != p.id.to_string()),
+                reason: Some(text(rng, 40)),
+            },
+            _ => Command::Reflect { persona, text: text(rng, 120) },
+        }
+    }
+
+    /// The event for slot `index` at `ts`: the first event `decide` makes of the next command
+    /// (a command that makes none, like a sweep with nothing due, gives way to a message).
+    fn draft(&mut self, rng: &mut Rng, index: u64, ts: u64) -> Result<Draft> {
+        let me = self.identity.public_key();
+        for _ in 0..4 {
+            let command = self.next_command(rng, index);
+            match decide(&self.state, &me, ts, &command) {
+                Ok(events) if !events.is_empty() => {
+                    let event = &events[0];
+                    return Ok(Draft {
+                        kind: event.kind().to_owned(),
+                        payload: event.encode(),
+                        refs: event.refs(),
+                        ts,
+                    });
+                }
+                Ok(_) => continue,
+                Err(e) => anyhow::bail!("gen made a command decide refused ({}): {e}", command.name()),
+            }
+        }
+        let persona = self.state.active_personas(&me).next().map(|p| p.id.to_string()).unwrap_or_default();
+        let command = Command::Message { persona, role: Role::User, text: text(rng, 200) };
+        let events = decide(&self.state, &me, ts, &command)?;
+        let event = events.first().context("a message always makes an event")?;
+        Ok(Draft { kind: event.kind().to_owned(), payload: event.encode(), refs: event.refs(), ts })
     }
 
     /// Seals the next event of this feed (cheap and sequential: each hash is the next prev).
@@ -155,6 +283,9 @@ impl AuthorGen {
         })?;
         self.seq += 1;
         self.prev = Some(sealed.hash());
+        if let Ok(Some(event)) = Event::decode(&sealed.envelope().kind, &sealed.envelope().payload) {
+            self.state.apply(&self.identity.public_key(), sealed.hash(), &event);
+        }
         Ok(sealed)
     }
 }
@@ -174,14 +305,14 @@ pub(crate) struct GenReport {
 pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Result<GenReport> {
     anyhow::ensure!(args.authors > 0, "--authors must be at least 1");
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let snapshot = ledger.snapshot()?;
     let base_index = snapshot.len()?;
     let mut authors = Vec::with_capacity(args.authors as usize);
     for i in 0..args.authors {
         let identity = author(args.seed, i);
         let head = snapshot.head(&identity.public_key())?;
-        authors.push(AuthorGen { identity, seq: head.map_or(0, |h| h.seq), prev: head.map(|h| h.hash) });
+        authors.push(AuthorGen::new(identity, head));
     }
     drop(snapshot);
     let mut chooser = Rng::derive(args.seed, "author choice", base_index);
@@ -236,8 +367,8 @@ pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Re
                     .iter()
                     .map(|&index| {
                         let mut rng = Rng::derive(seed, "event", index);
-                        let ts = GEN_EPOCH_MICROS + index * 1_000 + rng.below(1_000);
-                        let draft = author_gen.draft(&mut rng, ts);
+                        let ts = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS + rng.below(GEN_SPACING_MICROS);
+                        let draft = author_gen.draft(&mut rng, index, ts)?;
                         author_gen.seal(draft)
                     })
                     .collect::<Result<Vec<_>>>()

@@ -149,8 +149,7 @@ fn verify_exits_1_on_tampering_and_names_the_feed() {
     {
         use mindlog_ledger::redb::{self, ReadableTable};
         const EVENTS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("events");
-        let db =
-            redb::Database::open(&path).unwrap();
+        let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
         {
             let mut table = txn.open_table(EVENTS).unwrap();

@@ -1,0 +1,140 @@
+//! Every event payload with its kind: one enum, its postcard payload encoding and its JSON form.
+
+use mindlog_ledger::Hash;
+use serde::{Deserialize, Serialize};
+
+use crate::persona::*;
+
+/// A payload that does not decode as its kind says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("payload of {kind} does not decode: {problem}")]
+pub struct PayloadError {
+    /// The event's kind.
+    pub kind: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn decode_exact<T: for<'de> Deserialize<'de>>(kind: &str, payload: &[u8]) -> Result<T, PayloadError> {
+    let fail = |problem: String| PayloadError { kind: kind.to_owned(), problem };
+    let (value, rest) = postcard::take_from_bytes(payload).map_err(|e| fail(e.to_string()))?;
+    if rest.is_empty() { Ok(value) } else { Err(fail(format!("{} trailing bytes", rest.len()))) }
+}
+
+macro_rules! events {
+    ($( $kind:literal => $variant:ident { $($refs:ident),* } ),* $(,)?) => {
+        /// Every event payload mindlog knows, tagged by kind. The JSON form is the payload's
+        /// fields with `"kind"` beside them.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        #[non_exhaustive]
+        pub enum Event {
+            $(
+                #[doc = concat!("`", $kind, "`")]
+                #[serde(rename = $kind)]
+                $variant($variant),
+            )*
+        }
+
+        impl Event {
+            /// Every kind this build knows.
+            pub const KINDS: &'static [&'static str] = &[$($kind),*];
+
+            /// The event's kind, e.g. `persona.created/1`.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Event::$variant(_) => $kind,)*
+                }
+            }
+
+            /// The payload bytes (postcard).
+            pub fn encode(&self) -> Vec<u8> {
+                let encoded = match self {
+                    $(Event::$variant(p) => postcard::to_allocvec(p),)*
+                };
+                encoded.expect("encoding into a Vec cannot fail for these field types")
+            }
+
+            /// Decodes a payload of `kind`; `Ok(None)` for a kind this build does not know.
+            pub fn decode(kind: &str, payload: &[u8]) -> Result<Option<Event>, PayloadError> {
+                match kind {
+                    $($kind => Ok(Some(Event::$variant(decode_exact(kind, payload)?))),)*
+                    _ => Ok(None),
+                }
+            }
+
+            /// The events this one names (also listed in the envelope's `refs`).
+            pub fn refs(&self) -> Vec<Hash> {
+                match self {
+                    $(Event::$variant(_p) => {
+                        #[allow(unused_mut)]
+                        let mut out: Vec<Hash> = Vec::new();
+                        $( RefList::push_into(&_p.$refs, &mut out); )*
+                        out
+                    })*
+                }
+            }
+        }
+    };
+}
+
+/// Fields that name events: a hash, or maybe one.
+trait RefList {
+    fn push_into(&self, out: &mut Vec<Hash>);
+}
+impl RefList for Hash {
+    fn push_into(&self, out: &mut Vec<Hash>) {
+        out.push(*self);
+    }
+}
+impl RefList for Option<Hash> {
+    fn push_into(&self, out: &mut Vec<Hash>) {
+        out.extend(self.iter().copied());
+    }
+}
+
+events! {
+    "persona.created/1" => PersonaCreated {},
+    "persona.forked/1" => PersonaForked { parent },
+    "persona.traits-changed/1" => TraitsChanged { persona },
+    "persona.retired/1" => PersonaRetired { persona, successor },
+    "commitment.opened/1" => CommitmentOpened { persona },
+    "commitment.closed/1" => CommitmentClosed { persona, commitment },
+    "commitment.expired/1" => CommitmentExpired { persona, commitment },
+    "memory.added/1" => MemoryAdded { persona },
+    "memory.forgotten/1" => MemoryForgotten { persona, memory },
+    "persona.reflected/1" => Reflected { persona },
+    "persona.emotion-recorded/1" => EmotionRecorded { persona },
+    "persona.consent-set/1" => ConsentSet { persona },
+    "persona.model-used/1" => ModelUsed { persona },
+    "persona.message/1" => MessageRecorded { persona },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::Units;
+
+    #[test]
+    fn kinds_are_valid_and_round_trip() {
+        for kind in Event::KINDS {
+            assert!(mindlog_ledger::is_valid_kind(kind), "{kind}");
+        }
+        let event = Event::MemoryAdded(MemoryAdded {
+            persona: Hash([1; 32]),
+            text: "prefers short answers".into(),
+            importance: Units(800_000),
+            tags: vec!["style".into()],
+        });
+        let bytes = event.encode();
+        assert_eq!(Event::decode(event.kind(), &bytes).unwrap(), Some(event.clone()));
+        assert_eq!(Event::decode("unknown.kind/1", &bytes).unwrap(), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Event::decode(event.kind(), &longer).is_err());
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"], "memory.added/1");
+        assert_eq!(json["importance"], 0.8);
+        assert_eq!(event.refs(), vec![Hash([1; 32])]);
+    }
+}

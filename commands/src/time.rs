@@ -1,0 +1,78 @@
+//! Instants as people write them (`2026-12-01`, `2026-12-01T10:00Z`, full RFC 3339) and as
+//! events store them (microseconds since the Unix epoch, UTC).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::units::Micros;
+
+/// A point in time, stored as microseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(pub Micros);
+
+/// Text that is not a date or a date and time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a date (2026-12-01) or a UTC date and time (2026-12-01T10:00Z, 2026-12-01T10:00:00Z)")]
+pub struct ParseInstantError(String);
+
+impl FromStr for Instant {
+    type Err = ParseInstantError;
+
+    fn from_str(text: &str) -> Result<Instant, ParseInstantError> {
+        let err = || ParseInstantError(text.to_owned());
+        let timestamp = if let Ok(date) = text.parse::<jiff::civil::Date>()
+            && !text.contains('T')
+        {
+            date.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| err())?.timestamp()
+        } else {
+            text.parse::<jiff::Timestamp>().map_err(|_| err())?
+        };
+        let micros = timestamp.as_microsecond();
+        u64::try_from(micros).map(Instant).map_err(|_| err())
+    }
+}
+
+impl fmt::Display for Instant {
+    /// RFC 3339 UTC, to the second unless there is more.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match jiff::Timestamp::from_microsecond(self.0 as i64) {
+            Ok(t) => write!(f, "{t:.0}"),
+            Err(_) => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+impl Serialize for Instant {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() { serializer.collect_str(self) } else { serializer.serialize_u64(self.0) }
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Instant, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            u64::deserialize(deserializer).map(Instant)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let midnight: Instant = "2026-12-01".parse().unwrap();
+        assert_eq!(midnight.to_string(), "2026-12-01T00:00:00Z");
+        let ten: Instant = "2026-12-01T10:00Z".parse().unwrap();
+        assert_eq!(ten.0 - midnight.0, 10 * 3_600_000_000);
+        assert_eq!("2026-12-01T10:00:00Z".parse::<Instant>().unwrap(), ten);
+        assert!("tomorrow".parse::<Instant>().is_err());
+        assert!("1969-12-31".parse::<Instant>().is_err(), "before the epoch");
+    }
+}

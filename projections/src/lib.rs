@@ -1,0 +1,108 @@
+//! mindlog's projections: workers that fold the log, in offset order, into views stored in the
+//! same redb file, each view's tables and checkpoint written in one transaction.
+//!
+//! ```
+//! use mindlog_commands::{decide, Command, Event};
+//! use mindlog_ledger::{Draft, Expect, Identity, Ledger};
+//! use mindlog_projections::Projections;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let ledger = Ledger::create(&dir.path().join("mind.redb"))?;
+//! let me = Identity::generate()?;
+//! let projections = Projections::new(&ledger);
+//! let now = 1_767_225_600_000_000;
+//! let create = Command::PersonaCreate { name: "Echo".into(), description: String::new() };
+//! let events = decide(&projections.views()?, &me.public_key(), now, &create)?;
+//! let drafts = events.iter().map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now }).collect();
+//! let appended = ledger.append(&me, drafts, Expect::Any)?;
+//! projections.catch_up(&|_, _| {})?;
+//! let echo = projections.views()?.persona_row(&appended[0].hash)?.expect("folded");
+//! assert_eq!(echo.name, "Echo");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod persona;
+mod profile;
+mod rows;
+mod runner;
+mod views;
+
+use mindlog_ledger::{Ledger, StorageError};
+
+pub use crate::persona::{
+    CommitmentCounts, CommitmentRow, CommitmentStatus, ConsentRow, EmotionNow, MemoryRow, ModelRow, PersonaRow,
+    Retirement, RoleCounts,
+};
+pub use crate::profile::{
+    MEMORY_HALF_LIFE_MICROS, STAGE_FORMULA, Stage, close_rate, interactions, memory_strength, stage, trait_word,
+};
+pub use crate::runner::{CatchUpReport, Decoded, ViewStatus};
+pub use crate::views::{PersonaProfile, Views};
+
+use crate::runner::Projection;
+
+/// Every view this build maintains.
+fn all() -> Vec<&'static dyn Projection> {
+    vec![&persona::PersonaView]
+}
+
+/// The names of every view, for `projections rebuild VIEW`.
+pub fn view_names() -> Vec<&'static str> {
+    all().iter().map(|p| p.name()).collect()
+}
+
+/// Why a projection operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// No view has that name.
+    #[error("unknown view {name:?}; the views are: {}", view_names().join(", "), name = .0)]
+    UnknownView(String),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The views of one store.
+#[derive(Clone)]
+pub struct Projections {
+    ledger: Ledger,
+}
+
+impl Projections {
+    /// The views kept in `ledger`'s file.
+    pub fn new(ledger: &Ledger) -> Projections {
+        Projections { ledger: ledger.clone() }
+    }
+
+    /// Folds every event not folded yet into every view. `progress` gets (done, to do).
+    pub fn catch_up(&self, progress: &dyn Fn(u64, u64)) -> Result<CatchUpReport, ProjectionError> {
+        Ok(runner::catch_up(&self.ledger, &all(), progress)?)
+    }
+
+    /// Empties `view` (every view if `None`) and folds it again from offset 0.
+    pub fn rebuild(&self, view: Option<&str>, progress: &dyn Fn(u64, u64)) -> Result<CatchUpReport, ProjectionError> {
+        let chosen: Vec<&dyn Projection> = match view {
+            None => all(),
+            Some(name) => {
+                let found: Vec<_> = all().into_iter().filter(|p| p.name() == name).collect();
+                if found.is_empty() {
+                    return Err(ProjectionError::UnknownView(name.to_owned()));
+                }
+                found
+            }
+        };
+        runner::clear(&self.ledger, &chosen)?;
+        Ok(runner::catch_up(&self.ledger, &chosen, progress)?)
+    }
+
+    /// Per view: checkpoint, lag, rows, digest, skipped and ignored events.
+    pub fn status(&self) -> Result<Vec<ViewStatus>, ProjectionError> {
+        Ok(runner::status(&self.ledger, &all())?)
+    }
+
+    /// The views as they are now (call [`Projections::catch_up`] first to include every event).
+    pub fn views(&self) -> Result<Views, ProjectionError> {
+        Ok(Views::new(self.ledger.snapshot()?))
+    }
+}

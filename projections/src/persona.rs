@@ -1,0 +1,508 @@
+//! The `persona` view: personas and their traits, commitments, memories, consent, models,
+//! emotions, message and reflection counts, and lineage. docs/views.md describes every table.
+
+use mindlog_commands::{Event, MAX_TRAIT_DELTA, Micros, Outcome, Role, Traits, Units};
+use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
+use mindlog_ledger::{Hash, PublicKey, StorageError};
+use serde::{Deserialize, Serialize};
+
+use crate::rows::{Cached, RawTable, def, key};
+use crate::runner::{Applied, Decoded, Fold, Projection};
+
+pub(crate) const PERSONAS: &str = "view.personas";
+pub(crate) const NAMES: &str = "view.persona_names";
+pub(crate) const CHILDREN: &str = "view.persona_children";
+pub(crate) const CONSENT: &str = "view.persona_consent";
+pub(crate) const MODELS: &str = "view.persona_models";
+pub(crate) const COMMITMENTS: &str = "view.commitments";
+pub(crate) const COMMITMENTS_DUE: &str = "view.commitments_due";
+pub(crate) const MEMORIES: &str = "view.memories";
+
+/// A persona, as the view holds it (`view.personas`, key: id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonaRow {
+    /// The owner: the author of its creation event.
+    pub owner: PublicKey,
+    /// Its name, unique among the owner's personas.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// When it was created.
+    pub created: Micros,
+    /// The persona it was forked from.
+    pub parent: Option<Hash>,
+    /// The license it was forked under.
+    pub license: Option<String>,
+    /// Set once it is retired.
+    pub retired: Option<Retirement>,
+    /// Big Five, each in [0, 1].
+    pub traits: Traits,
+    /// Trait changes applied.
+    pub trait_updates: u64,
+    /// Messages per role.
+    pub messages: RoleCounts,
+    /// Reflections recorded.
+    pub reflections: u64,
+    /// Emotions recorded.
+    pub emotions: u64,
+    /// The latest emotion.
+    pub emotion: Option<EmotionNow>,
+    /// Rolling mean of valence and arousal: `mean += (x − mean) / 8` per emotion, in integers.
+    pub emotion_mean: (Units, Units),
+    /// The model it runs on now.
+    pub model: Option<ModelRow>,
+    /// `model.use` events applied.
+    pub model_swaps: u64,
+    /// Commitment counters.
+    pub commitments: CommitmentCounts,
+    /// Memories added.
+    pub memories_added: u64,
+    /// Memories forgotten.
+    pub memories_forgotten: u64,
+    /// Events that changed it (creation included).
+    pub events: u64,
+    /// The timestamp of the latest of them.
+    pub last_event: Micros,
+}
+
+/// How a persona was retired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retirement {
+    /// When.
+    pub at: Micros,
+    /// Who takes over.
+    pub successor: Option<Hash>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Messages per role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleCounts {
+    /// From the user.
+    pub user: u64,
+    /// From the persona.
+    pub assistant: u64,
+    /// System instructions.
+    pub system: u64,
+}
+
+impl RoleCounts {
+    /// All messages.
+    pub fn total(&self) -> u64 {
+        self.user + self.assistant + self.system
+    }
+}
+
+/// The latest emotion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmotionNow {
+    /// In [-1, 1].
+    pub valence: Units,
+    /// In [0, 1].
+    pub arousal: Units,
+    /// Its word.
+    pub label: Option<String>,
+    /// When.
+    pub at: Micros,
+}
+
+/// A model the persona ran on (`view.persona_models`, key: persona ‖ seq).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRow {
+    /// The model.
+    pub model: String,
+    /// Its content hash.
+    pub hash: String,
+    /// Since when.
+    pub at: Micros,
+}
+
+/// Commitment counters of a persona: what "commitment health" is computed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentCounts {
+    /// Opened.
+    pub opened: u64,
+    /// Closed (any outcome).
+    pub closed: u64,
+    /// Closed as done.
+    pub done: u64,
+    /// Expired by a sweep.
+    pub expired: u64,
+    /// Sum of closed commitments' lifespans, in events of the owner's feed.
+    pub lifespan_events: u64,
+}
+
+/// A consent setting (`view.persona_consent`, key: persona ‖ scope).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRow {
+    /// Allowed or denied.
+    pub allow: bool,
+    /// Since when.
+    pub at: Micros,
+}
+
+/// Where a commitment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitmentStatus {
+    /// Not closed yet.
+    Open,
+    /// Closed by its persona.
+    Closed,
+    /// Expired by a sweep.
+    Expired,
+}
+
+impl CommitmentStatus {
+    /// The status word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitmentStatus::Open => "open",
+            CommitmentStatus::Closed => "closed",
+            CommitmentStatus::Expired => "expired",
+        }
+    }
+}
+
+/// A commitment (`view.commitments`, key: persona ‖ id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentRow {
+    /// Its persona.
+    pub persona: Hash,
+    /// The persona's owner.
+    pub owner: PublicKey,
+    /// What is promised.
+    pub title: String,
+    /// Where it stands.
+    pub status: CommitmentStatus,
+    /// When it was opened.
+    pub opened: Micros,
+    /// The seq of its opening event in the owner's feed.
+    pub opened_seq: u64,
+    /// When it is due.
+    pub due: Option<Micros>,
+    /// When it was closed or expired.
+    pub ended: Option<Micros>,
+    /// How it was closed.
+    pub outcome: Option<Outcome>,
+    /// Events of the owner's feed between opening and closing or expiry.
+    pub lifespan_events: Option<u64>,
+}
+
+/// A memory (`view.memories`, key: persona ‖ id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryRow {
+    /// Its persona.
+    pub persona: Hash,
+    /// What is remembered.
+    pub text: String,
+    /// In [0, 1].
+    pub importance: Units,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// When it was added.
+    pub created: Micros,
+    /// When it was forgotten.
+    pub forgotten: Option<Micros>,
+}
+
+/// The persona view.
+pub(crate) struct PersonaView;
+
+impl Projection for PersonaView {
+    fn name(&self) -> &'static str {
+        "persona"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
+    }
+    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+        Ok(Box::new(PersonaFold {
+            personas: Cached::open(txn, PERSONAS)?,
+            commitments: Cached::open(txn, COMMITMENTS)?,
+            memories: Cached::open(txn, MEMORIES)?,
+            names: txn.open_table(def(NAMES))?,
+            children: txn.open_table(def(CHILDREN))?,
+            consent: txn.open_table(def(CONSENT))?,
+            models: txn.open_table(def(MODELS))?,
+            due: txn.open_table(def(COMMITMENTS_DUE))?,
+        }))
+    }
+}
+
+struct PersonaFold<'t> {
+    personas: Cached<'t, PersonaRow>,
+    commitments: Cached<'t, CommitmentRow>,
+    memories: Cached<'t, MemoryRow>,
+    names: RawTable<'t>,
+    children: RawTable<'t>,
+    consent: RawTable<'t>,
+    models: RawTable<'t>,
+    due: RawTable<'t>,
+}
+
+fn in_unit(u: Units) -> bool {
+    (Units::ZERO..=Units::ONE).contains(&u)
+}
+
+impl PersonaFold<'_> {
+    fn create(
+        &mut self,
+        e: &Decoded,
+        name: &str,
+        description: &str,
+        parent: Option<Hash>,
+        license: Option<String>,
+        traits: Traits,
+    ) -> Result<Applied, StorageError> {
+        let name_key = key(&[e.author.as_bytes(), name.as_bytes()]);
+        if self.names.get(name_key.as_slice())?.is_some() || !traits.values().into_iter().all(in_unit) {
+            return Ok(Applied::Ignored);
+        }
+        self.names.insert(name_key.as_slice(), e.hash.as_bytes().as_slice())?;
+        if let Some(parent) = parent {
+            self.children.insert(key(&[parent.as_bytes(), e.hash.as_bytes()]).as_slice(), [].as_slice())?;
+        }
+        self.personas.put(
+            e.hash.as_bytes().to_vec(),
+            PersonaRow {
+                owner: e.author,
+                name: name.to_owned(),
+                description: description.to_owned(),
+                created: e.ts,
+                parent,
+                license,
+                retired: None,
+                traits,
+                trait_updates: 0,
+                messages: RoleCounts::default(),
+                reflections: 0,
+                emotions: 0,
+                emotion: None,
+                emotion_mean: (Units::ZERO, Units::ZERO),
+                model: None,
+                model_swaps: 0,
+                commitments: CommitmentCounts::default(),
+                memories_added: 0,
+                memories_forgotten: 0,
+                events: 1,
+                last_event: e.ts,
+            },
+        );
+        Ok(Applied::Applied)
+    }
+
+    /// The persona `id`, if `e`'s author owns it and it is not retired: only then may `e` change it.
+    fn owned(&mut self, e: &Decoded, id: &Hash) -> Result<Option<&mut PersonaRow>, StorageError> {
+        let row = self.personas.get_mut(id.as_bytes())?;
+        Ok(row.filter(|p| p.owner == e.author && p.retired.is_none()).map(|p| {
+            p.events += 1;
+            p.last_event = p.last_event.max(e.ts);
+            p
+        }))
+    }
+
+    fn end_commitment(
+        &mut self,
+        e: &Decoded,
+        persona: &Hash,
+        id: &Hash,
+        status: CommitmentStatus,
+        outcome: Option<Outcome>,
+    ) -> Result<Applied, StorageError> {
+        let row_key = key(&[persona.as_bytes(), id.as_bytes()]);
+        let Some(c) = self.commitments.get(&row_key)? else { return Ok(Applied::Ignored) };
+        let expiry_early = status == CommitmentStatus::Expired && c.due.is_none_or(|due| due >= e.ts);
+        if c.persona != *persona || c.status != CommitmentStatus::Open || expiry_early {
+            return Ok(Applied::Ignored);
+        }
+        if self.owned(e, persona)?.is_none() {
+            return Ok(Applied::Ignored);
+        }
+        let Some(c) = self.commitments.get_mut(&row_key)? else { return Ok(Applied::Ignored) };
+        let lifespan = e.seq.saturating_sub(c.opened_seq);
+        c.status = status;
+        c.ended = Some(e.ts);
+        c.outcome = outcome;
+        c.lifespan_events = Some(lifespan);
+        if let Some(due) = c.due {
+            self.due
+                .remove(key(&[c.owner.as_bytes(), &due.to_be_bytes(), persona.as_bytes(), id.as_bytes()]).as_slice())?;
+        }
+        if let Some(p) = self.owned_again(persona)? {
+            match status {
+                CommitmentStatus::Expired => p.commitments.expired += 1,
+                _ => {
+                    p.commitments.closed += 1;
+                    p.commitments.done += u64::from(outcome == Some(Outcome::Done));
+                    p.commitments.lifespan_events += lifespan;
+                }
+            }
+        }
+        Ok(Applied::Applied)
+    }
+
+    /// The persona row again, once `owned` has already checked and counted the event.
+    fn owned_again(&mut self, id: &Hash) -> Result<Option<&mut PersonaRow>, StorageError> {
+        self.personas.get_mut(id.as_bytes())
+    }
+}
+
+impl Fold for PersonaFold<'_> {
+    fn apply(&mut self, e: &Decoded) -> Result<Applied, StorageError> {
+        let Some(event) = &e.event else { return Ok(Applied::Irrelevant) };
+        match event {
+            Event::PersonaCreated(x) => self.create(e, &x.name, &x.description, None, None, Traits::NEUTRAL),
+            Event::PersonaForked(x) => {
+                self.create(e, &x.name, &x.description, Some(x.parent), x.license.clone(), x.traits)
+            }
+            Event::TraitsChanged(x) => {
+                let deltas_ok = x.deltas.values().iter().all(|d| d.0.abs() <= MAX_TRAIT_DELTA.0);
+                let stays_in_range = self
+                    .personas
+                    .get(x.persona.as_bytes())?
+                    .is_some_and(|p| p.traits.plus(&x.deltas).values().into_iter().all(in_unit));
+                if !deltas_ok || !stays_in_range {
+                    return Ok(Applied::Ignored);
+                }
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.traits = p.traits.plus(&x.deltas);
+                p.trait_updates += 1;
+                Ok(Applied::Applied)
+            }
+            Event::PersonaRetired(x) => {
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.retired = Some(Retirement { at: e.ts, successor: x.successor, reason: x.reason.clone() });
+                Ok(Applied::Applied)
+            }
+            Event::CommitmentOpened(x) => {
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.commitments.opened += 1;
+                let owner = p.owner;
+                self.commitments.put(
+                    key(&[x.persona.as_bytes(), e.hash.as_bytes()]),
+                    CommitmentRow {
+                        persona: x.persona,
+                        owner,
+                        title: x.title.clone(),
+                        status: CommitmentStatus::Open,
+                        opened: e.ts,
+                        opened_seq: e.seq,
+                        due: x.due,
+                        ended: None,
+                        outcome: None,
+                        lifespan_events: None,
+                    },
+                );
+                if let Some(due) = x.due {
+                    let due_key = key(&[owner.as_bytes(), &due.to_be_bytes(), x.persona.as_bytes(), e.hash.as_bytes()]);
+                    self.due.insert(due_key.as_slice(), [].as_slice())?;
+                }
+                Ok(Applied::Applied)
+            }
+            Event::CommitmentClosed(x) => {
+                self.end_commitment(e, &x.persona, &x.commitment, CommitmentStatus::Closed, Some(x.outcome))
+            }
+            Event::CommitmentExpired(x) => {
+                self.end_commitment(e, &x.persona, &x.commitment, CommitmentStatus::Expired, None)
+            }
+            Event::MemoryAdded(x) => {
+                if !in_unit(x.importance) {
+                    return Ok(Applied::Ignored);
+                }
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.memories_added += 1;
+                self.memories.put(
+                    key(&[x.persona.as_bytes(), e.hash.as_bytes()]),
+                    MemoryRow {
+                        persona: x.persona,
+                        text: x.text.clone(),
+                        importance: x.importance,
+                        tags: x.tags.clone(),
+                        created: e.ts,
+                        forgotten: None,
+                    },
+                );
+                Ok(Applied::Applied)
+            }
+            Event::MemoryForgotten(x) => {
+                let row_key = key(&[x.persona.as_bytes(), x.memory.as_bytes()]);
+                let live = self.memories.get(&row_key)?.is_some_and(|m| m.forgotten.is_none());
+                if !live {
+                    return Ok(Applied::Ignored);
+                }
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.memories_forgotten += 1;
+                if let Some(m) = self.memories.get_mut(&row_key)? {
+                    m.forgotten = Some(e.ts);
+                }
+                Ok(Applied::Applied)
+            }
+            Event::Reflected(x) => {
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.reflections += 1;
+                Ok(Applied::Applied)
+            }
+            Event::EmotionRecorded(x) => {
+                let in_range = (Units(-1_000_000)..=Units::ONE).contains(&x.valence) && in_unit(x.arousal);
+                if !in_range {
+                    return Ok(Applied::Ignored);
+                }
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                p.emotion_mean = if p.emotions == 0 {
+                    (x.valence, x.arousal)
+                } else {
+                    let (v, a) = p.emotion_mean;
+                    (Units(v.0 + (x.valence.0 - v.0) / 8), Units(a.0 + (x.arousal.0 - a.0) / 8))
+                };
+                p.emotions += 1;
+                p.emotion =
+                    Some(EmotionNow { valence: x.valence, arousal: x.arousal, label: x.label.clone(), at: e.ts });
+                Ok(Applied::Applied)
+            }
+            Event::ConsentSet(x) => {
+                if self.owned(e, &x.persona)?.is_none() {
+                    return Ok(Applied::Ignored);
+                }
+                let row = ConsentRow { allow: x.allow, at: e.ts };
+                self.consent.insert(
+                    key(&[x.persona.as_bytes(), x.scope.as_bytes()]).as_slice(),
+                    crate::rows::encode(&row).as_slice(),
+                )?;
+                Ok(Applied::Applied)
+            }
+            Event::ModelUsed(x) => {
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                let row = ModelRow { model: x.model.clone(), hash: x.hash.clone(), at: e.ts };
+                p.model = Some(row.clone());
+                p.model_swaps += 1;
+                self.models.insert(
+                    key(&[x.persona.as_bytes(), &e.seq.to_be_bytes()]).as_slice(),
+                    crate::rows::encode(&row).as_slice(),
+                )?;
+                Ok(Applied::Applied)
+            }
+            Event::MessageRecorded(x) => {
+                let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
+                match x.role {
+                    Role::User => p.messages.user += 1,
+                    Role::Assistant => p.messages.assistant += 1,
+                    Role::System => p.messages.system += 1,
+                }
+                Ok(Applied::Applied)
+            }
+            _ => Ok(Applied::Irrelevant),
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), StorageError> {
+        let this = *self;
+        this.personas.flush()?;
+        this.commitments.flush()?;
+        this.memories.flush()
+    }
+}

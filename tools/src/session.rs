@@ -1,0 +1,115 @@
+//! A session on a home for commands that write: the store, the identity, and the views, with
+//! the decide → append loop that never forks a feed.
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use mindlog_commands::{Command, DecideError, Event, decide};
+use mindlog_ledger::{AppendError, Appended, Draft, Expect, Identity, Ledger};
+use mindlog_projections::{Projections, Views};
+
+use crate::Rejected;
+use crate::home::Home;
+use crate::ui::{now_micros, progress};
+
+/// An open home, ready to decide and append commands.
+pub(crate) struct Session {
+    pub(crate) ledger: Ledger,
+    pub(crate) identity: Identity,
+    pub(crate) projections: Projections,
+}
+
+/// An event a command wrote.
+#[derive(serde::Serialize)]
+pub(crate) struct Written {
+    pub(crate) kind: &'static str,
+    pub(crate) hash: String,
+    pub(crate) offset: u64,
+    pub(crate) seq: u64,
+}
+
+impl Session {
+    pub(crate) fn open(home: &Home) -> Result<Session> {
+        let ledger = home.open()?;
+        let identity = home.identity()?;
+        let projections = Projections::new(&ledger);
+        let session = Session { ledger, identity, projections };
+        session.catch_up()?;
+        Ok(session)
+    }
+
+    /// Folds whatever the views have not seen yet, with a progress bar when that takes a while.
+    pub(crate) fn catch_up(&self) -> Result<()> {
+        let bar = std::cell::OnceCell::new();
+        self.projections
+            .catch_up(&|done, total| {
+                if total > 50_000 {
+                    let b = bar.get_or_init(|| progress(Some(total), "views"));
+                    b.set_position(done);
+                }
+            })
+            .context("updating the views")?;
+        if let Some(b) = bar.get() {
+            b.finish_and_clear();
+        }
+        Ok(())
+    }
+
+    /// The views, caught up.
+    pub(crate) fn views(&self) -> Result<Views> {
+        Ok(self.projections.views()?)
+    }
+
+    /// Decides `command` against views caught up to this author's head, and appends its events
+    /// expecting that head; if another writer got there first, decides again.
+    pub(crate) fn run(&self, command: &Command) -> Result<Vec<(Event, Appended)>> {
+        let me = self.identity.public_key();
+        loop {
+            // The head first, then the views: the views then include every event up to it.
+            let head = self.ledger.head(&me).map_or(0, |h| h.seq);
+            self.catch_up()?;
+            let now = now_micros();
+            let events = match decide(&self.views()?, &me, now, command) {
+                Ok(events) => events,
+                Err(DecideError::Rejected(rejection)) => return Err(Rejected(rejection.to_string()).into()),
+                Err(DecideError::State(e)) => return Err(anyhow::anyhow!("reading the views: {e}")),
+            };
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let drafts = events
+                .iter()
+                .map(|e| Draft { kind: e.kind().to_owned(), payload: e.encode(), refs: e.refs(), ts: now })
+                .collect();
+            match self.ledger.append(&self.identity, drafts, Expect::Head(head)) {
+                Ok(appended) => {
+                    self.catch_up()?;
+                    return Ok(events.into_iter().zip(appended).collect());
+                }
+                Err(AppendError::Conflict { .. }) => {
+                    tracing::debug!(command = command.name(), "another writer appended first; deciding again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs `command` and prints the hash of each event written on stdout, one per line (for a
+    /// command that creates something, that is its id), and `what` on stderr.
+    pub(crate) fn run_and_print(&self, command: &Command, what: impl Fn(&[(Event, Appended)]) -> String) -> Result<()> {
+        let written = self.run(command)?;
+        let mut out = io::stdout().lock();
+        for (_, appended) in &written {
+            writeln!(out, "{}", appended.hash)?;
+        }
+        eprintln!("{}", what(&written));
+        Ok(())
+    }
+}
+
+pub(crate) fn written(events: &[(Event, Appended)]) -> Vec<Written> {
+    events
+        .iter()
+        .map(|(e, a)| Written { kind: e.kind(), hash: a.hash.to_string(), offset: a.offset, seq: a.seq })
+        .collect()
+}
