@@ -5,9 +5,12 @@
 
 use mindlog_ledger::{Hash, PublicKey};
 
+use crate::audit::Decision;
 use crate::command::Command;
 use crate::event::Event;
+use crate::market::{ListingKind, Tier};
 use crate::persona::*;
+use crate::social::Target;
 use crate::units::{Micros, Units};
 
 /// What `decide` needs to know about a persona.
@@ -53,15 +56,100 @@ pub struct MemoryInfo {
     pub forgotten: bool,
 }
 
+/// What `decide` needs to know about a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListingInfo {
+    /// Its id.
+    pub id: Hash,
+    /// Its owner.
+    pub owner: PublicKey,
+    /// What it is.
+    pub kind: ListingKind,
+    /// Its name.
+    pub name: String,
+    /// Whether it was withdrawn.
+    pub withdrawn: bool,
+    /// Its one-off price.
+    pub price: Option<u64>,
+    /// Its tiers.
+    pub tiers: Vec<Tier>,
+    /// Its currency.
+    pub currency: String,
+}
+
+/// What `decide` needs to know about a booking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookingInfo {
+    /// Its id.
+    pub id: Hash,
+    /// The service.
+    pub listing: Hash,
+    /// Who asked.
+    pub requester: PublicKey,
+    /// Start.
+    pub start: Micros,
+    /// End.
+    pub end: Micros,
+    /// Whether the listing's owner confirmed it.
+    pub confirmed: bool,
+}
+
+/// What `decide` needs to know about a guild.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuildInfo {
+    /// Its id.
+    pub id: Hash,
+    /// Its owner.
+    pub owner: PublicKey,
+    /// Its name.
+    pub name: String,
+}
+
+/// What `decide` needs to know about a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportInfo {
+    /// Its id.
+    pub id: Hash,
+    /// Who reported.
+    pub reporter: PublicKey,
+    /// Whom.
+    pub subject: PublicKey,
+}
+
+/// What `decide` needs to know about a tool-call request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// Its id.
+    pub id: Hash,
+    /// The agent that made it.
+    pub author: PublicKey,
+    /// The policy's decision.
+    pub decision: Decision,
+    /// The answer to an `ask`: approved (true) or denied (false).
+    pub answer: Option<bool>,
+    /// Whether a result was recorded.
+    pub completed: bool,
+}
+
 /// The kinds of entity that have ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdSpace {
     /// Personas.
     Persona,
-    /// Commitments.
+    /// Commitments (within a persona).
     Commitment,
-    /// Memories.
+    /// Memories (within a persona).
     Memory,
+    /// Listings.
+    Listing,
+    /// Bookings.
+    Booking,
+    /// Guilds.
+    Guild,
+    /// Reports.
+    Report,
+    /// Tool-call requests.
+    Request,
 }
 
 /// A failure to read the state (I/O); not a rejection.
@@ -79,8 +167,32 @@ pub trait State {
     fn overdue_commitments(&self, owner: &PublicKey, now: Micros) -> Result<Vec<CommitmentInfo>, StateError>;
     /// A memory of `persona`, by id.
     fn memory(&self, persona: &Hash, id: &Hash) -> Result<Option<MemoryInfo>, StateError>;
+    /// A listing by id.
+    fn listing(&self, id: &Hash) -> Result<Option<ListingInfo>, StateError>;
+    /// Whether `subscriber` has a live subscription to `listing`.
+    fn subscribed(&self, listing: &Hash, subscriber: &PublicKey) -> Result<bool, StateError>;
+    /// A booking by id.
+    fn booking(&self, id: &Hash) -> Result<Option<BookingInfo>, StateError>;
+    /// The slots of `listing` its owner has confirmed: (start, end, booking).
+    fn confirmed_slots(&self, listing: &Hash) -> Result<Vec<(Micros, Micros, Hash)>, StateError>;
+    /// A guild by id.
+    fn guild(&self, id: &Hash) -> Result<Option<GuildInfo>, StateError>;
+    /// The guilds called `name`.
+    fn guilds_named(&self, name: &str) -> Result<Vec<Hash>, StateError>;
+    /// Whether `who` is a member of `guild` now.
+    fn is_member(&self, guild: &Hash, who: &PublicKey) -> Result<bool, StateError>;
+    /// The guilds `owner` owns.
+    fn guilds_owned(&self, owner: &PublicKey) -> Result<Vec<Hash>, StateError>;
+    /// Whether `follower` follows `target` now.
+    fn follows(&self, follower: &PublicKey, target: &Target) -> Result<bool, StateError>;
+    /// Whether `voucher` vouches for `subject` now.
+    fn vouches(&self, voucher: &PublicKey, subject: &PublicKey) -> Result<bool, StateError>;
+    /// A report by id.
+    fn report(&self, id: &Hash) -> Result<Option<ReportInfo>, StateError>;
+    /// A tool-call request by id.
+    fn request(&self, id: &Hash) -> Result<Option<RequestInfo>, StateError>;
     /// Ids in `space` whose lowercase hex starts with `prefix`, at most `limit`, in order.
-    /// Commitments and memories are looked for among `within`'s; personas among all.
+    /// Commitments and memories are looked for among `within`'s; the rest among all.
     fn ids_with_prefix(
         &self,
         space: IdSpace,
@@ -171,6 +283,68 @@ pub enum Rejection {
         /// Highest allowed.
         max: Units,
     },
+    /// A whole number outside its range.
+    #[error("{what} {value} is outside [{min}, {max}]")]
+    NumberOutOfRange {
+        /// Which value.
+        what: &'static str,
+        /// The value given.
+        value: u64,
+        /// Lowest allowed.
+        min: u64,
+        /// Highest allowed.
+        max: u64,
+    },
+    /// No such entity.
+    #[error("unknown {what} {reference:?}")]
+    Unknown {
+        /// listing, booking, guild, report or request.
+        what: &'static str,
+        /// What was given.
+        reference: String,
+    },
+    /// The listing was withdrawn.
+    #[error("listing {0:?} was withdrawn")]
+    ListingWithdrawn(String),
+    /// Only the owner may do this.
+    #[error("{what} {name:?} is not yours; only its owner can {action}")]
+    NotYours {
+        /// listing, guild or request.
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// A tier the listing does not have.
+    #[error("listing {listing:?} has no tier {tier:?}; its tiers: {available}")]
+    UnknownTier {
+        /// The listing.
+        listing: String,
+        /// The tier asked for.
+        tier: String,
+        /// The tiers it has.
+        available: String,
+    },
+    /// Something that may be done once is done already.
+    #[error("{0}")]
+    AlreadyDone(String),
+    /// Something that is not so.
+    #[error("{0}")]
+    NotSo(String),
+    /// Acting on oneself where that is not allowed.
+    #[error("you cannot {0} yourself")]
+    SelfReference(&'static str),
+    /// A confirmed slot overlaps this one.
+    #[error("the slot {start}–{end} overlaps the confirmed booking {other}")]
+    SlotOverlaps {
+        /// This booking's start.
+        start: crate::time::Instant,
+        /// Its end.
+        end: crate::time::Instant,
+        /// The confirmed booking it overlaps.
+        other: Hash,
+    },
     /// Text or a name that breaks a rule.
     #[error("{what} {problem}")]
     Invalid {
@@ -198,7 +372,7 @@ impl From<StateError> for DecideError {
     }
 }
 
-type Decided = Result<Vec<Event>, DecideError>;
+pub(crate) type Decided = Result<Vec<Event>, DecideError>;
 
 /// Decides `command`, issued by `author` at `now`, against `state`.
 pub fn decide(state: &dyn State, author: &PublicKey, now: Micros, command: &Command) -> Decided {
@@ -363,6 +537,7 @@ pub fn decide(state: &dyn State, author: &PublicKey, now: Micros, command: &Comm
             check_text("message", text, 1, 65_536)?;
             one(Event::MessageRecorded(MessageRecorded { persona: p.id, role: *role, text: text.clone() }))
         }
+        _ => crate::decide_more::decide_more(state, author, now, command),
     }
 }
 
@@ -375,23 +550,23 @@ pub fn resolve_persona(state: &dyn State, author: &PublicKey, reference: &str) -
 /// The largest trait change one event may make: 0.05.
 pub const MAX_TRAIT_DELTA: Units = Units(50_000);
 
-fn one(event: Event) -> Decided {
+pub(crate) fn one(event: Event) -> Decided {
     Ok(vec![event])
 }
 
-struct Decider<'a> {
-    state: &'a dyn State,
-    author: &'a PublicKey,
+pub(crate) struct Decider<'a> {
+    pub(crate) state: &'a dyn State,
+    pub(crate) author: &'a PublicKey,
 }
 
 /// Whether `text` could be an id or id prefix (4 to 64 lowercase hex characters).
-fn looks_like_id(text: &str) -> bool {
+pub(crate) fn looks_like_id(text: &str) -> bool {
     (4..=64).contains(&text.len()) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl Decider<'_> {
     /// A persona by the author's name for it, or by id or unambiguous id prefix.
-    fn resolve_persona(&self, reference: &str) -> Result<PersonaInfo, DecideError> {
+    pub(crate) fn resolve_persona(&self, reference: &str) -> Result<PersonaInfo, DecideError> {
         if let Some(id) = self.state.persona_named(self.author, reference)? {
             return self.state.persona(&id)?.ok_or_else(|| Rejection::UnknownPersona(reference.to_owned()).into());
         }
@@ -433,7 +608,7 @@ impl Decider<'_> {
     }
 
     /// The one id in `space` starting with `reference` that passes `keep`; `None` if there is none.
-    fn unique_id(
+    pub(crate) fn unique_id(
         &self,
         space: IdSpace,
         within: Option<&Hash>,
@@ -462,7 +637,7 @@ impl Decider<'_> {
     }
 }
 
-fn check_name(name: &str) -> Result<(), Rejection> {
+pub(crate) fn check_name(name: &str) -> Result<(), Rejection> {
     check_text("name", name, 1, 64)?;
     if name.trim() != name {
         return Err(Rejection::Invalid { what: "name", problem: format!("{name:?} starts or ends with a space") });
@@ -470,7 +645,7 @@ fn check_name(name: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_text(what: &'static str, text: &str, min: usize, max: usize) -> Result<(), Rejection> {
+pub(crate) fn check_text(what: &'static str, text: &str, min: usize, max: usize) -> Result<(), Rejection> {
     let chars = text.chars().count();
     if chars < min {
         return Err(Rejection::Invalid { what, problem: "is empty".into() });
@@ -485,7 +660,7 @@ fn check_text(what: &'static str, text: &str, min: usize, max: usize) -> Result<
 }
 
 /// A short identifier-like word: letters, digits, `-`, `_`, `.`, `:`.
-fn check_word(what: &'static str, word: &str, max: usize) -> Result<(), Rejection> {
+pub(crate) fn check_word(what: &'static str, word: &str, max: usize) -> Result<(), Rejection> {
     if word.is_empty()
         || word.len() > max
         || !word.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))

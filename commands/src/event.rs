@@ -3,7 +3,11 @@
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::*;
+use crate::market::*;
 use crate::persona::*;
+use crate::reputation::*;
+use crate::social::*;
 
 /// A payload that does not decode as its kind says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +26,7 @@ fn decode_exact<T: for<'de> Deserialize<'de>>(kind: &str, payload: &[u8]) -> Res
 }
 
 macro_rules! events {
-    ($( $kind:literal => $variant:ident { $($refs:ident),* } ),* $(,)?) => {
+    ($( $kind:literal => $variant:ident($ty:ty) { $($refs:ident),* } ),* $(,)?) => {
         /// Every event payload mindlog knows, tagged by kind. The JSON form is the payload's
         /// fields with `"kind"` beside them.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +36,7 @@ macro_rules! events {
             $(
                 #[doc = concat!("`", $kind, "`")]
                 #[serde(rename = $kind)]
-                $variant($variant),
+                $variant($ty),
             )*
         }
 
@@ -94,20 +98,44 @@ impl RefList for Option<Hash> {
 }
 
 events! {
-    "persona.created/1" => PersonaCreated {},
-    "persona.forked/1" => PersonaForked { parent },
-    "persona.traits-changed/1" => TraitsChanged { persona },
-    "persona.retired/1" => PersonaRetired { persona, successor },
-    "commitment.opened/1" => CommitmentOpened { persona },
-    "commitment.closed/1" => CommitmentClosed { persona, commitment },
-    "commitment.expired/1" => CommitmentExpired { persona, commitment },
-    "memory.added/1" => MemoryAdded { persona },
-    "memory.forgotten/1" => MemoryForgotten { persona, memory },
-    "persona.reflected/1" => Reflected { persona },
-    "persona.emotion-recorded/1" => EmotionRecorded { persona },
-    "persona.consent-set/1" => ConsentSet { persona },
-    "persona.model-used/1" => ModelUsed { persona },
-    "persona.message/1" => MessageRecorded { persona },
+    "persona.created/1" => PersonaCreated(PersonaCreated) {},
+    "persona.forked/1" => PersonaForked(PersonaForked) { parent },
+    "persona.traits-changed/1" => TraitsChanged(TraitsChanged) { persona },
+    "persona.retired/1" => PersonaRetired(PersonaRetired) { persona, successor },
+    "commitment.opened/1" => CommitmentOpened(CommitmentOpened) { persona },
+    "commitment.closed/1" => CommitmentClosed(CommitmentClosed) { persona, commitment },
+    "commitment.expired/1" => CommitmentExpired(CommitmentExpired) { persona, commitment },
+    "memory.added/1" => MemoryAdded(MemoryAdded) { persona },
+    "memory.forgotten/1" => MemoryForgotten(MemoryForgotten) { persona, memory },
+    "persona.reflected/1" => Reflected(Reflected) { persona },
+    "persona.emotion-recorded/1" => EmotionRecorded(EmotionRecorded) { persona },
+    "persona.consent-set/1" => ConsentSet(ConsentSet) { persona },
+    "persona.model-used/1" => ModelUsed(ModelUsed) { persona },
+    "persona.message/1" => MessageRecorded(MessageRecorded) { persona },
+    "market.listing-published/1" => ListingPublished(ListingPublished) {},
+    "market.listing-updated/1" => ListingUpdated(ListingUpdated) { listing },
+    "market.listing-withdrawn/1" => ListingWithdrawn(ListingWithdrawn) { listing },
+    "market.subscribed/1" => Subscribed(Subscribed) { listing },
+    "market.unsubscribed/1" => Unsubscribed(Unsubscribed) { listing },
+    "market.purchased/1" => Purchased(Purchased) { listing },
+    "market.booking-requested/1" => BookingRequested(BookingRequested) { listing },
+    "market.booking-confirmed/1" => BookingConfirmed(BookingConfirmed) { listing, booking },
+    "market.reviewed/1" => Reviewed(Reviewed) { listing },
+    "social.followed/1" => Followed(Followed) {},
+    "social.unfollowed/1" => Unfollowed(Unfollowed) {},
+    "guild.created/1" => GuildCreated(GuildCreated) {},
+    "guild.joined/1" => GuildJoined(GuildJoined) { guild },
+    "guild.left/1" => GuildLeft(GuildLeft) { guild },
+    "guild.awarded/1" => Awarded(Awarded) { guild },
+    "rep.attested/1" => Attested(Attested) {},
+    "rep.vouched/1" => Vouched(Vouched) {},
+    "rep.unvouched/1" => Unvouched(Unvouched) {},
+    "rep.reported/1" => Reported(Reported) { evidence },
+    "rep.resolved/1" => Resolved(Resolved) { report },
+    "audit.tool-requested/1" => ToolRequested(ToolRequested) {},
+    "audit.approved/1" => Approved(RequestAnswered) { request },
+    "audit.denied/1" => Denied(RequestAnswered) { request },
+    "audit.completed/1" => ToolCompleted(ToolCompleted) { request },
 }
 
 #[cfg(test)]

@@ -13,25 +13,39 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audit;
 mod command;
 mod decide;
+mod decide_more;
 mod event;
+mod market;
 mod memstate;
 mod persona;
+mod reputation;
+pub mod sim;
+mod social;
 mod time;
 mod units;
 
+pub use crate::audit::{Decision, RequestAnswered, ToolCompleted, ToolRequested};
 pub use crate::command::Command;
 pub use crate::decide::{
-    CommitmentInfo, DecideError, IdSpace, MAX_TRAIT_DELTA, MemoryInfo, PersonaInfo, Rejection, State, StateError,
-    decide, resolve_persona,
+    BookingInfo, CommitmentInfo, DecideError, GuildInfo, IdSpace, ListingInfo, MAX_TRAIT_DELTA, MemoryInfo,
+    PersonaInfo, Rejection, ReportInfo, RequestInfo, State, StateError, decide, resolve_persona,
 };
+pub use crate::decide_more::MAX_PRICE;
 pub use crate::event::{Event, PayloadError};
+pub use crate::market::{
+    BookingConfirmed, BookingRequested, ListingKind, ListingPublished, ListingUpdated, ListingWithdrawn,
+    ParseTierError, Period, Purchased, Reviewed, Subscribed, Tier, Unsubscribed,
+};
 pub use crate::memstate::MemState;
 pub use crate::persona::{
     CommitmentClosed, CommitmentExpired, CommitmentOpened, ConsentSet, EmotionRecorded, MemoryAdded, MemoryForgotten,
     MessageRecorded, ModelUsed, Outcome, PersonaCreated, PersonaForked, PersonaRetired, Reflected, Role, Traits,
     TraitsChanged,
 };
+pub use crate::reputation::{Attested, Reported, Resolved, TaskOutcome, Unvouched, Vouched};
+pub use crate::social::{Awarded, Followed, GuildCreated, GuildJoined, GuildLeft, Target, Unfollowed};
 pub use crate::time::{Instant, ParseInstantError};
 pub use crate::units::{DAY_MICROS, Micros, ParseUnitsError, Units};

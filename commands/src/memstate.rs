@@ -1,12 +1,17 @@
 //! `MemState`: the state `decide` needs, kept in memory and folded from events. `mindlog gen`
 //! decides its synthetic commands against one per author; tests use it too.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mindlog_ledger::{Hash, PublicKey};
 
-use crate::decide::{CommitmentInfo, IdSpace, MemoryInfo, PersonaInfo, State, StateError};
+use crate::audit::Decision;
+use crate::decide::{
+    BookingInfo, CommitmentInfo, GuildInfo, IdSpace, ListingInfo, MemoryInfo, PersonaInfo, ReportInfo, RequestInfo,
+    State, StateError,
+};
 use crate::event::Event;
+use crate::social::Target;
 use crate::units::Micros;
 
 /// Personas, commitments and memories, folded from events in feed order.
@@ -27,6 +32,17 @@ pub struct MemState {
     due: BTreeSet<(Micros, Hash)>,
     /// Memories not forgotten, per persona.
     live: HashMap<Hash, BTreeSet<Hash>>,
+    listings: BTreeMap<Hash, ListingInfo>,
+    subscriptions: HashSet<(Hash, PublicKey)>,
+    bookings: BTreeMap<Hash, BookingInfo>,
+    slots: HashMap<Hash, Vec<(Micros, Micros, Hash)>>,
+    guilds: BTreeMap<Hash, GuildInfo>,
+    guild_names: HashMap<String, Vec<Hash>>,
+    members: HashSet<(Hash, PublicKey)>,
+    follows: HashSet<(PublicKey, Target)>,
+    vouches: HashSet<(PublicKey, PublicKey)>,
+    reports: BTreeMap<Hash, ReportInfo>,
+    requests: BTreeMap<Hash, RequestInfo>,
 }
 
 impl MemState {
@@ -80,6 +96,105 @@ impl MemState {
                     if let Some(set) = self.live.get_mut(&e.persona) {
                         set.remove(&e.memory);
                     }
+                }
+            }
+            Event::ListingPublished(e) => {
+                self.listings.insert(
+                    hash,
+                    ListingInfo {
+                        id: hash,
+                        owner: *author,
+                        kind: e.kind,
+                        name: e.name.clone(),
+                        withdrawn: false,
+                        price: e.price,
+                        tiers: e.tiers.clone(),
+                        currency: e.currency.clone(),
+                    },
+                );
+            }
+            Event::ListingUpdated(e) => {
+                if let Some(l) = self.listings.get_mut(&e.listing).filter(|l| l.owner == *author && !l.withdrawn) {
+                    if e.price.is_some() {
+                        l.price = e.price;
+                    }
+                    if let Some(tiers) = &e.tiers {
+                        l.tiers = tiers.clone();
+                    }
+                }
+            }
+            Event::ListingWithdrawn(e) => {
+                if let Some(l) = self.listings.get_mut(&e.listing).filter(|l| l.owner == *author) {
+                    l.withdrawn = true;
+                }
+            }
+            Event::Subscribed(e) => {
+                self.subscriptions.insert((e.listing, *author));
+            }
+            Event::Unsubscribed(e) => {
+                self.subscriptions.remove(&(e.listing, *author));
+            }
+            Event::BookingRequested(e) => {
+                let booking = BookingInfo {
+                    id: hash,
+                    listing: e.listing,
+                    requester: *author,
+                    start: e.start,
+                    end: e.end,
+                    confirmed: false,
+                };
+                self.bookings.insert(hash, booking);
+            }
+            Event::BookingConfirmed(e) if self.listings.get(&e.listing).is_some_and(|l| l.owner == *author) => {
+                self.slots.entry(e.listing).or_default().push((e.start, e.end, e.booking));
+                if let Some(b) = self.bookings.get_mut(&e.booking) {
+                    b.confirmed = true;
+                }
+            }
+            Event::Followed(e) => {
+                self.follows.insert((*author, e.target));
+            }
+            Event::Unfollowed(e) => {
+                self.follows.remove(&(*author, e.target));
+            }
+            Event::GuildCreated(e) => {
+                self.guilds.insert(hash, GuildInfo { id: hash, owner: *author, name: e.name.clone() });
+                self.guild_names.entry(e.name.clone()).or_default().push(hash);
+                self.members.insert((hash, *author));
+            }
+            Event::GuildJoined(e) => {
+                self.members.insert((e.guild, *author));
+            }
+            Event::GuildLeft(e) => {
+                self.members.remove(&(e.guild, *author));
+            }
+            Event::Vouched(e) => {
+                self.vouches.insert((*author, e.subject));
+            }
+            Event::Unvouched(e) => {
+                self.vouches.remove(&(*author, e.subject));
+            }
+            Event::Reported(e) => {
+                self.reports.insert(hash, ReportInfo { id: hash, reporter: *author, subject: e.subject });
+            }
+            Event::ToolRequested(e) => {
+                let request =
+                    RequestInfo { id: hash, author: *author, decision: e.decision, answer: None, completed: false };
+                self.requests.insert(hash, request);
+            }
+            Event::Approved(e) | Event::Denied(e) => {
+                let approved = matches!(event, Event::Approved(_));
+                if let Some(r) = self
+                    .requests
+                    .get_mut(&e.request)
+                    .filter(|r| r.author == *author && r.decision == Decision::Ask && r.answer.is_none())
+                {
+                    r.answer = Some(approved);
+                }
+            }
+            Event::ToolCompleted(e) => {
+                if let Some(r) = self.requests.get_mut(&e.request).filter(|r| r.author == *author) {
+                    r.completed = true;
                 }
             }
             _ => {}
@@ -162,6 +277,42 @@ impl State for MemState {
     fn memory(&self, persona: &Hash, id: &Hash) -> Result<Option<MemoryInfo>, StateError> {
         Ok(self.memories.get(id).filter(|m| m.persona == *persona).cloned())
     }
+    fn listing(&self, id: &Hash) -> Result<Option<ListingInfo>, StateError> {
+        Ok(self.listings.get(id).cloned())
+    }
+    fn subscribed(&self, listing: &Hash, subscriber: &PublicKey) -> Result<bool, StateError> {
+        Ok(self.subscriptions.contains(&(*listing, *subscriber)))
+    }
+    fn booking(&self, id: &Hash) -> Result<Option<BookingInfo>, StateError> {
+        Ok(self.bookings.get(id).cloned())
+    }
+    fn confirmed_slots(&self, listing: &Hash) -> Result<Vec<(Micros, Micros, Hash)>, StateError> {
+        Ok(self.slots.get(listing).cloned().unwrap_or_default())
+    }
+    fn guild(&self, id: &Hash) -> Result<Option<GuildInfo>, StateError> {
+        Ok(self.guilds.get(id).cloned())
+    }
+    fn guilds_named(&self, name: &str) -> Result<Vec<Hash>, StateError> {
+        Ok(self.guild_names.get(name).cloned().unwrap_or_default())
+    }
+    fn is_member(&self, guild: &Hash, who: &PublicKey) -> Result<bool, StateError> {
+        Ok(self.members.contains(&(*guild, *who)))
+    }
+    fn guilds_owned(&self, owner: &PublicKey) -> Result<Vec<Hash>, StateError> {
+        Ok(self.guilds.values().filter(|g| g.owner == *owner).map(|g| g.id).collect())
+    }
+    fn follows(&self, follower: &PublicKey, target: &Target) -> Result<bool, StateError> {
+        Ok(self.follows.contains(&(*follower, *target)))
+    }
+    fn vouches(&self, voucher: &PublicKey, subject: &PublicKey) -> Result<bool, StateError> {
+        Ok(self.vouches.contains(&(*voucher, *subject)))
+    }
+    fn report(&self, id: &Hash) -> Result<Option<ReportInfo>, StateError> {
+        Ok(self.reports.get(id).cloned())
+    }
+    fn request(&self, id: &Hash) -> Result<Option<RequestInfo>, StateError> {
+        Ok(self.requests.get(id).cloned())
+    }
     fn ids_with_prefix(
         &self,
         space: IdSpace,
@@ -183,6 +334,11 @@ impl State for MemState {
             IdSpace::Memory => {
                 Box::new(self.memories.range(Hash(start)..).filter(|(_, m)| inside(&m.persona)).map(|(k, _)| k))
             }
+            IdSpace::Listing => Box::new(self.listings.range(Hash(start)..).map(|(k, _)| k)),
+            IdSpace::Booking => Box::new(self.bookings.range(Hash(start)..).map(|(k, _)| k)),
+            IdSpace::Guild => Box::new(self.guilds.range(Hash(start)..).map(|(k, _)| k)),
+            IdSpace::Report => Box::new(self.reports.range(Hash(start)..).map(|(k, _)| k)),
+            IdSpace::Request => Box::new(self.requests.range(Hash(start)..).map(|(k, _)| k)),
         };
         let whole = prefix.len() / 2;
         Ok(keys

@@ -21,14 +21,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audit;
+mod market;
 mod persona;
 mod profile;
+mod reputation;
 mod rows;
 mod runner;
+mod scores;
+mod social;
 mod views;
 
 use mindlog_ledger::{Ledger, StorageError};
 
+pub use crate::audit::{Answer, RequestRow, ResultRow};
+pub use crate::market::{
+    BookingRow, ConfirmationRow, ListingRow, ListingStats, PurchaseRow, ReviewRow, SubscriptionRow, VersionRow,
+};
 pub use crate::persona::{
     CommitmentCounts, CommitmentRow, CommitmentStatus, ConsentRow, EmotionNow, MemoryRow, ModelRow, PersonaRow,
     Retirement, RoleCounts,
@@ -36,14 +45,26 @@ pub use crate::persona::{
 pub use crate::profile::{
     MEMORY_HALF_LIFE_MICROS, STAGE_FORMULA, Stage, close_rate, interactions, memory_strength, stage, trait_word,
 };
+pub use crate::reputation::{AttestationRow, ReportRow, VerdictRow, VouchRow};
 pub use crate::runner::{CatchUpReport, Decoded, ViewStatus};
-pub use crate::views::{PersonaProfile, Views};
+pub use crate::scores::{
+    CreatorRank, LEADERBOARD_FORMULA, ListingRank, REPUTATION_FORMULA, REPUTATION_HALF_LIFE_MICROS, Reputation, Tier,
+    ViolationLine, VouchLine, decay, listing_score,
+};
+pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
+pub use crate::views::{AuditLine, AuditSession, BookingLine, ListingPage, PersonaProfile, Views};
 
 use crate::runner::Projection;
 
 /// Every view this build maintains.
 fn all() -> Vec<&'static dyn Projection> {
-    vec![&persona::PersonaView]
+    vec![
+        &persona::PersonaView,
+        &market::MarketView,
+        &social::SocialView,
+        &reputation::ReputationView,
+        &audit::AuditView,
+    ]
 }
 
 /// The names of every view, for `projections rebuild VIEW`.

@@ -299,11 +299,13 @@ impl PersonaFold<'_> {
     /// The persona `id`, if `e`'s author owns it and it is not retired: only then may `e` change it.
     fn owned(&mut self, e: &Decoded, id: &Hash) -> Result<Option<&mut PersonaRow>, StorageError> {
         let row = self.personas.get_mut(id.as_bytes())?;
-        Ok(row.filter(|p| p.owner == e.author && p.retired.is_none()).map(|p| {
+        let owned = row.filter(|p| p.owner == e.author && p.retired.is_none());
+        if let Some(p) = owned {
             p.events += 1;
             p.last_event = p.last_event.max(e.ts);
-            p
-        }))
+            return Ok(Some(p));
+        }
+        Ok(None)
     }
 
     fn end_commitment(

@@ -113,13 +113,16 @@ pub(crate) fn scan<V: DeserializeOwned>(
     scan_keys(txn, table, prefix, usize::MAX)?.into_iter().map(|(k, v)| Ok((k, decode(table, &v)?))).collect()
 }
 
+/// A raw `(key, value)` pair of a view table.
+pub(crate) type RawRow = (Vec<u8>, Vec<u8>);
+
 /// Up to `limit` raw `(key, value)` pairs of a view table whose key starts with `prefix`.
 pub(crate) fn scan_keys(
     txn: &ReadTransaction,
     table: &str,
     prefix: &[u8],
     limit: usize,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+) -> Result<Vec<RawRow>, StorageError> {
     let t = match txn.open_table(def(table)) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),

@@ -40,6 +40,7 @@ pub struct Decoded {
 
 /// What a fold did with an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 pub(crate) enum Applied {
     /// It changed the view.
     Applied,

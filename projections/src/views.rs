@@ -2,15 +2,21 @@
 //! builds what `persona show` and `persona list` print.
 
 use mindlog_commands::{
-    CommitmentInfo, IdSpace, Instant, MemoryInfo, Micros, PersonaInfo, State, StateError, Traits, Units,
+    BookingInfo, CommitmentInfo, Decision, GuildInfo, IdSpace, Instant, ListingInfo, MemoryInfo, Micros, PersonaInfo,
+    ReportInfo, RequestInfo, State, StateError, Target, Traits, Units,
 };
 use mindlog_ledger::redb::ReadTransaction;
 use mindlog_ledger::{Hash, PublicKey, Snapshot, StorageError};
 use serde::Serialize;
 
+use crate::audit::{REQUESTS, RequestRow, SESSIONS};
+use crate::market::*;
 use crate::persona::*;
 use crate::profile::{self, Stage};
+use crate::reputation::*;
 use crate::rows::{self, key};
+use crate::scores::{self, AttestationFact, CreatorRank, ListingRank, Reputation, ViolationLine, VouchLine};
+use crate::social::*;
 
 /// The views as of one moment.
 pub struct Views {
@@ -196,6 +202,337 @@ impl Views {
             last_event: Instant(p.last_event),
         }))
     }
+}
+
+/// Everything `market show` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListingPage {
+    /// Id.
+    pub id: Hash,
+    /// The listing.
+    #[serde(flatten)]
+    pub listing: ListingRow,
+    /// live or withdrawn.
+    pub status: &'static str,
+    /// one-off, subscription, one-off+subscription or free.
+    pub price_model: &'static str,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionRow>,
+    /// Mean rating.
+    pub mean_rating: Option<f64>,
+    /// What others did with it.
+    pub stats: ListingStats,
+    /// Reviews, by reviewer.
+    pub reviews: Vec<(PublicKey, ReviewRow)>,
+    /// Live subscriptions, by subscriber.
+    pub subscribers: Vec<(PublicKey, SubscriptionRow)>,
+    /// Bookings, with whether each is confirmed.
+    pub bookings: Vec<BookingLine>,
+}
+
+/// A booking with its status.
+#[derive(Clone, Debug, Serialize)]
+pub struct BookingLine {
+    /// Id.
+    pub id: Hash,
+    /// Who asked.
+    pub requester: PublicKey,
+    /// Start.
+    pub start: Instant,
+    /// End.
+    pub end: Instant,
+    /// Confirmed by the owner.
+    pub confirmed: bool,
+}
+
+/// One step of an audit session.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditLine {
+    /// The request.
+    pub id: Hash,
+    /// Everything about it.
+    #[serde(flatten)]
+    pub request: RequestRow,
+    /// Where it stands: allowed, denied, waiting (for approval), approved, rejected (an ask
+    /// that was denied), and then done or failed once its result is in.
+    pub status: &'static str,
+}
+
+/// An audit session: its requests in time order, and totals.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditSession {
+    /// The session.
+    pub session: String,
+    /// Its requests, oldest first.
+    pub timeline: Vec<AuditLine>,
+    /// Requests.
+    pub requests: u64,
+    /// Decided allow.
+    pub allowed: u64,
+    /// Decided deny.
+    pub denied: u64,
+    /// Decided ask.
+    pub asked: u64,
+    /// Results recorded.
+    pub completed: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Total tokens.
+    pub tokens: u64,
+    /// Total cost in cents.
+    pub cost_cents: u64,
+    /// Total duration.
+    pub duration_ms: u64,
+}
+
+impl Views {
+    /// A listing.
+    pub fn listing_row(&self, id: &Hash) -> Result<Option<ListingRow>, StorageError> {
+        rows::read(self.txn(), LISTINGS, id.as_bytes())
+    }
+
+    /// A listing's statistics (empty if nobody did anything with it).
+    pub fn listing_stats(&self, id: &Hash) -> Result<ListingStats, StorageError> {
+        Ok(rows::read(self.txn(), STATS, id.as_bytes())?.unwrap_or_default())
+    }
+
+    /// Every listing with its statistics, in id order.
+    pub fn listings(&self) -> Result<Vec<(Hash, ListingRow, ListingStats)>, StorageError> {
+        let mut out = Vec::new();
+        for (k, row) in rows::scan::<ListingRow>(self.txn(), LISTINGS, &[])? {
+            let id = hash_at(&k, 0);
+            out.push((id, row, self.listing_stats(&id)?));
+        }
+        Ok(out)
+    }
+
+    /// Everything about one listing.
+    pub fn listing_page(&self, id: &Hash) -> Result<Option<ListingPage>, StorageError> {
+        let Some(listing) = self.listing_row(id)? else { return Ok(None) };
+        let stats = self.listing_stats(id)?;
+        let versions =
+            rows::scan::<VersionRow>(self.txn(), VERSIONS, id.as_bytes())?.into_iter().map(|(_, v)| v).collect();
+        let reviews = rows::scan::<ReviewRow>(self.txn(), REVIEWS, id.as_bytes())?
+            .into_iter()
+            .map(|(k, v)| (key_at(&k, 32), v))
+            .filter(|(who, _)| *who != listing.owner)
+            .collect();
+        let subscribers = rows::scan::<SubscriptionRow>(self.txn(), SUBSCRIPTIONS, id.as_bytes())?
+            .into_iter()
+            .filter(|(_, v)| v.ended.is_none())
+            .map(|(k, v)| (key_at(&k, 32), v))
+            .collect();
+        let confirmed: Vec<Hash> = rows::scan_keys(self.txn(), CONFIRMED, id.as_bytes(), usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| hash_at(&k, 40))
+            .collect();
+        let bookings = rows::scan::<BookingRow>(self.txn(), BOOKINGS, &[])?
+            .into_iter()
+            .filter(|(_, b)| b.listing == *id)
+            .map(|(k, b)| {
+                let bid = hash_at(&k, 0);
+                BookingLine {
+                    id: bid,
+                    requester: b.requester,
+                    start: Instant(b.start),
+                    end: Instant(b.end),
+                    confirmed: confirmed.contains(&bid),
+                }
+            })
+            .collect();
+        Ok(Some(ListingPage {
+            id: *id,
+            status: if listing.withdrawn.is_some() { "withdrawn" } else { "live" },
+            price_model: listing.price_model(),
+            mean_rating: stats.mean_rating(),
+            listing,
+            versions,
+            stats,
+            reviews,
+            subscribers,
+            bookings,
+        }))
+    }
+
+    /// Marketplace counters per day: `(day since 1970-01-01, metric, value)`; metrics are
+    /// published, updated, withdrawn, subscribed, unsubscribed, purchased, booked, confirmed,
+    /// reviewed, and `revenue:CUR` in minor units.
+    pub fn market_daily(&self) -> Result<Vec<(u64, String, u64)>, StorageError> {
+        Ok(rows::scan::<u64>(self.txn(), DAILY, &[])?
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    u64::from_be_bytes(k[..8].try_into().unwrap_or_default()),
+                    String::from_utf8_lossy(&k[8..]).into_owned(),
+                    v,
+                )
+            })
+            .collect())
+    }
+
+    /// Listings by `leaderboard/1`.
+    pub fn leaderboard_listings(&self) -> Result<Vec<ListingRank>, StorageError> {
+        Ok(scores::rank_listings(&self.listings()?))
+    }
+
+    /// Creators by `leaderboard/1`.
+    pub fn leaderboard_creators(&self) -> Result<Vec<CreatorRank>, StorageError> {
+        Ok(scores::rank_creators(&self.listings()?))
+    }
+
+    /// Attestations about `subject`, in key order.
+    fn attestation_facts(&self, subject: &PublicKey) -> Result<Vec<AttestationFact>, StorageError> {
+        Ok(rows::scan::<AttestationRow>(self.txn(), ATTESTATIONS, subject.as_bytes())?
+            .into_iter()
+            .map(|(_, a)| AttestationFact { outcome: a.outcome, weight: a.weight, at: a.at })
+            .collect())
+    }
+
+    /// `subject`'s reputation as of `as_of` (formula `rep/1`).
+    pub fn reputation(&self, subject: &PublicKey, as_of: Micros) -> Result<Reputation, StorageError> {
+        let facts: Vec<AttestationFact> =
+            self.attestation_facts(subject)?.into_iter().filter(|f| f.at <= as_of).collect();
+        let track = scores::track_record(&facts, as_of);
+        let mut vouches = Vec::new();
+        for (k, v) in rows::scan::<VouchRow>(self.txn(), VOUCHES, subject.as_bytes())? {
+            if v.since > as_of {
+                continue;
+            }
+            let voucher = key_at(&k, 32);
+            let standing = scores::track_record(&self.attestation_facts(&voucher)?, as_of).0;
+            vouches.push(VouchLine { voucher, since: Instant(v.since), standing });
+        }
+        let mut violations = Vec::new();
+        for (k, _) in rows::scan_keys(self.txn(), REPORTS_BY_SUBJECT, subject.as_bytes(), usize::MAX)? {
+            let id = hash_at(&k, 32);
+            let Some(report) = rows::read::<ReportRow>(self.txn(), REPORTS, id.as_bytes())? else { continue };
+            if report.at > as_of {
+                continue;
+            }
+            let (mut upheld_by, mut dismissed_by) = (0, 0);
+            for (vk, v) in rows::scan::<VerdictRow>(self.txn(), VERDICTS, id.as_bytes())? {
+                let resolver = key_at(&vk, 32);
+                if resolver == report.subject || resolver == report.reporter || v.at > as_of {
+                    continue;
+                }
+                if v.upheld { upheld_by += 1 } else { dismissed_by += 1 }
+            }
+            violations.push(ViolationLine {
+                report: id,
+                category: report.category,
+                at: Instant(report.at),
+                upheld_by,
+                dismissed_by,
+                upheld: upheld_by > dismissed_by,
+            });
+        }
+        Ok(scores::reputation(*subject, as_of, track, facts.len() as u64, vouches, violations))
+    }
+
+    /// Every author anything is known about for reputation (attested, vouched for or reported), in key order.
+    pub fn reputation_subjects(&self) -> Result<Vec<PublicKey>, StorageError> {
+        let mut subjects = std::collections::BTreeSet::new();
+        for table in [ATTESTATIONS, VOUCHES, REPORTS_BY_SUBJECT] {
+            for (k, _) in rows::scan_keys(self.txn(), table, &[], usize::MAX)? {
+                subjects.insert(key_at(&k, 0));
+            }
+        }
+        Ok(subjects.into_iter().collect())
+    }
+
+    /// The requests of an audit session, oldest first, with totals.
+    pub fn audit_session(&self, session: &str) -> Result<AuditSession, StorageError> {
+        let mut timeline = Vec::new();
+        for (_, v) in rows::scan_keys(self.txn(), SESSIONS, &key(&[session.as_bytes(), &[0]]), usize::MAX)? {
+            let id = hash_at(&v, 0);
+            if let Some(request) = rows::read::<RequestRow>(self.txn(), REQUESTS, id.as_bytes())? {
+                let decided = match (request.decision, &request.answer) {
+                    (Decision::Allow, _) => "allowed",
+                    (Decision::Deny, _) => "denied",
+                    (Decision::Ask, None) => "waiting",
+                    (Decision::Ask, Some(a)) if a.approved => "approved",
+                    (Decision::Ask, Some(_)) => "rejected",
+                };
+                let status = match &request.result {
+                    Some(r) if r.ok => "done",
+                    Some(_) => "failed",
+                    None => decided,
+                };
+                timeline.push(AuditLine { id, request, status });
+            }
+        }
+        timeline.sort_by(|a, b| a.request.at.cmp(&b.request.at).then(a.id.cmp(&b.id)));
+        let mut s = AuditSession {
+            session: session.to_owned(),
+            requests: timeline.len() as u64,
+            allowed: 0,
+            denied: 0,
+            asked: 0,
+            completed: 0,
+            failed: 0,
+            tokens: 0,
+            cost_cents: 0,
+            duration_ms: 0,
+            timeline: Vec::new(),
+        };
+        for line in &timeline {
+            match line.request.decision {
+                Decision::Allow => s.allowed += 1,
+                Decision::Deny => s.denied += 1,
+                Decision::Ask => s.asked += 1,
+            }
+            if let Some(r) = &line.request.result {
+                s.completed += 1;
+                s.failed += u64::from(!r.ok);
+                s.tokens += r.tokens;
+                s.cost_cents += r.cost_cents;
+                s.duration_ms += r.duration_ms;
+            }
+        }
+        s.timeline = timeline;
+        Ok(s)
+    }
+
+    /// Who follows `target`, in key order.
+    pub fn followers(&self, target: &Target) -> Result<Vec<PublicKey>, StorageError> {
+        Ok(rows::scan_keys(self.txn(), FOLLOWERS, &target.key_bytes(), usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| key_at(&k, 33))
+            .collect())
+    }
+
+    /// Whom `follower` follows, in key order.
+    pub fn following(&self, follower: &PublicKey) -> Result<Vec<Target>, StorageError> {
+        Ok(rows::scan_keys(self.txn(), FOLLOWS, follower.as_bytes(), usize::MAX)?
+            .into_iter()
+            .filter_map(|(k, _)| Target::from_key_bytes(&k[32..]))
+            .collect())
+    }
+
+    /// A guild's members, in key order.
+    pub fn guild_members(&self, guild: &Hash) -> Result<Vec<PublicKey>, StorageError> {
+        Ok(rows::scan_keys(self.txn(), MEMBERS, guild.as_bytes(), usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| key_at(&k, 32))
+            .collect())
+    }
+
+    /// Every guild, in id order.
+    pub fn guilds(&self) -> Result<Vec<(Hash, GuildRow)>, StorageError> {
+        Ok(rows::scan::<GuildRow>(self.txn(), GUILDS, &[])?.into_iter().map(|(k, v)| (hash_at(&k, 0), v)).collect())
+    }
+
+    /// A member's badges: (guild, badge, row).
+    pub fn awards_of(&self, member: &PublicKey) -> Result<Vec<(Hash, String, AwardRow)>, StorageError> {
+        Ok(rows::scan::<AwardRow>(self.txn(), AWARDS, member.as_bytes())?
+            .into_iter()
+            .map(|(k, v)| (hash_at(&k, 32), String::from_utf8_lossy(&k[64..]).into_owned(), v))
+            .collect())
+    }
+}
+
+fn key_at(bytes: &[u8], at: usize) -> PublicKey {
+    PublicKey(hash_at(bytes, at).0)
 }
 
 fn hash_at(key: &[u8], at: usize) -> Hash {
@@ -470,6 +807,106 @@ impl State for Views {
         Ok(row.map(|m| MemoryInfo { id: *id, persona: m.persona, forgotten: m.forgotten.is_some() }))
     }
 
+    fn listing(&self, id: &Hash) -> Result<Option<ListingInfo>, StateError> {
+        Ok(self.listing_row(id).map_err(boxed)?.map(|l| ListingInfo {
+            id: *id,
+            owner: l.owner,
+            kind: l.kind,
+            name: l.name,
+            withdrawn: l.withdrawn.is_some(),
+            price: l.price,
+            tiers: l.tiers,
+            currency: l.currency,
+        }))
+    }
+
+    fn subscribed(&self, listing: &Hash, subscriber: &PublicKey) -> Result<bool, StateError> {
+        let row: Option<SubscriptionRow> =
+            rows::read(self.txn(), SUBSCRIPTIONS, &key(&[listing.as_bytes(), subscriber.as_bytes()])).map_err(boxed)?;
+        Ok(row.is_some_and(|s| s.ended.is_none()))
+    }
+
+    fn booking(&self, id: &Hash) -> Result<Option<BookingInfo>, StateError> {
+        let Some(b) = rows::read::<BookingRow>(self.txn(), BOOKINGS, id.as_bytes()).map_err(boxed)? else {
+            return Ok(None);
+        };
+        let confirmed = self.confirmed_slots(&b.listing)?.iter().any(|(_, _, booking)| booking == id);
+        Ok(Some(BookingInfo {
+            id: *id,
+            listing: b.listing,
+            requester: b.requester,
+            start: b.start,
+            end: b.end,
+            confirmed,
+        }))
+    }
+
+    fn confirmed_slots(&self, listing: &Hash) -> Result<Vec<(Micros, Micros, Hash)>, StateError> {
+        Ok(rows::scan::<ConfirmationRow>(self.txn(), CONFIRMED, listing.as_bytes())
+            .map_err(boxed)?
+            .into_iter()
+            .map(|(k, c)| (u64::from_be_bytes(k[32..40].try_into().unwrap_or_default()), c.end, hash_at(&k, 40)))
+            .collect())
+    }
+
+    fn guild(&self, id: &Hash) -> Result<Option<GuildInfo>, StateError> {
+        let row: Option<GuildRow> = rows::read(self.txn(), GUILDS, id.as_bytes()).map_err(boxed)?;
+        Ok(row.map(|g| GuildInfo { id: *id, owner: g.owner, name: g.name }))
+    }
+
+    fn guilds_named(&self, name: &str) -> Result<Vec<Hash>, StateError> {
+        Ok(rows::scan_keys(self.txn(), GUILD_NAMES, &key(&[name.as_bytes(), &[0]]), usize::MAX)
+            .map_err(boxed)?
+            .into_iter()
+            .map(|(k, _)| hash_at(&k, name.len() + 1))
+            .collect())
+    }
+
+    fn is_member(&self, guild: &Hash, who: &PublicKey) -> Result<bool, StateError> {
+        let row: Option<MemberRow> =
+            rows::read(self.txn(), MEMBERS, &key(&[guild.as_bytes(), who.as_bytes()])).map_err(boxed)?;
+        Ok(row.is_some())
+    }
+
+    fn guilds_owned(&self, owner: &PublicKey) -> Result<Vec<Hash>, StateError> {
+        let mut out = Vec::new();
+        for (k, _) in rows::scan_keys(self.txn(), MEMBER_OF, owner.as_bytes(), usize::MAX).map_err(boxed)? {
+            let guild = hash_at(&k, 32);
+            if self.guild(&guild)?.is_some_and(|g| g.owner == *owner) {
+                out.push(guild);
+            }
+        }
+        Ok(out)
+    }
+
+    fn follows(&self, follower: &PublicKey, target: &Target) -> Result<bool, StateError> {
+        let row: Option<FollowRow> =
+            rows::read(self.txn(), FOLLOWS, &key(&[follower.as_bytes(), &target.key_bytes()])).map_err(boxed)?;
+        Ok(row.is_some())
+    }
+
+    fn vouches(&self, voucher: &PublicKey, subject: &PublicKey) -> Result<bool, StateError> {
+        let row: Option<VouchRow> =
+            rows::read(self.txn(), VOUCHES, &key(&[subject.as_bytes(), voucher.as_bytes()])).map_err(boxed)?;
+        Ok(row.is_some())
+    }
+
+    fn report(&self, id: &Hash) -> Result<Option<ReportInfo>, StateError> {
+        let row: Option<ReportRow> = rows::read(self.txn(), REPORTS, id.as_bytes()).map_err(boxed)?;
+        Ok(row.map(|r| ReportInfo { id: *id, reporter: r.reporter, subject: r.subject }))
+    }
+
+    fn request(&self, id: &Hash) -> Result<Option<RequestInfo>, StateError> {
+        let row: Option<RequestRow> = rows::read(self.txn(), REQUESTS, id.as_bytes()).map_err(boxed)?;
+        Ok(row.map(|r| RequestInfo {
+            id: *id,
+            author: r.author,
+            decision: r.decision,
+            answer: r.answer.map(|a| a.approved),
+            completed: r.result.is_some(),
+        }))
+    }
+
     fn ids_with_prefix(
         &self,
         space: IdSpace,
@@ -479,6 +916,11 @@ impl State for Views {
     ) -> Result<Vec<Hash>, StateError> {
         let (table, scope): (&str, &[u8]) = match (space, within) {
             (IdSpace::Persona, _) => (PERSONAS, &[]),
+            (IdSpace::Listing, _) => (LISTINGS, &[]),
+            (IdSpace::Booking, _) => (BOOKINGS, &[]),
+            (IdSpace::Guild, _) => (GUILDS, &[]),
+            (IdSpace::Report, _) => (REPORTS, &[]),
+            (IdSpace::Request, _) => (REQUESTS, &[]),
             (IdSpace::Commitment, Some(p)) => (COMMITMENTS, p.as_bytes()),
             (IdSpace::Memory, Some(p)) => (MEMORIES, p.as_bytes()),
             (_, None) => return Ok(Vec::new()),

@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::cli::{BenchArgs, BenchWhat, GenArgs};
 use crate::ui::{progress, thousands};
-use crate::workload::{self, GEN_EPOCH_MICROS, Rng};
+use crate::workload;
+use mindlog_commands::sim::{self, GEN_EPOCH_MICROS, Rng};
 
 #[derive(Serialize)]
 struct Measure {
@@ -42,8 +43,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<Outcome> {
         None => tempfile::tempdir()?,
     };
     let wants = |w: BenchWhat| args.what == BenchWhat::All || args.what == w;
-    let needs_store = wants(BenchWhat::Gen) || wants(BenchWhat::Verify) || wants(BenchWhat::Export);
+    let needs_store =
+        wants(BenchWhat::Gen) || wants(BenchWhat::Verify) || wants(BenchWhat::Export) || wants(BenchWhat::Rebuild);
     let (mut generated, mut verify, mut export, mut append, mut raw) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut rebuild, mut catch_up) = (vec![], vec![]);
     for run in 0..args.runs {
         let dir = scratch.path().join(format!("run-{run}"));
         std::fs::create_dir_all(&dir)?;
@@ -71,6 +74,24 @@ pub(crate) fn run(args: &BenchArgs) -> Result<Outcome> {
                 bar.finish_and_clear();
                 export.push(n as f64 / started.elapsed().as_secs_f64());
             }
+            if wants(BenchWhat::Rebuild) {
+                let projections = mindlog_projections::Projections::new(&ledger);
+                let bar = progress(Some(args.events), &format!("rebuild {}/{}", run + 1, args.runs));
+                let report = projections.rebuild(None, &|n, _| bar.set_position(n))?;
+                bar.finish_and_clear();
+                rebuild.push(report.events as f64 / report.seconds);
+                // Incremental: 1% more events, then a catch-up that folds only those.
+                let more = (args.events / 100).max(1);
+                let more_args = GenArgs { events: more, authors: args.authors, seed: 7, batch: 4096 };
+                workload::run(&ledger, &more_args, &|_| {})?;
+                let report = projections.catch_up(&|_, _| {})?;
+                anyhow::ensure!(
+                    report.events == more,
+                    "the catch-up folded {} events, not the {more} new ones",
+                    report.events
+                );
+                catch_up.push(report.events as f64 / report.seconds);
+            }
         }
         if wants(BenchWhat::Append) {
             append.push(single_appends(&dir.join("append.redb"), args.appends)?);
@@ -91,6 +112,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<Outcome> {
     add("redb-single-txn", "redb alone: one fsync'd transaction per 500-byte insert (baseline)", args.appends, raw);
     add("verify", "mindlog verify", args.events, verify);
     add("export", "mindlog export --jsonl (to a file)", args.events, export);
+    add("rebuild", "mindlog projections rebuild (every view from offset 0)", args.events, rebuild);
+    add("catch-up", "views catching up on 1% new events (only those are folded)", (args.events / 100).max(1), catch_up);
     let report = BenchReport {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         events: args.events,
@@ -142,7 +165,7 @@ fn single_appends(path: &Path, count: u64) -> Result<f64> {
     let drafts: Vec<Draft> = (0..count)
         .map(|i| Draft {
             kind: "bench.note/1".into(),
-            payload: workload::text(&mut rng, 300).into_bytes(),
+            payload: sim::text(&mut rng, 300).into_bytes(),
             refs: vec![],
             ts: GEN_EPOCH_MICROS + i,
         })

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mindlog_commands::{Instant, Units};
+use mindlog_commands::{Instant, Tier, Units};
 
 /// mindlog — an event-sourced ledger for sovereign AI personas.
 ///
@@ -15,6 +15,10 @@ pub(crate) struct Cli {
     /// The home folder holding mind.redb and identity.key [default: $MINDLOG_HOME, else ~/.mindlog]
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
+
+    /// Sign as this local identity instead of the default one (mindlog identity list)
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    pub(crate) as_identity: Option<String>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -106,6 +110,365 @@ pub(crate) enum Command {
     /// The views folded from the log: status, rebuild
     #[command(subcommand)]
     Projections(ProjectionsCmd),
+
+    /// Local identities (signing keys): new, list
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// The marketplace: publish, update, withdraw, list, show, subscribe, buy, book, confirm
+    #[command(subcommand)]
+    Market(MarketCmd),
+    /// Review a listing (1 to 5); a later review of yours replaces the earlier one
+    Review {
+        /// The listing (id or id prefix)
+        listing: String,
+        /// 1 to 5
+        #[arg(long)]
+        rating: u8,
+        /// What you think
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Follow an author (public key or local identity name) or a persona
+    Follow {
+        /// Public key, identity name, or persona (name, id or id prefix)
+        target: String,
+    },
+    /// Stop following
+    Unfollow {
+        /// Public key, identity name, or persona
+        target: String,
+    },
+    /// Guilds: create, join, leave
+    #[command(subcommand)]
+    Guild(GuildCmd),
+    /// Give a member of a guild you own a badge
+    Award {
+        /// The member (public key or local identity name)
+        member: String,
+        /// The badge, e.g. first-plugin
+        #[arg(long)]
+        badge: String,
+        /// The guild, if you own several the member belongs to
+        #[arg(long)]
+        guild: Option<String>,
+    },
+    /// Rank listings or creators (formula leaderboard/1)
+    Leaderboard {
+        /// What to rank
+        #[arg(value_enum, default_value_t = BoardArg::Listings)]
+        board: BoardArg,
+        /// How many to show
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reputation: attest, vouch, unvouch, report, resolve, show
+    #[command(subcommand)]
+    Rep(RepCmd),
+    /// An agent's audit log: tool calls, decisions, approvals, results
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum IdentityCmd {
+    /// Create a new local identity (mode 0600); prints its public key
+    New {
+        /// Its name: letters, digits, '-' or '_'
+        name: String,
+    },
+    /// Every local identity; the first is the default
+    List(JsonFlag),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KindArg {
+    /// A plugin
+    Plugin,
+    /// A service (booked by slot or subscribed)
+    Service,
+    /// An API
+    Api,
+    /// A mod pack
+    Modpack,
+    /// A theme
+    Theme,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MarketCmd {
+    /// Publish a listing; prints its id
+    Publish {
+        /// What it is
+        #[arg(value_enum)]
+        kind: KindArg,
+        /// Its name
+        name: String,
+        /// Its version
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+        /// A one-off price, in cents
+        #[arg(long)]
+        price: Option<u64>,
+        /// ISO 4217 currency of the price and tiers
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// A subscription tier name:amount:period, amount in cents (repeat for several)
+        #[arg(long = "tier", value_name = "NAME:CENTS:PERIOD")]
+        tiers: Vec<Tier>,
+        /// Its license
+        #[arg(long)]
+        license: Option<String>,
+    },
+    /// Change a listing's version, price, tiers or license
+    Update {
+        /// The listing (id or id prefix)
+        listing: String,
+        /// A new version
+        #[arg(long)]
+        version: Option<String>,
+        /// A new one-off price, in cents
+        #[arg(long)]
+        price: Option<u64>,
+        /// New tiers, replacing the old (repeat for several)
+        #[arg(long = "tier", value_name = "NAME:CENTS:PERIOD")]
+        tiers: Vec<Tier>,
+        /// A new license
+        #[arg(long)]
+        license: Option<String>,
+    },
+    /// Take a listing off the market
+    Withdraw {
+        /// The listing
+        listing: String,
+    },
+    /// Listings with their price, rating, subscribers and revenue
+    List {
+        /// Only this kind
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        /// Include withdrawn listings
+        #[arg(long)]
+        all: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// A listing's versions, price, rating, reviews, subscribers, bookings and revenue
+    Show {
+        /// The listing
+        listing: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Subscribe to a tier of a listing
+    Subscribe {
+        /// The listing
+        listing: String,
+        /// The tier
+        #[arg(long)]
+        tier: String,
+    },
+    /// End your subscription to a listing
+    Unsubscribe {
+        /// The listing
+        listing: String,
+    },
+    /// Buy a listing at its one-off price
+    Buy {
+        /// The listing
+        listing: String,
+    },
+    /// Ask for a slot of a service; prints the booking id
+    Book {
+        /// The service
+        listing: String,
+        /// Start: 2026-12-01T10:00Z
+        #[arg(long)]
+        start: Instant,
+        /// End: 2026-12-01T11:00Z
+        #[arg(long)]
+        end: Instant,
+    },
+    /// Confirm a booking of your service (overlapping confirmed slots are refused)
+    Confirm {
+        /// The booking (id or id prefix)
+        booking: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum GuildCmd {
+    /// Create a guild you own; prints its id
+    Create {
+        /// Its name
+        name: String,
+    },
+    /// Join a guild
+    Join {
+        /// Its name (when unique) or id or id prefix
+        guild: String,
+    },
+    /// Leave a guild
+    Leave {
+        /// Its name or id
+        guild: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BoardArg {
+    /// Listings
+    Listings,
+    /// Creators
+    Creators,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskOutcomeArg {
+    /// It succeeded
+    Success,
+    /// It failed
+    Failure,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RepCmd {
+    /// Attest how an author did on a task
+    Attest {
+        /// The author (public key or local identity name)
+        subject: String,
+        /// The task
+        #[arg(long)]
+        task: String,
+        /// How it went
+        #[arg(long, value_enum)]
+        outcome: TaskOutcomeArg,
+        /// 1 to 10
+        #[arg(long, default_value_t = 1)]
+        weight: u32,
+    },
+    /// Vouch for an author
+    Vouch {
+        /// The author
+        subject: String,
+    },
+    /// Withdraw your vouch
+    Unvouch {
+        /// The author
+        subject: String,
+    },
+    /// Report a violation; prints the report id
+    Report {
+        /// The author
+        subject: String,
+        /// The kind of violation, e.g. spam
+        #[arg(long)]
+        category: String,
+        /// The hash of the event that shows it
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Give your verdict on a report
+    Resolve {
+        /// The report (id or id prefix)
+        report: String,
+        /// Uphold it
+        #[arg(long, conflicts_with = "dismissed", required_unless_present = "dismissed")]
+        upheld: bool,
+        /// Dismiss it
+        #[arg(long)]
+        dismissed: bool,
+    },
+    /// Score, tier, success rate, vouches and violations (formula rep/1)
+    Show {
+        /// The author
+        subject: String,
+        /// Compute as of this instant (default: now)
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Instant>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DecisionArg {
+    /// Go ahead
+    Allow,
+    /// Refused
+    Deny,
+    /// A person must approve first
+    Ask,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuditCmd {
+    /// Record a tool call and the policy's decision; prints the request id
+    Tool {
+        /// The agent session
+        session: String,
+        /// The tool, e.g. shell.exec
+        #[arg(long)]
+        tool: String,
+        /// A digest of the call's arguments
+        #[arg(long)]
+        args_digest: String,
+        /// What it may touch, e.g. workspace
+        #[arg(long)]
+        scope: String,
+        /// The policy's decision
+        #[arg(long, value_enum)]
+        decision: DecisionArg,
+        /// Why
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Approve a request whose decision was ask
+    Approve {
+        /// The request (id or id prefix)
+        request: String,
+    },
+    /// Deny a request whose decision was ask
+    Deny {
+        /// The request
+        request: String,
+    },
+    /// Record how an allowed (or approved) call went
+    Done {
+        /// The request
+        request: String,
+        /// It succeeded
+        #[arg(long, conflicts_with = "failed", required_unless_present = "failed")]
+        ok: bool,
+        /// It failed
+        #[arg(long)]
+        failed: bool,
+        /// How long it took
+        #[arg(long)]
+        duration_ms: u64,
+        /// Model tokens used
+        #[arg(long, default_value_t = 0)]
+        tokens: u64,
+        /// What it cost, in cents
+        #[arg(long, default_value_t = 0)]
+        cost_cents: u64,
+        /// The model that ran it
+        #[arg(long, default_value = "")]
+        model: String,
+    },
+    /// A session's timeline: requests, decisions, approvals, results and cost
+    Show {
+        /// The session
+        session: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -339,6 +702,8 @@ pub(crate) enum BenchWhat {
     Verify,
     /// `export --jsonl` of the generated store
     Export,
+    /// `projections rebuild` of the generated store, and an incremental catch-up after it
+    Rebuild,
 }
 
 #[derive(Args, Debug)]

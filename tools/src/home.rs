@@ -9,16 +9,23 @@ use mindlog_ledger::{Identity, Ledger, OpenError};
 pub(crate) const STORE_FILE: &str = "mind.redb";
 /// The default identity's key file inside a home.
 pub(crate) const KEY_FILE: &str = "identity.key";
+/// The name of the first identity, kept in identity.key.
+pub(crate) const DEFAULT_IDENTITY: &str = "default";
 
-/// A resolved home folder.
+/// The folder of identities beyond the first.
+pub(crate) const IDENTITIES_DIR: &str = "identities";
+
+/// A resolved home folder, and the identity commands sign as.
 #[derive(Clone, Debug)]
 pub(crate) struct Home {
     dir: PathBuf,
+    /// `--as NAME`; `None` for the default identity.
+    signer: Option<String>,
 }
 
 impl Home {
     /// `--home`, else `$MINDLOG_HOME`, else `~/.mindlog`.
-    pub(crate) fn resolve(flag: Option<PathBuf>) -> Result<Home> {
+    pub(crate) fn resolve(flag: Option<PathBuf>, signer: Option<String>) -> Result<Home> {
         let dir = match flag.or_else(|| std::env::var_os("MINDLOG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from)) {
             Some(dir) => dir,
             None => {
@@ -27,7 +34,7 @@ impl Home {
                 PathBuf::from(home).join(".mindlog")
             }
         };
-        Ok(Home { dir })
+        Ok(Home { dir, signer })
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -62,13 +69,78 @@ impl Home {
         }
     }
 
-    /// The identity commands are signed with.
+    /// The identity commands are signed with: `--as NAME`, else the default one.
     pub(crate) fn identity(&self) -> Result<Identity> {
-        let path = self.key_path();
+        self.identity_named(self.signer.as_deref())
+    }
+
+    /// The local identity called `name` (`None` or `default`: the first one, identity.key).
+    pub(crate) fn identity_named(&self, name: Option<&str>) -> Result<Identity> {
+        let path = match name {
+            None | Some(DEFAULT_IDENTITY) => self.key_path(),
+            Some(name) => self.dir.join(IDENTITIES_DIR).join(format!("{name}.key")),
+        };
         if !path.exists() {
-            anyhow::bail!("no identity at {}: run `mindlog init` first (or pass --home)", path.display());
+            match name {
+                None | Some(DEFAULT_IDENTITY) => {
+                    anyhow::bail!("no identity at {}: run `mindlog init` first (or pass --home)", path.display())
+                }
+                Some(name) => anyhow::bail!("no identity named {name:?}: create it with `mindlog identity new {name}`"),
+            }
         }
         Ok(Identity::load(&path)?)
+    }
+
+    /// Every local identity, the default first, then by name.
+    pub(crate) fn identities(&self) -> Result<Vec<(String, Identity)>> {
+        let mut out = vec![(DEFAULT_IDENTITY.to_owned(), self.identity_named(None)?)];
+        let dir = self.dir.join(IDENTITIES_DIR);
+        let mut names = Vec::new();
+        if dir.exists() {
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if let Some(stem) = name.strip_suffix(".key") {
+                    names.push(stem.to_owned());
+                }
+            }
+        }
+        names.sort();
+        for name in names {
+            let identity = self.identity_named(Some(&name))?;
+            out.push((name, identity));
+        }
+        Ok(out)
+    }
+
+    /// A new identity called `name`, written with mode 0600.
+    pub(crate) fn new_identity(&self, name: &str) -> Result<Identity> {
+        if name == DEFAULT_IDENTITY
+            || name.is_empty()
+            || name.len() > 32
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            anyhow::bail!(
+                "{name:?} cannot name an identity: use 1 to 32 letters, digits, '-' or '_' (and not \"default\")"
+            );
+        }
+        self.identity_named(None)?; // the home exists and has its first identity
+        let dir = self.dir.join(IDENTITIES_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let identity = Identity::generate()?;
+        identity.save_new(&dir.join(format!("{name}.key")))?;
+        Ok(identity)
+    }
+
+    /// `text` as a public key: a local identity's name is replaced by its key; anything else is
+    /// returned as it is (for the command to check).
+    pub(crate) fn key_or_name(&self, text: &str) -> String {
+        if text.len() == 64 {
+            return text.to_owned();
+        }
+        match self.identity_named(Some(text)) {
+            Ok(identity) => identity.public_key().to_string(),
+            Err(_) => text.to_owned(),
+        }
     }
 
     /// Creates the folder (mode 0700) if needed.

@@ -70,6 +70,9 @@ struct LogLine<'a> {
     kind: &'a str,
     refs: Vec<String>,
     payload_size: usize,
+    /// The payload decoded, for kinds this build knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<mindlog_commands::Event>,
 }
 
 pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
@@ -101,6 +104,7 @@ pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
                 kind: &env.kind,
                 refs: env.refs.iter().map(ToString::to_string).collect(),
                 payload_size: env.payload.len(),
+                event: mindlog_commands::Event::decode(&env.kind, &env.payload).ok().flatten(),
             };
             serde_json::to_writer(&mut out, &line)?;
             writeln!(out)?;

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod home;
 mod ledger_cmds;
+mod market_cmds;
 mod persona_cmds;
 mod session;
 mod ui;
@@ -73,7 +74,7 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let home = Home::resolve(cli.home)?;
+    let home = Home::resolve(cli.home, cli.as_identity)?;
     match cli.command {
         Command::Init => ledger_cmds::init(&home),
         Command::Gen(args) => ledger_cmds::generate(&home, &args),
@@ -103,5 +104,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Message { persona, role, text } => persona_cmds::message(&home, persona, role, text),
         Command::Submit { file } => persona_cmds::submit(&home, &file),
         Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
+        Command::Identity(cmd) => market_cmds::identity(&home, cmd),
+        Command::Market(cmd) => market_cmds::market(&home, cmd),
+        Command::Review { listing, rating, text } => market_cmds::review(&home, listing, rating, text),
+        Command::Follow { target } => market_cmds::follow(&home, &target, true),
+        Command::Unfollow { target } => market_cmds::follow(&home, &target, false),
+        Command::Guild(cmd) => market_cmds::guild(&home, cmd),
+        Command::Award { member, badge, guild } => market_cmds::award(&home, &member, badge, guild),
+        Command::Leaderboard { board, limit, json } => market_cmds::leaderboard(&home, board, limit, json),
+        Command::Rep(cmd) => market_cmds::rep(&home, cmd),
+        Command::Audit(cmd) => market_cmds::audit(&home, cmd),
     }
 }

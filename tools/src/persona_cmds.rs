@@ -34,7 +34,7 @@ pub(crate) fn write(home: &Home, command: Command, what: &str) -> Result<Exit> {
     let session = Session::open(home)?;
     session.run_and_print(&command, |events| match events.len() {
         0 => format!("{what}: nothing to do"),
-        1 => format!("{what}"),
+        1 => what.to_string(),
         n => format!("{what} ({n} events)"),
     })?;
     Ok(Exit::Success)
