@@ -96,7 +96,7 @@ pub enum Command {
     },
     /// Expire the author's open commitments that are past due.
     #[serde(rename = "commitment.sweep")]
-    CommitmentSweep,
+    CommitmentSweep {},
     /// Remember something.
     #[serde(rename = "memory.add")]
     MemoryAdd {
@@ -414,7 +414,7 @@ impl Command {
             Command::PersonaRetire { .. } => "persona.retire",
             Command::CommitmentOpen { .. } => "commitment.open",
             Command::CommitmentClose { .. } => "commitment.close",
-            Command::CommitmentSweep => "commitment.sweep",
+            Command::CommitmentSweep {} => "commitment.sweep",
             Command::MemoryAdd { .. } => "memory.add",
             Command::MemoryForget { .. } => "memory.forget",
             Command::Reflect { .. } => "reflect",

@@ -216,7 +216,7 @@ pub enum Rejection {
         what: &'static str,
         /// What was given.
         reference: String,
-        /// How many it matches (up to 10).
+        /// How many it matches (up to 64).
         count: usize,
     },
     /// The author already has a persona with that name.
@@ -376,6 +376,24 @@ pub(crate) type Decided = Result<Vec<Event>, DecideError>;
 
 /// Decides `command`, issued by `author` at `now`, against `state`.
 pub fn decide(state: &dyn State, author: &PublicKey, now: Micros, command: &Command) -> Decided {
+    let events = decide_unchecked(state, author, now, command)?;
+    for event in &events {
+        let size = event.encode().len();
+        if size > mindlog_ledger::MAX_PAYLOAD_LEN {
+            return Err(Rejection::Invalid {
+                what: "event",
+                problem: format!(
+                    "would be {size} bytes; at most {} are allowed (shorten the text)",
+                    mindlog_ledger::MAX_PAYLOAD_LEN
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(events)
+}
+
+fn decide_unchecked(state: &dyn State, author: &PublicKey, now: Micros, command: &Command) -> Decided {
     let d = Decider { state, author };
     match command {
         Command::PersonaCreate { name, description } => {
@@ -464,7 +482,7 @@ pub fn decide(state: &dyn State, author: &PublicKey, now: Micros, command: &Comm
             }
             one(Event::CommitmentClosed(CommitmentClosed { persona: p.id, commitment: c.id, outcome: *outcome }))
         }
-        Command::CommitmentSweep => {
+        Command::CommitmentSweep {} => {
             let mut out = Vec::new();
             for c in state.overdue_commitments(author, now)? {
                 // A retired persona accepts no changes, expiries included.
@@ -639,8 +657,11 @@ impl Decider<'_> {
 
 pub(crate) fn check_name(name: &str) -> Result<(), Rejection> {
     check_text("name", name, 1, 64)?;
+    if name.chars().any(char::is_control) {
+        return Err(Rejection::Invalid { what: "name", problem: format!("{name:?} contains a control character") });
+    }
     if name.trim() != name {
-        return Err(Rejection::Invalid { what: "name", problem: format!("{name:?} starts or ends with a space") });
+        return Err(Rejection::Invalid { what: "name", problem: format!("{name:?} starts or ends with white space") });
     }
     Ok(())
 }
@@ -662,7 +683,7 @@ pub(crate) fn check_text(what: &'static str, text: &str, min: usize, max: usize)
 /// A short identifier-like word: letters, digits, `-`, `_`, `.`, `:`.
 pub(crate) fn check_word(what: &'static str, word: &str, max: usize) -> Result<(), Rejection> {
     if word.is_empty()
-        || word.len() > max
+        || word.chars().count() > max
         || !word.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
     {
         return Err(Rejection::Invalid {

@@ -32,9 +32,9 @@ pub struct MemState {
     due: BTreeSet<(Micros, Hash)>,
     /// Memories not forgotten, per persona.
     live: HashMap<Hash, BTreeSet<Hash>>,
-    listings: BTreeMap<Hash, ListingInfo>,
+    pub(crate) listings: BTreeMap<Hash, ListingInfo>,
     subscriptions: HashSet<(Hash, PublicKey)>,
-    bookings: BTreeMap<Hash, BookingInfo>,
+    pub(crate) bookings: BTreeMap<Hash, BookingInfo>,
     slots: HashMap<Hash, Vec<(Micros, Micros, Hash)>>,
     guilds: BTreeMap<Hash, GuildInfo>,
     guild_names: HashMap<String, Vec<Hash>>,
@@ -42,7 +42,7 @@ pub struct MemState {
     follows: HashSet<(PublicKey, Target)>,
     vouches: HashSet<(PublicKey, PublicKey)>,
     reports: BTreeMap<Hash, ReportInfo>,
-    requests: BTreeMap<Hash, RequestInfo>,
+    pub(crate) requests: BTreeMap<Hash, RequestInfo>,
 }
 
 impl MemState {

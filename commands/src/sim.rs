@@ -6,11 +6,14 @@
 
 use mindlog_ledger::{Hash, PublicKey};
 
+use crate::audit::Decision;
 use crate::command::Command;
-use crate::decide::{DecideError, PersonaInfo, decide};
+use crate::decide::{DecideError, PersonaInfo, State, decide};
 use crate::event::Event;
+use crate::market::{ListingKind, Period, Tier};
 use crate::memstate::MemState;
 use crate::persona::{Outcome, Role};
+use crate::reputation::TaskOutcome;
 use crate::time::Instant;
 use crate::units::{DAY_MICROS, Micros, Units};
 
@@ -127,10 +130,32 @@ pub fn text(rng: &mut Rng, len: usize) -> String {
 /// It keeps the author's personas, commitments and memories in a [`MemState`], picks a plausible
 /// next command, and has `decide` turn it into an event, so every event is one a user could have
 /// made and every fold has real work to do.
+///
+/// Authors meet in the marketplace, guilds and reputation through [`AuthorSim::learn`]: the
+/// public events of the others (listings, bookings, guilds, reports) that the simulation hands
+/// every author at fixed points.
 #[derive(Clone, Debug)]
 pub struct AuthorSim {
     author: PublicKey,
     state: MemState,
+    /// The other authors.
+    others: Vec<PublicKey>,
+    /// Listings by others, in the order learnt.
+    listings: Vec<Hash>,
+    /// This author's listings.
+    my_listings: Vec<Hash>,
+    /// Bookings others asked of this author's services.
+    bookings_for_me: Vec<Hash>,
+    /// Guilds by others.
+    guilds: Vec<Hash>,
+    /// This author's guilds, with the members learnt.
+    my_guilds: Vec<(Hash, Vec<PublicKey>)>,
+    /// Reports by others.
+    reports: Vec<Hash>,
+    /// This author's tool-call requests.
+    my_requests: Vec<Hash>,
+    /// Listings this author subscribed to.
+    my_subscriptions: Vec<Hash>,
 }
 
 const MODELS: &[&str] = &["ollama:llama3.1", "ollama:mistral", "ollama:qwen2.5", "openai:gpt-4o-mini", "local:phi-3"];
@@ -140,23 +165,85 @@ const TAGS: &[&str] = &["style", "fact", "preference", "project", "person", "tod
 
 impl AuthorSim {
     /// A user with nothing yet (or whose earlier events this simulation does not know).
-    pub fn new(author: PublicKey) -> AuthorSim {
-        AuthorSim { author, state: MemState::default() }
+    pub fn new(author: PublicKey, everyone: &[PublicKey]) -> AuthorSim {
+        AuthorSim {
+            author,
+            state: MemState::default(),
+            others: everyone.iter().filter(|k| **k != author).copied().collect(),
+            listings: Vec::new(),
+            my_listings: Vec::new(),
+            bookings_for_me: Vec::new(),
+            guilds: Vec::new(),
+            my_guilds: Vec::new(),
+            reports: Vec::new(),
+            my_requests: Vec::new(),
+            my_subscriptions: Vec::new(),
+        }
     }
 
-    /// Records that `event` was written with hash `hash`.
+    /// Records that this author's `event` was written with hash `hash`.
     pub fn observe(&mut self, hash: Hash, event: &Event) {
         self.state.apply(&self.author, hash, event);
+        match event {
+            Event::ListingPublished(_) => self.my_listings.push(hash),
+            Event::GuildCreated(_) => self.my_guilds.push((hash, Vec::new())),
+            Event::ToolRequested(_) => self.my_requests.push(hash),
+            Event::Subscribed(e) => self.my_subscriptions.push(e.listing),
+            _ => {}
+        }
+    }
+
+    /// Whether others need to learn `event` to interact with its author: listings, bookings,
+    /// guilds and memberships, reports.
+    pub fn is_public(event: &Event) -> bool {
+        matches!(
+            event,
+            Event::ListingPublished(_)
+                | Event::ListingUpdated(_)
+                | Event::ListingWithdrawn(_)
+                | Event::BookingRequested(_)
+                | Event::GuildCreated(_)
+                | Event::GuildJoined(_)
+                | Event::GuildLeft(_)
+                | Event::Reported(_)
+        )
+    }
+
+    /// Learns another author's public event (see [`AuthorSim::is_public`]).
+    pub fn learn(&mut self, author: &PublicKey, hash: Hash, event: &Event) {
+        if *author == self.author {
+            return;
+        }
+        self.state.apply(author, hash, event);
+        match event {
+            Event::ListingPublished(_) => self.listings.push(hash),
+            Event::GuildCreated(_) => self.guilds.push(hash),
+            Event::Reported(_) => self.reports.push(hash),
+            Event::BookingRequested(e) if self.my_listings.contains(&e.listing) => self.bookings_for_me.push(hash),
+            Event::GuildJoined(e) => {
+                if let Some((_, members)) = self.my_guilds.iter_mut().find(|(g, _)| *g == e.guild) {
+                    members.push(*author);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The event for slot `index` (a global position, which also names new personas) at `ts`:
-    /// the first event `decide` makes of the next command. A command that makes none, like a
-    /// sweep with nothing due, gives way to another.
+    /// the first event `decide` makes of the next command. A command that makes none (a sweep
+    /// with nothing due) or that `decide` refuses gives way to another.
     pub fn next_event(&self, rng: &mut Rng, index: u64, ts: Micros) -> Result<Event, DecideError> {
-        for _ in 0..4 {
+        // A plausible command may still be refused (already following, a slot taken): try another.
+        for _ in 0..6 {
             let command = self.next_command(rng, index);
-            if let Some(event) = decide(&self.state, &self.author, ts, &command)?.into_iter().next() {
-                return Ok(event);
+            match decide(&self.state, &self.author, ts, &command) {
+                Ok(events) => {
+                    if let Some(event) = events.into_iter().next() {
+                        return Ok(event);
+                    }
+                }
+                Err(DecideError::Rejected(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         let persona = self.state.active_personas(&self.author).next().map(|p| p.id.to_string()).unwrap_or_default();
@@ -164,8 +251,212 @@ impl AuthorSim {
         Ok(decide(&self.state, &self.author, ts, &command)?.remove(0))
     }
 
-    /// The next command this author plausibly issues at `index`.
+    /// The next command this author plausibly issues at `index`: mostly the persona domain, then
+    /// the marketplace, the community, reputation and the audit log.
     fn next_command(&self, rng: &mut Rng, index: u64) -> Command {
+        let roll = rng.below(100);
+        let other = match roll {
+            0..70 => None,
+            70..84 => self.market_command(rng, index),
+            84..89 => self.social_command(rng, index),
+            89..94 => self.reputation_command(rng, index),
+            _ => self.audit_command(rng, index),
+        };
+        other.unwrap_or_else(|| self.persona_command(rng, index))
+    }
+
+    fn pick_other(&self, rng: &mut Rng) -> Option<PublicKey> {
+        (!self.others.is_empty()).then(|| *rng.pick(&self.others))
+    }
+
+    /// A live listing by someone else, if there is one (a few tries).
+    fn pick_listing(
+        &self,
+        rng: &mut Rng,
+        want: impl Fn(&crate::decide::ListingInfo) -> bool,
+    ) -> Option<crate::decide::ListingInfo> {
+        if self.listings.is_empty() {
+            return None;
+        }
+        for _ in 0..4 {
+            let id = rng.pick(&self.listings);
+            if let Some(l) = self.state.listings.get(id).filter(|l| !l.withdrawn && want(l)) {
+                return Some(l.clone());
+            }
+        }
+        None
+    }
+
+    fn market_command(&self, rng: &mut Rng, index: u64) -> Option<Command> {
+        let live_mine: Vec<&Hash> =
+            self.my_listings.iter().filter(|id| self.state.listings.get(*id).is_some_and(|l| !l.withdrawn)).collect();
+        match rng.below(100) {
+            0..12 if live_mine.len() < 6 => {
+                let kind = *rng.pick(&ListingKind::ALL);
+                let (price, tiers) = match kind {
+                    ListingKind::Service => (None, service_tiers(rng)),
+                    ListingKind::Api if rng.below(2) == 0 => (None, service_tiers(rng)),
+                    _ => (Some(100 + rng.below(50) * 100), Vec::new()),
+                };
+                Some(Command::MarketPublish {
+                    kind,
+                    name: format!("listing-{index}"),
+                    version: "1.0.0".into(),
+                    price,
+                    currency: (*rng.pick(&["EUR", "EUR", "USD"])).to_owned(),
+                    tiers,
+                    license: Some((*rng.pick(&["MIT", "Apache-2.0", "proprietary"])).to_owned()),
+                })
+            }
+            12..18 if !live_mine.is_empty() => Some(Command::MarketUpdate {
+                listing: rng.pick(&live_mine).to_string(),
+                version: Some(format!("1.{}.{}", 1 + index % 9, index % 7)),
+                price: None,
+                tiers: None,
+                license: None,
+            }),
+            18..19 if live_mine.len() > 3 => {
+                Some(Command::MarketWithdraw { listing: rng.pick(&live_mine).to_string() })
+            }
+            19..34 => {
+                let l = self.pick_listing(rng, |l| !l.tiers.is_empty() && !self.my_subscriptions.contains(&l.id))?;
+                Some(Command::MarketSubscribe { listing: l.id.to_string(), tier: rng.pick(&l.tiers).name.clone() })
+            }
+            34..38 => {
+                let listing =
+                    self.my_subscriptions.iter().find(|l| self.state.subscribed(l, &self.author).unwrap_or(false))?;
+                Some(Command::MarketUnsubscribe { listing: listing.to_string() })
+            }
+            38..55 => {
+                let l = self.pick_listing(rng, |l| l.price.is_some())?;
+                Some(Command::MarketBuy { listing: l.id.to_string() })
+            }
+            55..67 => {
+                let l = self.pick_listing(rng, |l| l.kind == ListingKind::Service)?;
+                let hour = 3_600_000_000;
+                let start = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS + (1 + rng.below(14 * 24)) * hour;
+                let start = start - start % hour;
+                Some(Command::MarketBook {
+                    listing: l.id.to_string(),
+                    start: Instant(start),
+                    end: Instant(start + hour),
+                })
+            }
+            67..77 => {
+                let pending: Vec<&Hash> = self
+                    .bookings_for_me
+                    .iter()
+                    .filter(|b| self.state.bookings.get(*b).is_some_and(|b| !b.confirmed))
+                    .collect();
+                Some(Command::MarketConfirm { booking: (*pending.first()?).to_string() })
+            }
+            _ => {
+                let l = self.pick_listing(rng, |_| true)?;
+                let rating = *rng.pick(&[5, 5, 4, 4, 4, 3, 2, 1]);
+                Some(Command::Review { listing: l.id.to_string(), rating, text: words(rng, 20, 200) })
+            }
+        }
+    }
+
+    fn social_command(&self, rng: &mut Rng, index: u64) -> Option<Command> {
+        match rng.below(100) {
+            0..35 => Some(Command::Follow { target: self.pick_other(rng)?.to_string() }),
+            35..45 => Some(Command::Unfollow { target: self.pick_other(rng)?.to_string() }),
+            45..55 if self.my_guilds.len() < 2 => Some(Command::GuildCreate { name: format!("guild-{index}") }),
+            55..80 if !self.guilds.is_empty() => Some(Command::GuildJoin { guild: rng.pick(&self.guilds).to_string() }),
+            80..85 if !self.guilds.is_empty() => {
+                Some(Command::GuildLeave { guild: rng.pick(&self.guilds).to_string() })
+            }
+            _ => {
+                let (guild, members) = self.my_guilds.iter().find(|(_, m)| !m.is_empty())?;
+                let member = rng.pick(members);
+                Some(Command::Award {
+                    member: member.to_string(),
+                    badge: (*rng.pick(&["first-plugin", "helpful", "mentor", "bug-hunter", "top-seller"])).to_owned(),
+                    guild: Some(guild.to_string()),
+                })
+            }
+        }
+    }
+
+    fn reputation_command(&self, rng: &mut Rng, index: u64) -> Option<Command> {
+        let subject = self.pick_other(rng)?.to_string();
+        match rng.below(100) {
+            0..60 => Some(Command::RepAttest {
+                subject,
+                task: format!("task-{}", rng.below(50)),
+                outcome: if rng.below(5) == 0 { TaskOutcome::Failure } else { TaskOutcome::Success },
+                weight: 1 + rng.below(10) as u32,
+            }),
+            60..75 => Some(Command::RepVouch { subject }),
+            75..80 => Some(Command::RepUnvouch { subject }),
+            80..86 => Some(Command::RepReport {
+                subject,
+                category: (*rng.pick(&["spam", "fraud", "abuse", "plagiarism"])).to_owned(),
+                evidence: Hash(*blake3::hash(&index.to_le_bytes()).as_bytes()).to_string(),
+            }),
+            _ if !self.reports.is_empty() => {
+                let report = rng.pick(&self.reports);
+                Some(Command::RepResolve { report: report.to_string(), upheld: rng.below(3) > 0 })
+            }
+            _ => None,
+        }
+    }
+
+    fn audit_command(&self, rng: &mut Rng, index: u64) -> Option<Command> {
+        let open: Vec<&Hash> = self
+            .my_requests
+            .iter()
+            .rev()
+            .take(8)
+            .filter(|r| self.state.requests.get(*r).is_some_and(|r| !r.completed))
+            .collect();
+        match rng.below(100) {
+            0..55 => Some(Command::AuditTool {
+                session: format!("session-{}", index / 2000),
+                tool: (*rng.pick(&["shell.exec", "fs.read", "fs.write", "http.get", "git.commit", "browser.open"]))
+                    .to_owned(),
+                args_digest: format!("sha256:{:016x}", rng.next_u64()),
+                scope: (*rng.pick(&["workspace", "home", "network", "repo"])).to_owned(),
+                decision: *rng.pick(&[
+                    Decision::Allow,
+                    Decision::Allow,
+                    Decision::Allow,
+                    Decision::Ask,
+                    Decision::Deny,
+                ]),
+                reason: words(rng, 10, 60),
+            }),
+            55..70 => {
+                let ask = open.iter().find(|r| {
+                    self.state.requests.get(**r).is_some_and(|r| r.decision == Decision::Ask && r.answer.is_none())
+                })?;
+                Some(if rng.below(4) > 0 {
+                    Command::AuditApprove { request: ask.to_string() }
+                } else {
+                    Command::AuditDeny { request: ask.to_string() }
+                })
+            }
+            _ => {
+                let runnable = open.iter().find(|r| {
+                    self.state.requests.get(**r).is_some_and(|r| {
+                        r.decision == Decision::Allow || (r.decision == Decision::Ask && r.answer == Some(true))
+                    })
+                })?;
+                Some(Command::AuditDone {
+                    request: runnable.to_string(),
+                    ok: rng.below(10) > 0,
+                    duration_ms: 10 + rng.below(5000),
+                    tokens: rng.below(4000),
+                    cost_cents: rng.below(20),
+                    model: (*rng.pick(MODELS)).to_owned(),
+                })
+            }
+        }
+    }
+
+    /// The next persona-domain command.
+    fn persona_command(&self, rng: &mut Rng, index: u64) -> Command {
         let me = self.author;
         let active: Vec<&PersonaInfo> = self.state.active_personas(&me).collect();
         // A handful of personas per author: new ones while there are few, retirements when there are many.
@@ -208,7 +499,7 @@ impl AuthorSim {
                         Outcome::Cancelled,
                     ]),
                 },
-                None => Command::CommitmentSweep,
+                None => Command::CommitmentSweep {},
             },
             690..750 => Command::Reflect { persona, text: words(rng, 100, 400) },
             750..830 => Command::Emotion {
@@ -240,7 +531,7 @@ impl AuthorSim {
                 model: (*rng.pick(MODELS)).to_owned(),
                 hash: format!("sha256:{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
             },
-            970..990 => Command::CommitmentSweep,
+            970..990 => Command::CommitmentSweep {},
             990..992 if active.len() < 12 => Command::PersonaFork {
                 persona,
                 name: format!("fork-{index}"),
@@ -254,4 +545,17 @@ impl AuthorSim {
             _ => Command::Reflect { persona, text: text(rng, 120) },
         }
     }
+}
+
+fn service_tiers(rng: &mut Rng) -> Vec<Tier> {
+    let n = 1 + rng.below(3) as usize;
+    ["basic", "pro", "team"][..n]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Tier {
+            name: (*name).to_owned(),
+            amount: 500 * (i as u64 + 1) + rng.below(10) * 100,
+            period: Period::Month,
+        })
+        .collect()
 }

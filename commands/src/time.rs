@@ -14,7 +14,9 @@ pub struct Instant(pub Micros);
 
 /// Text that is not a date or a date and time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a date (2026-12-01) or a UTC date and time (2026-12-01T10:00Z, 2026-12-01T10:00:00Z)")]
+#[error(
+    "{0:?} is not a date (2026-12-01) or a date and time with its offset (2026-12-01T10:00Z, 2026-12-01T10:00:00+02:00)"
+)]
 pub struct ParseInstantError(String);
 
 impl FromStr for Instant {

@@ -35,7 +35,13 @@ impl<'de> Deserialize<'de> for Units {
             Text(String),
         }
         match Text::deserialize(deserializer)? {
-            Text::Number(n) if n.is_finite() && n.abs() < 1e12 => Ok(Units((n * 1e6).round() as i64)),
+            Text::Number(n) if n.is_finite() && n.abs() < 1e12 => {
+                let scaled = n * 1e6;
+                if (scaled - scaled.round()).abs() > 1e-3 {
+                    return Err(serde::de::Error::custom(format!("{n} has more than 6 decimal places")));
+                }
+                Ok(Units(scaled.round() as i64))
+            }
             Text::Number(n) => Err(serde::de::Error::custom(format!("{n} is out of range"))),
             Text::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }

@@ -219,12 +219,12 @@ fn fork_carries_the_parents_traits_and_sweep_expires_overdue_commitments() {
     // A commitment due soon, then a sweep after it is due.
     let due = Instant(NOW + 10);
     w.run(ALICE, Command::CommitmentOpen { persona: "Echo".into(), title: "soon".into(), due: Some(due) }).unwrap();
-    let none = decide(&w.state, &ALICE, NOW, &Command::CommitmentSweep).unwrap();
+    let none = decide(&w.state, &ALICE, NOW, &Command::CommitmentSweep {}).unwrap();
     assert!(none.is_empty(), "nothing is overdue yet");
-    let later = decide(&w.state, &ALICE, NOW + 11, &Command::CommitmentSweep).unwrap();
+    let later = decide(&w.state, &ALICE, NOW + 11, &Command::CommitmentSweep {}).unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].kind(), "commitment.expired/1");
-    let others = decide(&w.state, &BOB, NOW + 11, &Command::CommitmentSweep).unwrap();
+    let others = decide(&w.state, &BOB, NOW + 11, &Command::CommitmentSweep {}).unwrap();
     assert!(others.is_empty(), "a sweep touches only the author's commitments");
 }
 

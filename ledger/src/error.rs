@@ -11,7 +11,7 @@ use crate::types::{Hash, PublicKey};
 #[non_exhaustive]
 pub enum StorageError {
     /// redb failed.
-    #[error("storage error: {0}")]
+    #[error("storage error")]
     Redb(#[source] redb::Error),
     /// A stored record does not decode (run `mindlog verify` for the full picture).
     #[error("the record at offset {offset} is damaged: {problem}")]
@@ -73,7 +73,7 @@ pub enum OpenError {
     #[error("{0} is not a mindlog store (no format record)")]
     NotAStore(PathBuf),
     /// redb refused or failed.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Storage {
         /// The store.
         path: PathBuf,
@@ -97,7 +97,7 @@ pub enum AppendError {
         found: u64,
     },
     /// A draft is not a valid event.
-    #[error("invalid event: {0}")]
+    #[error("invalid event")]
     Invalid(#[from] EnvelopeError),
     /// The store failed.
     #[error(transparent)]
@@ -166,7 +166,7 @@ pub enum ImportError {
         problem: LineProblem,
     },
     /// Reading the input failed.
-    #[error("reading input: {0}")]
+    #[error("reading input")]
     Io(#[from] std::io::Error),
     /// The store failed.
     #[error(transparent)]

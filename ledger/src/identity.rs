@@ -51,7 +51,7 @@ pub enum IdentityError {
     #[error("the operating system's random source failed: {0}")]
     Randomness(String),
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The key file.
         path: String,

@@ -46,7 +46,7 @@ struct Line<'a> {
 #[non_exhaustive]
 pub enum ExportError {
     /// Writing failed (a closed pipe shows up here as `BrokenPipe`).
-    #[error("writing output: {0}")]
+    #[error("writing output")]
     Io(#[from] std::io::Error),
     /// The store failed.
     #[error(transparent)]

@@ -363,7 +363,8 @@ impl Fold for PersonaFold<'_> {
                 self.create(e, &x.name, &x.description, Some(x.parent), x.license.clone(), x.traits)
             }
             Event::TraitsChanged(x) => {
-                let deltas_ok = x.deltas.values().iter().all(|d| d.0.abs() <= MAX_TRAIT_DELTA.0);
+                let deltas_ok = x.deltas.values().iter().all(|d| d.0.abs() <= MAX_TRAIT_DELTA.0)
+                    && x.deltas.values().iter().any(|d| d.0 != 0);
                 let stays_in_range = self
                     .personas
                     .get(x.persona.as_bytes())?

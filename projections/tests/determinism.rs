@@ -10,20 +10,34 @@ use mindlog_ledger::{Envelope, FORMAT_VERSION, Hash, Identity, Ledger, SealedEnv
 use mindlog_projections::Projections;
 use proptest::prelude::*;
 
-/// Per-author feeds of plausible events, interleaved as `gen` would, signed for real.
+/// Per-author feeds of plausible events of every domain, interleaved as `gen` would, signed for
+/// real; authors learn each other's public events every 128 events, as in `gen`.
 fn workload(seed: u64, authors: u8, n: u64) -> Vec<VerifiedEvent> {
     let ids: Vec<Identity> = (0..authors).map(|a| Identity::from_secret(&[a + 1; 32])).collect();
-    let mut sims: Vec<AuthorSim> = ids.iter().map(|i| AuthorSim::new(i.public_key())).collect();
+    let everyone: Vec<_> = ids.iter().map(Identity::public_key).collect();
+    let mut sims: Vec<AuthorSim> = ids.iter().map(|i| AuthorSim::new(i.public_key(), &everyone)).collect();
     let mut heads: Vec<(u64, Option<Hash>)> = vec![(0, None); ids.len()];
     let mut chooser = Rng::derive(seed, "author", 0);
+    let mut public = Vec::new();
     let mut out = Vec::new();
     for index in 0..n {
+        if index % 128 == 0 {
+            for sim in &mut sims {
+                for (author, hash, event) in &public {
+                    sim.learn(author, *hash, event);
+                }
+            }
+            public.clear();
+        }
         let a = chooser.below(u64::from(authors)) as usize;
         let mut rng = Rng::derive(seed, "event", index);
         let ts = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS;
         let event = sims[a].next_event(&mut rng, index, ts).unwrap();
         let signed = seal(&ids[a], &mut heads[a], &event, ts);
         sims[a].observe(signed.hash(), &event);
+        if AuthorSim::is_public(&event) {
+            public.push((ids[a].public_key(), signed.hash(), event));
+        }
         out.push(signed);
     }
     out
@@ -49,6 +63,22 @@ fn digests(projections: &Projections) -> Vec<(String, Hash, u64)> {
     projections.status().unwrap().into_iter().map(|s| (s.view, s.digest, s.rows)).collect()
 }
 
+/// What users read: every listing page, both leaderboards, and every reputation as of an instant.
+fn pages(projections: &Projections) -> String {
+    let views = projections.views().unwrap();
+    let mut out = String::new();
+    for (id, _, _) in views.listings().unwrap() {
+        out += &serde_json::to_string(&views.listing_page(&id).unwrap()).unwrap();
+    }
+    out += &serde_json::to_string(&views.leaderboard_listings().unwrap()).unwrap();
+    out += &serde_json::to_string(&views.leaderboard_creators().unwrap()).unwrap();
+    let as_of = GEN_EPOCH_MICROS + 90 * mindlog_commands::DAY_MICROS;
+    for subject in views.reputation_subjects().unwrap() {
+        out += &serde_json::to_string(&views.reputation(&subject, as_of).unwrap()).unwrap();
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(6))]
 
@@ -58,7 +88,7 @@ proptest! {
         cuts in proptest::collection::vec(1usize..400, 1..6),
         merge_seed in any::<u64>(),
     ) {
-        let events = workload(seed, 4, 1500);
+        let events = workload(seed, 4, 2500);
         let dir = tempfile::tempdir().unwrap();
 
         // A: events arrive in segments, the views catch up after each.
@@ -75,7 +105,10 @@ proptest! {
             at = end;
         }
         let incremental = digests(&pa);
-        prop_assert!(incremental[0].2 > 0, "the workload must fill the views");
+        for (view, _, rows) in &incremental {
+            prop_assert!(*rows > 0, "the workload must fill view {}", view);
+        }
+        let read = pages(&pa);
         pa.rebuild(None, &|_, _| {}).unwrap();
         prop_assert_eq!(digests(&pa), incremental.clone(), "rebuild from 0 equals incremental");
 
@@ -106,6 +139,7 @@ proptest! {
         let pb = Projections::new(&b);
         pb.catch_up(&|_, _| {}).unwrap();
         prop_assert_eq!(digests(&pb), incremental);
+        prop_assert_eq!(pages(&pb), read, "market show, leaderboard and rep show --as-of read the same");
     }
 }
 

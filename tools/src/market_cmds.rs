@@ -173,8 +173,9 @@ fn resolve_id(views: &dyn State, space: IdSpace, what: &str, reference: &str) ->
     if let Ok(id) = reference.parse::<Hash>() {
         return Ok(id);
     }
-    let found =
-        views.ids_with_prefix(space, None, reference, 2).map_err(|e| anyhow::anyhow!("reading the views: {e}"))?;
+    let found = views
+        .ids_with_prefix(space, None, reference, 2)
+        .map_err(|e| anyhow::Error::from_boxed(e).context("reading the views"))?;
     match found.as_slice() {
         [one] => Ok(*one),
         [] => Err(Rejected(format!("unknown {what} {reference:?}")).into()),

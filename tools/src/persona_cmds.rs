@@ -71,7 +71,7 @@ pub(crate) fn commitment(home: &Home, cmd: CommitmentCmd) -> Result<Exit> {
         CommitmentCmd::Close { persona, commitment, outcome: o } => {
             write(home, Command::CommitmentClose { persona, commitment, outcome: outcome(o) }, "commitment closed")
         }
-        CommitmentCmd::Sweep => write(home, Command::CommitmentSweep, "overdue commitments expired"),
+        CommitmentCmd::Sweep => write(home, Command::CommitmentSweep {}, "overdue commitments expired"),
     }
 }
 
@@ -105,7 +105,7 @@ fn show(home: &Home, reference: &str, as_of: Option<u64>, json: bool) -> Result<
     let info = match resolve_persona(&views, &me, reference) {
         Ok(info) => info,
         Err(DecideError::Rejected(r)) => return Err(Rejected(r.to_string()).into()),
-        Err(DecideError::State(e)) => return Err(anyhow::anyhow!("reading the views: {e}")),
+        Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
     };
     let profile = views.profile(&info.id, as_of.unwrap_or_else(now_micros))?.context("the persona vanished")?;
     let mut out = BufWriter::new(io::stdout().lock());
@@ -279,12 +279,16 @@ struct SubmitResult {
 
 /// Reads one command, an array of commands, or one command per line.
 fn parse_commands(text: &str) -> Result<Vec<Command>> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        return serde_json::from_str(text).context("reading the JSON array of commands");
-    }
-    if let Ok(one) = serde_json::from_str::<Command>(text) {
-        return Ok(vec![one]);
+    // A whole document that is JSON: one command or an array of them.
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+        return match value {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| serde_json::from_value(v).with_context(|| format!("command {} of the array", i + 1)))
+                .collect(),
+            other => Ok(vec![serde_json::from_value(other).context("reading the command")?]),
+        };
     }
     text.lines()
         .enumerate()

@@ -72,7 +72,7 @@ impl Session {
             let events = match decide(&self.views()?, &me, now, command) {
                 Ok(events) => events,
                 Err(DecideError::Rejected(rejection)) => return Err(Rejected(rejection.to_string()).into()),
-                Err(DecideError::State(e)) => return Err(anyhow::anyhow!("reading the views: {e}")),
+                Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
             };
             if events.is_empty() {
                 return Ok(Vec::new());

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use anyhow::{Context, Result};
 use mindlog_commands::Event;
 use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng};
-use mindlog_ledger::{Envelope, FORMAT_VERSION, Identity, Ingested, Ledger, SealedEnvelope, VerifiedEvent};
+use mindlog_ledger::{Envelope, FORMAT_VERSION, Identity, Ingested, Ledger, PublicKey, SealedEnvelope, VerifiedEvent};
 use rayon::prelude::*;
 
 use crate::cli::GenArgs;
@@ -33,8 +33,8 @@ pub(crate) struct AuthorGen {
 }
 
 impl AuthorGen {
-    fn new(identity: Identity, head: Option<mindlog_ledger::Head>) -> AuthorGen {
-        let sim = AuthorSim::new(identity.public_key());
+    fn new(identity: Identity, head: Option<mindlog_ledger::Head>, everyone: &[PublicKey]) -> AuthorGen {
+        let sim = AuthorSim::new(identity.public_key(), everyone);
         AuthorGen { identity, seq: head.map_or(0, |h| h.seq), prev: head.map(|h| h.hash), sim }
     }
 
@@ -57,6 +57,9 @@ impl AuthorGen {
     }
 }
 
+/// Global positions per epoch: authors learn each other's public events every EPOCH events.
+const EPOCH: u64 = 4096;
+
 /// What `gen` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct GenReport {
@@ -75,11 +78,12 @@ pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Re
     let started = std::time::Instant::now();
     let snapshot = ledger.snapshot()?;
     let base_index = snapshot.len()?;
+    let everyone: Vec<PublicKey> = (0..args.authors).map(|i| author(args.seed, i).public_key()).collect();
     let mut authors = Vec::with_capacity(args.authors as usize);
     for i in 0..args.authors {
         let identity = author(args.seed, i);
         let head = snapshot.head(&identity.public_key())?;
-        authors.push(AuthorGen::new(identity, head));
+        authors.push(AuthorGen::new(identity, head, &everyone));
     }
     drop(snapshot);
     let mut chooser = Rng::derive(args.seed, "author choice", base_index);
@@ -115,9 +119,22 @@ pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Re
         Ok((stored, skipped))
     });
 
+    // Authors meet at epoch boundaries: each learns the others' public events (listings,
+    // bookings, guilds, reports) of the epoch before. Epochs are fixed in global positions, so
+    // the events do not depend on --batch.
+    let mut public: Vec<(PublicKey, mindlog_ledger::Hash, Event)> = Vec::new();
     let mut done = 0u64;
     while done < args.events {
-        let n = (args.events - done).min(args.batch as u64) as usize;
+        let at = base_index + done;
+        if at % EPOCH == 0 && !public.is_empty() {
+            authors.par_iter_mut().for_each(|g| {
+                for (author, hash, event) in &public {
+                    g.sim.learn(author, *hash, event);
+                }
+            });
+            public.clear();
+        }
+        let n = (args.events - done).min(args.batch as u64).min(EPOCH - at % EPOCH) as usize;
         // Decide, on this thread, which author writes each event of the chunk.
         let order: Vec<usize> = (0..n).map(|_| chooser.below(args.authors as u64) as usize).collect();
         let mut per_author: Vec<Vec<u64>> = vec![Vec::new(); authors.len()];
@@ -126,7 +143,7 @@ pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Re
         }
         // Each author's events, authors in parallel: payload, then seal (the hash chain).
         let seed = args.seed;
-        let sealed: Vec<Vec<SealedEnvelope>> = authors
+        let sealed: Vec<Vec<(SealedEnvelope, Option<Event>)>> = authors
             .par_iter_mut()
             .zip(per_author.par_iter())
             .map(|(author_gen, indexes)| {
@@ -136,14 +153,22 @@ pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Re
                         let mut rng = Rng::derive(seed, "event", index);
                         let ts = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS + rng.below(GEN_SPACING_MICROS);
                         let event = author_gen.sim.next_event(&mut rng, index, ts)?;
-                        author_gen.seal(&event, ts)
+                        let sealed = author_gen.seal(&event, ts)?;
+                        Ok((sealed, AuthorSim::is_public(&event).then_some(event)))
                     })
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<_>>()?;
-        let mut queues: Vec<std::vec::IntoIter<SealedEnvelope>> = sealed.into_iter().map(Vec::into_iter).collect();
-        let chunk: Vec<(usize, SealedEnvelope)> =
-            order.iter().filter_map(|&a| queues[a].next().map(|s| (a, s))).collect();
+        let mut queues: Vec<_> = sealed.into_iter().map(Vec::into_iter).collect();
+        let mut chunk: Vec<(usize, SealedEnvelope)> = Vec::with_capacity(n);
+        for &a in &order {
+            if let Some((sealed, event)) = queues[a].next() {
+                if let Some(event) = event {
+                    public.push((authors[a].identity.public_key(), sealed.hash(), event));
+                }
+                chunk.push((a, sealed));
+            }
+        }
         if to_signer.send(chunk).is_err() {
             break; // the writer stopped; its error is reported below
         }
