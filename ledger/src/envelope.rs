@@ -48,6 +48,47 @@ pub struct Envelope {
     pub payload: Vec<u8>,
 }
 
+/// An envelope read in place: `kind` and `payload` borrow the encoded bytes.
+///
+/// For readers that pass over many stored events and keep little of each (the query layer's
+/// scans). It checks the version and that the bytes parse, not that they are canonical: use it on
+/// events the store accepted, and [`Envelope::decode`] on anything else.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct EnvelopeRef<'a> {
+    /// Format version.
+    pub version: u8,
+    /// The author's Ed25519 public key.
+    pub author: PublicKey,
+    /// Position in the author's feed, from 1.
+    pub seq: u64,
+    /// Hash of the author's event `seq - 1`.
+    pub prev: Option<Hash>,
+    /// Microseconds since the Unix epoch.
+    pub ts: u64,
+    /// The versioned kind.
+    pub kind: &'a str,
+    /// Hashes of other events this one refers to.
+    pub refs: Vec<Hash>,
+    /// The payload bytes.
+    pub payload: &'a [u8],
+}
+
+impl<'a> EnvelopeRef<'a> {
+    /// Parses stored envelope bytes without copying the kind or the payload.
+    pub fn decode(bytes: &'a [u8]) -> Result<EnvelopeRef<'a>, EnvelopeError> {
+        match bytes.first() {
+            Some(&v) if v > FORMAT_VERSION || v == 0 => return Err(EnvelopeError::UnsupportedVersion(v)),
+            _ => {}
+        }
+        let (envelope, rest) =
+            postcard::take_from_bytes::<EnvelopeRef<'a>>(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(EnvelopeError::NonCanonical);
+        }
+        Ok(envelope)
+    }
+}
+
 /// Why bytes are not a valid envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -30,7 +30,7 @@ mod types;
 mod verify;
 
 pub use crate::envelope::{
-    Envelope, EnvelopeError, FORMAT_VERSION, HASH_DOMAIN, MAX_KIND_LEN, MAX_PAYLOAD_LEN, MAX_REFS,
+    Envelope, EnvelopeError, EnvelopeRef, FORMAT_VERSION, HASH_DOMAIN, MAX_KIND_LEN, MAX_PAYLOAD_LEN, MAX_REFS,
     MAX_TIMESTAMP_MICROS, hash_envelope_bytes, is_valid_kind,
 };
 pub use crate::error::{AppendError, FeedProblem, ImportError, IngestError, LineProblem, OpenError, StorageError};
@@ -38,7 +38,9 @@ pub use crate::event::{EventError, SealedEnvelope, SignedEvent, VerifiedEvent, v
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::jsonl::{ExportError, ImportReport, format_time, render_line};
 pub use crate::ledger::{Appended, Draft, Expect, Ledger, WriteBatch};
-pub use crate::store::{EventIter, Head, Ingested, STORE_FORMAT, Snapshot, StoredEvent, checkpoint, set_checkpoint};
+pub use crate::store::{
+    EventIter, EventRef, Head, Ingested, STORE_FORMAT, Snapshot, StoredEvent, checkpoint, set_checkpoint,
+};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
 pub use crate::verify::{Failure, FeedReport, VerifyReport};
 

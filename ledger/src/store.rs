@@ -12,7 +12,7 @@ use redb::{
 };
 
 use crate::envelope::Envelope;
-use crate::envelope::EnvelopeError;
+use crate::envelope::{EnvelopeError, EnvelopeRef};
 use crate::error::{FeedProblem, IngestError, OpenError, StorageError};
 use crate::event::VerifiedEvent;
 use crate::types::{Hash, PublicKey, Signature};
@@ -123,6 +123,42 @@ impl StoredEvent {
     pub fn into_trusted(self) -> Result<VerifiedEvent, StorageError> {
         let envelope = self.envelope_or_corrupt()?;
         Ok(VerifiedEvent::trusted(envelope, self.bytes, self.hash, self.signature))
+    }
+}
+
+/// A stored event borrowed from the store (see [`Snapshot::with_event`]).
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a> {
+    /// Local position in this store.
+    pub offset: u64,
+    /// The hash recorded when the event was accepted.
+    pub hash: Hash,
+    /// The canonical envelope bytes, exactly as signed.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> EventRef<'a> {
+    fn from_record(offset: u64, record: &'a [u8]) -> Result<EventRef<'a>, StorageError> {
+        if record.len() < RECORD_HEADER {
+            return Err(StorageError::Corrupt {
+                offset,
+                problem: format!("record of {} bytes is truncated", record.len()),
+            });
+        }
+        Ok(EventRef { offset, hash: Hash(record[..32].try_into().unwrap_or_default()), bytes: &record[96..] })
+    }
+
+    /// The envelope, read in place.
+    pub fn envelope(&self) -> Result<EnvelopeRef<'a>, StorageError> {
+        EnvelopeRef::decode(self.bytes)
+            .map_err(|e| StorageError::Corrupt { offset: self.offset, problem: e.to_string() })
+    }
+}
+
+impl StoredEvent {
+    /// This event, borrowed.
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef { offset: self.offset, hash: self.hash, bytes: &self.bytes }
     }
 }
 
@@ -433,6 +469,14 @@ impl Snapshot {
     pub fn event(&self, offset: u64) -> Result<Option<StoredEvent>, StorageError> {
         match self.events.get(offset)? {
             Some(v) => Ok(Some(StoredEvent::from_record(offset, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Hands the event at `offset` to `read` in place, without copying it out of the store.
+    pub fn with_event<R>(&self, offset: u64, read: impl FnOnce(EventRef<'_>) -> R) -> Result<Option<R>, StorageError> {
+        match self.events.get(offset)? {
+            Some(v) => Ok(Some(read(EventRef::from_record(offset, v.value())?))),
             None => Ok(None),
         }
     }

@@ -56,6 +56,13 @@ pub use crate::views::{AuditLine, AuditSession, BookingLine, ListingPage, Person
 
 use crate::runner::Projection;
 
+/// An event's payload as JSON (the fields of its kind with `"kind"` beside them), or `None` for
+/// a kind this build does not know or a payload that does not decode.
+pub fn payload_json(kind: &str, payload: &[u8]) -> Option<String> {
+    let event = mindlog_commands::Event::decode(kind, payload).ok().flatten()?;
+    serde_json::to_string(&event).ok()
+}
+
 /// Every view this build maintains.
 fn all() -> Vec<&'static dyn Projection> {
     vec![

@@ -522,6 +522,92 @@ impl Views {
         Ok(rows::scan::<GuildRow>(self.txn(), GUILDS, &[])?.into_iter().map(|(k, v)| (hash_at(&k, 0), v)).collect())
     }
 
+    /// Every live review: (listing, reviewer, review), in key order; the owner's own are left out,
+    /// as on the listing's page.
+    pub fn review_rows(&self) -> Result<Vec<(Hash, PublicKey, ReviewRow)>, StorageError> {
+        let owners: std::collections::HashMap<Hash, PublicKey> = rows::scan::<ListingRow>(self.txn(), LISTINGS, &[])?
+            .into_iter()
+            .map(|(k, row)| (hash_at(&k, 0), row.owner))
+            .collect();
+        Ok(rows::scan::<ReviewRow>(self.txn(), REVIEWS, &[])?
+            .into_iter()
+            .map(|(k, v)| (hash_at(&k, 0), key_at(&k, 32), v))
+            .filter(|(listing, who, _)| owners.get(listing) != Some(who))
+            .collect())
+    }
+
+    /// Every live subscription: (listing, subscriber, subscription), in key order.
+    pub fn subscription_rows(&self) -> Result<Vec<(Hash, PublicKey, SubscriptionRow)>, StorageError> {
+        Ok(rows::scan::<SubscriptionRow>(self.txn(), SUBSCRIPTIONS, &[])?
+            .into_iter()
+            .filter(|(_, v)| v.ended.is_none())
+            .map(|(k, v)| (hash_at(&k, 0), key_at(&k, 32), v))
+            .collect())
+    }
+
+    /// Every booking request: (id, row, confirmed), in id order. One pass over each table.
+    pub fn booking_rows(&self) -> Result<Vec<(Hash, BookingRow, bool)>, StorageError> {
+        let confirmed: std::collections::HashSet<Hash> = rows::scan_keys(self.txn(), CONFIRMED, &[], usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| hash_at(&k, 40))
+            .collect();
+        Ok(rows::scan::<BookingRow>(self.txn(), BOOKINGS, &[])?
+            .into_iter()
+            .map(|(k, b)| {
+                let id = hash_at(&k, 0);
+                (id, b, confirmed.contains(&id))
+            })
+            .collect())
+    }
+
+    /// Every follow: (follower, target, since), in key order.
+    pub fn follow_rows(&self) -> Result<Vec<(PublicKey, Target, Micros)>, StorageError> {
+        Ok(rows::scan::<FollowRow>(self.txn(), FOLLOWS, &[])?
+            .into_iter()
+            .filter_map(|(k, v)| Some((key_at(&k, 0), Target::from_key_bytes(&k[32..])?, v.since)))
+            .collect())
+    }
+
+    /// Every badge given: (member, guild, badge, row), in key order.
+    pub fn award_rows(&self) -> Result<Vec<(PublicKey, Hash, String, AwardRow)>, StorageError> {
+        Ok(rows::scan::<AwardRow>(self.txn(), AWARDS, &[])?
+            .into_iter()
+            .map(|(k, v)| (key_at(&k, 0), hash_at(&k, 32), String::from_utf8_lossy(&k[64..]).into_owned(), v))
+            .collect())
+    }
+
+    /// Every attestation: (subject, attester, task, row), in key order.
+    pub fn attestation_rows(&self) -> Result<Vec<(PublicKey, PublicKey, String, AttestationRow)>, StorageError> {
+        Ok(rows::scan::<AttestationRow>(self.txn(), ATTESTATIONS, &[])?
+            .into_iter()
+            .map(|(k, v)| (key_at(&k, 0), key_at(&k, 32), String::from_utf8_lossy(&k[64..]).into_owned(), v))
+            .collect())
+    }
+
+    /// Every report with its verdict counts (the reporter's and the subject's own verdicts left
+    /// out): (id, row, upheld by, dismissed by), in id order.
+    pub fn report_rows(&self) -> Result<Vec<(Hash, ReportRow, u64, u64)>, StorageError> {
+        let mut out = Vec::new();
+        for (k, r) in rows::scan::<ReportRow>(self.txn(), REPORTS, &[])? {
+            let id = hash_at(&k, 0);
+            let (mut up, mut down) = (0, 0);
+            for (vk, v) in rows::scan::<VerdictRow>(self.txn(), VERDICTS, id.as_bytes())? {
+                let resolver = key_at(&vk, 32);
+                if resolver == r.subject || resolver == r.reporter {
+                    continue;
+                }
+                if v.upheld { up += 1 } else { down += 1 }
+            }
+            out.push((id, r, up, down));
+        }
+        Ok(out)
+    }
+
+    /// Every tool-call request, in id order.
+    pub fn audit_rows(&self) -> Result<Vec<(Hash, RequestRow)>, StorageError> {
+        Ok(rows::scan::<RequestRow>(self.txn(), REQUESTS, &[])?.into_iter().map(|(k, v)| (hash_at(&k, 0), v)).collect())
+    }
+
     /// A member's badges: (guild, badge, row).
     pub fn awards_of(&self, member: &PublicKey) -> Result<Vec<(Hash, String, AwardRow)>, StorageError> {
         Ok(rows::scan::<AwardRow>(self.txn(), AWARDS, member.as_bytes())?

@@ -111,6 +111,8 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Projections(ProjectionsCmd),
 
+    /// Ask the log and the views in SQL (read-only; DataFusion)
+    Query(QueryArgs),
     /// Local identities (signing keys): new, list
     #[command(subcommand)]
     Identity(IdentityCmd),
@@ -170,6 +172,37 @@ pub(crate) enum Command {
     /// An agent's audit log: tool calls, decisions, approvals, results
     #[command(subcommand)]
     Audit(AuditCmd),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FormatArg {
+    /// Aligned columns and a row count
+    Table,
+    /// Comma-separated values with a header
+    Csv,
+    /// One JSON array
+    Json,
+    /// One JSON object per line
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["sql", "tables"])))]
+pub(crate) struct QueryArgs {
+    /// The SQL (SELECT, WITH, EXPLAIN); tables: mindlog query --tables
+    pub(crate) sql: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub(crate) format: FormatArg,
+    /// Compute time-dependent columns (memory strength, reputation) as of this instant (default: now)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) as_of: Option<Instant>,
+    /// List every table with its columns and types
+    #[arg(long)]
+    pub(crate) tables: bool,
+    /// With --tables: print JSON
+    #[arg(long, requires = "tables")]
+    pub(crate) json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -675,13 +708,20 @@ pub(crate) struct LogArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("format").required(true).args(["jsonl", "parquet"])))]
 pub(crate) struct ExportArgs {
     /// Write JSON Lines (one object per event, in offset order)
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub(crate) jsonl: bool,
-    /// Write to this file instead of stdout
-    #[arg(short = 'o', long, value_name = "FILE")]
+    /// With --jsonl: write to this file instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE", requires = "jsonl")]
     pub(crate) output: Option<PathBuf>,
+    /// Write events and every view as Parquet files (one per table) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub(crate) parquet: Option<PathBuf>,
+    /// With --parquet: compute time-dependent columns as of this instant (default: now)
+    #[arg(long, value_name = "TIME", requires = "parquet")]
+    pub(crate) as_of: Option<Instant>,
 }
 
 #[derive(Args, Debug)]
@@ -704,6 +744,8 @@ pub(crate) enum BenchWhat {
     Export,
     /// `projections rebuild` of the generated store, and an incremental catch-up after it
     Rebuild,
+    /// SQL over the generated store: GROUP BY kind over every event, one author's events, Parquet export
+    Query,
 }
 
 #[derive(Args, Debug)]

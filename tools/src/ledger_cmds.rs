@@ -276,6 +276,9 @@ pub(crate) fn verify(home: &Home, json: bool) -> Result<Outcome> {
 }
 
 pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
+    if let Some(dir) = &args.parquet {
+        return crate::query_cmds::export_parquet(home, dir, args.as_of.map(|t| t.0));
+    }
     let ledger = home.open()?;
     let total = ledger.snapshot()?.len()?;
     let bar = progress(Some(total), "export");
@@ -359,7 +362,7 @@ pub(crate) fn demo(home: &Home, args: &DemoArgs) -> Result<Outcome> {
     let verdict = verify(home, false)?;
     let export_path = home.dir().join("export.jsonl");
     writeln!(out, "\n-- 4. export --jsonl -o {}", export_path.display())?;
-    export(home, &ExportArgs { jsonl: true, output: Some(export_path.clone()) })?;
+    export(home, &ExportArgs { jsonl: true, output: Some(export_path.clone()), parquet: None, as_of: None })?;
     writeln!(out, "\n-- 5. stats")?;
     stats(home, false)?;
     let home_flag = format!("--home {}", home.dir().display());

@@ -7,6 +7,7 @@ mod home;
 mod ledger_cmds;
 mod market_cmds;
 mod persona_cmds;
+mod query_cmds;
 mod session;
 mod ui;
 mod workload;
@@ -104,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Message { persona, role, text } => persona_cmds::message(&home, persona, role, text),
         Command::Submit { file } => persona_cmds::submit(&home, &file),
         Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
+        Command::Query(args) => query_cmds::query(&home, &args),
         Command::Identity(cmd) => market_cmds::identity(&home, cmd),
         Command::Market(cmd) => market_cmds::market(&home, cmd),
         Command::Review { listing, rating, text } => market_cmds::review(&home, listing, rating, text),

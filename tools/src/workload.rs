@@ -126,7 +126,7 @@ pub(crate) fn run(ledger: &Ledger, args: &GenArgs, progress: &dyn Fn(u64)) -> Re
     let mut done = 0u64;
     while done < args.events {
         let at = base_index + done;
-        if at % EPOCH == 0 && !public.is_empty() {
+        if at.is_multiple_of(EPOCH) && !public.is_empty() {
             authors.par_iter_mut().for_each(|g| {
                 for (author, hash, event) in &public {
                     g.sim.learn(author, *hash, event);

@@ -1,0 +1,668 @@
+//! The `events` table: the log itself, streamed from redb in record batches. Filters on offset,
+//! ts, author and kind are pushed down to the store's indexes, and a query that needs only what
+//! an index holds never reads the events themselves.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::expr::InList;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
+};
+use mindlog_ledger::{EventRef, PublicKey, StoredEvent};
+use mindlog_projections::Views;
+use rayon::prelude::*;
+
+use crate::cells::{Col, Column, c, n, schema};
+
+/// The columns of `events`, in order.
+pub(crate) const COLUMNS: &[Column] = &[
+    c("offset", Col::U64, "local position in this store, from 0 (arrival order; not signed)"),
+    c("author", Col::Str, "the author's public key"),
+    c("seq", Col::U64, "position in the author's feed, from 1"),
+    c("ts", Col::Ts, "the author's timestamp"),
+    c("kind", Col::Str, "versioned kind, e.g. persona.created/1"),
+    c("hash", Col::Str, "the event hash"),
+    c("size", Col::U64, "bytes of the signed envelope"),
+    n("payload", Col::Str, "the payload as JSON (null for kinds this build does not know)"),
+];
+
+const OFFSET: usize = 0;
+const AUTHOR: usize = 1;
+const SEQ: usize = 2;
+const TS: usize = 3;
+const KIND: usize = 4;
+const HASH: usize = 5;
+const SIZE: usize = 6;
+const PAYLOAD: usize = 7;
+
+/// How a scan reaches the events.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Access {
+    /// These authors' feeds, through the feed index.
+    Feed(Vec<PublicKey>),
+    /// These kinds, through the kind index.
+    Kind(Vec<String>),
+    /// A timestamp range, through the time index.
+    Time,
+    /// An offset range of the log.
+    Offsets,
+}
+
+/// What the pushed-down filters allow a scan to skip.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    access: Access,
+    offsets: (u64, u64),
+    ts: (u64, u64),
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.access {
+            Access::Feed(authors) => {
+                let shown: Vec<String> = authors.iter().map(|a| a.to_string()[..16].to_owned()).collect();
+                write!(f, "access=feed_index(author in [{}])", shown.join(", "))?
+            }
+            Access::Kind(kinds) => write!(f, "access=kind_index(kind in [{}])", kinds.join(", "))?,
+            Access::Time => write!(f, "access=time_index(ts in [{}, {}])", self.ts.0, self.ts.1)?,
+            Access::Offsets if self.offsets == (0, u64::MAX) => write!(f, "access=full_scan")?,
+            Access::Offsets => write!(f, "access=log_range(offset in [{}, {}])", self.offsets.0, self.offsets.1)?,
+        }
+        if !matches!(self.access, Access::Offsets) && self.offsets != (0, u64::MAX) {
+            write!(f, ", offset in [{}, {}]", self.offsets.0, self.offsets.1)?;
+        }
+        if !matches!(self.access, Access::Time) && self.ts != (0, u64::MAX) {
+            write!(f, ", ts in [{}, {}]", self.ts.0, self.ts.1)?;
+        }
+        Ok(())
+    }
+}
+
+fn column_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Column(c) => Some(&c.name),
+        Expr::Cast(c) => column_name(&c.expr),
+        Expr::TryCast(c) => column_name(&c.expr),
+        _ => None,
+    }
+}
+
+fn literal(e: &Expr) -> Option<&ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Some(v),
+        Expr::Cast(c) => literal(&c.expr),
+        _ => None,
+    }
+}
+
+fn as_u64(v: &ScalarValue) -> Option<u64> {
+    match v {
+        ScalarValue::UInt64(Some(x)) => Some(*x),
+        ScalarValue::Int64(Some(x)) => u64::try_from(*x).ok(),
+        ScalarValue::UInt32(Some(x)) => Some(u64::from(*x)),
+        ScalarValue::Int32(Some(x)) => u64::try_from(*x).ok(),
+        ScalarValue::TimestampMicrosecond(Some(x), _) => u64::try_from(*x).ok(),
+        ScalarValue::TimestampMillisecond(Some(x), _) => u64::try_from(*x).ok().map(|v| v * 1_000),
+        ScalarValue::TimestampSecond(Some(x), _) => u64::try_from(*x).ok().map(|v| v * 1_000_000),
+        ScalarValue::TimestampNanosecond(Some(x), _) => u64::try_from(*x).ok().map(|v| v / 1_000),
+        _ => None,
+    }
+}
+
+/// Narrows an inclusive range by `column op value`. Returns false if the predicate is not a
+/// usable comparison.
+fn narrow(range: &mut (u64, u64), op: Operator, value: u64) -> bool {
+    match op {
+        Operator::Eq => {
+            range.0 = range.0.max(value);
+            range.1 = range.1.min(value);
+        }
+        Operator::Gt => range.0 = range.0.max(value.saturating_add(1)),
+        Operator::GtEq => range.0 = range.0.max(value),
+        Operator::Lt => {
+            if value == 0 {
+                *range = (1, 0); // empty
+            } else {
+                range.1 = range.1.min(value - 1);
+            }
+        }
+        Operator::LtEq => range.1 = range.1.min(value),
+        _ => return false,
+    }
+    true
+}
+
+/// The text values `e` says `column` equals (`=`, `IN`, or an `OR` of `=`), if that is what it says.
+fn equals_any(e: &Expr, column: &str) -> Option<Vec<String>> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Or, right }) => {
+            let mut a = equals_any(left, column)?;
+            a.extend(equals_any(right, column)?);
+            Some(a)
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) => {
+            let (col, value) = match (column_name(left), literal(right)) {
+                (Some(c), Some(v)) => (c, v),
+                _ => (column_name(right)?, literal(left)?),
+            };
+            (col == column).then(|| value.try_as_str().flatten().map(str::to_owned)).flatten().map(|s| vec![s])
+        }
+        Expr::InList(InList { expr, list, negated: false }) if column_name(expr) == Some(column) => {
+            list.iter().map(|v| literal(v)?.try_as_str().flatten().map(str::to_owned)).collect()
+        }
+        _ => None,
+    }
+}
+
+/// A comparison of a numeric column with a literal: (column, op, value), op seen from the column.
+fn comparison(e: &Expr) -> Option<(&str, Operator, u64)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { return None };
+    if let (Some(c), Some(v)) = (column_name(left), literal(right)) {
+        return Some((c, *op, as_u64(v)?));
+    }
+    if let (Some(v), Some(c)) = (literal(left), column_name(right)) {
+        return Some((c, op.swap()?, as_u64(v)?));
+    }
+    None
+}
+
+/// Whether the store can use `filter` (so DataFusion should hand it to the scan).
+fn usable(filter: &Expr) -> bool {
+    equals_any(filter, "author").is_some()
+        || equals_any(filter, "kind").is_some()
+        || comparison(filter).is_some_and(|(c, op, _)| {
+            matches!(c, "offset" | "ts")
+                && matches!(op, Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq)
+        })
+}
+
+/// Chooses the narrowest access the filters allow: a feed, a kind, a time range, an offset range.
+pub(crate) fn plan(filters: &[Expr]) -> Plan {
+    let mut offsets = (0, u64::MAX);
+    let mut ts = (0, u64::MAX);
+    let mut authors: Option<Vec<PublicKey>> = None;
+    let mut kinds: Option<Vec<String>> = None;
+    for f in filters {
+        if let Some(values) = equals_any(f, "author") {
+            // A value that is not a key matches nothing.
+            let keys: Vec<PublicKey> = values.iter().filter_map(|v| v.parse().ok()).collect();
+            authors = Some(match authors {
+                Some(old) => old.into_iter().filter(|k| keys.contains(k)).collect(),
+                None => keys,
+            });
+        } else if let Some(values) = equals_any(f, "kind") {
+            kinds = Some(match kinds {
+                Some(old) => old.into_iter().filter(|k| values.contains(k)).collect(),
+                None => values,
+            });
+        } else if let Some((col, op, value)) = comparison(f) {
+            match col {
+                "offset" => {
+                    narrow(&mut offsets, op, value);
+                }
+                "ts" => {
+                    narrow(&mut ts, op, value);
+                }
+                _ => {}
+            }
+        }
+    }
+    let access = if let Some(mut a) = authors {
+        a.sort();
+        a.dedup();
+        Access::Feed(a)
+    } else if let Some(mut k) = kinds {
+        k.sort();
+        k.dedup();
+        Access::Kind(k)
+    } else if ts != (0, u64::MAX) {
+        Access::Time
+    } else {
+        Access::Offsets
+    };
+    Plan { access, offsets, ts }
+}
+
+/// The `events` table.
+pub(crate) struct EventsTable {
+    views: Arc<Views>,
+    schema: SchemaRef,
+}
+
+impl EventsTable {
+    pub(crate) fn new(views: Arc<Views>) -> EventsTable {
+        EventsTable { views, schema: schema(COLUMNS) }
+    }
+}
+
+impl fmt::Debug for EventsTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventsTable")
+    }
+}
+
+#[async_trait]
+impl TableProvider for EventsTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if usable(f) { TableProviderFilterPushDown::Inexact } else { TableProviderFilterPushDown::Unsupported }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let projection: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..COLUMNS.len()).collect());
+        let projected = Arc::new(self.schema.project(&projection)?);
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&projected)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(LogScanExec {
+            views: Arc::clone(&self.views),
+            plan: plan(filters),
+            projection,
+            schema: projected,
+            limit,
+            batch_size: state.config().batch_size(),
+            props: Arc::new(props),
+        }))
+    }
+}
+
+/// The scan of `events`: reads through the chosen index, decodes on every core, streams batches.
+pub(crate) struct LogScanExec {
+    views: Arc<Views>,
+    plan: Plan,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    limit: Option<usize>,
+    batch_size: usize,
+    props: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for LogScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LogScanExec({})", self.plan)
+    }
+}
+
+impl DisplayAs for LogScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.projection.iter().map(|&i| COLUMNS[i].name).collect();
+        let index_only = if self.index_only() { ", index_only" } else { "" };
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                write!(
+                    f,
+                    "LogScanExec: {}{index_only}, projection=[{}], limit={:?}",
+                    self.plan,
+                    names.join(", "),
+                    self.limit
+                )
+            }
+            DisplayFormatType::TreeRender => write!(f, "{}{index_only}", self.plan),
+        }
+    }
+}
+
+impl LogScanExec {
+    /// Whether the index the scan walks holds every column it must produce.
+    fn index_only(&self) -> bool {
+        let from_index: &[usize] = match &self.plan.access {
+            Access::Feed(_) => &[OFFSET, AUTHOR, SEQ],
+            Access::Kind(_) => &[OFFSET, KIND],
+            Access::Time => &[OFFSET, TS],
+            Access::Offsets => &[OFFSET],
+        };
+        // The residual ranges must be checkable from the index too.
+        let ts_ok = self.plan.ts == (0, u64::MAX) || matches!(self.plan.access, Access::Time);
+        ts_ok && self.projection.iter().all(|c| from_index.contains(c))
+    }
+}
+
+/// An event located by an index: its offset and what the index knows of it.
+#[derive(Clone, Copy)]
+struct Located {
+    offset: u64,
+    seq: u64,
+    ts: u64,
+    author: Option<PublicKey>,
+    kind: Option<usize>,
+}
+
+impl ExecutionPlan for LogScanExec {
+    fn name(&self) -> &str {
+        "LogScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(&self, _partition: usize, _ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 4);
+        let tx = builder.tx();
+        let scan = ScanJob {
+            views: Arc::clone(&self.views),
+            plan: self.plan.clone(),
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            limit: self.limit.unwrap_or(usize::MAX),
+            batch_size: self.batch_size.max(1024),
+            index_only: self.index_only(),
+        };
+        builder.spawn_blocking(move || scan.run(&mut |batch| tx.blocking_send(Ok(batch)).is_ok()));
+        Ok(builder.build())
+    }
+}
+
+fn storage(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+struct ScanJob {
+    views: Arc<Views>,
+    plan: Plan,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    limit: usize,
+    batch_size: usize,
+    index_only: bool,
+}
+
+impl ScanJob {
+    /// Produces the batches, handing each to `send`; stops early when `send` says the reader left.
+    fn run(&self, send: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        let snapshot = self.views.snapshot();
+        let (lo, hi) = self.plan.offsets;
+        if lo > hi || self.plan.ts.0 > self.plan.ts.1 {
+            return Ok(());
+        }
+        let mut left = self.limit;
+        // Offsets (with what the index knows), in batches, from whichever index the plan chose.
+        let mut located: Box<dyn Iterator<Item = Result<Located>>> = match &self.plan.access {
+            Access::Offsets => {
+                // The log itself, in order: read records and decode them in parallel, chunk by chunk.
+                let mut events = snapshot.events(lo..=hi).map_err(storage)?;
+                loop {
+                    let chunk: Vec<StoredEvent> =
+                        events.by_ref().take(self.batch_size * 2).collect::<Result<_, _>>().map_err(storage)?;
+                    if chunk.is_empty() || left == 0 {
+                        return Ok(());
+                    }
+                    for batch in self.decode_chunk(chunk)? {
+                        let batch = if batch.num_rows() > left { batch.slice(0, left) } else { batch };
+                        left -= batch.num_rows();
+                        if !send(batch) || left == 0 {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            Access::Feed(authors) => {
+                let mut iters: Vec<Box<dyn Iterator<Item = Result<Located>>>> = Vec::new();
+                for author in authors.clone() {
+                    let feed = snapshot.feed(&author, 1..=u64::MAX).map_err(storage)?;
+                    iters.push(Box::new(feed.map(move |r| {
+                        r.map(|(seq, offset)| Located { offset, seq, ts: 0, author: Some(author), kind: None })
+                            .map_err(storage)
+                    })));
+                }
+                Box::new(iters.into_iter().flatten())
+            }
+            Access::Kind(kinds) => {
+                let mut iters: Vec<Box<dyn Iterator<Item = Result<Located>>>> = Vec::new();
+                for (i, kind) in kinds.iter().enumerate() {
+                    let offsets = snapshot.kind_offsets(kind, lo..=hi).map_err(storage)?;
+                    iters.push(Box::new(offsets.map(move |r| {
+                        r.map(|offset| Located { offset, seq: 0, ts: 0, author: None, kind: Some(i) }).map_err(storage)
+                    })));
+                }
+                Box::new(iters.into_iter().flatten())
+            }
+            Access::Time => {
+                let times = snapshot.time_offsets(self.plan.ts.0..=self.plan.ts.1).map_err(storage)?;
+                Box::new(times.map(|r| {
+                    r.map(|(ts, offset)| Located { offset, seq: 0, ts, author: None, kind: None }).map_err(storage)
+                }))
+            }
+        };
+        loop {
+            let mut chunk = Vec::with_capacity(self.batch_size);
+            for l in located.by_ref() {
+                let l = l?;
+                if l.offset >= lo && l.offset <= hi {
+                    chunk.push(l);
+                    if chunk.len() == self.batch_size {
+                        break;
+                    }
+                }
+            }
+            if chunk.is_empty() || left == 0 {
+                return Ok(());
+            }
+            let batches = if self.index_only {
+                vec![self.index_batch(&chunk)?]
+            } else {
+                // Fetch and decode on every core, reading each event in place: one part per thread.
+                let part = chunk.len().div_ceil(rayon::current_num_threads()).max(512);
+                chunk
+                    .par_chunks(part)
+                    .map(|part| {
+                        let mut rows = Rows::new(self, part.len());
+                        for l in part {
+                            snapshot.with_event(l.offset, |event| rows.push(event)).map_err(storage)?.ok_or_else(
+                                || DataFusionError::Execution(format!("offset {} is indexed but missing", l.offset)),
+                            )??;
+                        }
+                        rows.finish()
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            };
+            for batch in batches {
+                let batch = if batch.num_rows() > left { batch.slice(0, left) } else { batch };
+                left -= batch.num_rows();
+                if !send(batch) || left == 0 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A batch built from index entries alone.
+    fn index_batch(&self, chunk: &[Located]) -> Result<RecordBatch> {
+        let kinds: &[String] = match &self.plan.access {
+            Access::Kind(k) => k,
+            _ => &[],
+        };
+        let arrays: Vec<ArrayRef> = self
+            .projection
+            .iter()
+            .map(|&col| -> ArrayRef {
+                match col {
+                    OFFSET => {
+                        Arc::new(chunk.iter().map(|l| l.offset).collect::<datafusion::arrow::array::UInt64Array>())
+                    }
+                    SEQ => Arc::new(chunk.iter().map(|l| l.seq).collect::<datafusion::arrow::array::UInt64Array>()),
+                    TS => Arc::new(
+                        datafusion::arrow::array::TimestampMicrosecondArray::from_iter_values(
+                            chunk.iter().map(|l| l.ts as i64),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                    AUTHOR => Arc::new(
+                        chunk
+                            .iter()
+                            .map(|l| l.author.map(|a| a.to_string()))
+                            .collect::<datafusion::arrow::array::StringArray>(),
+                    ),
+                    _ => Arc::new(
+                        chunk
+                            .iter()
+                            .map(|l| l.kind.map(|k| kinds[k].clone()))
+                            .collect::<datafusion::arrow::array::StringArray>(),
+                    ),
+                }
+            })
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(chunk.len()));
+        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.schema), arrays, &options)?)
+    }
+
+    /// Decodes stored events into batches of the projected columns, in parallel, dropping events
+    /// outside the timestamp range.
+    fn decode_chunk(&self, events: Vec<StoredEvent>) -> Result<Vec<RecordBatch>> {
+        let per_part = self.batch_size.max(1);
+        events
+            .par_chunks(per_part)
+            .map(|part| {
+                let mut rows = Rows::new(self, part.len());
+                for event in part {
+                    rows.push(event.as_ref())?;
+                }
+                rows.finish()
+            })
+            .collect()
+    }
+}
+
+/// Columns of a batch being built from events read in place.
+struct Rows<'j> {
+    job: &'j ScanJob,
+    offset: UInt64Builder,
+    author: StringBuilder,
+    seq: UInt64Builder,
+    ts: TimestampMicrosecondBuilder,
+    kind: StringBuilder,
+    hash: StringBuilder,
+    size: UInt64Builder,
+    payload: StringBuilder,
+    wants: [bool; 8],
+    rows: usize,
+}
+
+impl<'j> Rows<'j> {
+    fn new(job: &'j ScanJob, capacity: usize) -> Rows<'j> {
+        let mut wants = [false; 8];
+        for &c in &job.projection {
+            wants[c] = true;
+        }
+        Rows {
+            job,
+            offset: UInt64Builder::with_capacity(capacity),
+            author: StringBuilder::new(),
+            seq: UInt64Builder::with_capacity(capacity),
+            ts: TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            kind: StringBuilder::new(),
+            hash: StringBuilder::new(),
+            size: UInt64Builder::with_capacity(capacity),
+            payload: StringBuilder::new(),
+            wants,
+            rows: 0,
+        }
+    }
+
+    /// Adds the event if its timestamp is in range.
+    fn push(&mut self, event: EventRef<'_>) -> Result<()> {
+        let env = event
+            .envelope()
+            .map_err(|e| DataFusionError::Execution(format!("offset {}: damaged event: {e}", event.offset)))?;
+        let (lo, hi) = self.job.plan.ts;
+        if env.ts < lo || env.ts > hi {
+            return Ok(());
+        }
+        self.rows += 1;
+        let w = &self.wants;
+        if w[OFFSET] {
+            self.offset.append_value(event.offset);
+        }
+        if w[AUTHOR] {
+            self.author.append_value(env.author.to_string());
+        }
+        if w[SEQ] {
+            self.seq.append_value(env.seq);
+        }
+        if w[TS] {
+            self.ts.append_value(env.ts as i64);
+        }
+        if w[KIND] {
+            self.kind.append_value(env.kind);
+        }
+        if w[HASH] {
+            self.hash.append_value(event.hash.to_string());
+        }
+        if w[SIZE] {
+            self.size.append_value(event.bytes.len() as u64);
+        }
+        if w[PAYLOAD] {
+            match mindlog_projections::payload_json(env.kind, env.payload) {
+                Some(json) => self.payload.append_value(json),
+                None => self.payload.append_null(),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        let mut columns: [Option<ArrayRef>; 8] = [
+            Some(Arc::new(self.offset.finish())),
+            Some(Arc::new(self.author.finish())),
+            Some(Arc::new(self.seq.finish())),
+            Some(Arc::new(self.ts.finish())),
+            Some(Arc::new(self.kind.finish())),
+            Some(Arc::new(self.hash.finish())),
+            Some(Arc::new(self.size.finish())),
+            Some(Arc::new(self.payload.finish())),
+        ];
+        let arrays: Vec<ArrayRef> = self.job.projection.iter().filter_map(|&c| columns[c].take()).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
+        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.job.schema), arrays, &options)?)
+    }
+}

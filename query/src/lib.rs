@@ -1,0 +1,248 @@
+//! mindlog's query layer: SQL over the log and every view with DataFusion, read-only, and
+//! Parquet export for DuckDB, pandas or Spark.
+//!
+//! ```no_run
+//! # async fn run(ledger: mindlog_ledger::Ledger) -> Result<(), mindlog_query::QueryError> {
+//! use mindlog_projections::Projections;
+//! use mindlog_query::{Format, QueryEngine, QueryOptions};
+//!
+//! let projections = Projections::new(&ledger);
+//! projections.catch_up(&|_, _| {}).expect("views");
+//! let engine = QueryEngine::new(projections.views().expect("views"), QueryOptions::default())?;
+//! let stream = engine.stream("SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC").await?;
+//! mindlog_query::write(stream, Format::Csv, &mut std::io::stdout()).await?;
+//! # Ok(()) }
+//! ```
+
+mod cells;
+mod events;
+mod output;
+mod parquet;
+mod tables;
+mod view_table;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::error::DataFusionError;
+use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use mindlog_commands::Micros;
+use mindlog_projections::Views;
+
+pub use crate::cells::{Col, Column};
+pub use crate::output::{Format, write};
+pub use crate::parquet::ExportedTable;
+
+/// How queries run.
+#[derive(Clone, Debug)]
+pub struct QueryOptions {
+    /// The instant time-dependent columns (memory strength, reputation) are computed for.
+    pub as_of: Micros,
+    /// Parallel partitions (0: one per core).
+    pub target_partitions: usize,
+    /// Rows per record batch.
+    pub batch_size: usize,
+}
+
+impl Default for QueryOptions {
+    fn default() -> QueryOptions {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        QueryOptions { as_of: now, target_partitions: 0, batch_size: 8192 }
+    }
+}
+
+/// Why a query did not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The statement would change something or reach the file system.
+    #[error("queries are read-only: {0} is refused")]
+    Refused(String),
+    /// The SQL is not valid, or names something that does not exist.
+    #[error("{0}")]
+    Invalid(String),
+    /// Running it failed.
+    #[error("the query failed: {0}")]
+    Failed(String),
+    /// Writing the output failed.
+    #[error("writing the output")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> QueryError {
+        classify(&e)
+    }
+}
+
+/// Turns DataFusion's messages into one readable line of the right kind.
+fn classify(e: &DataFusionError) -> QueryError {
+    let text = chain(e);
+    let text = text.strip_prefix("Error during planning: ").unwrap_or(&text).to_owned();
+    for marker in ["DDL not supported: ", "DML not supported: ", "Statement not supported: "] {
+        if let Some(what) = text.split(marker).nth(1) {
+            return QueryError::Refused(statement_words(what.trim()));
+        }
+    }
+    if let Some(what) = text.strip_prefix("This feature is not implemented: Unsupported SQL statement: ") {
+        return QueryError::Refused(what.trim().to_owned());
+    }
+    match e.find_root() {
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(..)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(..) => {
+            QueryError::Invalid(text.lines().next().unwrap_or_default().to_owned())
+        }
+        _ => QueryError::Failed(text.lines().next().unwrap_or_default().to_owned()),
+    }
+}
+
+/// DataFusion names refused statements by their plan node (`CreateExternalTable`); say them as SQL.
+fn statement_words(name: &str) -> String {
+    match name {
+        "SetVariable" => return "SET".to_owned(),
+        "CreateMemoryTable" => return "CREATE TABLE".to_owned(),
+        _ => {}
+    }
+    if name.contains(' ') {
+        return name.to_ascii_uppercase();
+    }
+    let mut words = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_uppercase());
+    }
+    words
+}
+
+/// An error and its sources in one line, each said once (DataFusion often repeats its source in its own message).
+fn chain(e: &DataFusionError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = s.source();
+    }
+    text.strip_prefix("External error: ").map(str::to_owned).unwrap_or(text)
+}
+
+/// A table and its columns, for `query --tables`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableInfo {
+    /// Name.
+    pub name: &'static str,
+    /// What one row is.
+    pub doc: &'static str,
+    /// Columns: name, type, nullable, meaning.
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// A column, for `query --tables`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ColumnInfo {
+    /// Name.
+    pub name: &'static str,
+    /// SQL type.
+    pub r#type: String,
+    /// May be null.
+    pub nullable: bool,
+    /// Meaning.
+    pub doc: &'static str,
+}
+
+/// Every table: `events`, then the views.
+pub fn tables() -> Vec<TableInfo> {
+    let describe = |name, doc, columns: &[Column]| TableInfo {
+        name,
+        doc,
+        columns: columns
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.name,
+                r#type: c.col.data_type().to_string(),
+                nullable: c.nullable,
+                doc: c.doc,
+            })
+            .collect(),
+    };
+    let mut out = vec![describe("events", "one row per event of the log, in offset order", events::COLUMNS)];
+    out.extend(tables::TABLES.iter().map(|t| describe(t.name, t.doc, t.columns)));
+    out
+}
+
+/// A SQL session over one consistent snapshot of the log and the views.
+pub struct QueryEngine {
+    ctx: SessionContext,
+}
+
+/// The statements a query may be: no DDL, no DML (which includes COPY), no SET or PREPARE.
+fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+impl QueryEngine {
+    /// A session over `views` (and the log snapshot they were read with).
+    pub fn new(views: Views, options: QueryOptions) -> Result<QueryEngine, QueryError> {
+        let mut config =
+            SessionConfig::new().with_information_schema(true).with_target_partitions(options.target_partitions);
+        if options.batch_size > 0 {
+            config = config.with_batch_size(options.batch_size);
+        }
+        // No table factories (CREATE EXTERNAL TABLE), no table functions, no URL tables: nothing
+        // here can name a file.
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_table_factories(HashMap::new())
+            .with_table_functions(HashMap::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let views = Arc::new(views);
+        ctx.register_table("events", Arc::new(events::EventsTable::new(Arc::clone(&views))))?;
+        for def in tables::TABLES {
+            ctx.register_table(def.name, Arc::new(view_table::ViewTable::new(def, Arc::clone(&views), options.as_of)))?;
+        }
+        Ok(QueryEngine { ctx })
+    }
+
+    /// Runs a read-only query and streams its result.
+    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream, QueryError> {
+        let frame = self.ctx.sql_with_options(sql, read_only()).await?;
+        Ok(frame.execute_stream().await?)
+    }
+
+    /// Runs a read-only query to its end and returns how many rows it gave (for benchmarks).
+    pub async fn count_rows(&self, sql: &str) -> Result<u64, QueryError> {
+        use futures::StreamExt;
+        let mut stream = self.stream(sql).await?;
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            rows += batch?.num_rows() as u64;
+        }
+        Ok(rows)
+    }
+
+    /// The physical plan of a query, as `EXPLAIN` prints it.
+    pub async fn explain(&self, sql: &str) -> Result<String, QueryError> {
+        let frame = self.ctx.sql_with_options(sql, read_only()).await?;
+        let plan = frame.create_physical_plan().await?;
+        Ok(datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string())
+    }
+
+    /// Writes every table as `DIR/NAME.parquet`. `progress` gets (table, rows written so far).
+    pub async fn export_parquet(
+        &self,
+        dir: &std::path::Path,
+        progress: &(dyn Fn(&str, u64) + Sync),
+    ) -> Result<Vec<ExportedTable>, QueryError> {
+        parquet::export(self, dir, progress).await
+    }
+}

@@ -1,0 +1,58 @@
+//! `export --parquet DIR`: every table as one Parquet file, with the schemas the SQL tables have.
+
+use std::fs::File;
+use std::path::Path;
+
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use futures::StreamExt;
+
+use crate::{QueryEngine, QueryError, tables};
+
+/// A table written by [`QueryEngine::export_parquet`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportedTable {
+    /// The table.
+    pub table: String,
+    /// Rows written.
+    pub rows: u64,
+    /// The file.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+pub(crate) async fn export(
+    engine: &QueryEngine,
+    dir: &Path,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<Vec<ExportedTable>, QueryError> {
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for table in tables() {
+        let path = dir.join(format!("{}.parquet", table.name));
+        let partial = dir.join(format!("{}.parquet.partial", table.name));
+        let mut stream = engine.stream(&format!("SELECT * FROM \"{}\"", table.name)).await?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).map_err(datafusion::error::DataFusionError::from)?,
+            ))
+            .set_max_row_group_row_count(Some(256 * 1024))
+            .build();
+        let mut writer = ArrowWriter::try_new(File::create(&partial)?, stream.schema(), Some(props))
+            .map_err(datafusion::error::DataFusionError::from)?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
+            progress(table.name, rows);
+        }
+        writer.close().map_err(datafusion::error::DataFusionError::from)?;
+        std::fs::rename(&partial, &path)?;
+        let bytes = std::fs::metadata(&path)?.len();
+        out.push(ExportedTable { table: table.name.to_owned(), rows, path: path.display().to_string(), bytes });
+    }
+    Ok(out)
+}
