@@ -190,6 +190,41 @@ fn usable(filter: &Expr) -> bool {
         })
 }
 
+/// Whether every row the scan yields satisfies `filter` (so DataFusion need not check it again):
+/// true only for the plain forms the scan applies in full whatever the other filters — no casts,
+/// literals of the column's own type, author keys in canonical lowercase hex. Not kinds: when an
+/// author filter sends the scan through the feed index, a kind filter is left to DataFusion (and
+/// DataFusion may ask about one filter at a time, without the others).
+fn exact(filter: &Expr) -> bool {
+    fn plain(e: &Expr) -> bool {
+        match e {
+            Expr::Column(_) | Expr::Literal(..) => true,
+            Expr::BinaryExpr(BinaryExpr { left, right, .. }) => plain(left) && plain(right),
+            Expr::InList(InList { expr, list, .. }) => plain(expr) && list.iter().all(plain),
+            _ => false,
+        }
+    }
+    if !plain(filter) {
+        return false;
+    }
+    if let Some(values) = equals_any(filter, "author") {
+        return values.iter().all(|v| v.parse::<PublicKey>().is_ok_and(|k| k.to_string() == *v));
+    }
+    if equals_any(filter, "kind").is_some() {
+        return false;
+    }
+    let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = filter else { return false };
+    let typed = |e: &Expr| match e {
+        Expr::Literal(ScalarValue::UInt64(Some(_)), _) => Some("offset"),
+        Expr::Literal(ScalarValue::TimestampMicrosecond(Some(_), _), _) => Some("ts"),
+        _ => None,
+    };
+    match comparison(filter) {
+        Some((column, _, _)) => typed(left).or(typed(right)) == Some(column),
+        None => false,
+    }
+}
+
 /// Chooses the narrowest access the filters allow: a feed, a kind, a time range, an offset range.
 pub(crate) fn plan(filters: &[Expr]) -> Plan {
     let mut offsets = (0, u64::MAX);
@@ -199,7 +234,9 @@ pub(crate) fn plan(filters: &[Expr]) -> Plan {
     for f in filters {
         if let Some(values) = equals_any(f, "author") {
             // A value that is not a key matches nothing.
-            let keys: Vec<PublicKey> = values.iter().filter_map(|v| v.parse().ok()).collect();
+            // Only the canonical (lowercase hex) spelling equals the column's text.
+            let keys: Vec<PublicKey> =
+                values.iter().filter_map(|v| v.parse::<PublicKey>().ok().filter(|k| k.to_string() == *v)).collect();
             authors = Some(match authors {
                 Some(old) => old.into_iter().filter(|k| keys.contains(k)).collect(),
                 None => keys,
@@ -269,7 +306,13 @@ impl TableProvider for EventsTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if usable(f) { TableProviderFilterPushDown::Inexact } else { TableProviderFilterPushDown::Unsupported }
+                if !usable(f) {
+                    TableProviderFilterPushDown::Unsupported
+                } else if exact(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
             })
             .collect())
     }
