@@ -84,8 +84,6 @@ pub struct BookingInfo {
     pub id: Hash,
     /// The service.
     pub listing: Hash,
-    /// Who asked.
-    pub requester: PublicKey,
     /// Start.
     pub start: Micros,
     /// End.
@@ -565,6 +563,13 @@ pub fn resolve_persona(state: &dyn State, author: &PublicKey, reference: &str) -
     Decider { state, author }.resolve_persona(reference)
 }
 
+/// The one id of `space` that `reference` names — a whole id or an unambiguous prefix of 4 or
+/// more lowercase hex characters — by the rules `decide` resolves references with.
+pub fn resolve_id(state: &dyn State, space: IdSpace, what: &'static str, reference: &str) -> Result<Hash, DecideError> {
+    unique_id(state, space, None, what, reference, |_| Ok(true))?
+        .ok_or_else(|| Rejection::Unknown { what, reference: reference.to_owned() }.into())
+}
+
 /// The largest trait change one event may make: 0.05.
 pub const MAX_TRAIT_DELTA: Units = Units(50_000);
 
@@ -588,7 +593,7 @@ impl Decider<'_> {
         if let Some(id) = self.state.persona_named(self.author, reference)? {
             return self.state.persona(&id)?.ok_or_else(|| Rejection::UnknownPersona(reference.to_owned()).into());
         }
-        let id = self.unique_id(IdSpace::Persona, None, "persona", reference, |_| Ok(true))?;
+        let id = unique_id(self.state, IdSpace::Persona, None, "persona", reference, |_| Ok(true))?;
         match id {
             Some(id) => self.state.persona(&id)?.ok_or_else(|| Rejection::UnknownPersona(reference.to_owned()).into()),
             None => Err(Rejection::UnknownPersona(reference.to_owned()).into()),
@@ -609,7 +614,7 @@ impl Decider<'_> {
 
     fn resolve_commitment(&self, persona: &PersonaInfo, reference: &str) -> Result<CommitmentInfo, DecideError> {
         let unknown = || Rejection::UnknownCommitment(reference.to_owned());
-        let id = self.unique_id(IdSpace::Commitment, Some(&persona.id), "commitment", reference, |id| {
+        let id = unique_id(self.state, IdSpace::Commitment, Some(&persona.id), "commitment", reference, |id| {
             Ok(self.state.commitment(&persona.id, id)?.is_some())
         })?;
         let c = self.state.commitment(&persona.id, &id.ok_or_else(unknown)?)?.ok_or_else(unknown)?;
@@ -618,40 +623,40 @@ impl Decider<'_> {
 
     fn resolve_memory(&self, persona: &PersonaInfo, reference: &str) -> Result<MemoryInfo, DecideError> {
         let unknown = || Rejection::UnknownMemory(reference.to_owned());
-        let id = self.unique_id(IdSpace::Memory, Some(&persona.id), "memory", reference, |id| {
+        let id = unique_id(self.state, IdSpace::Memory, Some(&persona.id), "memory", reference, |id| {
             Ok(self.state.memory(&persona.id, id)?.is_some_and(|m| !m.forgotten))
         })?;
         let m = self.state.memory(&persona.id, &id.ok_or_else(unknown)?)?.ok_or_else(unknown)?;
         Ok(m)
     }
+}
 
-    /// The one id in `space` starting with `reference` that passes `keep`; `None` if there is none.
-    pub(crate) fn unique_id(
-        &self,
-        space: IdSpace,
-        within: Option<&Hash>,
-        what: &'static str,
-        reference: &str,
-        keep: impl Fn(&Hash) -> Result<bool, StateError>,
-    ) -> Result<Option<Hash>, DecideError> {
-        if !looks_like_id(reference) {
-            return Ok(None);
+/// The one id in `space` starting with `reference` that passes `keep`; `None` if there is none.
+pub(crate) fn unique_id(
+    state: &dyn State,
+    space: IdSpace,
+    within: Option<&Hash>,
+    what: &'static str,
+    reference: &str,
+    keep: impl Fn(&Hash) -> Result<bool, StateError>,
+) -> Result<Option<Hash>, DecideError> {
+    if !looks_like_id(reference) {
+        return Ok(None);
+    }
+    if let Ok(id) = reference.parse::<Hash>() {
+        // A whole id: no prefix search needed.
+        return Ok(keep(&id)?.then_some(id));
+    }
+    let mut found = Vec::new();
+    for id in state.ids_with_prefix(space, within, reference, 64)? {
+        if keep(&id)? {
+            found.push(id);
         }
-        if let Ok(id) = reference.parse::<Hash>() {
-            // A whole id: no prefix search needed.
-            return Ok(keep(&id)?.then_some(id));
-        }
-        let mut found = Vec::new();
-        for id in self.state.ids_with_prefix(space, within, reference, 64)? {
-            if keep(&id)? {
-                found.push(id);
-            }
-        }
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(found.pop()),
-            count => Err(Rejection::Ambiguous { what, reference: reference.to_owned(), count }.into()),
-        }
+    }
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        count => Err(Rejection::Ambiguous { what, reference: reference.to_owned(), count }.into()),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::audit::*;
 use crate::command::Command;
 use crate::decide::{
     DecideError, Decided, Decider, GuildInfo, IdSpace, ListingInfo, Rejection, State, check_text, check_word, one,
+    unique_id,
 };
 use crate::event::Event;
 use crate::market::*;
@@ -126,7 +127,7 @@ pub(crate) fn decide_more(state: &dyn State, author: &PublicKey, now: Micros, co
             one(Event::BookingRequested(BookingRequested { listing: l.id, start: start.0, end: end.0 }))
         }
         Command::MarketConfirm { booking } => {
-            let id = d.unique_id(IdSpace::Booking, None, "booking", booking, |_| Ok(true))?;
+            let id = unique_id(d.state, IdSpace::Booking, None, "booking", booking, |_| Ok(true))?;
             let b = match id {
                 Some(id) => state.booking(&id)?,
                 None => None,
@@ -295,7 +296,7 @@ pub(crate) fn decide_more(state: &dyn State, author: &PublicKey, now: Micros, co
             one(Event::Reported(Reported { subject: s, category: category.clone(), evidence }))
         }
         Command::RepResolve { report, upheld } => {
-            let id = d.unique_id(IdSpace::Report, None, "report", report, |_| Ok(true))?;
+            let id = unique_id(d.state, IdSpace::Report, None, "report", report, |_| Ok(true))?;
             let r = match id {
                 Some(id) => state.report(&id)?,
                 None => None,
@@ -427,7 +428,7 @@ fn check_tiers(tiers: &[Tier]) -> Result<(), Rejection> {
 /// A listing by id or id prefix.
 fn known_listing(d: &Decider<'_>, reference: &str) -> Result<ListingInfo, DecideError> {
     let unknown = || Rejection::Unknown { what: "listing", reference: reference.to_owned() };
-    let id = d.unique_id(IdSpace::Listing, None, "listing", reference, |_| Ok(true))?.ok_or_else(unknown)?;
+    let id = unique_id(d.state, IdSpace::Listing, None, "listing", reference, |_| Ok(true))?.ok_or_else(unknown)?;
     Ok(d.state.listing(&id)?.ok_or_else(unknown)?)
 }
 
@@ -455,7 +456,7 @@ fn resolve_guild(d: &Decider<'_>, reference: &str) -> Result<GuildInfo, DecideEr
     let named = d.state.guilds_named(reference)?;
     let id = match named.len() {
         1 => Some(named[0]),
-        0 => d.unique_id(IdSpace::Guild, None, "guild", reference, |_| Ok(true))?,
+        0 => unique_id(d.state, IdSpace::Guild, None, "guild", reference, |_| Ok(true))?,
         count => return Err(Rejection::Ambiguous { what: "guild name", reference: reference.to_owned(), count }.into()),
     };
     Ok(d.state.guild(&id.ok_or_else(unknown)?)?.ok_or_else(unknown)?)
@@ -464,7 +465,7 @@ fn resolve_guild(d: &Decider<'_>, reference: &str) -> Result<GuildInfo, DecideEr
 /// A request the author made.
 fn own_request(d: &Decider<'_>, reference: &str) -> Result<crate::decide::RequestInfo, DecideError> {
     let unknown = || Rejection::Unknown { what: "request", reference: reference.to_owned() };
-    let id = d.unique_id(IdSpace::Request, None, "request", reference, |_| Ok(true))?.ok_or_else(unknown)?;
+    let id = unique_id(d.state, IdSpace::Request, None, "request", reference, |_| Ok(true))?.ok_or_else(unknown)?;
     let r = d.state.request(&id)?.ok_or_else(unknown)?;
     if r.author != *d.author {
         return Err(Rejection::NotYours {

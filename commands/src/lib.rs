@@ -31,7 +31,7 @@ pub use crate::audit::{Decision, RequestAnswered, ToolCompleted, ToolRequested};
 pub use crate::command::Command;
 pub use crate::decide::{
     BookingInfo, CommitmentInfo, DecideError, GuildInfo, IdSpace, ListingInfo, MAX_TRAIT_DELTA, MemoryInfo,
-    PersonaInfo, Rejection, ReportInfo, RequestInfo, State, StateError, decide, resolve_persona,
+    PersonaInfo, Rejection, ReportInfo, RequestInfo, State, StateError, decide, resolve_id, resolve_persona,
 };
 pub use crate::decide_more::MAX_PRICE;
 pub use crate::event::{Event, PayloadError};

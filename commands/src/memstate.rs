@@ -135,14 +135,8 @@ impl MemState {
                 self.subscriptions.remove(&(e.listing, *author));
             }
             Event::BookingRequested(e) => {
-                let booking = BookingInfo {
-                    id: hash,
-                    listing: e.listing,
-                    requester: *author,
-                    start: e.start,
-                    end: e.end,
-                    confirmed: false,
-                };
+                let booking =
+                    BookingInfo { id: hash, listing: e.listing, start: e.start, end: e.end, confirmed: false };
                 self.bookings.insert(hash, booking);
             }
             Event::BookingConfirmed(e) if self.listings.get(&e.listing).is_some_and(|l| l.owner == *author) => {
@@ -229,11 +223,6 @@ impl MemState {
                 set.remove(id);
             }
         }
-    }
-
-    /// The personas, in id order.
-    pub fn personas(&self) -> impl Iterator<Item = &PersonaInfo> {
-        self.personas.values()
     }
 
     /// `owner`'s personas that are not retired, in id order.

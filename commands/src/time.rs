@@ -39,9 +39,9 @@ impl FromStr for Instant {
 impl fmt::Display for Instant {
     /// RFC 3339 UTC, to the second unless there is more.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match jiff::Timestamp::from_microsecond(self.0 as i64) {
-            Ok(t) => write!(f, "{t:.0}"),
-            Err(_) => write!(f, "@{}", self.0),
+        match i64::try_from(self.0).ok().and_then(|m| jiff::Timestamp::from_microsecond(m).ok()) {
+            Some(t) => write!(f, "{t}"),
+            None => write!(f, "@{}", self.0),
         }
     }
 }
@@ -74,6 +74,10 @@ mod tests {
         let ten: Instant = "2026-12-01T10:00Z".parse().unwrap();
         assert_eq!(ten.0 - midnight.0, 10 * 3_600_000_000);
         assert_eq!("2026-12-01T10:00:00Z".parse::<Instant>().unwrap(), ten);
+        let precise: Instant = "2026-12-01T10:00:00.5Z".parse().unwrap();
+        assert_eq!(precise.to_string(), "2026-12-01T10:00:00.5Z", "sub-seconds are kept");
+        assert_eq!(precise.to_string().parse::<Instant>().unwrap(), precise);
+        assert_eq!(Instant(u64::MAX).to_string(), format!("@{}", u64::MAX));
         assert!("tomorrow".parse::<Instant>().is_err());
         assert!("1969-12-31".parse::<Instant>().is_err(), "before the epoch");
     }

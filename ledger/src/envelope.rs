@@ -76,17 +76,22 @@ pub struct EnvelopeRef<'a> {
 impl<'a> EnvelopeRef<'a> {
     /// Parses stored envelope bytes without copying the kind or the payload.
     pub fn decode(bytes: &'a [u8]) -> Result<EnvelopeRef<'a>, EnvelopeError> {
-        match bytes.first() {
-            Some(&v) if v > FORMAT_VERSION || v == 0 => return Err(EnvelopeError::UnsupportedVersion(v)),
-            _ => {}
-        }
-        let (envelope, rest) =
-            postcard::take_from_bytes::<EnvelopeRef<'a>>(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(EnvelopeError::NonCanonical);
-        }
-        Ok(envelope)
+        read_versioned(bytes)
     }
+}
+
+/// Parses envelope bytes of a version this build reads, with nothing left over. The version is
+/// read first, so a newer format gets its own error rather than a parse failure.
+fn read_versioned<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, EnvelopeError> {
+    match bytes.first() {
+        Some(&v) if v > FORMAT_VERSION || v == 0 => return Err(EnvelopeError::UnsupportedVersion(v)),
+        _ => {}
+    }
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(EnvelopeError::NonCanonical);
+    }
+    Ok(value)
 }
 
 /// Why bytes are not a valid envelope.
@@ -181,16 +186,7 @@ impl Envelope {
     ///
     /// Refuses anything that would not re-encode to exactly `bytes`, so one envelope has one encoding.
     pub fn decode(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
-        // Read the version first, so a newer format gets its own error rather than a parse failure.
-        match bytes.first() {
-            Some(&v) if v > FORMAT_VERSION || v == 0 => return Err(EnvelopeError::UnsupportedVersion(v)),
-            _ => {}
-        }
-        let (envelope, rest) =
-            postcard::take_from_bytes::<Envelope>(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(EnvelopeError::NonCanonical);
-        }
+        let envelope: Envelope = read_versioned(bytes)?;
         envelope.validate()?;
         if envelope.encoded_len() != bytes.len() {
             // Every field but the varints has one length; a length mismatch means an overlong varint.
@@ -277,6 +273,34 @@ mod tests {
         for bad in ["", "/1", "a/", "a/01", "A/1", "1a/1", "a b/1", "a/1/2", "a/x", &format!("{}/1", "a".repeat(63))] {
             assert!(!is_valid_kind(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_borrowed_envelope_reads_what_the_owned_one_does() {
+        let owned = Envelope {
+            version: FORMAT_VERSION,
+            author: PublicKey([3; 32]),
+            seq: 300,
+            prev: Some(Hash([4; 32])),
+            ts: 1_767_225_600_123_456,
+            kind: "persona.created/1".into(),
+            refs: vec![Hash([5; 32]), Hash([6; 32])],
+            payload: (0..=255).collect(),
+        };
+        let bytes = owned.encode();
+        let borrowed = EnvelopeRef::decode(&bytes).unwrap();
+        assert_eq!(
+            (borrowed.version, borrowed.author, borrowed.seq, borrowed.prev, borrowed.ts),
+            (owned.version, owned.author, owned.seq, owned.prev, owned.ts)
+        );
+        assert_eq!(
+            (borrowed.kind, &borrowed.refs, borrowed.payload),
+            (owned.kind.as_str(), &owned.refs, &owned.payload[..])
+        );
+        let mut newer = bytes.clone();
+        newer[0] = FORMAT_VERSION + 1;
+        assert_eq!(EnvelopeRef::decode(&newer), Err(EnvelopeError::UnsupportedVersion(FORMAT_VERSION + 1)));
+        assert_eq!(EnvelopeRef::decode(&[bytes.as_slice(), &[0]].concat()), Err(EnvelopeError::NonCanonical));
     }
 
     #[test]

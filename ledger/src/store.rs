@@ -92,20 +92,7 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// Splits an `events` value into its parts.
     pub(crate) fn from_record(offset: u64, record: &[u8]) -> Result<StoredEvent, StorageError> {
-        if record.len() < RECORD_HEADER {
-            return Err(StorageError::Corrupt {
-                offset,
-                problem: format!("record of {} bytes is truncated", record.len()),
-            });
-        }
-        let (hash, rest) = record.split_at(32);
-        let (signature, bytes) = rest.split_at(64);
-        Ok(StoredEvent {
-            offset,
-            hash: Hash(hash.try_into().unwrap_or_default()),
-            signature: Signature(signature.try_into().unwrap_or([0; 64])),
-            bytes: bytes.to_vec(),
-        })
+        EventRef::from_record(offset, record).map(|e| e.to_stored())
     }
 
     /// Decodes the envelope.
@@ -133,11 +120,14 @@ pub struct EventRef<'a> {
     pub offset: u64,
     /// The hash recorded when the event was accepted.
     pub hash: Hash,
+    /// The author's signature.
+    pub signature: Signature,
     /// The canonical envelope bytes, exactly as signed.
     pub bytes: &'a [u8],
 }
 
 impl<'a> EventRef<'a> {
+    /// Splits an `events` value (hash ‖ signature ‖ envelope bytes) into its parts.
     fn from_record(offset: u64, record: &'a [u8]) -> Result<EventRef<'a>, StorageError> {
         if record.len() < RECORD_HEADER {
             return Err(StorageError::Corrupt {
@@ -145,7 +135,19 @@ impl<'a> EventRef<'a> {
                 problem: format!("record of {} bytes is truncated", record.len()),
             });
         }
-        Ok(EventRef { offset, hash: Hash(record[..32].try_into().unwrap_or_default()), bytes: &record[96..] })
+        let (hash, rest) = record.split_at(32);
+        let (signature, bytes) = rest.split_at(64);
+        Ok(EventRef {
+            offset,
+            hash: Hash(hash.try_into().unwrap_or_default()),
+            signature: Signature(signature.try_into().unwrap_or([0; 64])),
+            bytes,
+        })
+    }
+
+    /// An owned copy.
+    pub fn to_stored(&self) -> StoredEvent {
+        StoredEvent { offset: self.offset, hash: self.hash, signature: self.signature, bytes: self.bytes.to_vec() }
     }
 
     /// The envelope, read in place.
@@ -158,7 +160,7 @@ impl<'a> EventRef<'a> {
 impl StoredEvent {
     /// This event, borrowed.
     pub fn as_ref(&self) -> EventRef<'_> {
-        EventRef { offset: self.offset, hash: self.hash, bytes: &self.bytes }
+        EventRef { offset: self.offset, hash: self.hash, signature: self.signature, bytes: &self.bytes }
     }
 }
 

@@ -215,24 +215,21 @@ pub(crate) fn day(ts: Micros) -> u64 {
 
 impl MarketFold<'_> {
     fn stats(&mut self, listing: &Hash) -> Result<&mut ListingStats, StorageError> {
-        if self.stats.get(listing.as_bytes())?.is_none() {
-            self.stats.put(listing.as_bytes().to_vec(), ListingStats::default());
-        }
-        self.stats.get_mut(listing.as_bytes())?.ok_or_else(|| StorageError::Other("stats row vanished".into()))
+        self.stats.get_or_default(listing.as_bytes())
     }
 
     fn count(&mut self, ts: Micros, metric: &str, n: u64) -> Result<(), StorageError> {
-        let k = key(&[&day(ts).to_be_bytes(), metric.as_bytes()]);
-        match self.daily.get_mut(&k)? {
-            Some(v) => *v += n,
-            None => self.daily.put(k, n),
-        }
+        *self.daily.get_or_default(&key(&[&day(ts).to_be_bytes(), metric.as_bytes()]))? += n;
         Ok(())
     }
 
-    /// The listing, if `e`'s author owns it and it is still live.
+    /// The listing, if `e`'s author owns it and it is still live (only then marked to be written).
     fn owned(&mut self, e: &Decoded, listing: &Hash) -> Result<Option<&mut ListingRow>, StorageError> {
-        Ok(self.listings.get_mut(listing.as_bytes())?.filter(|l| l.owner == e.author && l.withdrawn.is_none()))
+        let live_and_theirs = |l: &ListingRow| l.owner == e.author && l.withdrawn.is_none();
+        if !self.listings.get(listing.as_bytes())?.is_some_and(live_and_theirs) {
+            return Ok(None);
+        }
+        self.listings.get_mut(listing.as_bytes())
     }
 
     /// Whether `author` owns `listing` (known only when they do: their creation precedes).

@@ -298,14 +298,14 @@ impl PersonaFold<'_> {
 
     /// The persona `id`, if `e`'s author owns it and it is not retired: only then may `e` change it.
     fn owned(&mut self, e: &Decoded, id: &Hash) -> Result<Option<&mut PersonaRow>, StorageError> {
-        let row = self.personas.get_mut(id.as_bytes())?;
-        let owned = row.filter(|p| p.owner == e.author && p.retired.is_none());
-        if let Some(p) = owned {
-            p.events += 1;
-            p.last_event = p.last_event.max(e.ts);
-            return Ok(Some(p));
+        let theirs = |p: &PersonaRow| p.owner == e.author && p.retired.is_none();
+        if !self.personas.get(id.as_bytes())?.is_some_and(theirs) {
+            return Ok(None);
         }
-        Ok(None)
+        let Some(p) = self.personas.get_mut(id.as_bytes())? else { return Ok(None) };
+        p.events += 1;
+        p.last_event = p.last_event.max(e.ts);
+        Ok(Some(p))
     }
 
     fn end_commitment(

@@ -58,13 +58,25 @@ impl<'t, V: Serialize + DeserializeOwned> Cached<'t, V> {
         Ok(self.rows.get(key).and_then(|(v, _)| v.as_ref()))
     }
 
-    /// The row, marked to be written back.
+    /// The row, marked to be written back if there is one.
     pub(crate) fn get_mut(&mut self, key: &[u8]) -> Result<Option<&mut V>, StorageError> {
         self.load(key)?;
         Ok(self.rows.get_mut(key).and_then(|(v, dirty)| {
+            let v = v.as_mut()?;
             *dirty = true;
-            v.as_mut()
+            Some(v)
         }))
+    }
+
+    /// The row, or a default one if there is none; marked to be written back.
+    pub(crate) fn get_or_default(&mut self, key: &[u8]) -> Result<&mut V, StorageError>
+    where
+        V: Default,
+    {
+        self.load(key)?;
+        let (value, dirty) = self.rows.entry(key.to_vec()).or_default();
+        *dirty = true;
+        Ok(value.get_or_insert_with(V::default))
     }
 
     pub(crate) fn put(&mut self, key: Vec<u8>, value: V) {
@@ -72,15 +84,10 @@ impl<'t, V: Serialize + DeserializeOwned> Cached<'t, V> {
     }
 
     pub(crate) fn flush(mut self) -> Result<(), StorageError> {
+        // Rows are never deleted through the cache: only changed rows are written back.
         for (key, (value, dirty)) in self.rows.drain() {
-            match (value, dirty) {
-                (Some(v), true) => {
-                    self.table.insert(key.as_slice(), encode(&v).as_slice())?;
-                }
-                (None, true) => {
-                    self.table.remove(key.as_slice())?;
-                }
-                _ => {}
+            if let (Some(v), true) = (value, dirty) {
+                self.table.insert(key.as_slice(), encode(&v).as_slice())?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use mindlog_commands::Event;
 use mindlog_ledger::redb::{self, ReadableTable, TableDefinition, WriteTransaction};
-use mindlog_ledger::{Envelope, Hash, Ledger, PublicKey, StorageError, StoredEvent};
+use mindlog_ledger::{Hash, Ledger, PublicKey, StorageError, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{self, def};
@@ -106,9 +106,8 @@ fn reset(txn: &WriteTransaction, p: &dyn Projection) -> Result<(), StorageError>
 
 /// Decodes a stored event for the folds.
 pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError> {
-    let envelope: Envelope =
-        stored.envelope().map_err(|e| StorageError::Corrupt { offset: stored.offset, problem: e.to_string() })?;
-    let event = Event::decode(&envelope.kind, &envelope.payload).ok().flatten();
+    let envelope = stored.as_ref().envelope()?;
+    let event = Event::decode(envelope.kind, envelope.payload).ok().flatten();
     Ok(Decoded {
         offset: stored.offset,
         hash: stored.hash,

@@ -297,7 +297,8 @@ mod tests {
 
     #[test]
     fn bayesian_rating_needs_reviews_to_move() {
-        let few = ListingStats { reviews: 1, rating_sum: 5, subscribers: 0, ..ListingStats::default() };
+        // The same engagement (20) and the same mean (5): only the prior tells them apart.
+        let few = ListingStats { reviews: 1, rating_sum: 5, subscribers: 19, ..ListingStats::default() };
         let many = ListingStats { reviews: 20, rating_sum: 100, subscribers: 0, ..ListingStats::default() };
         assert!(listing_score(&many) > listing_score(&few));
     }

@@ -9,15 +9,13 @@ use crate::rows::{Cached, RawTable, def, encode, key};
 use crate::runner::{Applied, Decoded, Fold, Projection};
 
 pub(crate) const FOLLOWS: &str = "view.follows";
-pub(crate) const FOLLOWERS: &str = "view.followers";
 pub(crate) const GUILDS: &str = "view.guilds";
 pub(crate) const GUILD_NAMES: &str = "view.guild_names";
 pub(crate) const MEMBERS: &str = "view.guild_members";
 pub(crate) const MEMBER_OF: &str = "view.member_guilds";
 pub(crate) const AWARDS: &str = "view.awards";
 
-/// A follow (`view.follows`, key: follower ‖ target (33 bytes: 00 ‖ key or 01 ‖ persona);
-/// `view.followers` holds target ‖ follower with the same row).
+/// A follow (`view.follows`, key: follower ‖ target (33 bytes: 00 ‖ key or 01 ‖ persona)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowRow {
     /// Since when.
@@ -57,16 +55,16 @@ impl Projection for SocialView {
         "social"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: no `view.followers` (a reverse index nothing read).
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
-        &[FOLLOWS, FOLLOWERS, GUILDS, GUILD_NAMES, MEMBERS, MEMBER_OF, AWARDS]
+        &[FOLLOWS, GUILDS, GUILD_NAMES, MEMBERS, MEMBER_OF, AWARDS]
     }
     fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(SocialFold {
             guilds: Cached::open(txn, GUILDS)?,
             follows: txn.open_table(def(FOLLOWS))?,
-            followers: txn.open_table(def(FOLLOWERS))?,
             names: txn.open_table(def(GUILD_NAMES))?,
             members: txn.open_table(def(MEMBERS))?,
             member_of: txn.open_table(def(MEMBER_OF))?,
@@ -78,7 +76,6 @@ impl Projection for SocialView {
 struct SocialFold<'t> {
     guilds: Cached<'t, GuildRow>,
     follows: RawTable<'t>,
-    followers: RawTable<'t>,
     names: RawTable<'t>,
     members: RawTable<'t>,
     member_of: RawTable<'t>,
@@ -111,18 +108,11 @@ impl Fold for SocialFold<'_> {
                 } else {
                     let row = encode(&FollowRow { since: e.ts });
                     self.follows.insert(k.as_slice(), row.as_slice())?;
-                    self.followers
-                        .insert(key(&[&x.target.key_bytes(), e.author.as_bytes()]).as_slice(), row.as_slice())?;
                     true
                 }
             }
             Event::Unfollowed(x) => {
-                let removed =
-                    self.follows.remove(key(&[e.author.as_bytes(), &x.target.key_bytes()]).as_slice())?.is_some();
-                if removed {
-                    self.followers.remove(key(&[&x.target.key_bytes(), e.author.as_bytes()]).as_slice())?;
-                }
-                removed
+                self.follows.remove(key(&[e.author.as_bytes(), &x.target.key_bytes()]).as_slice())?.is_some()
             }
             Event::GuildCreated(x) => {
                 self.guilds

@@ -312,32 +312,17 @@ impl Views {
         let stats = self.listing_stats(id)?;
         let versions =
             rows::scan::<VersionRow>(self.txn(), VERSIONS, id.as_bytes())?.into_iter().map(|(_, v)| v).collect();
-        let reviews = rows::scan::<ReviewRow>(self.txn(), REVIEWS, id.as_bytes())?
+        let reviews = self.reviews_under(id.as_bytes())?.into_iter().map(|(_, who, r)| (who, r)).collect();
+        let subscribers = self.subscriptions_under(id.as_bytes())?.into_iter().map(|(_, who, s)| (who, s)).collect();
+        let bookings = self
+            .bookings_where(Some(id))?
             .into_iter()
-            .map(|(k, v)| (key_at(&k, 32), v))
-            .filter(|(who, _)| *who != listing.owner)
-            .collect();
-        let subscribers = rows::scan::<SubscriptionRow>(self.txn(), SUBSCRIPTIONS, id.as_bytes())?
-            .into_iter()
-            .filter(|(_, v)| v.ended.is_none())
-            .map(|(k, v)| (key_at(&k, 32), v))
-            .collect();
-        let confirmed: Vec<Hash> = rows::scan_keys(self.txn(), CONFIRMED, id.as_bytes(), usize::MAX)?
-            .into_iter()
-            .map(|(k, _)| hash_at(&k, 40))
-            .collect();
-        let bookings = rows::scan::<BookingRow>(self.txn(), BOOKINGS, &[])?
-            .into_iter()
-            .filter(|(_, b)| b.listing == *id)
-            .map(|(k, b)| {
-                let bid = hash_at(&k, 0);
-                BookingLine {
-                    id: bid,
-                    requester: b.requester,
-                    start: Instant(b.start),
-                    end: Instant(b.end),
-                    confirmed: confirmed.contains(&bid),
-                }
+            .map(|(id, b, confirmed)| BookingLine {
+                id,
+                requester: b.requester,
+                start: Instant(b.start),
+                end: Instant(b.end),
+                confirmed,
             })
             .collect();
         Ok(Some(ListingPage {
@@ -409,14 +394,7 @@ impl Views {
             if report.at > as_of {
                 continue;
             }
-            let (mut upheld_by, mut dismissed_by) = (0, 0);
-            for (vk, v) in rows::scan::<VerdictRow>(self.txn(), VERDICTS, id.as_bytes())? {
-                let resolver = key_at(&vk, 32);
-                if resolver == report.subject || resolver == report.reporter || v.at > as_of {
-                    continue;
-                }
-                if v.upheld { upheld_by += 1 } else { dismissed_by += 1 }
-            }
+            let (upheld_by, dismissed_by) = self.verdicts(&id, &report, as_of)?;
             violations.push(ViolationLine {
                 report: id,
                 category: report.category,
@@ -493,22 +471,6 @@ impl Views {
         Ok(s)
     }
 
-    /// Who follows `target`, in key order.
-    pub fn followers(&self, target: &Target) -> Result<Vec<PublicKey>, StorageError> {
-        Ok(rows::scan_keys(self.txn(), FOLLOWERS, &target.key_bytes(), usize::MAX)?
-            .into_iter()
-            .map(|(k, _)| key_at(&k, 33))
-            .collect())
-    }
-
-    /// Whom `follower` follows, in key order.
-    pub fn following(&self, follower: &PublicKey) -> Result<Vec<Target>, StorageError> {
-        Ok(rows::scan_keys(self.txn(), FOLLOWS, follower.as_bytes(), usize::MAX)?
-            .into_iter()
-            .filter_map(|(k, _)| Target::from_key_bytes(&k[32..]))
-            .collect())
-    }
-
     /// A guild's members, in key order.
     pub fn guild_members(&self, guild: &Hash) -> Result<Vec<PublicKey>, StorageError> {
         Ok(rows::scan_keys(self.txn(), MEMBERS, guild.as_bytes(), usize::MAX)?
@@ -522,37 +484,50 @@ impl Views {
         Ok(rows::scan::<GuildRow>(self.txn(), GUILDS, &[])?.into_iter().map(|(k, v)| (hash_at(&k, 0), v)).collect())
     }
 
-    /// Every live review: (listing, reviewer, review), in key order; the owner's own are left out,
-    /// as on the listing's page.
+    /// Every review (the fold keeps a reviewer's latest, and never an owner's of their own
+    /// listing): (listing, reviewer, review), in key order.
     pub fn review_rows(&self) -> Result<Vec<(Hash, PublicKey, ReviewRow)>, StorageError> {
-        let owners: std::collections::HashMap<Hash, PublicKey> = rows::scan::<ListingRow>(self.txn(), LISTINGS, &[])?
-            .into_iter()
-            .map(|(k, row)| (hash_at(&k, 0), row.owner))
-            .collect();
-        Ok(rows::scan::<ReviewRow>(self.txn(), REVIEWS, &[])?
-            .into_iter()
-            .map(|(k, v)| (hash_at(&k, 0), key_at(&k, 32), v))
-            .filter(|(listing, who, _)| owners.get(listing) != Some(who))
-            .collect())
+        self.reviews_under(&[])
     }
 
     /// Every live subscription: (listing, subscriber, subscription), in key order.
     pub fn subscription_rows(&self) -> Result<Vec<(Hash, PublicKey, SubscriptionRow)>, StorageError> {
-        Ok(rows::scan::<SubscriptionRow>(self.txn(), SUBSCRIPTIONS, &[])?
+        self.subscriptions_under(&[])
+    }
+
+    /// Every booking request: (id, row, confirmed), in id order.
+    pub fn booking_rows(&self) -> Result<Vec<(Hash, BookingRow, bool)>, StorageError> {
+        self.bookings_where(None)
+    }
+
+    /// Reviews whose key starts with `prefix` (a listing id, or nothing for all).
+    fn reviews_under(&self, prefix: &[u8]) -> Result<Vec<(Hash, PublicKey, ReviewRow)>, StorageError> {
+        Ok(rows::scan::<ReviewRow>(self.txn(), REVIEWS, prefix)?
+            .into_iter()
+            .map(|(k, v)| (hash_at(&k, 0), key_at(&k, 32), v))
+            .collect())
+    }
+
+    /// Live subscriptions whose key starts with `prefix` (a listing id, or nothing for all).
+    fn subscriptions_under(&self, prefix: &[u8]) -> Result<Vec<(Hash, PublicKey, SubscriptionRow)>, StorageError> {
+        Ok(rows::scan::<SubscriptionRow>(self.txn(), SUBSCRIPTIONS, prefix)?
             .into_iter()
             .filter(|(_, v)| v.ended.is_none())
             .map(|(k, v)| (hash_at(&k, 0), key_at(&k, 32), v))
             .collect())
     }
 
-    /// Every booking request: (id, row, confirmed), in id order. One pass over each table.
-    pub fn booking_rows(&self) -> Result<Vec<(Hash, BookingRow, bool)>, StorageError> {
-        let confirmed: std::collections::HashSet<Hash> = rows::scan_keys(self.txn(), CONFIRMED, &[], usize::MAX)?
+    /// Booking requests (of one listing, or all) with whether each is confirmed: one pass over
+    /// the bookings and over the confirmations (keyed listing ‖ start ‖ booking).
+    fn bookings_where(&self, listing: Option<&Hash>) -> Result<Vec<(Hash, BookingRow, bool)>, StorageError> {
+        let prefix = listing.map_or(&[][..], |l| l.as_bytes().as_slice());
+        let confirmed: std::collections::HashSet<Hash> = rows::scan_keys(self.txn(), CONFIRMED, prefix, usize::MAX)?
             .into_iter()
             .map(|(k, _)| hash_at(&k, 40))
             .collect();
         Ok(rows::scan::<BookingRow>(self.txn(), BOOKINGS, &[])?
             .into_iter()
+            .filter(|(_, b)| listing.is_none_or(|l| b.listing == *l))
             .map(|(k, b)| {
                 let id = hash_at(&k, 0);
                 (id, b, confirmed.contains(&id))
@@ -590,30 +565,29 @@ impl Views {
         let mut out = Vec::new();
         for (k, r) in rows::scan::<ReportRow>(self.txn(), REPORTS, &[])? {
             let id = hash_at(&k, 0);
-            let (mut up, mut down) = (0, 0);
-            for (vk, v) in rows::scan::<VerdictRow>(self.txn(), VERDICTS, id.as_bytes())? {
-                let resolver = key_at(&vk, 32);
-                if resolver == r.subject || resolver == r.reporter {
-                    continue;
-                }
-                if v.upheld { up += 1 } else { down += 1 }
-            }
+            let (up, down) = self.verdicts(&id, &r, Micros::MAX)?;
             out.push((id, r, up, down));
         }
         Ok(out)
     }
 
+    /// Verdicts on a report given by anyone but its subject and reporter up to `as_of`:
+    /// (to uphold, to dismiss).
+    fn verdicts(&self, id: &Hash, report: &ReportRow, as_of: Micros) -> Result<(u64, u64), StorageError> {
+        let (mut upheld, mut dismissed) = (0, 0);
+        for (k, v) in rows::scan::<VerdictRow>(self.txn(), VERDICTS, id.as_bytes())? {
+            let resolver = key_at(&k, 32);
+            if resolver == report.subject || resolver == report.reporter || v.at > as_of {
+                continue;
+            }
+            if v.upheld { upheld += 1 } else { dismissed += 1 }
+        }
+        Ok((upheld, dismissed))
+    }
+
     /// Every tool-call request, in id order.
     pub fn audit_rows(&self) -> Result<Vec<(Hash, RequestRow)>, StorageError> {
         Ok(rows::scan::<RequestRow>(self.txn(), REQUESTS, &[])?.into_iter().map(|(k, v)| (hash_at(&k, 0), v)).collect())
-    }
-
-    /// A member's badges: (guild, badge, row).
-    pub fn awards_of(&self, member: &PublicKey) -> Result<Vec<(Hash, String, AwardRow)>, StorageError> {
-        Ok(rows::scan::<AwardRow>(self.txn(), AWARDS, member.as_bytes())?
-            .into_iter()
-            .map(|(k, v)| (hash_at(&k, 32), String::from_utf8_lossy(&k[64..]).into_owned(), v))
-            .collect())
     }
 }
 
@@ -917,14 +891,7 @@ impl State for Views {
             return Ok(None);
         };
         let confirmed = self.confirmed_slots(&b.listing)?.iter().any(|(_, _, booking)| booking == id);
-        Ok(Some(BookingInfo {
-            id: *id,
-            listing: b.listing,
-            requester: b.requester,
-            start: b.start,
-            end: b.end,
-            confirmed,
-        }))
+        Ok(Some(BookingInfo { id: *id, listing: b.listing, start: b.start, end: b.end, confirmed }))
     }
 
     fn confirmed_slots(&self, listing: &Hash) -> Result<Vec<(Micros, Micros, Hash)>, StateError> {

@@ -9,7 +9,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 
 /// A column's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,21 +113,27 @@ pub(crate) fn schema(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(columns.iter().map(|c| Field::new(c.name, c.col.data_type(), c.nullable)).collect::<Vec<_>>()))
 }
 
+/// A cell that is not of its column's type: a table's rows do not match its columns.
+fn mismatch(index: usize, cell: &Cell) -> DataFusionError {
+    DataFusionError::Internal(format!("column {index} got the cell {cell:?}"))
+}
+
 /// Builds one column from the cells at `index` of `rows`.
-fn build(col: Col, rows: &[Vec<Cell>], index: usize) -> ArrayRef {
+fn build(col: Col, rows: &[Vec<Cell>], index: usize) -> Result<ArrayRef> {
     macro_rules! fill {
         ($builder:expr, $variant:ident) => {{
             let mut b = $builder;
             for row in rows {
                 match &row[index] {
                     Cell::$variant(v) => b.append_value(v.clone()),
-                    _ => b.append_null(),
+                    Cell::Null => b.append_null(),
+                    other => return Err(mismatch(index, other)),
                 }
             }
             Arc::new(b.finish()) as ArrayRef
         }};
     }
-    match col {
+    Ok(match col {
         Col::Str => fill!(StringBuilder::new(), Str),
         Col::U64 => fill!(UInt64Builder::new(), U64),
         Col::F64 => fill!(Float64Builder::new(), F64),
@@ -138,26 +144,21 @@ fn build(col: Col, rows: &[Vec<Cell>], index: usize) -> ArrayRef {
             for row in rows {
                 match &row[index] {
                     Cell::Ts(v) => b.append_value(*v as i64),
-                    _ => b.append_null(),
+                    Cell::Null => b.append_null(),
+                    other => return Err(mismatch(index, other)),
                 }
             }
             Arc::new(b.finish())
         }
-    }
+    })
 }
 
-/// A record batch of `rows` (full rows, in `columns` order) holding only the projected columns.
-pub(crate) fn batch(columns: &[Column], projection: Option<&[usize]>, rows: &[Vec<Cell>]) -> Result<RecordBatch> {
-    let all: Vec<usize>;
-    let projection = match projection {
-        Some(p) => p,
-        None => {
-            all = (0..columns.len()).collect();
-            &all
-        }
-    };
-    let picked: Vec<Column> = projection.iter().map(|&i| columns[i]).collect();
-    let arrays = projection.iter().map(|&i| build(columns[i].col, rows, i)).collect();
+/// A record batch of `rows` (full rows, in `columns` order).
+pub(crate) fn batch(columns: &[Column], rows: &[Vec<Cell>]) -> Result<RecordBatch> {
+    if let Some(row) = rows.iter().find(|r| r.len() != columns.len()) {
+        return Err(DataFusionError::Internal(format!("a row of {} cells for {} columns", row.len(), columns.len())));
+    }
+    let arrays = (0..columns.len()).map(|i| build(columns[i].col, rows, i)).collect::<Result<_>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
-    Ok(RecordBatch::try_new_with_options(schema(&picked), arrays, &options)?)
+    Ok(RecordBatch::try_new_with_options(schema(columns), arrays, &options)?)
 }

@@ -92,11 +92,11 @@ impl fmt::Display for Plan {
     }
 }
 
+/// A column named as it is. A cast of the column (`CAST(ts AS DATE)`) is not the column: its
+/// values differ, so a filter on it is never pushed down.
 fn column_name(e: &Expr) -> Option<&str> {
     match e {
         Expr::Column(c) => Some(&c.name),
-        Expr::Cast(c) => column_name(&c.expr),
-        Expr::TryCast(c) => column_name(&c.expr),
         _ => None,
     }
 }
@@ -104,34 +104,35 @@ fn column_name(e: &Expr) -> Option<&str> {
 fn literal(e: &Expr) -> Option<&ScalarValue> {
     match e {
         Expr::Literal(v, _) => Some(v),
-        Expr::Cast(c) => literal(&c.expr),
         _ => None,
     }
 }
 
-fn as_u64(v: &ScalarValue) -> Option<u64> {
-    match v {
-        ScalarValue::UInt64(Some(x)) => Some(*x),
-        ScalarValue::Int64(Some(x)) => u64::try_from(*x).ok(),
-        ScalarValue::UInt32(Some(x)) => Some(u64::from(*x)),
-        ScalarValue::Int32(Some(x)) => u64::try_from(*x).ok(),
-        ScalarValue::TimestampMicrosecond(Some(x), _) => u64::try_from(*x).ok(),
-        ScalarValue::TimestampMillisecond(Some(x), _) => u64::try_from(*x).ok().map(|v| v * 1_000),
-        ScalarValue::TimestampSecond(Some(x), _) => u64::try_from(*x).ok().map(|v| v * 1_000_000),
-        ScalarValue::TimestampNanosecond(Some(x), _) => u64::try_from(*x).ok().map(|v| v / 1_000),
+/// `v` as a value of `column`, when it is of the column's own kind (DataFusion coerces literals
+/// to the column's type): an integer for `offset`, a microsecond timestamp for `ts`.
+fn value_of(column: &str, v: &ScalarValue) -> Option<u64> {
+    match (column, v) {
+        ("offset", ScalarValue::UInt64(Some(x))) => Some(*x),
+        ("offset", ScalarValue::Int64(Some(x))) => u64::try_from(*x).ok(),
+        ("ts", ScalarValue::TimestampMicrosecond(Some(x), _)) => u64::try_from(*x).ok(),
         _ => None,
     }
 }
 
-/// Narrows an inclusive range by `column op value`. Returns false if the predicate is not a
-/// usable comparison.
-fn narrow(range: &mut (u64, u64), op: Operator, value: u64) -> bool {
+/// Narrows an inclusive range by `column op value` (an op `comparison` accepts).
+fn narrow(range: &mut (u64, u64), op: Operator, value: u64) {
     match op {
         Operator::Eq => {
             range.0 = range.0.max(value);
             range.1 = range.1.min(value);
         }
-        Operator::Gt => range.0 = range.0.max(value.saturating_add(1)),
+        Operator::Gt => {
+            if value == u64::MAX {
+                *range = (1, 0); // empty
+            } else {
+                range.0 = range.0.max(value + 1);
+            }
+        }
         Operator::GtEq => range.0 = range.0.max(value),
         Operator::Lt => {
             if value == 0 {
@@ -141,9 +142,8 @@ fn narrow(range: &mut (u64, u64), op: Operator, value: u64) -> bool {
             }
         }
         Operator::LtEq => range.1 = range.1.min(value),
-        _ => return false,
+        _ => {}
     }
-    true
 }
 
 /// The text values `e` says `column` equals (`=`, `IN`, or an `OR` of `=`), if that is what it says.
@@ -168,61 +168,36 @@ fn equals_any(e: &Expr, column: &str) -> Option<Vec<String>> {
     }
 }
 
-/// A comparison of a numeric column with a literal: (column, op, value), op seen from the column.
+/// A comparison of `offset` or `ts` with a literal of its type: (column, op, value), op seen from
+/// the column.
 fn comparison(e: &Expr) -> Option<(&str, Operator, u64)> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { return None };
+    if !matches!(op, Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq) {
+        return None;
+    }
     if let (Some(c), Some(v)) = (column_name(left), literal(right)) {
-        return Some((c, *op, as_u64(v)?));
+        return Some((c, *op, value_of(c, v)?));
     }
     if let (Some(v), Some(c)) = (literal(left), column_name(right)) {
-        return Some((c, op.swap()?, as_u64(v)?));
+        return Some((c, op.swap()?, value_of(c, v)?));
     }
     None
 }
 
 /// Whether the store can use `filter` (so DataFusion should hand it to the scan).
 fn usable(filter: &Expr) -> bool {
-    equals_any(filter, "author").is_some()
-        || equals_any(filter, "kind").is_some()
-        || comparison(filter).is_some_and(|(c, op, _)| {
-            matches!(c, "offset" | "ts")
-                && matches!(op, Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq)
-        })
+    equals_any(filter, "author").is_some() || equals_any(filter, "kind").is_some() || comparison(filter).is_some()
 }
 
 /// Whether every row the scan yields satisfies `filter` (so DataFusion need not check it again):
-/// true only for the plain forms the scan applies in full whatever the other filters — no casts,
-/// literals of the column's own type, author keys in canonical lowercase hex. Not kinds: when an
-/// author filter sends the scan through the feed index, a kind filter is left to DataFusion (and
-/// DataFusion may ask about one filter at a time, without the others).
+/// offset and ts comparisons (always applied in full) and author keys in canonical lowercase hex.
+/// Not kinds: when an author filter sends the scan through the feed index, a kind filter is left
+/// to DataFusion (and DataFusion may ask about one filter at a time, without the others).
 fn exact(filter: &Expr) -> bool {
-    fn plain(e: &Expr) -> bool {
-        match e {
-            Expr::Column(_) | Expr::Literal(..) => true,
-            Expr::BinaryExpr(BinaryExpr { left, right, .. }) => plain(left) && plain(right),
-            Expr::InList(InList { expr, list, .. }) => plain(expr) && list.iter().all(plain),
-            _ => false,
-        }
-    }
-    if !plain(filter) {
-        return false;
-    }
     if let Some(values) = equals_any(filter, "author") {
         return values.iter().all(|v| v.parse::<PublicKey>().is_ok_and(|k| k.to_string() == *v));
     }
-    if equals_any(filter, "kind").is_some() {
-        return false;
-    }
-    let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = filter else { return false };
-    let typed = |e: &Expr| match e {
-        Expr::Literal(ScalarValue::UInt64(Some(_)), _) => Some("offset"),
-        Expr::Literal(ScalarValue::TimestampMicrosecond(Some(_), _), _) => Some("ts"),
-        _ => None,
-    };
-    match comparison(filter) {
-        Some((column, _, _)) => typed(left).or(typed(right)) == Some(column),
-        None => false,
-    }
+    comparison(filter).is_some()
 }
 
 /// Chooses the narrowest access the filters allow: a feed, a kind, a time range, an offset range.
@@ -248,12 +223,8 @@ pub(crate) fn plan(filters: &[Expr]) -> Plan {
             });
         } else if let Some((col, op, value)) = comparison(f) {
             match col {
-                "offset" => {
-                    narrow(&mut offsets, op, value);
-                }
-                "ts" => {
-                    narrow(&mut ts, op, value);
-                }
+                "offset" => narrow(&mut offsets, op, value),
+                "ts" => narrow(&mut ts, op, value),
                 _ => {}
             }
         }
@@ -387,7 +358,8 @@ impl LogScanExec {
             Access::Feed(_) => &[OFFSET, AUTHOR, SEQ],
             Access::Kind(_) => &[OFFSET, KIND],
             Access::Time => &[OFFSET, TS],
-            Access::Offsets => &[OFFSET],
+            // The offset-range scan reads the log itself, not an index.
+            Access::Offsets => return false,
         };
         // The residual ranges must be checkable from the index too.
         let ts_ok = self.plan.ts == (0, u64::MAX) || matches!(self.plan.access, Access::Time);
@@ -438,7 +410,7 @@ impl ExecutionPlan for LogScanExec {
             projection: self.projection.clone(),
             schema: Arc::clone(&self.schema),
             limit: self.limit.unwrap_or(usize::MAX),
-            batch_size: self.batch_size.max(1024),
+            batch_size: self.batch_size.max(1),
             index_only: self.index_only(),
         };
         builder.spawn_blocking(move || scan.run(&mut |batch| tx.blocking_send(Ok(batch)).is_ok()));
@@ -568,8 +540,8 @@ impl ScanJob {
         let arrays: Vec<ArrayRef> = self
             .projection
             .iter()
-            .map(|&col| -> ArrayRef {
-                match col {
+            .map(|&col| -> Result<ArrayRef> {
+                Ok(match col {
                     OFFSET => {
                         Arc::new(chunk.iter().map(|l| l.offset).collect::<datafusion::arrow::array::UInt64Array>())
                     }
@@ -586,15 +558,18 @@ impl ScanJob {
                             .map(|l| l.author.map(|a| a.to_string()))
                             .collect::<datafusion::arrow::array::StringArray>(),
                     ),
-                    _ => Arc::new(
+                    KIND => Arc::new(
                         chunk
                             .iter()
                             .map(|l| l.kind.map(|k| kinds[k].clone()))
                             .collect::<datafusion::arrow::array::StringArray>(),
                     ),
-                }
+                    other => {
+                        return Err(DataFusionError::Internal(format!("column {other} is not in an index")));
+                    }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(chunk.len()));
         Ok(RecordBatch::try_new_with_options(Arc::clone(&self.schema), arrays, &options)?)
     }
@@ -654,9 +629,7 @@ impl<'j> Rows<'j> {
 
     /// Adds the event if its timestamp is in range.
     fn push(&mut self, event: EventRef<'_>) -> Result<()> {
-        let env = event
-            .envelope()
-            .map_err(|e| DataFusionError::Execution(format!("offset {}: damaged event: {e}", event.offset)))?;
+        let env = event.envelope().map_err(storage)?;
         let (lo, hi) = self.job.plan.ts;
         if env.ts < lo || env.ts > hi {
             return Ok(());

@@ -173,7 +173,7 @@ pub fn tables() -> Vec<TableInfo> {
             })
             .collect(),
     };
-    let mut out = vec![describe("events", "one row per event of the log, in offset order", events::COLUMNS)];
+    let mut out = vec![describe("events", "one row per event of the log", events::COLUMNS)];
     out.extend(tables::TABLES.iter().map(|t| describe(t.name, t.doc, t.columns)));
     out
 }

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
+use datafusion::error::DataFusionError;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
@@ -33,26 +34,42 @@ pub(crate) async fn export(
     for table in tables() {
         let path = dir.join(format!("{}.parquet", table.name));
         let partial = dir.join(format!("{}.parquet.partial", table.name));
-        let mut stream = engine.stream(&format!("SELECT * FROM \"{}\"", table.name)).await?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(1).map_err(datafusion::error::DataFusionError::from)?,
-            ))
-            .set_max_row_group_row_count(Some(256 * 1024))
-            .build();
-        let mut writer = ArrowWriter::try_new(File::create(&partial)?, stream.schema(), Some(props))
-            .map_err(datafusion::error::DataFusionError::from)?;
-        let mut rows = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            rows += batch.num_rows() as u64;
-            writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
-            progress(table.name, rows);
-        }
-        writer.close().map_err(datafusion::error::DataFusionError::from)?;
+        let written = write_table(engine, table.name, &partial, progress).await;
+        let rows = match written {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
         std::fs::rename(&partial, &path)?;
         let bytes = std::fs::metadata(&path)?.len();
         out.push(ExportedTable { table: table.name.to_owned(), rows, path: path.display().to_string(), bytes });
     }
     Ok(out)
+}
+
+/// Writes one table to `path` and syncs it; returns its rows.
+async fn write_table(
+    engine: &QueryEngine,
+    table: &str,
+    path: &Path,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<u64, QueryError> {
+    let mut stream = engine.stream(&format!("SELECT * FROM \"{table}\"")).await?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(DataFusionError::from)?))
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(path)?, stream.schema(), Some(props)).map_err(DataFusionError::from)?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).map_err(DataFusionError::from)?;
+        progress(table, rows);
+    }
+    writer.into_inner().map_err(DataFusionError::from)?.sync_all()?;
+    Ok(rows)
 }

@@ -99,7 +99,7 @@ impl PartitionStream for ViewPartition {
         builder.spawn_blocking(move || {
             let rows = (def.rows)(&views, as_of).map_err(|e| DataFusionError::External(Box::new(e)))?;
             for chunk in rows.chunks(batch_size.max(1)) {
-                let batch = cells::batch(def.columns, None, chunk)?;
+                let batch = cells::batch(def.columns, chunk)?;
                 if tx.blocking_send(Ok(batch)).is_err() {
                     break;
                 }

@@ -683,7 +683,7 @@ pub(crate) struct GenArgs {
     /// The seed: the same seed on an empty home writes byte-identical events
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
-    /// Events per durable transaction
+    /// Most events per durable transaction (one also ends every 4,096 events of the store)
     #[arg(long, default_value_t = 4096)]
     pub(crate) batch: usize,
 }

@@ -299,7 +299,9 @@ pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
 /// Writes through a temporary file beside `path` and renames it into place, so `path` is either
 /// complete or untouched.
 pub(crate) fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
-    let tmp = path.with_extension("partial");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
     let result = (|| {
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);

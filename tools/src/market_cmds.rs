@@ -3,14 +3,14 @@
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Result;
-use mindlog_commands::{Command, Decision, IdSpace, ListingKind, State, TaskOutcome};
+use mindlog_commands::{Command, Decision, IdSpace, ListingKind, TaskOutcome, resolve_id};
 use mindlog_ledger::{Hash, PublicKey};
 use mindlog_projections::{AuditSession, ListingPage, Reputation};
 
 use crate::cli::{AuditCmd, BoardArg, DecisionArg, GuildCmd, IdentityCmd, KindArg, MarketCmd, RepCmd, TaskOutcomeArg};
 use crate::home::Home;
 use crate::persona_cmds::write;
-use crate::session::Session;
+use crate::session::{Session, decide_error};
 use crate::ui::{now_micros, thousands};
 use crate::{Outcome, Rejected};
 
@@ -168,25 +168,10 @@ fn list(home: &Home, only: Option<ListingKind>, all: bool, json: bool) -> Result
     Ok(Outcome::Success)
 }
 
-/// The one id of `space` that `reference` names (an id or an unambiguous prefix).
-fn resolve_id(views: &dyn State, space: IdSpace, what: &str, reference: &str) -> Result<Hash> {
-    if let Ok(id) = reference.parse::<Hash>() {
-        return Ok(id);
-    }
-    let found = views
-        .ids_with_prefix(space, None, reference, 2)
-        .map_err(|e| anyhow::Error::from_boxed(e).context("reading the views"))?;
-    match found.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Rejected(format!("unknown {what} {reference:?}")).into()),
-        _ => Err(Rejected(format!("{what} {reference:?} is ambiguous; give more characters")).into()),
-    }
-}
-
 fn show(home: &Home, reference: &str, json: bool) -> Result<Outcome> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let id = resolve_id(&views, IdSpace::Listing, "listing", reference)?;
+    let id = resolve_id(&views, IdSpace::Listing, "listing", reference).map_err(decide_error)?;
     let page = views.listing_page(&id)?.ok_or_else(|| Rejected(format!("unknown listing {reference:?}")))?;
     let mut out = BufWriter::new(io::stdout().lock());
     if json {

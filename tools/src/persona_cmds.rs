@@ -4,12 +4,12 @@
 use std::io::{self, BufWriter, Read, Write};
 
 use anyhow::{Context, Result};
-use mindlog_commands::{Command, DecideError, Outcome, Role, resolve_persona};
+use mindlog_commands::{Command, Outcome, Role, resolve_persona};
 use mindlog_projections::{PersonaProfile, Projections};
 
 use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, OutcomeArg, PersonaCmd, ProjectionsCmd, RoleArg};
 use crate::home::Home;
-use crate::session::{Session, written};
+use crate::session::{Session, decide_error, written};
 use crate::ui::{now_micros, progress, thousands};
 use crate::{Outcome as Exit, Rejected};
 
@@ -102,11 +102,7 @@ fn show(home: &Home, reference: &str, as_of: Option<u64>, json: bool) -> Result<
     let session = Session::open(home)?;
     let views = session.views()?;
     let me = session.identity.public_key();
-    let info = match resolve_persona(&views, &me, reference) {
-        Ok(info) => info,
-        Err(DecideError::Rejected(r)) => return Err(Rejected(r.to_string()).into()),
-        Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
-    };
+    let info = resolve_persona(&views, &me, reference).map_err(decide_error)?;
     let profile = views.profile(&info.id, as_of.unwrap_or_else(now_micros))?.context("the persona vanished")?;
     let mut out = BufWriter::new(io::stdout().lock());
     if json {

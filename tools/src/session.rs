@@ -71,8 +71,7 @@ impl Session {
             let now = now_micros();
             let events = match decide(&self.views()?, &me, now, command) {
                 Ok(events) => events,
-                Err(DecideError::Rejected(rejection)) => return Err(Rejected(rejection.to_string()).into()),
-                Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
+                Err(e) => return Err(decide_error(e)),
             };
             if events.is_empty() {
                 return Ok(Vec::new());
@@ -112,4 +111,12 @@ pub(crate) fn written(events: &[(Event, Appended)]) -> Vec<Written> {
         .iter()
         .map(|(e, a)| Written { kind: e.kind(), hash: a.hash.to_string(), offset: a.offset, seq: a.seq })
         .collect()
+}
+
+/// A rejection as the command's failure (exit 1); a failure to read the views as an error.
+pub(crate) fn decide_error(e: DecideError) -> anyhow::Error {
+    match e {
+        DecideError::Rejected(rejection) => Rejected(rejection.to_string()).into(),
+        DecideError::State(e) => anyhow::Error::from_boxed(e).context("reading the views"),
+    }
 }

@@ -2,28 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn mindlog(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindlog"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("MINDLOG_HOME")
-        .output()
-        .expect("runs")
-}
+use common::{mindlog, ok, stderr};
 
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = mindlog(home, args);
-    assert!(out.status.success(), "mindlog {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn init_creates_a_private_key_and_never_overwrites_it() {

@@ -3,33 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn mindlog(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindlog")).arg("--home").arg(home).args(args).output().expect("runs")
-}
+use common::{json, mindlog, ok, rejected};
 
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = mindlog(home, args);
-    assert!(out.status.success(), "mindlog {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must be rejected: exit 1, one line saying `why`, nothing appended.
-fn rejected(home: &Path, args: &[&str], why: &str) {
-    let before = ok(home, &["export", "--jsonl"]);
-    let out = mindlog(home, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "mindlog {args:?}: {stderr}");
-    assert!(stderr.contains(why), "mindlog {args:?}: {stderr:?} does not say {why:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert_eq!(ok(home, &["export", "--jsonl"]), before, "a rejected command appends nothing");
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap()
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn the_persona_examples_work_as_written() {
