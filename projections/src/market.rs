@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use mindlog_commands::{DAY_MICROS, Event, ListingKind, MAX_PRICE, Micros, Period, Tier};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, encode, key};
@@ -181,7 +181,7 @@ impl Projection for MarketView {
     fn tables(&self) -> &'static [&'static str] {
         &[LISTINGS, VERSIONS, STATS, REVIEWS, SUBSCRIPTIONS, PURCHASES, BOOKINGS, CONFIRMED, DAILY]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(MarketFold {
             listings: Cached::open(txn, LISTINGS)?,
             stats: Cached::open(txn, STATS)?,

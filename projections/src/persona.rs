@@ -2,8 +2,8 @@
 //! emotions, message and reflection counts, and lineage. docs/views.md describes every table.
 
 use mindlog_commands::{Event, MAX_TRAIT_DELTA, Micros, Outcome, Role, Traits, Units};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, key};
@@ -220,7 +220,7 @@ impl Projection for PersonaView {
     fn tables(&self) -> &'static [&'static str] {
         &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(PersonaFold {
             personas: Cached::open(txn, PERSONAS)?,
             commitments: Cached::open(txn, COMMITMENTS)?,

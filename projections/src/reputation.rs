@@ -3,8 +3,8 @@
 //! explicit instant (`scores.rs`), never stored.
 
 use mindlog_commands::{Event, Micros, TaskOutcome};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, encode, key};
@@ -71,7 +71,7 @@ impl Projection for ReputationView {
     fn tables(&self) -> &'static [&'static str] {
         &[ATTESTATIONS, VOUCHES, REPORTS, REPORTS_BY_SUBJECT, VERDICTS]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(ReputationFold {
             reports: Cached::open(txn, REPORTS)?,
             attestations: txn.open_table(def(ATTESTATIONS))?,

@@ -5,8 +5,7 @@ use mindlog_commands::{
     BookingInfo, CommitmentInfo, Decision, GuildInfo, IdSpace, Instant, ListingInfo, MemoryInfo, Micros, PersonaInfo,
     ReportInfo, RequestInfo, State, StateError, Target, Traits, Units,
 };
-use mindlog_ledger::redb::ReadTransaction;
-use mindlog_ledger::{Hash, PublicKey, Snapshot, StorageError};
+use mindlog_ledger::{DerivedTables, Hash, PublicKey, Snapshot, StorageError};
 use serde::Serialize;
 
 use crate::audit::{REQUESTS, RequestRow, SESSIONS};
@@ -28,8 +27,8 @@ impl Views {
         Views { snapshot }
     }
 
-    fn txn(&self) -> &ReadTransaction {
-        self.snapshot.transaction()
+    fn txn(&self) -> DerivedTables<'_> {
+        self.snapshot.derived_tables(rows::VIEWS)
     }
 
     /// The log snapshot these views were read with.
