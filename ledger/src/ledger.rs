@@ -111,6 +111,19 @@ impl Ledger {
         Ledger::from_db(db, path)
     }
 
+    /// A new, empty store held in memory and gone when dropped: a scratch log for folding a
+    /// subset of events the way the views of a real store fold them (a persona as it stood at
+    /// an instant). Its [`Ledger::path`] is `:memory:`.
+    pub fn in_memory() -> Result<Ledger, OpenError> {
+        let path = Path::new(":memory:");
+        let fail = |source: StorageError| OpenError::Storage { path: path.to_owned(), source };
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| fail(e.into()))?;
+        store::initialise(&db).map_err(fail)?;
+        Ledger::from_db(db, path)
+    }
+
     /// Opens an existing store, refusing one written by a newer format. Fails with
     /// [`OpenError::Busy`] while another process has it open.
     pub fn open(path: &Path) -> Result<Ledger, OpenError> {

@@ -21,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod as_of;
 mod audit;
 mod market;
 mod persona;
@@ -89,6 +90,31 @@ pub enum ProjectionError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A persona asked for as of an instant before it was created.
+    #[error("persona {name:?} did not exist yet: it was created at {created}")]
+    NotYetCreated {
+        /// Its name.
+        name: String,
+        /// When it was created.
+        created: mindlog_commands::Instant,
+    },
+    /// A stored event that does not decode: the store is damaged (`mindlog verify` says where).
+    #[error("the event at offset {offset} is damaged: {source}; run mindlog verify")]
+    Damaged {
+        /// Where it is.
+        offset: u64,
+        /// What is wrong.
+        source: mindlog_ledger::EnvelopeError,
+    },
+    /// A stored event whose signature no longer checks: the store is damaged.
+    #[error("a stored event fails its signature check: {0}; run mindlog verify")]
+    Unverifiable(#[from] mindlog_ledger::EventError),
+    /// The scratch store of a past state refused an event.
+    #[error("folding the past state: {0}")]
+    Scratch(#[from] mindlog_ledger::IngestError),
+    /// The scratch store could not be made.
+    #[error("making a scratch store: {0}")]
+    ScratchOpen(#[from] mindlog_ledger::OpenError),
 }
 
 /// The views of one store.
