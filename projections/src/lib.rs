@@ -31,6 +31,7 @@ mod rows;
 mod runner;
 mod scores;
 mod social;
+mod timeline;
 mod views;
 
 use mindlog_ledger::{Ledger, StorageError};
@@ -53,6 +54,7 @@ pub use crate::scores::{
     ViolationLine, VouchLine, decay, listing_score,
 };
 pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
+pub use crate::timeline::TimelineEvent;
 pub use crate::views::{AuditLine, AuditSession, BookingLine, ListingPage, PersonaProfile, Views};
 
 use crate::runner::Projection;

@@ -80,3 +80,35 @@ fn a_persona_as_it_stood_then() {
     }
     assert!(projections.persona_as_of(&Hash([9; 32]), T0).unwrap().is_none());
 }
+
+#[test]
+fn a_persona_timeline_holds_its_owners_events_about_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
+    let projections = Projections::new(&ledger);
+    let alice = Identity::from_secret(&[1; 32]);
+    let echo = run(&ledger, &projections, &alice, T0, serde_json::json!({"command": "persona.create", "name": "Echo"}));
+    run(&ledger, &projections, &alice, T0 + 1, serde_json::json!({"command": "persona.create", "name": "Other"}));
+    run(
+        &ledger,
+        &projections,
+        &alice,
+        T0 + HOUR,
+        serde_json::json!({"command": "reflect", "persona": "Echo", "text": "a quiet day"}),
+    );
+    run(
+        &ledger,
+        &projections,
+        &alice,
+        T0 + HOUR + 1,
+        serde_json::json!({"command": "reflect", "persona": "Other", "text": "not about Echo"}),
+    );
+    let kinds = |since, until| {
+        let (_, events) = projections.persona_timeline(&echo, since, until).unwrap().unwrap();
+        events.iter().map(|e| format!("{} {}", e.seq, e.kind)).collect::<Vec<_>>()
+    };
+    assert_eq!(kinds(0, u64::MAX), ["1 persona.created/1", "3 persona.reflected/1"]);
+    assert_eq!(kinds(T0 + 1, u64::MAX), ["3 persona.reflected/1"]);
+    assert_eq!(kinds(0, T0 + HOUR - 1), ["1 persona.created/1"]);
+    assert!(projections.persona_timeline(&Hash([9; 32]), 0, u64::MAX).unwrap().is_none());
+}
