@@ -46,9 +46,13 @@ pub struct MemState {
 }
 
 impl MemState {
-    /// Folds one event, authored by `author`, whose hash is `hash`. Events that would change
-    /// what their author does not own are ignored, as the projections ignore them.
+    /// Folds one event, authored by `author`, whose hash is `hash`. Events that break their
+    /// kind's state-free rules (`Event::check`), or that would change what their author does
+    /// not own, are ignored, as the projections ignore them.
     pub fn apply(&mut self, author: &PublicKey, hash: Hash, event: &Event) {
+        if event.check().is_err() {
+            return;
+        }
         let owns = |state: &MemState, persona: &Hash| {
             state.personas.get(persona).is_some_and(|p| p.owner == *author && !p.retired)
         };
