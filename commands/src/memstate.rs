@@ -46,13 +46,18 @@ pub struct MemState {
 }
 
 impl MemState {
-    /// Folds one event, authored by `author`, whose hash is `hash`. Events the views ignore for a
-    /// reason that needs state are ignored here too: changes to what their author does not own,
-    /// a trait change that would leave [0, 1], a booking confirmed twice or over a confirmed slot,
-    /// following, vouching for or reporting oneself, an owner leaving their guild, a result for
-    /// a request not allowed to run or recorded already. Not seen here: the event's timestamp, so
-    /// an expiry before its commitment's due time, which the view ignores, is applied.
+    /// Folds one event, authored by `author`, whose hash is `hash`. Events that break their
+    /// kind's state-free rules (`Event::check`) are ignored, as the projections ignore them, and
+    /// so are events the views ignore for a reason that needs state: changes to what their author
+    /// does not own, a trait change that would leave [0, 1], a booking confirmed twice or over a
+    /// confirmed slot, following, vouching for or reporting oneself, an owner leaving their guild,
+    /// a result for a request not allowed to run or recorded already. Not seen here: the event's
+    /// timestamp, so an expiry before its commitment's due time, which the view ignores, is
+    /// applied.
     pub fn apply(&mut self, author: &PublicKey, hash: Hash, event: &Event) {
+        if event.check().is_err() {
+            return;
+        }
         let owns = |state: &MemState, persona: &Hash| {
             state.personas.get(persona).is_some_and(|p| p.owner == *author && !p.retired)
         };

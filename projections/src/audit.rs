@@ -82,7 +82,8 @@ impl Projection for AuditView {
         "audit"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: events that fail `Event::check` (sessions, tools, texts) are ignored.
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         &[REQUESTS, SESSIONS]

@@ -2,7 +2,7 @@
 //! same redb file, each view's tables and checkpoint written in one transaction.
 //!
 //! ```
-//! use mindlog_commands::{decide, Command, Event};
+//! use mindlog_commands::{decide, Command, PersonaCreate};
 //! use mindlog_ledger::{Draft, Expect, Identity, Ledger};
 //! use mindlog_projections::Projections;
 //!
@@ -11,7 +11,7 @@
 //! let me = Identity::generate()?;
 //! let projections = Projections::new(&ledger);
 //! let now = 1_767_225_600_000_000;
-//! let create = Command::PersonaCreate { name: "Echo".into(), description: String::new() };
+//! let create = Command::from(PersonaCreate { name: "Echo".into(), description: String::new() });
 //! let events = decide(&projections.views()?, &me.public_key(), now, &create)?;
 //! let drafts = events.iter().map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now }).collect();
 //! let appended = ledger.append(&me, drafts, Expect::Any)?;
@@ -160,5 +160,14 @@ impl Projections {
     /// The views as they are now (call [`Projections::catch_up`] first to include every event).
     pub fn views(&self) -> Result<Views, ProjectionError> {
         Ok(Views::new(self.ledger.snapshot()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The runner counts an event that fails `Event::check` against the view named as its domain.
+    #[test]
+    fn every_domain_has_its_view() {
+        assert_eq!(super::view_names(), mindlog_commands::Event::DOMAINS);
     }
 }

@@ -1,7 +1,7 @@
 //! The `persona` view: personas and their traits, commitments, memories, consent, models,
 //! emotions, message and reflection counts, and lineage. docs/views.md describes every table.
 
-use mindlog_commands::{Event, MAX_TRAIT_DELTA, Micros, Outcome, Role, Traits, Units};
+use mindlog_commands::{Event, Micros, Outcome, Role, Traits, Units};
 use mindlog_ledger::redb::ReadableTable;
 use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
@@ -215,7 +215,8 @@ impl Projection for PersonaView {
         "persona"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: events that fail `Event::check` (names, texts, words…) are ignored.
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
@@ -260,7 +261,7 @@ impl PersonaFold<'_> {
         traits: Traits,
     ) -> Result<Applied, StorageError> {
         let name_key = key(&[e.author.as_bytes(), name.as_bytes()]);
-        if self.names.get(name_key.as_slice())?.is_some() || !traits.values().into_iter().all(in_unit) {
+        if self.names.get(name_key.as_slice())?.is_some() {
             return Ok(Applied::Ignored);
         }
         self.names.insert(name_key.as_slice(), e.hash.as_bytes().as_slice())?;
@@ -363,13 +364,11 @@ impl Fold for PersonaFold<'_> {
                 self.create(e, &x.name, &x.description, Some(x.parent), x.license.clone(), x.traits)
             }
             Event::TraitsChanged(x) => {
-                let deltas_ok = x.deltas.values().iter().all(|d| d.0.abs() <= MAX_TRAIT_DELTA.0)
-                    && x.deltas.values().iter().any(|d| d.0 != 0);
                 let stays_in_range = self
                     .personas
                     .get(x.persona.as_bytes())?
                     .is_some_and(|p| p.traits.plus(&x.deltas).values().into_iter().all(in_unit));
-                if !deltas_ok || !stays_in_range {
+                if !stays_in_range {
                     return Ok(Applied::Ignored);
                 }
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
@@ -414,9 +413,6 @@ impl Fold for PersonaFold<'_> {
                 self.end_commitment(e, &x.persona, &x.commitment, CommitmentStatus::Expired, None)
             }
             Event::MemoryAdded(x) => {
-                if !in_unit(x.importance) {
-                    return Ok(Applied::Ignored);
-                }
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
                 p.memories_added += 1;
                 self.memories.put(
@@ -451,10 +447,6 @@ impl Fold for PersonaFold<'_> {
                 Ok(Applied::Applied)
             }
             Event::EmotionRecorded(x) => {
-                let in_range = (Units(-1_000_000)..=Units::ONE).contains(&x.valence) && in_unit(x.arousal);
-                if !in_range {
-                    return Ok(Applied::Ignored);
-                }
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
                 p.emotion_mean = if p.emotions == 0 {
                     (x.valence, x.arousal)

@@ -66,7 +66,8 @@ impl Projection for ReputationView {
         "reputation"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: events that fail `Event::check` (tasks, categories) are ignored.
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         &[ATTESTATIONS, VOUCHES, REPORTS, REPORTS_BY_SUBJECT, VERDICTS]
@@ -95,7 +96,7 @@ impl Fold for ReputationFold<'_> {
         let Some(event) = &e.event else { return Ok(Applied::Irrelevant) };
         let applied = match event {
             Event::Attested(x) => {
-                if x.subject == e.author || !(1..=10).contains(&x.weight) {
+                if x.subject == e.author {
                     false
                 } else {
                     let row = AttestationRow { outcome: x.outcome, weight: x.weight, at: e.ts };

@@ -36,6 +36,9 @@ pub struct Decoded {
     pub ts: u64,
     /// The payload, or `None` for a kind this build does not know (or cannot decode).
     pub event: Option<Event>,
+    /// Whether the payload keeps its kind's state-free rules (`Event::check`). The folds see
+    /// only events that do; one that does not is counted as ignored by its domain's view.
+    pub valid: bool,
 }
 
 /// What a fold did with an event.
@@ -44,8 +47,8 @@ pub struct Decoded {
 pub(crate) enum Applied {
     /// It changed the view.
     Applied,
-    /// It concerns this view but breaks its rules (not the owner's, unknown target, out of
-    /// range): left out, and counted.
+    /// It concerns this view but breaks a rule that needs the view (not the owner's, unknown
+    /// target, already done): left out, and counted.
     Ignored,
     /// It does not concern this view.
     Irrelevant,
@@ -76,7 +79,8 @@ pub(crate) struct ViewMeta {
     pub(crate) version: u32,
     /// Events of kinds this build does not know, or whose payload does not decode.
     pub(crate) unknown: u64,
-    /// Events that concern the view but break its rules.
+    /// Events that concern the view but break its rules (their kind's state-free rules, or
+    /// the view's).
     pub(crate) ignored: u64,
 }
 
@@ -104,10 +108,11 @@ fn reset(txn: &DerivedWriteTxn, p: &dyn Projection) -> Result<(), StorageError> 
     txn.set_checkpoint(&meta_name(p.name()), 0)
 }
 
-/// Decodes a stored event for the folds.
+/// Decodes a stored event for the folds, and checks its payload's state-free rules.
 pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError> {
     let envelope = stored.as_ref().envelope()?;
     let event = Event::decode(envelope.kind, envelope.payload).ok().flatten();
+    let valid = event.as_ref().is_some_and(|e| e.check().is_ok());
     Ok(Decoded {
         offset: stored.offset,
         hash: stored.hash,
@@ -115,6 +120,7 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
         seq: envelope.seq,
         ts: envelope.ts,
         event,
+        valid,
     })
 }
 
@@ -214,8 +220,15 @@ pub(crate) fn catch_up(
                             if decoded.offset < starts[i] {
                                 continue;
                             }
-                            if decoded.event.is_none() {
+                            let Some(event) = &decoded.event else {
                                 metas[slot].unknown += 1;
+                                continue;
+                            };
+                            if !decoded.valid {
+                                // Breaks its kind's state-free rules: ignored by its domain's view.
+                                if event.domain() == projections[i].name() {
+                                    metas[slot].ignored += 1;
+                                }
                                 continue;
                             }
                             if folds[slot].apply(&decoded)? == Applied::Ignored {

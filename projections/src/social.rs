@@ -55,8 +55,9 @@ impl Projection for SocialView {
         "social"
     }
     fn version(&self) -> u32 {
-        // 2: no `view.followers` (a reverse index nothing read).
-        2
+        // 2: no `view.followers` (a reverse index nothing read). 3: events that fail
+        // `Event::check` (guild names, badges) are ignored.
+        3
     }
     fn tables(&self) -> &'static [&'static str] {
         &[FOLLOWS, GUILDS, GUILD_NAMES, MEMBERS, MEMBER_OF, AWARDS]

@@ -602,7 +602,7 @@ fn memory_add() {
     check(&[echo()], Alice, add(json!(1.5), json!([])), expect!["rejected: importance 1.5 is outside [0, 1]"]);
     check(&[echo()], Alice, add(json!(-0.1), json!([])), expect!["rejected: importance -0.1 is outside [0, 1]"]);
     let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
-    check(&[echo()], Alice, add(json!(0.5), json!(many)), expect!["rejected: tags are too many (at most 16)"]);
+    check(&[echo()], Alice, add(json!(0.5), json!(many)), expect!["rejected: tags are too many (17; at most 16)"]);
     check(
         &[echo()],
         Alice,
@@ -794,7 +794,12 @@ fn market_publish() {
     );
     let twice =
         json!([{"name": "pro", "amount": 900, "period": "month"}, {"name": "pro", "amount": 9000, "period": "year"}]);
-    check(&[], Alice, publish("tiers", twice), expect![[r#"rejected: tiers name "pro" twice"#]]);
+    check(
+        &[],
+        Alice,
+        publish("tiers", twice),
+        expect![[r#"rejected: tier name "pro" is given twice; tier names are unique within a listing"#]],
+    );
 }
 
 #[test]

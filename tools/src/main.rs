@@ -25,15 +25,19 @@ use crate::cli::{Cli, Command};
 use crate::home::Home;
 
 /// What a command concluded, when it ran to the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Done; exit 0.
     Success,
-    /// The thing checked is wrong (verify found a failure, a command was rejected); exit 1.
+    /// The thing checked is wrong (verify found a failure, `submit` had a rejected command),
+    /// and the command has said so; exit 1.
     Failed,
+    /// The command was rejected and appended nothing: `mindlog: REJECTION` on stderr, exit 1.
+    Rejected(mindlog_commands::Rejection),
 }
 
-/// An error that means "the input or the store is wrong", not "we could not run": exit 1.
+/// An error of a command that only reads, meaning "the input is wrong" (an unknown reference),
+/// not "we could not run": exit 1. Commands that write are rejected with [`Outcome::Rejected`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct Rejected(pub(crate) String);
@@ -53,6 +57,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Rejected(rejection)) => {
+            eprintln!("mindlog: {rejection}");
+            ExitCode::from(1)
+        }
         Err(e) => exit_for_error(&e),
     }
 }
@@ -89,30 +97,24 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),
         Command::Commitment(cmd) => persona_cmds::commitment(&home, cmd),
         Command::Memory(cmd) => persona_cmds::memory(&home, cmd),
-        Command::Reflect { persona, text } => {
-            persona_cmds::write(&home, mindlog_commands::Command::Reflect { persona, text }, "reflection recorded")
-        }
-        Command::Emotion { persona, valence, arousal, label } => persona_cmds::write(
-            &home,
-            mindlog_commands::Command::Emotion { persona, valence, arousal, label },
-            "emotion recorded",
-        ),
-        Command::Consent { persona, scope, allow, deny: _ } => {
-            let what = if allow { "consent allowed" } else { "consent denied" };
-            persona_cmds::write(&home, mindlog_commands::Command::Consent { persona, scope, allow }, what)
+        Command::Reflect(c) => persona_cmds::write(&home, c, "reflection recorded"),
+        Command::Emotion(c) => persona_cmds::write(&home, c, "emotion recorded"),
+        Command::Consent(c) => {
+            let what = if c.allow { "consent allowed" } else { "consent denied" };
+            persona_cmds::write(&home, c, what)
         }
         Command::Model(cmd) => persona_cmds::model(&home, cmd),
-        Command::Message { persona, role, text } => persona_cmds::message(&home, persona, role, text),
+        Command::Message(c) => persona_cmds::write(&home, c, "message recorded"),
         Command::Submit { file } => persona_cmds::submit(&home, &file),
         Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
         Command::Query(args) => query_cmds::query(&home, &args),
         Command::Identity(cmd) => market_cmds::identity(&home, cmd),
         Command::Market(cmd) => market_cmds::market(&home, cmd),
-        Command::Review { listing, rating, text } => market_cmds::review(&home, listing, rating, text),
-        Command::Follow { target } => market_cmds::follow(&home, &target, true),
-        Command::Unfollow { target } => market_cmds::follow(&home, &target, false),
+        Command::Review(c) => persona_cmds::write(&home, c, "review recorded"),
+        Command::Follow(c) => market_cmds::follow(&home, c),
+        Command::Unfollow(c) => market_cmds::unfollow(&home, c),
         Command::Guild(cmd) => market_cmds::guild(&home, cmd),
-        Command::Award { member, badge, guild } => market_cmds::award(&home, &member, badge, guild),
+        Command::Award(c) => market_cmds::award(&home, c),
         Command::Leaderboard { board, limit, json } => market_cmds::leaderboard(&home, board, limit, json),
         Command::Rep(cmd) => market_cmds::rep(&home, cmd),
         Command::Audit(cmd) => market_cmds::audit(&home, cmd),

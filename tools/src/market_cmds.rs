@@ -3,26 +3,16 @@
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Result;
-use mindlog_commands::{Command, Decision, IdSpace, ListingKind, TaskOutcome, resolve_id};
+use mindlog_commands::{Award, Follow, IdSpace, ListingKind, Unfollow, resolve_id};
 use mindlog_ledger::{Hash, PublicKey};
 use mindlog_projections::{AuditSession, ListingPage, Reputation};
 
-use crate::cli::{AuditCmd, BoardArg, DecisionArg, GuildCmd, IdentityCmd, KindArg, MarketCmd, RepCmd, TaskOutcomeArg};
+use crate::cli::{AuditCmd, BoardArg, GuildCmd, IdentityCmd, MarketCmd, RepCmd};
 use crate::home::Home;
 use crate::persona_cmds::write;
 use crate::session::{Session, decide_error};
 use crate::ui::{now_micros, thousands};
 use crate::{Outcome, Rejected};
-
-fn kind(arg: KindArg) -> ListingKind {
-    match arg {
-        KindArg::Plugin => ListingKind::Plugin,
-        KindArg::Service => ListingKind::Service,
-        KindArg::Api => ListingKind::Api,
-        KindArg::Modpack => ListingKind::Modpack,
-        KindArg::Theme => ListingKind::Theme,
-    }
-}
 
 /// Money in minor units as `12.34 EUR`.
 fn money(amount: u64, currency: &str) -> String {
@@ -66,23 +56,18 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
 
 pub(crate) fn market(home: &Home, cmd: MarketCmd) -> Result<Outcome> {
     match cmd {
-        MarketCmd::Publish { kind: k, name, version, price, currency, tiers, license } => {
-            let what = format!("published {} {name:?}", kind(k).as_str());
-            write(home, Command::MarketPublish { kind: kind(k), name, version, price, currency, tiers, license }, &what)
+        MarketCmd::Publish(c) => {
+            let what = format!("published {} {:?}", c.kind.as_str(), c.name);
+            write(home, c, &what)
         }
-        MarketCmd::Update { listing, version, price, tiers, license } => {
-            let tiers = (!tiers.is_empty()).then_some(tiers);
-            write(home, Command::MarketUpdate { listing, version, price, tiers, license }, "listing updated")
-        }
-        MarketCmd::Withdraw { listing } => write(home, Command::MarketWithdraw { listing }, "listing withdrawn"),
-        MarketCmd::Subscribe { listing, tier } => write(home, Command::MarketSubscribe { listing, tier }, "subscribed"),
-        MarketCmd::Unsubscribe { listing } => write(home, Command::MarketUnsubscribe { listing }, "unsubscribed"),
-        MarketCmd::Buy { listing } => write(home, Command::MarketBuy { listing }, "bought"),
-        MarketCmd::Book { listing, start, end } => {
-            write(home, Command::MarketBook { listing, start, end }, "booking requested")
-        }
-        MarketCmd::Confirm { booking } => write(home, Command::MarketConfirm { booking }, "booking confirmed"),
-        MarketCmd::List { kind: k, all, json } => list(home, k.map(kind), all, json),
+        MarketCmd::Update(c) => write(home, c, "listing updated"),
+        MarketCmd::Withdraw(c) => write(home, c, "listing withdrawn"),
+        MarketCmd::Subscribe(c) => write(home, c, "subscribed"),
+        MarketCmd::Unsubscribe(c) => write(home, c, "unsubscribed"),
+        MarketCmd::Buy(c) => write(home, c, "bought"),
+        MarketCmd::Book(c) => write(home, c, "booking requested"),
+        MarketCmd::Confirm(c) => write(home, c, "booking confirmed"),
+        MarketCmd::List { kind, all, json } => list(home, kind, all, json),
         MarketCmd::Show { listing, json } => show(home, &listing, json),
     }
 }
@@ -241,33 +226,30 @@ fn print_listing(out: &mut dyn Write, p: &ListingPage) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn review(home: &Home, listing: String, rating: u8, text: String) -> Result<Outcome> {
-    write(home, Command::Review { listing, rating, text }, "review recorded")
+pub(crate) fn follow(home: &Home, mut c: Follow) -> Result<Outcome> {
+    c.target = home.key_or_name(&c.target);
+    write(home, c, "following")
 }
 
-pub(crate) fn follow(home: &Home, target: &str, on: bool) -> Result<Outcome> {
-    let target = home.key_or_name(target);
-    if on {
-        write(home, Command::Follow { target }, "following")
-    } else {
-        write(home, Command::Unfollow { target }, "no longer following")
-    }
+pub(crate) fn unfollow(home: &Home, mut c: Unfollow) -> Result<Outcome> {
+    c.target = home.key_or_name(&c.target);
+    write(home, c, "no longer following")
 }
 
 pub(crate) fn guild(home: &Home, cmd: GuildCmd) -> Result<Outcome> {
     match cmd {
-        GuildCmd::Create { name } => {
-            let what = format!("created guild {name:?}");
-            write(home, Command::GuildCreate { name }, &what)
+        GuildCmd::Create(c) => {
+            let what = format!("created guild {:?}", c.name);
+            write(home, c, &what)
         }
-        GuildCmd::Join { guild } => write(home, Command::GuildJoin { guild }, "joined"),
-        GuildCmd::Leave { guild } => write(home, Command::GuildLeave { guild }, "left"),
+        GuildCmd::Join(c) => write(home, c, "joined"),
+        GuildCmd::Leave(c) => write(home, c, "left"),
     }
 }
 
-pub(crate) fn award(home: &Home, member: &str, badge: String, guild: Option<String>) -> Result<Outcome> {
-    let member = home.key_or_name(member);
-    write(home, Command::Award { member, badge, guild }, "badge awarded")
+pub(crate) fn award(home: &Home, mut c: Award) -> Result<Outcome> {
+    c.member = home.key_or_name(&c.member);
+    write(home, c, "badge awarded")
 }
 
 pub(crate) fn leaderboard(home: &Home, board: BoardArg, limit: usize, json: bool) -> Result<Outcome> {
@@ -333,26 +315,26 @@ pub(crate) fn leaderboard(home: &Home, board: BoardArg, limit: usize, json: bool
 
 pub(crate) fn rep(home: &Home, cmd: RepCmd) -> Result<Outcome> {
     match cmd {
-        RepCmd::Attest { subject, task, outcome, weight } => {
-            let outcome = match outcome {
-                TaskOutcomeArg::Success => TaskOutcome::Success,
-                TaskOutcomeArg::Failure => TaskOutcome::Failure,
-            };
-            let subject = home.key_or_name(&subject);
-            write(home, Command::RepAttest { subject, task, outcome, weight }, "attested")
+        RepCmd::Attest(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "attested")
         }
-        RepCmd::Vouch { subject } => write(home, Command::RepVouch { subject: home.key_or_name(&subject) }, "vouched"),
-        RepCmd::Unvouch { subject } => {
-            write(home, Command::RepUnvouch { subject: home.key_or_name(&subject) }, "vouch withdrawn")
+        RepCmd::Vouch(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "vouched")
         }
-        RepCmd::Report { subject, category, evidence } => {
-            write(home, Command::RepReport { subject: home.key_or_name(&subject), category, evidence }, "reported")
+        RepCmd::Unvouch(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "vouch withdrawn")
         }
-        RepCmd::Resolve { report, upheld, dismissed: _ } => write(
-            home,
-            Command::RepResolve { report, upheld },
-            if upheld { "report upheld" } else { "report dismissed" },
-        ),
+        RepCmd::Report(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "reported")
+        }
+        RepCmd::Resolve(c) => {
+            let what = if c.upheld { "report upheld" } else { "report dismissed" };
+            write(home, c, what)
+        }
         RepCmd::Show { subject, as_of, json } => {
             let key: PublicKey = home
                 .key_or_name(&subject)
@@ -409,19 +391,10 @@ fn print_rep(out: &mut dyn Write, r: &Reputation) -> Result<()> {
 
 pub(crate) fn audit(home: &Home, cmd: AuditCmd) -> Result<Outcome> {
     match cmd {
-        AuditCmd::Tool { session, tool, args_digest, scope, decision, reason } => {
-            let decision = match decision {
-                DecisionArg::Allow => Decision::Allow,
-                DecisionArg::Deny => Decision::Deny,
-                DecisionArg::Ask => Decision::Ask,
-            };
-            write(home, Command::AuditTool { session, tool, args_digest, scope, decision, reason }, "request recorded")
-        }
-        AuditCmd::Approve { request } => write(home, Command::AuditApprove { request }, "approved"),
-        AuditCmd::Deny { request } => write(home, Command::AuditDeny { request }, "denied"),
-        AuditCmd::Done { request, ok, failed: _, duration_ms, tokens, cost_cents, model } => {
-            write(home, Command::AuditDone { request, ok, duration_ms, tokens, cost_cents, model }, "result recorded")
-        }
+        AuditCmd::Tool(c) => write(home, c, "request recorded"),
+        AuditCmd::Approve(c) => write(home, c, "approved"),
+        AuditCmd::Deny(c) => write(home, c, "denied"),
+        AuditCmd::Done(c) => write(home, c, "result recorded"),
         AuditCmd::Show { session, json } => {
             let s = Session::open(home)?;
             let audit = s.views()?.audit_session(&session)?;

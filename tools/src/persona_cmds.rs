@@ -4,60 +4,42 @@
 use std::io::{self, BufWriter, Read, Write};
 
 use anyhow::{Context, Result};
-use mindlog_commands::{Command, Outcome, Role, resolve_persona};
+use mindlog_commands::{Command, resolve_persona};
 use mindlog_projections::{PersonaProfile, Projections};
 
-use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, OutcomeArg, PersonaCmd, ProjectionsCmd, RoleArg};
+use crate::Outcome as Exit;
+use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, PersonaCmd, ProjectionsCmd};
 use crate::home::Home;
 use crate::session::{Session, decide_error, written};
 use crate::ui::{now_micros, progress, thousands};
-use crate::{Outcome as Exit, Rejected};
 
-fn outcome(arg: OutcomeArg) -> Outcome {
-    match arg {
-        OutcomeArg::Done => Outcome::Done,
-        OutcomeArg::Failed => Outcome::Failed,
-        OutcomeArg::Cancelled => Outcome::Cancelled,
-    }
-}
-
-fn role(arg: RoleArg) -> Role {
-    match arg {
-        RoleArg::User => Role::User,
-        RoleArg::Assistant => Role::Assistant,
-        RoleArg::System => Role::System,
-    }
-}
-
-/// Runs one command that writes, printing event hashes on stdout and `what` on stderr.
-pub(crate) fn write(home: &Home, command: Command, what: &str) -> Result<Exit> {
+/// Runs one command that writes, printing event hashes on stdout and `what` on stderr; a
+/// rejection is the outcome `Rejected` (exit 1).
+pub(crate) fn write(home: &Home, command: impl Into<Command>, what: &str) -> Result<Exit> {
     let session = Session::open(home)?;
-    session.run_and_print(&command, |events| match events.len() {
+    let written = session.run_and_print(&command.into(), |events| match events.len() {
         0 => format!("{what}: nothing to do"),
         1 => what.to_string(),
         n => format!("{what} ({n} events)"),
     })?;
-    Ok(Exit::Success)
+    Ok(match written {
+        Ok(()) => Exit::Success,
+        Err(rejection) => Exit::Rejected(rejection),
+    })
 }
 
 pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
     match cmd {
-        PersonaCmd::Create { name, description } => {
-            let what = format!("created persona {name:?}");
-            write(home, Command::PersonaCreate { name, description }, &what)
+        PersonaCmd::Create(c) => {
+            let what = format!("created persona {:?}", c.name);
+            write(home, c, &what)
         }
-        PersonaCmd::Traits { persona, openness, conscientiousness, extraversion, agreeableness, neuroticism } => write(
-            home,
-            Command::PersonaTraits { persona, openness, conscientiousness, extraversion, agreeableness, neuroticism },
-            "traits changed",
-        ),
-        PersonaCmd::Fork { persona, name, license } => {
-            let what = format!("forked into persona {name:?}");
-            write(home, Command::PersonaFork { persona, name, license }, &what)
+        PersonaCmd::Traits(c) => write(home, c, "traits changed"),
+        PersonaCmd::Fork(c) => {
+            let what = format!("forked into persona {:?}", c.name);
+            write(home, c, &what)
         }
-        PersonaCmd::Retire { persona, successor, reason } => {
-            write(home, Command::PersonaRetire { persona, successor, reason }, "retired")
-        }
+        PersonaCmd::Retire(c) => write(home, c, "retired"),
         PersonaCmd::Show { persona, as_of, json } => show(home, &persona, as_of.map(|t| t.0), json),
         PersonaCmd::List(flag) => list(home, flag.json),
     }
@@ -65,37 +47,23 @@ pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
 
 pub(crate) fn commitment(home: &Home, cmd: CommitmentCmd) -> Result<Exit> {
     match cmd {
-        CommitmentCmd::Open { persona, title, due } => {
-            write(home, Command::CommitmentOpen { persona, title, due }, "commitment opened")
-        }
-        CommitmentCmd::Close { persona, commitment, outcome: o } => {
-            write(home, Command::CommitmentClose { persona, commitment, outcome: outcome(o) }, "commitment closed")
-        }
-        CommitmentCmd::Sweep => write(home, Command::CommitmentSweep {}, "overdue commitments expired"),
+        CommitmentCmd::Open(c) => write(home, c, "commitment opened"),
+        CommitmentCmd::Close(c) => write(home, c, "commitment closed"),
+        CommitmentCmd::Sweep(c) => write(home, c, "overdue commitments expired"),
     }
 }
 
 pub(crate) fn memory(home: &Home, cmd: MemoryCmd) -> Result<Exit> {
     match cmd {
-        MemoryCmd::Add { persona, text, importance, tags } => {
-            write(home, Command::MemoryAdd { persona, text, importance, tags }, "memory added")
-        }
-        MemoryCmd::Forget { persona, memory } => {
-            write(home, Command::MemoryForget { persona, memory }, "memory forgotten")
-        }
+        MemoryCmd::Add(c) => write(home, c, "memory added"),
+        MemoryCmd::Forget(c) => write(home, c, "memory forgotten"),
     }
 }
 
 pub(crate) fn model(home: &Home, cmd: ModelCmd) -> Result<Exit> {
     match cmd {
-        ModelCmd::Use { persona, model, hash } => {
-            write(home, Command::ModelUse { persona, model, hash }, "model recorded")
-        }
+        ModelCmd::Use(c) => write(home, c, "model recorded"),
     }
-}
-
-pub(crate) fn message(home: &Home, persona: String, r: RoleArg, text: String) -> Result<Exit> {
-    write(home, Command::Message { persona, role: role(r), text }, "message recorded")
 }
 
 fn show(home: &Home, reference: &str, as_of: Option<u64>, json: bool) -> Result<Exit> {
@@ -305,13 +273,12 @@ pub(crate) fn submit(home: &Home, file: &std::path::Path) -> Result<Exit> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut any_rejected = false;
     for command in &commands {
-        let result = match session.run(command) {
+        let result = match session.run(command)? {
             Ok(events) => SubmitResult { command: command.name(), ok: true, error: None, events: written(&events) },
-            Err(e) if e.is::<Rejected>() => {
+            Err(rejection) => {
                 any_rejected = true;
-                SubmitResult { command: command.name(), ok: false, error: Some(e.to_string()), events: vec![] }
+                SubmitResult { command: command.name(), ok: false, error: Some(rejection.to_string()), events: vec![] }
             }
-            Err(e) => return Err(e),
         };
         serde_json::to_writer(&mut out, &result)?;
         writeln!(out)?;

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
-use mindlog_commands::{Command, DecideError, Event, decide};
+use mindlog_commands::{Command, DecideError, Event, Rejection, decide};
 use mindlog_ledger::{AppendError, Appended, Draft, Expect, Identity, Ledger};
 use mindlog_projections::{Projections, Views};
 
@@ -61,8 +61,9 @@ impl Session {
     }
 
     /// Decides `command` against views caught up to this author's head, and appends its events
-    /// expecting that head; if another writer got there first, decides again.
-    pub(crate) fn run(&self, command: &Command) -> Result<Vec<(Event, Appended)>> {
+    /// expecting that head; if another writer got there first, decides again. `Ok(Err(_))`: the
+    /// command was rejected and nothing was appended; `Err(_)`: it could not run (I/O, store).
+    pub(crate) fn run(&self, command: &Command) -> Result<Result<Vec<(Event, Appended)>, Rejection>> {
         let me = self.identity.public_key();
         loop {
             // The head first, then the views: the views then include every event up to it.
@@ -71,10 +72,11 @@ impl Session {
             let now = now_micros();
             let events = match decide(&self.views()?, &me, now, command) {
                 Ok(events) => events,
-                Err(e) => return Err(decide_error(e)),
+                Err(DecideError::Rejected(rejection)) => return Ok(Err(rejection)),
+                Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
             };
             if events.is_empty() {
-                return Ok(Vec::new());
+                return Ok(Ok(Vec::new()));
             }
             let drafts = events
                 .iter()
@@ -83,7 +85,7 @@ impl Session {
             match self.ledger.append(&self.identity, drafts, Expect::Head(head)) {
                 Ok(appended) => {
                     self.catch_up()?;
-                    return Ok(events.into_iter().zip(appended).collect());
+                    return Ok(Ok(events.into_iter().zip(appended).collect()));
                 }
                 Err(AppendError::Conflict { .. }) => {
                     tracing::debug!(command = command.name(), "another writer appended first; deciding again");
@@ -94,15 +96,23 @@ impl Session {
     }
 
     /// Runs `command` and prints the hash of each event written on stdout, one per line (for a
-    /// command that creates something, that is its id), and `what` on stderr.
-    pub(crate) fn run_and_print(&self, command: &Command, what: impl Fn(&[(Event, Appended)]) -> String) -> Result<()> {
-        let written = self.run(command)?;
+    /// command that creates something, that is its id), and `what` on stderr; or returns its
+    /// rejection, having printed nothing.
+    pub(crate) fn run_and_print(
+        &self,
+        command: &Command,
+        what: impl Fn(&[(Event, Appended)]) -> String,
+    ) -> Result<Result<(), Rejection>> {
+        let written = match self.run(command)? {
+            Ok(written) => written,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
         let mut out = io::stdout().lock();
         for (_, appended) in &written {
             writeln!(out, "{}", appended.hash)?;
         }
         eprintln!("{}", what(&written));
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
@@ -113,7 +123,8 @@ pub(crate) fn written(events: &[(Event, Appended)]) -> Vec<Written> {
         .collect()
 }
 
-/// A rejection as the command's failure (exit 1); a failure to read the views as an error.
+/// For the commands that only read: a rejection of a reference they resolve as the command's
+/// failure (exit 1); a failure to read the views as an error.
 pub(crate) fn decide_error(e: DecideError) -> anyhow::Error {
     match e {
         DecideError::Rejected(rejection) => Rejected(rejection.to_string()).into(),
