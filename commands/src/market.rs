@@ -129,7 +129,9 @@ impl fmt::Display for Tier {
 /// `market.listing-published/1`: a new listing owned by the author. Its id is this event's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingPublished {
-    /// What it is.
+    /// What it is. Its JSON member is `listing_kind`: `kind` names the event kind in the JSON
+    /// form of every event.
+    #[serde(rename = "listing_kind")]
     pub kind: ListingKind,
     /// Its name.
     pub name: String,

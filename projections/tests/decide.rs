@@ -743,7 +743,7 @@ fn market_publish() {
         Alice,
         plugin().1,
         expect![[
-            r#"market.listing-published/1 {"currency":"EUR","kind":"plugin","license":null,"name":"Summarizer","price":499,"tiers":[],"version":"1.0.0"}"#
+            r#"market.listing-published/1 {"currency":"EUR","license":null,"listing_kind":"plugin","name":"Summarizer","price":499,"tiers":[],"version":"1.0.0"}"#
         ]],
     );
     check(
@@ -751,7 +751,7 @@ fn market_publish() {
         Alice,
         service().1,
         expect![[
-            r#"market.listing-published/1 {"currency":"EUR","kind":"service","license":null,"name":"Code review","price":null,"tiers":[{"amount":900,"name":"basic","period":"month"},{"amount":2900,"name":"pro","period":"month"}],"version":"1.0.0"}"#
+            r#"market.listing-published/1 {"currency":"EUR","license":null,"listing_kind":"service","name":"Code review","price":null,"tiers":[{"amount":900,"name":"basic","period":"month"},{"amount":2900,"name":"pro","period":"month"}],"version":"1.0.0"}"#
         ]],
     );
     let publish = |field: &str, value: Value| {

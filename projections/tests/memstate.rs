@@ -644,6 +644,12 @@ fn run(seed: u64, replays: u64) {
     // Every domain, and every kind the simulation and the script make, is in the workload.
     let missing: Vec<&&str> = Event::KINDS.iter().filter(|k| !w.kinds.contains(**k)).collect();
     assert!(missing.is_empty(), "seed {seed}: the workload makes no {missing:?}");
+    // Every event's JSON form reads back as the same event (no member named twice).
+    for x in &w.written {
+        let json = serde_json::to_string(&x.event).unwrap();
+        let back: Event = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json} does not read back: {e}"));
+        assert_eq!(back, x.event, "{json}");
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::create(&dir.path().join("m.redb")).unwrap();
