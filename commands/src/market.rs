@@ -196,8 +196,10 @@ pub struct BookingRequested {
     /// The service.
     pub listing: Hash,
     /// Start of the slot.
+    #[serde(with = "crate::time::micros_as_instant")]
     pub start: Micros,
     /// End of the slot (after the start).
+    #[serde(with = "crate::time::micros_as_instant")]
     pub end: Micros,
 }
 
@@ -210,8 +212,10 @@ pub struct BookingConfirmed {
     /// The booking.
     pub booking: Hash,
     /// Start of the slot.
+    #[serde(with = "crate::time::micros_as_instant")]
     pub start: Micros,
     /// End of the slot.
+    #[serde(with = "crate::time::micros_as_instant")]
     pub end: Micros,
 }
 

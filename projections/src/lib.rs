@@ -22,6 +22,7 @@
 //! ```
 
 mod audit;
+mod lists;
 mod market;
 mod persona;
 mod profile;
@@ -35,6 +36,7 @@ mod views;
 use mindlog_ledger::{Ledger, StorageError};
 
 pub use crate::audit::{Answer, RequestRow, ResultRow};
+pub use crate::lists::{ClosedCommitmentLine, MemoryFilter};
 pub use crate::market::{
     BookingRow, ConfirmationRow, ListingRow, ListingStats, PurchaseRow, ReviewRow, SubscriptionRow, VersionRow,
 };
@@ -52,7 +54,10 @@ pub use crate::scores::{
     ViolationLine, VouchLine, decay, listing_score,
 };
 pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
-pub use crate::views::{AuditLine, AuditSession, BookingLine, ListingPage, PersonaProfile, Views};
+pub use crate::views::{
+    AnswerLine, AuditLine, AuditSession, BookingLine, ListingCounts, ListingPage, MemoryLine, MessageCounts,
+    PersonaProfile, ResultLine, ReviewLine, SubscriberLine, VersionLine, Views,
+};
 
 use crate::runner::Projection;
 
