@@ -208,8 +208,10 @@ pub struct BookingRequested {
     /// The service.
     pub listing: Hash,
     /// Start of the slot.
+    #[serde(with = "crate::time::micros_as_instant")]
     pub start: Micros,
     /// End of the slot (after the start).
+    #[serde(with = "crate::time::micros_as_instant")]
     pub end: Micros,
 }
 
@@ -222,8 +224,10 @@ pub struct BookingConfirmed {
     /// The booking.
     pub booking: Hash,
     /// Start of the slot.
+    #[serde(with = "crate::time::micros_as_instant")]
     pub start: Micros,
     /// End of the slot.
+    #[serde(with = "crate::time::micros_as_instant")]
     pub end: Micros,
 }
 

@@ -117,6 +117,7 @@ pub struct CommitmentOpened {
     /// What is promised.
     pub title: String,
     /// When it is due, if ever.
+    #[serde(with = "crate::time::option_micros_as_instant")]
     pub due: Option<Micros>,
 }
 

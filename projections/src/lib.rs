@@ -23,6 +23,7 @@
 
 mod as_of;
 mod audit;
+mod lists;
 mod market;
 mod persona;
 mod profile;
@@ -37,6 +38,7 @@ mod views;
 use mindlog_ledger::{Ledger, StorageError};
 
 pub use crate::audit::{Answer, RequestRow, ResultRow};
+pub use crate::lists::{ClosedCommitmentLine, MemoryFilter};
 pub use crate::market::{
     BookingRow, ConfirmationRow, ListingRow, ListingStats, PurchaseRow, ReviewRow, SubscriptionRow, VersionRow,
 };
@@ -55,7 +57,10 @@ pub use crate::scores::{
 };
 pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
 pub use crate::timeline::TimelineEvent;
-pub use crate::views::{AuditLine, AuditSession, BookingLine, ListingPage, PersonaProfile, Views};
+pub use crate::views::{
+    AnswerLine, AuditLine, AuditSession, BookingLine, ListingCounts, ListingPage, MemoryLine, MessageCounts,
+    PersonaProfile, ResultLine, ReviewLine, SubscriberLine, VersionLine, Views,
+};
 
 use crate::runner::Projection;
 

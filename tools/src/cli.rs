@@ -26,6 +26,10 @@ pub(crate) struct Cli {
     #[arg(long = "as", global = true, value_name = "NAME")]
     pub(crate) as_identity: Option<String>,
 
+    /// Print the result as JSON instead of text (for `query`: --format json)
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -39,16 +43,16 @@ pub(crate) enum Command {
     /// List events, newest last
     Log(LogArgs),
     /// Counts: events, feeds and their heads, kinds, file size
-    Stats(JsonFlag),
+    Stats,
     /// Re-check every event: encoding, hash, signature, feed links. Exit 0 valid, 1 integrity failure, 2 error
-    Verify(JsonFlag),
+    Verify,
     /// Write every event as one JSON object per line (stdout by default)
     Export(ExportArgs),
     /// Add events from an exported JSONL file (or - for stdin); all or nothing
     Import(ImportArgs),
     /// Measure append, gen, verify and export throughput in a scratch home
     Bench(BenchArgs),
-    /// A five-minute tour: initialise the home, write a workload, verify it, export it
+    /// A five-minute tour in an empty home: initialise it, write a workload, verify it, export it
     Demo(DemoArgs),
 
     /// Personas: create, change traits, fork, retire, show, list
@@ -57,7 +61,7 @@ pub(crate) enum Command {
     /// Commitments a persona makes: open, close, sweep overdue ones
     #[command(subcommand)]
     Commitment(CommitmentCmd),
-    /// A persona's memory: add, forget
+    /// A persona's memory: add, forget, list
     #[command(subcommand)]
     Memory(MemoryCmd),
     /// Record a reflection of a persona
@@ -107,9 +111,6 @@ pub(crate) enum Command {
         /// How many to show
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Reputation: attest, vouch, unvouch, report, resolve, show
     #[command(subcommand)]
@@ -136,18 +137,15 @@ pub(crate) enum FormatArg {
 pub(crate) struct QueryArgs {
     /// The SQL (SELECT, WITH, EXPLAIN); tables: mindlog query --tables
     pub(crate) sql: Option<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
-    pub(crate) format: FormatArg,
+    /// Output format [default: table; with --json: json]
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
     /// Compute time-dependent columns (memory strength, reputation) as of this instant (default: now)
     #[arg(long, value_name = "TIME")]
     pub(crate) as_of: Option<Instant>,
     /// List every table with its columns and types
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub(crate) tables: bool,
-    /// With --tables: print JSON
-    #[arg(long, requires = "tables")]
-    pub(crate) json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,7 +156,7 @@ pub(crate) enum IdentityCmd {
         name: String,
     },
     /// Every local identity; the first is the default
-    List(JsonFlag),
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,17 +175,11 @@ pub(crate) enum MarketCmd {
         /// Include withdrawn listings
         #[arg(long)]
         all: bool,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
     /// A listing's versions, price, rating, reviews, subscribers, bookings and revenue
     Show {
-        /// The listing
+        /// The listing: its name (when only one listing has it), id or id prefix
         listing: String,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Subscribe to a tier of a listing
     Subscribe(MarketSubscribe),
@@ -238,9 +230,6 @@ pub(crate) enum RepCmd {
         /// Compute as of this instant (default: now)
         #[arg(long, value_name = "TIME")]
         as_of: Option<Instant>,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -258,10 +247,9 @@ pub(crate) enum AuditCmd {
     Show {
         /// The session
         session: String,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
+    /// Requests waiting for a person: decided ask, neither approved nor denied yet (oldest first)
+    Pending,
 }
 
 #[derive(Subcommand, Debug)]
@@ -281,12 +269,12 @@ pub(crate) enum PersonaCmd {
         /// Compute memory strength as of this instant (default: now)
         #[arg(long, value_name = "TIME")]
         as_of: Option<Instant>,
-        /// Print JSON
+        /// Also list the closed and expired commitments
         #[arg(long)]
-        json: bool,
+        all: bool,
     },
     /// Every persona in the store
-    List(JsonFlag),
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -305,6 +293,20 @@ pub(crate) enum MemoryCmd {
     Add(MemoryAdd),
     /// Forget a memory
     Forget(MemoryForget),
+    /// A persona's memories, oldest first, with their strength
+    List {
+        /// The persona
+        persona: String,
+        /// Include forgotten memories
+        #[arg(long)]
+        all: bool,
+        /// Only memories whose text or a tag contains this (ignoring case)
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Compute strength as of this instant (default: now)
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Instant>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -316,19 +318,12 @@ pub(crate) enum ModelCmd {
 #[derive(Subcommand, Debug)]
 pub(crate) enum ProjectionsCmd {
     /// Per view: checkpoint, lag, rows, digest, skipped and ignored events
-    Status(JsonFlag),
+    Status,
     /// Empty a view (or all) and fold it again from the first event
     Rebuild {
         /// The view (default: all)
         view: Option<String>,
     },
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct JsonFlag {
-    /// Print one JSON document instead of text
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -349,21 +344,18 @@ pub(crate) struct GenArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct LogArgs {
-    /// How many events to show
+    /// How many events to show at most (0 shows none)
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
-    /// Only this author's events (a public key in hex)
-    #[arg(long, value_name = "KEY")]
+    /// Only this author's events: a public key, a local identity name, or a unique prefix of a key
+    #[arg(long, value_name = "AUTHOR")]
     pub(crate) author: Option<String>,
-    /// Only events of this kind, e.g. persona.created/1
+    /// Only events of this kind, e.g. memory.added/1 (memory.added: its one version)
     #[arg(long)]
     pub(crate) kind: Option<String>,
     /// Show the events after this offset, oldest first (default: the latest events)
     #[arg(long, value_name = "OFFSET")]
     pub(crate) after: Option<u64>,
-    /// One JSON object per line
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -427,9 +419,6 @@ pub(crate) struct BenchArgs {
     /// Scratch folder (default: a temporary folder, removed afterwards)
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
-    /// Print the results as JSON
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]

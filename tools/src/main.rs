@@ -6,6 +6,7 @@ mod cli;
 mod home;
 mod ledger_cmds;
 mod market_cmds;
+mod output;
 mod persona_cmds;
 mod query_cmds;
 mod session;
@@ -45,10 +46,7 @@ pub(crate) struct Rejected(pub(crate) String);
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
-        }
+        Err(e) => return usage_error(&e),
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| "warn".into()))
@@ -65,14 +63,75 @@ fn main() -> ExitCode {
     }
 }
 
-fn exit_for_error(error: &anyhow::Error) -> ExitCode {
-    for cause in error.chain() {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            // The reader went away (`mindlog export --jsonl | head`): not an error.
-            return ExitCode::SUCCESS;
+/// Help and version go to stdout (exit 0); `mindlog` or a command group alone prints its help on
+/// stderr (exit 2); any other usage error is one line on stderr (exit 2):
+/// `mindlog: <what is wrong>; see mindlog <command> --help`.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
         }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+        _ => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            eprintln!("mindlog: {}; see {} --help", one_line(&e.render().to_string()), command_path(&args).join(" "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's error message without its usage block: the message and its tips, on one line.
+fn one_line(rendered: &str) -> String {
+    let mut text = String::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(if text.ends_with(':') { " " } else { "; " });
+        }
+        text.push_str(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    text
+}
+
+/// `mindlog` and the subcommands named in `args`, as far as they go (`mindlog market show`).
+fn command_path(args: &[String]) -> Vec<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut path = vec!["mindlog".to_owned()];
+    for arg in args {
+        if arg.starts_with('-') {
+            continue;
+        }
+        match command.find_subcommand(arg) {
+            Some(sub) => {
+                path.push(sub.get_name().to_owned());
+                let sub = sub.clone();
+                command = sub;
+            }
+            None if path.len() > 1 => break,
+            None => continue, // a value of a global flag, such as --home DIR
+        }
+    }
+    path
+}
+
+fn exit_for_error(error: &anyhow::Error) -> ExitCode {
+    let closed_pipe = error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if closed_pipe || output::reader_went_away() {
+        // The reader went away (`mindlog log --json | head -1`): not an error.
+        return ExitCode::SUCCESS;
     }
     eprintln!("mindlog: {error:#}");
     let checked_thing_is_wrong = error.chain().any(|c| {
@@ -83,16 +142,17 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let home = Home::resolve(cli.home, cli.as_identity)?;
+    let format = if cli.json { output::Format::Json } else { output::Format::Text };
+    let home = Home::resolve(cli.home, cli.as_identity, format)?;
     match cli.command {
         Command::Init => ledger_cmds::init(&home),
         Command::Gen(args) => ledger_cmds::generate(&home, &args),
         Command::Log(args) => ledger_cmds::log(&home, &args),
-        Command::Stats(args) => ledger_cmds::stats(&home, args.json),
-        Command::Verify(args) => ledger_cmds::verify(&home, args.json),
+        Command::Stats => ledger_cmds::stats(&home),
+        Command::Verify => ledger_cmds::verify(&home),
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),
         Command::Commitment(cmd) => persona_cmds::commitment(&home, cmd),
@@ -115,7 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Unfollow(c) => market_cmds::unfollow(&home, c),
         Command::Guild(cmd) => market_cmds::guild(&home, cmd),
         Command::Award(c) => market_cmds::award(&home, c),
-        Command::Leaderboard { board, limit, json } => market_cmds::leaderboard(&home, board, limit, json),
+        Command::Leaderboard { board, limit } => market_cmds::leaderboard(&home, board, limit),
         Command::Rep(cmd) => market_cmds::rep(&home, cmd),
         Command::Audit(cmd) => market_cmds::audit(&home, cmd),
     }

@@ -5,11 +5,12 @@ use std::io::{self, Write};
 
 use anyhow::{Context, Result};
 use mindlog_commands::{Command, DecideError, Event, Rejection, decide};
-use mindlog_ledger::{AppendError, Appended, Draft, Expect, Identity, Ledger};
+use mindlog_ledger::{AppendError, Appended, Draft, Expect, Hash, Identity, Ledger};
 use mindlog_projections::{Projections, Views};
 
 use crate::Rejected;
 use crate::home::Home;
+use crate::output::{Format, Report, emit};
 use crate::ui::{now_micros, progress};
 
 /// An open home, ready to decide and append commands.
@@ -23,7 +24,7 @@ pub(crate) struct Session {
 #[derive(serde::Serialize)]
 pub(crate) struct Written {
     pub(crate) kind: &'static str,
-    pub(crate) hash: String,
+    pub(crate) hash: Hash,
     pub(crate) offset: u64,
     pub(crate) seq: u64,
 }
@@ -95,32 +96,41 @@ impl Session {
         }
     }
 
-    /// Runs `command` and prints the hash of each event written on stdout, one per line (for a
+    /// Runs `command` and prints the events written (text: the hash of each, one per line — for a
     /// command that creates something, that is its id), and `what` on stderr; or returns its
     /// rejection, having printed nothing.
     pub(crate) fn run_and_print(
         &self,
         command: &Command,
+        format: Format,
         what: impl Fn(&[(Event, Appended)]) -> String,
     ) -> Result<Result<(), Rejection>> {
-        let written = match self.run(command)? {
-            Ok(written) => written,
+        let events = match self.run(command)? {
+            Ok(events) => events,
             Err(rejection) => return Ok(Err(rejection)),
         };
-        let mut out = io::stdout().lock();
-        for (_, appended) in &written {
-            writeln!(out, "{}", appended.hash)?;
-        }
-        eprintln!("{}", what(&written));
+        emit(&WrittenReport(written(&events)), format)?;
+        eprintln!("{}", what(&events));
         Ok(Ok(()))
     }
 }
 
+/// The events a command wrote: its `--json` output.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+pub(crate) struct WrittenReport(pub(crate) Vec<Written>);
+
+impl Report for WrittenReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        for event in &self.0 {
+            writeln!(out, "{}", event.hash)?;
+        }
+        Ok(())
+    }
+}
+
 pub(crate) fn written(events: &[(Event, Appended)]) -> Vec<Written> {
-    events
-        .iter()
-        .map(|(e, a)| Written { kind: e.kind(), hash: a.hash.to_string(), offset: a.offset, seq: a.seq })
-        .collect()
+    events.iter().map(|(e, a)| Written { kind: e.kind(), hash: a.hash, offset: a.offset, seq: a.seq }).collect()
 }
 
 /// For the commands that only read: a rejection of a reference they resolve as the command's
