@@ -6,7 +6,21 @@ use mindlog_commands::{Instant, Micros};
 use mindlog_ledger::{Hash, Ledger, SignedEvent, verify_batch};
 
 use crate::views::PersonaProfile;
-use crate::{ProjectionError, Projections};
+use crate::{ProjectionError, Projections, Views};
+
+/// Views as they stood at an instant, over the scratch store that holds them (dropped with them).
+#[derive(Debug)]
+pub struct Past {
+    views: Views,
+    _scratch: Ledger,
+}
+
+impl std::ops::Deref for Past {
+    type Target = Views;
+    fn deref(&self) -> &Views {
+        &self.views
+    }
+}
 
 /// Events verified and ingested into the scratch store at a time.
 const CHUNK: usize = 8192;
@@ -22,6 +36,18 @@ impl Projections {
     /// checked again, and it is folded into an in-memory store; the cost grows with the length of
     /// that feed, not of the log.
     pub fn persona_as_of(&self, persona: &Hash, as_of: Micros) -> Result<Option<PersonaProfile>, ProjectionError> {
+        match self.persona_past(persona, as_of)? {
+            Some(past) => Ok(past.profile(persona, as_of)?),
+            None => Ok(None),
+        }
+    }
+
+    /// The views of `persona`'s owner as they stood at `as_of`, folded from the owner's events
+    /// stamped at or before it (see [`Projections::persona_as_of`]); the persona's rows in them
+    /// (commitments, memories, consent, models) are as they stood then. `Ok(None)` for a persona
+    /// this store does not hold; [`ProjectionError::NotYetCreated`] when it was created after
+    /// `as_of`.
+    pub fn persona_past(&self, persona: &Hash, as_of: Micros) -> Result<Option<Past>, ProjectionError> {
         let Some(row) = self.views()?.persona_row(persona)? else { return Ok(None) };
         let snapshot = self.ledger.snapshot()?;
         if row.created > as_of {
@@ -49,7 +75,8 @@ impl Projections {
         ingest(&scratch, chunk)?;
         let past = Projections::new(&scratch);
         past.catch_up(&|_, _| {})?;
-        Ok(past.views()?.profile(persona, as_of)?)
+        let views = past.views()?;
+        Ok(Some(Past { views, _scratch: scratch }))
     }
 }
 

@@ -37,6 +37,7 @@ mod views;
 
 use mindlog_ledger::{Ledger, StorageError};
 
+pub use crate::as_of::Past;
 pub use crate::audit::{Answer, RequestRow, ResultRow};
 pub use crate::lists::{ClosedCommitmentLine, MemoryFilter};
 pub use crate::market::{

@@ -20,6 +20,10 @@ pub struct TimelineEvent {
     pub hash: Hash,
     /// Its kind, e.g. `memory.added/1`.
     pub kind: String,
+    /// The events it names.
+    pub refs: Vec<Hash>,
+    /// Its payload's size in bytes.
+    pub payload_size: usize,
     /// The decoded payload; `None` for a kind this build does not know.
     pub event: Option<Event>,
 }
@@ -52,6 +56,8 @@ impl Projections {
                 hash: stored.hash,
                 event: Event::decode(&envelope.kind, &envelope.payload).ok().flatten(),
                 kind: envelope.kind,
+                refs: envelope.refs,
+                payload_size: envelope.payload.len(),
             });
         }
         Ok(Some((row.owner, out)))

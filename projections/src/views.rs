@@ -18,6 +18,7 @@ use crate::scores::{self, AttestationFact, CreatorRank, ListingRank, Reputation,
 use crate::social::*;
 
 /// The views as of one moment.
+#[derive(Debug)]
 pub struct Views {
     snapshot: Snapshot,
 }

@@ -488,7 +488,9 @@ fn commitment_open() {
         &[echo()],
         Alice,
         open(json!("2026-01-08")),
-        expect![[r#"commitment.opened/1 {"due":1767830400000000,"persona":"$1","title":"write the weekly report"}"#]],
+        expect![[
+            r#"commitment.opened/1 {"due":"2026-01-08T00:00:00Z","persona":"$1","title":"write the weekly report"}"#
+        ]],
     );
     check(
         &[echo()],
@@ -954,7 +956,9 @@ fn market_book() {
         &[service()],
         Bob,
         book(Bob, 10, 11).1,
-        expect![[r#"market.booking-requested/1 {"end":1767351600000000,"listing":"$1","start":1767348000000000}"#]],
+        expect![[
+            r#"market.booking-requested/1 {"end":"2026-01-02T11:00:00Z","listing":"$1","start":"2026-01-02T10:00:00Z"}"#
+        ]],
     );
     check(
         &[plugin()],
@@ -986,7 +990,7 @@ fn market_confirm() {
         Alice,
         confirm("$2"),
         expect![[
-            r#"market.booking-confirmed/1 {"booking":"$2","end":1767351600000000,"listing":"$1","start":1767348000000000}"#
+            r#"market.booking-confirmed/1 {"booking":"$2","end":"2026-01-02T11:00:00Z","listing":"$1","start":"2026-01-02T10:00:00Z"}"#
         ]],
     );
     check(&[service(), book(Bob, 10, 11)], Alice, confirm("abcd"), expect![[r#"rejected: unknown booking "abcd""#]]);
@@ -1021,7 +1025,7 @@ fn market_confirm() {
         Alice,
         confirm("$3"),
         expect![[
-            r#"market.booking-confirmed/1 {"booking":"$3","end":1767355200000000,"listing":"$1","start":1767351600000000}"#
+            r#"market.booking-confirmed/1 {"booking":"$3","end":"2026-01-02T12:00:00Z","listing":"$1","start":"2026-01-02T11:00:00Z"}"#
         ]],
     );
 }

@@ -742,7 +742,7 @@ fn memstate_ignores_at_the_edges_what_the_views_ignore() {
     let confirm = |booking: Hash| json!({"command": "market.confirm", "booking": booking.to_string()});
     decided(&mut w, a, confirm(late), t);
     decided(&mut w, a, confirm(early), t);
-    let confirmed = |booking: Hash, from: u64, to: u64| json!({"kind": "market.booking-confirmed/1", "listing": first.to_string(), "booking": booking.to_string(), "start": t + from * HOUR, "end": t + to * HOUR});
+    let confirmed = |booking: Hash, from: u64, to: u64| json!({"kind": "market.booking-confirmed/1", "listing": first.to_string(), "booking": booking.to_string(), "start": at(from), "end": at(to)});
     raw(&mut w, a, confirmed(late, 5, 6), t);
     raw(&mut w, a, confirmed(overlapping, 5, 7), t);
     raw(&mut w, a, confirmed(elsewhere, 9, 10), t);

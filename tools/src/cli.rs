@@ -266,7 +266,8 @@ pub(crate) enum PersonaCmd {
     Show {
         /// The persona
         persona: String,
-        /// Compute memory strength as of this instant (default: now)
+        /// Show the persona as it stood at this instant: traits, commitments and memories from its
+        /// owner's events up to then, memory strength computed for then (default: now)
         #[arg(long, value_name = "TIME")]
         as_of: Option<Instant>,
         /// Also list the closed and expired commitments
@@ -354,8 +355,18 @@ pub(crate) struct LogArgs {
     #[arg(long)]
     pub(crate) kind: Option<String>,
     /// Show the events after this offset, oldest first (default: the latest events)
-    #[arg(long, value_name = "OFFSET")]
+    #[arg(long, value_name = "OFFSET", conflicts_with = "persona")]
     pub(crate) after: Option<u64>,
+    /// A persona's timeline: its owner's events about it (its creation and every event naming
+    /// it), oldest first, up to --limit
+    #[arg(long, value_name = "PERSONA", conflicts_with_all = ["author", "kind"])]
+    pub(crate) persona: Option<String>,
+    /// With --persona: only events stamped at or after this instant
+    #[arg(long, value_name = "TIME", requires = "persona")]
+    pub(crate) since: Option<Instant>,
+    /// With --persona: only events stamped at or before this instant
+    #[arg(long, value_name = "TIME", requires = "persona")]
+    pub(crate) until: Option<Instant>,
 }
 
 #[derive(Args, Debug)]

@@ -186,6 +186,9 @@ impl Report for LogReport {
 }
 
 pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
+    if let Some(persona) = &args.persona {
+        return timeline(home, persona, args);
+    }
     let ledger = home.open()?;
     let snapshot = ledger.snapshot()?;
     let author = args.author.as_deref().map(|text| home.author(text, &snapshot)).transpose()?;
@@ -206,6 +209,34 @@ pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
             payload_size: env.payload.len(),
         });
     }
+    emit(&LogReport { lines, limit: args.limit }, home.format())?;
+    Ok(Outcome::Success)
+}
+
+/// `log --persona`: the persona's timeline, oldest first, as `LogLine`s.
+fn timeline(home: &Home, reference: &str, args: &LogArgs) -> Result<Outcome> {
+    let session = crate::session::Session::open(home)?;
+    let me = session.identity.public_key();
+    let info =
+        mindlog_commands::resolve_persona(&session.views()?, &me, reference).map_err(crate::session::decide_error)?;
+    let (since, until) = (args.since.map_or(0, |t| t.0), args.until.map_or(u64::MAX, |t| t.0));
+    let (author, events) =
+        session.projections.persona_timeline(&info.id, since, until)?.context("the persona vanished")?;
+    let lines = events
+        .into_iter()
+        .take(args.limit)
+        .map(|e| LogLine {
+            offset: e.offset,
+            hash: e.hash,
+            author,
+            seq: e.seq,
+            time: e.ts,
+            refs: e.refs,
+            payload_size: e.payload_size,
+            kind: e.kind,
+            event: e.event,
+        })
+        .collect();
     emit(&LogReport { lines, limit: args.limit }, home.format())?;
     Ok(Outcome::Success)
 }

@@ -89,6 +89,18 @@ fn show(home: &Home, reference: &str, as_of: Option<u64>, all: bool) -> Result<E
     let views = session.views()?;
     let me = session.identity.public_key();
     let info = resolve_persona(&views, &me, reference).map_err(decide_error)?;
+    // As of an instant: the owner's feed up to it, folded into a scratch store by the same views.
+    let past = match as_of {
+        None => None,
+        Some(t) => match session.projections.persona_past(&info.id, t) {
+            Ok(past) => Some(past.context("the persona vanished")?),
+            Err(e @ mindlog_projections::ProjectionError::NotYetCreated { .. }) => {
+                return Err(crate::Rejected(e.to_string()).into());
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let views = past.as_deref().unwrap_or(&views);
     let profile = views.profile(&info.id, as_of.unwrap_or_else(now_micros))?.context("the persona vanished")?;
     let closed_commitments = if all { Some(views.closed_commitments(&info.id)?) } else { None };
     emit(&Shown { profile, closed_commitments, me }, home.format())?;
