@@ -449,7 +449,7 @@ fn compare(w: &Folded<'_>, views: &Views, seed: u64) -> (Vec<String>, Asked) {
     authors.push(stranger);
     let unknown: Vec<Hash> = (0..8).map(|i| Hash(*blake3::hash(&[i, 7, 7]).as_bytes())).collect();
     // A few ids of other kinds too: every `X(id)` question is also asked with them.
-    let others: Vec<Hash> = (0..40).map(|_| rng.pick(&w.written).hash).chain(unknown.iter().copied()).collect();
+    let others: Vec<Hash> = (0..40).map(|_| rng.pick(w.written).hash).chain(unknown.iter().copied()).collect();
 
     let personas = ids(w, |e| matches!(e, Event::PersonaCreated(_) | Event::PersonaForked(_)));
     let persona_ids: Vec<Hash> = personas.iter().map(|(h, _)| *h).collect();
@@ -596,7 +596,7 @@ fn compare(w: &Folded<'_>, views: &Views, seed: u64) -> (Vec<String>, Asked) {
     ];
     let mut prefixes: Vec<(String, Option<Hash>)> = Vec::new();
     for _ in 0..300 {
-        let x = rng.pick(&w.written);
+        let x = rng.pick(w.written);
         let persona = match &x.event {
             Event::CommitmentOpened(e) => Some(e.persona),
             Event::MemoryAdded(e) => Some(e.persona),
