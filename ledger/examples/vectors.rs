@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use mindlog_ledger::{Envelope, FORMAT_VERSION, Hash, Identity, SealedEnvelope, render_line};
+use mindlog_ledger::{Body, Envelope, Hash, Identity, PayloadState, SealedEnvelope, Sidecar, render_line};
 
 fn main() {
     let secret1: [u8; 32] = std::array::from_fn(|i| i as u8);
@@ -12,42 +12,74 @@ fn main() {
     let id1 = Identity::from_secret(&secret1);
     let id2 = Identity::from_secret(&secret2);
     let v1 = Envelope {
-        version: FORMAT_VERSION,
+        version: 1,
         author: id1.public_key(),
         seq: 1,
         prev: None,
         ts: 1_767_225_600_000_000,
         kind: "note.added/1".into(),
         refs: vec![],
-        payload: b"hello".to_vec(),
+        body: Body::Inline(b"hello".to_vec()),
     };
     let h1 = v1.hash();
     let v2 = Envelope {
-        version: FORMAT_VERSION,
+        version: 1,
         author: id1.public_key(),
         seq: 2,
         prev: Some(h1),
         ts: 1_767_225_601_500_000,
         kind: "persona.traits-changed/1".into(),
         refs: vec![h1],
-        payload: (0u8..16).collect(),
+        body: Body::Inline((0u8..16).collect()),
     };
     let v3 = Envelope {
-        version: FORMAT_VERSION,
+        version: 1,
         author: id2.public_key(),
         seq: 300,
         prev: Some(Hash([0x11; 32])),
         ts: 1_798_761_599_999_999,
         kind: "rep.attested/2".into(),
         refs: vec![Hash([0x22; 32]), Hash([0x33; 32])],
-        payload: (0u8..200).collect(),
+        body: Body::Inline((0u8..200).collect()),
     };
-    for (n, (secret, id, env)) in
-        [(secret1, &id1, v1), (secret1, &id1, v2), (secret2, &id2, v3)].into_iter().enumerate()
-    {
-        let sealed = SealedEnvelope::new(env.clone()).expect("valid");
+    let h2 = v2.hash();
+    // Format 2: the envelope commits to the payload, which travels beside it with its salt.
+    let memory = Sidecar { salt: [0x42; 32], bytes: b"PIN 1234".to_vec(), private: true };
+    let v4 = Envelope {
+        version: 2,
+        author: id1.public_key(),
+        seq: 3,
+        prev: Some(h2),
+        ts: 1_767_225_602_000_000,
+        kind: "memory.added/1".into(),
+        refs: vec![],
+        body: memory.body(),
+    };
+    let h4 = v4.hash();
+    let reason = Sidecar { salt: [0x43; 32], bytes: b"asked to forget".to_vec(), private: false };
+    let v5 = Envelope {
+        version: 2,
+        author: id1.public_key(),
+        seq: 4,
+        prev: Some(h4),
+        ts: 1_767_225_603_000_000,
+        kind: "ledger.erased/1".into(),
+        refs: vec![h4],
+        body: reason.body(),
+    };
+    let inline = || PayloadState::Inline;
+    let vectors = [
+        (secret1, &id1, v1, inline()),
+        (secret1, &id1, v2, inline()),
+        (secret2, &id2, v3, inline()),
+        (secret1, &id1, v4, PayloadState::Present(memory)),
+        (secret1, &id1, v5, PayloadState::Present(reason)),
+    ];
+    for (n, (secret, id, env, payload)) in vectors.into_iter().enumerate() {
+        let sealed = SealedEnvelope::new(env.clone(), payload.clone()).expect("valid");
         let event = sealed.sign(id);
         println!("vector: {}", n + 1);
+        println!("version: {}", env.version);
         println!("secret: {}", hex(&secret));
         println!("author: {}", env.author);
         println!("seq: {}", env.seq);
@@ -62,11 +94,27 @@ fn main() {
                 env.refs.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")
             }
         );
-        println!("payload: {}", hex(&env.payload));
+        match (&env.body, &payload) {
+            (Body::Inline(p), _) => println!("payload: {}", hex(p)),
+            (Body::Committed { size, commitment }, PayloadState::Present(s)) => {
+                println!("payload: {}", hex(&s.bytes));
+                println!("salt: {}", hex(&s.salt));
+                println!("private: {}", s.private);
+                println!("size: {size}");
+                println!("commitment: {commitment}");
+            }
+            _ => unreachable!("every vector's payload is present"),
+        }
         println!("envelope: {}", hex(event.bytes()));
         println!("hash: {}", event.hash());
         println!("signature: {}", event.signature());
-        println!("jsonl: {}", render_line(&env, event.bytes(), event.hash(), event.signature()));
+        println!("jsonl: {}", render_line(&env, event.bytes(), event.hash(), event.signature(), &payload));
+        if env.version == 2 {
+            for state in [PayloadState::Erased, PayloadState::Withheld] {
+                let line = render_line(&env, event.bytes(), event.hash(), event.signature(), &state);
+                println!("jsonl_{}: {line}", state.name());
+            }
+        }
         println!();
     }
 }

@@ -6,11 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{Hash, PublicKey};
 
-/// The envelope format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The envelope format this build writes. It reads this one and every older one (1 and 2).
+pub const FORMAT_VERSION: u8 = 2;
 
-/// The bytes hashed in front of the envelope bytes (domain separation).
+/// The bytes hashed in front of the envelope bytes (domain separation). The same for every
+/// envelope format: the format is the envelope's first byte, so it is hashed too.
 pub const HASH_DOMAIN: &[u8] = b"mindlog.event.v1\0";
+
+/// The bytes hashed in front of the salt and the payload to make a format-2 payload commitment.
+pub const PAYLOAD_DOMAIN: &[u8] = b"mindlog.payload.v2\0";
 
 /// The longest kind, in bytes.
 pub(crate) const MAX_KIND_LEN: usize = 64;
@@ -24,12 +28,38 @@ pub const MAX_PAYLOAD_LEN: usize = 256 * 1024;
 /// The latest timestamp an envelope may carry: 9999-12-31T23:59:59.999999Z, in microseconds.
 pub const MAX_TIMESTAMP_MICROS: u64 = 253_402_300_799_999_999;
 
+/// What an envelope says about its payload: the payload itself (format 1), or its size and a
+/// commitment to it (format 2), the payload travelling beside the signed bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body<P> {
+    /// Format 1: the payload bytes are inside the signed envelope.
+    Inline(P),
+    /// Format 2: the envelope commits to the payload, which is held (or not) beside it.
+    Committed {
+        /// The payload's length in bytes.
+        size: u64,
+        /// `blake3(PAYLOAD_DOMAIN ‖ salt ‖ payload)` (see [`payload_commitment`]).
+        commitment: Hash,
+    },
+}
+
+impl<P: AsRef<[u8]>> Body<P> {
+    /// The payload's length in bytes.
+    pub fn size(&self) -> u64 {
+        match self {
+            Body::Inline(p) => p.as_ref().len() as u64,
+            Body::Committed { size, .. } => *size,
+        }
+    }
+}
+
 /// One event, as its author signed it.
 ///
-/// The field order is the encoding order. `prev` is absent exactly when `seq` is 1.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The field order is the encoding order. `prev` is absent exactly when `seq` is 1. The body's
+/// shape follows the version: [`Body::Inline`] in format 1, [`Body::Committed`] in format 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
-    /// Format version; [`FORMAT_VERSION`] for everything this build writes.
+    /// Format version: 1 or 2; [`FORMAT_VERSION`] for everything this build writes.
     pub version: u8,
     /// The author's Ed25519 public key.
     pub author: PublicKey,
@@ -43,17 +73,16 @@ pub struct Envelope {
     pub kind: String,
     /// Hashes of other events this one refers to.
     pub refs: Vec<Hash>,
-    /// Opaque bytes; their meaning is given by `kind`.
-    #[serde(with = "payload_bytes")]
-    pub payload: Vec<u8>,
+    /// The payload (format 1) or a commitment to it (format 2).
+    pub body: Body<Vec<u8>>,
 }
 
-/// An envelope read in place: `kind` and `payload` borrow the encoded bytes.
+/// An envelope read in place: `kind` and an inline payload borrow the encoded bytes.
 ///
 /// For readers that pass over many stored events and keep little of each (the query layer's
 /// scans). It checks the version and that the bytes parse, not that they are canonical: use it on
 /// events the store accepted, and [`Envelope::decode`] on anything else.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvelopeRef<'a> {
     /// Format version.
     pub version: u8,
@@ -69,29 +98,72 @@ pub struct EnvelopeRef<'a> {
     pub kind: &'a str,
     /// Hashes of other events this one refers to.
     pub refs: Vec<Hash>,
-    /// The payload bytes.
-    pub payload: &'a [u8],
+    /// The payload (format 1) or a commitment to it (format 2).
+    pub body: Body<&'a [u8]>,
+}
+
+/// The fields every envelope format shares, in encoding order.
+#[derive(Serialize, Deserialize)]
+struct Header<'a> {
+    version: u8,
+    author: PublicKey,
+    seq: u64,
+    prev: Option<Hash>,
+    ts: u64,
+    kind: &'a str,
+    refs: Vec<Hash>,
 }
 
 impl<'a> EnvelopeRef<'a> {
     /// Parses stored envelope bytes without copying the kind or the payload.
     pub fn decode(bytes: &'a [u8]) -> Result<EnvelopeRef<'a>, EnvelopeError> {
-        read_versioned(bytes)
+        match bytes.first() {
+            Some(&v) if v > FORMAT_VERSION || v == 0 => return Err(EnvelopeError::UnsupportedVersion(v)),
+            _ => {}
+        }
+        let malformed = |e: postcard::Error| EnvelopeError::Malformed(e.to_string());
+        let (header, rest) = postcard::take_from_bytes::<Header<'a>>(bytes).map_err(malformed)?;
+        let (body, rest) = if header.version == 1 {
+            let (payload, rest) = postcard::take_from_bytes::<&'a [u8]>(rest).map_err(malformed)?;
+            (Body::Inline(payload), rest)
+        } else {
+            let (size, rest) = postcard::take_from_bytes::<u64>(rest).map_err(malformed)?;
+            let (commitment, rest) = postcard::take_from_bytes::<Hash>(rest).map_err(malformed)?;
+            (Body::Committed { size, commitment }, rest)
+        };
+        if !rest.is_empty() {
+            return Err(EnvelopeError::NonCanonical);
+        }
+        let Header { version, author, seq, prev, ts, kind, refs } = header;
+        Ok(EnvelopeRef { version, author, seq, prev, ts, kind, refs, body })
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Envelope {
+        Envelope {
+            version: self.version,
+            author: self.author,
+            seq: self.seq,
+            prev: self.prev,
+            ts: self.ts,
+            kind: self.kind.to_owned(),
+            refs: self.refs.clone(),
+            body: match self.body {
+                Body::Inline(p) => Body::Inline(p.to_vec()),
+                Body::Committed { size, commitment } => Body::Committed { size, commitment },
+            },
+        }
     }
 }
 
-/// Parses envelope bytes of a version this build reads, with nothing left over. The version is
-/// read first, so a newer format gets its own error rather than a parse failure.
-fn read_versioned<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, EnvelopeError> {
-    match bytes.first() {
-        Some(&v) if v > FORMAT_VERSION || v == 0 => return Err(EnvelopeError::UnsupportedVersion(v)),
-        _ => {}
-    }
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(EnvelopeError::NonCanonical);
-    }
-    Ok(value)
+/// The commitment a format-2 envelope makes to its payload:
+/// `blake3(PAYLOAD_DOMAIN ‖ salt ‖ payload)`, unkeyed, 32 bytes.
+pub fn payload_commitment(salt: &[u8; 32], payload: &[u8]) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(PAYLOAD_DOMAIN);
+    hasher.update(salt);
+    hasher.update(payload);
+    Hash(*hasher.finalize().as_bytes())
 }
 
 /// Why bytes are not a valid envelope.
@@ -130,7 +202,10 @@ pub enum EnvelopeError {
     TooManyRefs(usize),
     /// A payload over [`MAX_PAYLOAD_LEN`] bytes.
     #[error("payload of {0} bytes; at most {MAX_PAYLOAD_LEN} are allowed")]
-    PayloadTooLarge(usize),
+    PayloadTooLarge(u64),
+    /// A format-1 envelope with a payload commitment, or a later one with an inline payload.
+    #[error("an envelope of format {0} has the wrong body (format 1 holds its payload, format 2 commits to it)")]
+    BodyShape(u8),
 }
 
 /// Whether `kind` is a valid kind: a name of lowercase letters, digits, `.`, `_` and `-`
@@ -169,24 +244,44 @@ impl Envelope {
         if self.refs.len() > MAX_REFS {
             return Err(EnvelopeError::TooManyRefs(self.refs.len()));
         }
-        if self.payload.len() > MAX_PAYLOAD_LEN {
-            return Err(EnvelopeError::PayloadTooLarge(self.payload.len()));
+        match self.body {
+            Body::Inline(_) if self.version != 1 => return Err(EnvelopeError::BodyShape(self.version)),
+            Body::Committed { .. } if self.version == 1 => return Err(EnvelopeError::BodyShape(self.version)),
+            _ => {}
+        }
+        if self.body.size() > MAX_PAYLOAD_LEN as u64 {
+            return Err(EnvelopeError::PayloadTooLarge(self.body.size()));
         }
         Ok(())
     }
 
     /// The canonical encoding. Call [`Envelope::validate`] first: this encodes whatever it holds.
     pub fn encode(&self) -> Vec<u8> {
-        let capacity = 1 + 32 + 10 + 33 + 10 + 1 + self.kind.len() + 1 + 32 * self.refs.len() + 3 + self.payload.len();
-        postcard::to_extend(self, Vec::with_capacity(capacity))
-            .expect("encoding into a Vec cannot fail for these field types")
+        let header = Header {
+            version: self.version,
+            author: self.author,
+            seq: self.seq,
+            prev: self.prev,
+            ts: self.ts,
+            kind: &self.kind,
+            refs: self.refs.clone(),
+        };
+        let out = Vec::with_capacity(self.encoded_len());
+        let out = postcard::to_extend(&header, out);
+        let out = match &self.body {
+            Body::Inline(payload) => out.and_then(|o| postcard::to_extend(&serde_bytes_ref(payload), o)),
+            Body::Committed { size, commitment } => {
+                out.and_then(|o| postcard::to_extend(size, o)).and_then(|o| postcard::to_extend(commitment, o))
+            }
+        };
+        out.expect("encoding into a Vec cannot fail for these field types")
     }
 
     /// Decodes and validates canonical envelope bytes.
     ///
     /// Refuses anything that would not re-encode to exactly `bytes`, so one envelope has one encoding.
     pub fn decode(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
-        let envelope: Envelope = read_versioned(bytes)?;
+        let envelope = EnvelopeRef::decode(bytes)?.to_owned();
         envelope.validate()?;
         if envelope.encoded_len() != bytes.len() {
             // Every field but the varints has one length; a length mismatch means an overlong varint.
@@ -205,8 +300,10 @@ impl Envelope {
             + self.kind.len()
             + varint_len(self.refs.len() as u64)
             + 32 * self.refs.len()
-            + varint_len(self.payload.len() as u64)
-            + self.payload.len()
+            + match &self.body {
+                Body::Inline(p) => varint_len(p.len() as u64) + p.len(),
+                Body::Committed { size, .. } => varint_len(*size) + 32,
+            }
     }
 
     /// The hash of this envelope's canonical encoding.
@@ -233,32 +330,16 @@ fn varint_len(mut value: u64) -> usize {
     len
 }
 
-/// The payload as a postcard byte string (varint length, then the bytes), not a sequence of u8s.
-mod payload_bytes {
-    use serde::Serializer;
-    use serde::de::{Deserializer, Error, Visitor};
-    use std::fmt;
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytes)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a byte string")
-            }
-            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
+/// A byte slice that serialises as a postcard byte string (varint length, then the bytes),
+/// not as a sequence of u8s.
+fn serde_bytes_ref(bytes: &[u8]) -> impl Serialize + '_ {
+    struct B<'a>(&'a [u8]);
+    impl Serialize for B<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
         }
-        deserializer.deserialize_bytes(V)
     }
+    B(bytes)
 }
 
 #[cfg(test)]
@@ -277,30 +358,35 @@ mod tests {
 
     #[test]
     fn the_borrowed_envelope_reads_what_the_owned_one_does() {
-        let owned = Envelope {
-            version: FORMAT_VERSION,
-            author: PublicKey([3; 32]),
-            seq: 300,
-            prev: Some(Hash([4; 32])),
-            ts: 1_767_225_600_123_456,
-            kind: "persona.created/1".into(),
-            refs: vec![Hash([5; 32]), Hash([6; 32])],
-            payload: (0..=255).collect(),
-        };
-        let bytes = owned.encode();
-        let borrowed = EnvelopeRef::decode(&bytes).unwrap();
-        assert_eq!(
-            (borrowed.version, borrowed.author, borrowed.seq, borrowed.prev, borrowed.ts),
-            (owned.version, owned.author, owned.seq, owned.prev, owned.ts)
-        );
-        assert_eq!(
-            (borrowed.kind, &borrowed.refs, borrowed.payload),
-            (owned.kind.as_str(), &owned.refs, &owned.payload[..])
-        );
-        let mut newer = bytes.clone();
-        newer[0] = FORMAT_VERSION + 1;
-        assert_eq!(EnvelopeRef::decode(&newer), Err(EnvelopeError::UnsupportedVersion(FORMAT_VERSION + 1)));
-        assert_eq!(EnvelopeRef::decode(&[bytes.as_slice(), &[0]].concat()), Err(EnvelopeError::NonCanonical));
+        for body in [
+            Body::Inline((0..=255).collect()),
+            Body::Committed { size: 300, commitment: payload_commitment(&[7; 32], b"x") },
+        ] {
+            let owned = Envelope {
+                version: if matches!(body, Body::Inline(_)) { 1 } else { 2 },
+                author: PublicKey([3; 32]),
+                seq: 300,
+                prev: Some(Hash([4; 32])),
+                ts: 1_767_225_600_123_456,
+                kind: "persona.created/1".into(),
+                refs: vec![Hash([5; 32]), Hash([6; 32])],
+                body,
+            };
+            owned.validate().unwrap();
+            let bytes = owned.encode();
+            assert_eq!(bytes.len(), owned.encoded_len());
+            let borrowed = EnvelopeRef::decode(&bytes).unwrap();
+            assert_eq!(borrowed.to_owned(), owned);
+            assert_eq!(Envelope::decode(&bytes).unwrap(), owned);
+            let mut newer = bytes.clone();
+            newer[0] = FORMAT_VERSION + 1;
+            assert_eq!(EnvelopeRef::decode(&newer), Err(EnvelopeError::UnsupportedVersion(FORMAT_VERSION + 1)));
+            assert_eq!(EnvelopeRef::decode(&[bytes.as_slice(), &[0]].concat()), Err(EnvelopeError::NonCanonical));
+            // The other format's body under this version byte is refused.
+            let mut other = bytes.clone();
+            other[0] = 3 - other[0];
+            assert!(Envelope::decode(&other).is_err());
+        }
     }
 
     #[test]

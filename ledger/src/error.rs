@@ -107,13 +107,52 @@ pub enum AppendError {
     },
     /// A draft is not a valid event.
     #[error("invalid event")]
-    Invalid(#[from] EnvelopeError),
+    Invalid(#[from] EventError),
+    /// A draft of one of the ledger's own kinds (`ledger.*`), which only the ledger writes.
+    #[error("kind {0} is reserved for the ledger itself")]
+    ReservedKind(String),
+    /// An event's payload cannot be erased.
+    #[error("cannot erase the payload of the event at offset {offset}: {problem}")]
+    CannotErase {
+        /// The event's offset.
+        offset: u64,
+        /// Why not.
+        problem: EraseProblem,
+    },
+    /// The operating system gave no randomness for a payload's salt.
+    #[error("the operating system's random source failed: {0}")]
+    Randomness(String),
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
     /// The request got no answer (a panic while committing it).
     #[error("the append got no answer (the commit failed unexpectedly); reopen the store")]
     WriterStopped,
+}
+
+/// Why an event's payload cannot be erased.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EraseProblem {
+    /// No event at that offset.
+    #[error("no such event")]
+    NoSuchEvent,
+    /// An envelope of format 1 holds its payload inside the signed bytes; removing it would
+    /// break the signature.
+    #[error("it is in envelope format 1, whose signature covers the payload")]
+    FormatOne,
+    /// Erased before.
+    #[error("it is erased already")]
+    AlreadyErased,
+    /// Only an event's author can publish its erasure (anyone may erase locally).
+    #[error("it was written by {0}, not by you; erase it locally with --local")]
+    NotTheAuthor(PublicKey),
+}
+
+impl From<EnvelopeError> for AppendError {
+    fn from(e: EnvelopeError) -> AppendError {
+        AppendError::Invalid(e.into())
+    }
 }
 
 /// Why verified events could not be added to the store. Nothing of the batch was written.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 
-use crate::envelope::{Envelope, EnvelopeError, hash_envelope_bytes};
+use crate::envelope::{Body, Envelope, EnvelopeError, hash_envelope_bytes, payload_commitment};
 use crate::identity::Identity;
 use crate::types::{Hash, PublicKey, Signature};
 
@@ -14,13 +14,85 @@ use crate::types::{Hash, PublicKey, Signature};
 /// 1024, 67k/s at 4096).
 pub(crate) const SIGNATURE_BATCH: usize = 4096;
 
-/// An event as it travels: canonical envelope bytes and a signature, not yet checked.
+/// An event as it travels: canonical envelope bytes, a signature and the payload beside them,
+/// not yet checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedEvent {
     /// The canonical envelope bytes, exactly as signed.
     pub bytes: Vec<u8>,
     /// The author's signature over the hash of `bytes`.
     pub signature: Signature,
+    /// The payload as it travels with the envelope: [`PayloadState::Inline`] for format 1.
+    pub payload: PayloadState,
+}
+
+/// A format-2 payload held beside its envelope, with the salt that makes its commitment hiding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sidecar {
+    /// 32 random bytes, secret while the payload is; erased with it.
+    pub salt: [u8; 32],
+    /// The payload bytes, whose meaning the event's kind gives.
+    pub bytes: Vec<u8>,
+    /// Private: held here, exported only on request, never sent to peers.
+    pub private: bool,
+}
+
+impl std::fmt::Debug for Sidecar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The salt and the bytes may be secret: only their shape goes into logs.
+        f.debug_struct("Sidecar").field("bytes", &self.bytes.len()).field("private", &self.private).finish()
+    }
+}
+
+impl Sidecar {
+    /// The envelope body that commits to this payload.
+    pub fn body(&self) -> Body<Vec<u8>> {
+        Body::Committed { size: self.bytes.len() as u64, commitment: payload_commitment(&self.salt, &self.bytes) }
+    }
+}
+
+/// Where an event's payload is. docs/format.md, "Payload states".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayloadState {
+    /// Format 1: the payload is inside the signed envelope.
+    Inline,
+    /// Format 2, present: payload and salt are held, and the commitment checks.
+    Present(Sidecar),
+    /// Format 2, erased on purpose: the payload and salt are gone.
+    Erased,
+    /// Format 2, not held here (another node's private payload, or a copy without payloads).
+    Withheld,
+}
+
+impl PayloadState {
+    /// The state's name, as export writes it (`inline` is never written: format-1 lines have none).
+    pub fn name(&self) -> &'static str {
+        match self {
+            PayloadState::Inline => "inline",
+            PayloadState::Present(_) => "present",
+            PayloadState::Erased => "erased",
+            PayloadState::Withheld => "withheld",
+        }
+    }
+}
+
+/// Checks that `payload` fits `envelope`: format 1 carries its payload inline; a present
+/// format-2 payload has the committed size and commitment.
+pub(crate) fn check_payload(envelope: &Envelope, payload: &PayloadState) -> Result<(), EventError> {
+    match (&envelope.body, payload) {
+        (Body::Inline(_), PayloadState::Inline) => Ok(()),
+        (Body::Committed { size, commitment }, PayloadState::Present(sidecar)) => {
+            if sidecar.bytes.len() as u64 != *size {
+                Err(EventError::PayloadSize { committed: *size, found: sidecar.bytes.len() as u64 })
+            } else if payload_commitment(&sidecar.salt, &sidecar.bytes) != *commitment {
+                Err(EventError::CommitmentMismatch)
+            } else {
+                Ok(())
+            }
+        }
+        (Body::Committed { .. }, PayloadState::Erased | PayloadState::Withheld) => Ok(()),
+        (_, state) => Err(EventError::PayloadShape { version: envelope.version, state: state.name() }),
+    }
 }
 
 /// An event whose encoding, hash and signature have been checked (or that this process signed).
@@ -36,7 +108,7 @@ pub struct SignedEvent {
 /// use mindlog_ledger::{Envelope, Hash, Signature, VerifiedEvent};
 ///
 /// fn forge(envelope: Envelope, bytes: Vec<u8>, hash: Hash, signature: Signature) -> VerifiedEvent {
-///     VerifiedEvent { envelope, bytes, hash, signature }
+///     VerifiedEvent { envelope, bytes, hash, signature, payload: mindlog_ledger::PayloadState::Inline }
 /// }
 /// ```
 ///
@@ -54,7 +126,7 @@ pub struct SignedEvent {
 /// use mindlog_ledger::{SignedEvent, StoredEvent, VerifiedEvent};
 ///
 /// fn check(stored: StoredEvent) -> Result<VerifiedEvent, mindlog_ledger::EventError> {
-///     SignedEvent { bytes: stored.bytes, signature: stored.signature }.verify()
+///     SignedEvent { bytes: stored.bytes, signature: stored.signature, payload: stored.payload }.verify()
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +135,7 @@ pub struct VerifiedEvent {
     bytes: Vec<u8>,
     hash: Hash,
     signature: Signature,
+    payload: PayloadState,
 }
 
 /// Why an event fails its checks.
@@ -86,6 +159,26 @@ pub enum EventError {
     /// The signature does not verify against the author and hash.
     #[error("bad signature")]
     BadSignature,
+    /// A present format-2 payload whose length is not the committed size.
+    #[error("payload of {found} bytes, but the envelope commits to {committed}")]
+    PayloadSize {
+        /// The size in the envelope.
+        committed: u64,
+        /// The payload's length.
+        found: u64,
+    },
+    /// A present format-2 payload that does not match the envelope's commitment: tampering.
+    #[error("payload does not match the envelope's commitment")]
+    CommitmentMismatch,
+    /// A payload state the envelope's format does not allow (a sidecar on format 1, or a
+    /// format-2 event whose payload came inline).
+    #[error("a format-{version} event cannot have a payload that is {state}")]
+    PayloadShape {
+        /// The envelope format.
+        version: u8,
+        /// The state given.
+        state: &'static str,
+    },
 }
 
 impl SignedEvent {
@@ -93,9 +186,10 @@ impl SignedEvent {
     pub fn verify(self) -> Result<VerifiedEvent, EventError> {
         let mut keys = KeyCache::default();
         let (envelope, hash) = decode_and_hash(&self.bytes)?;
+        check_payload(&envelope, &self.payload)?;
         let key = keys.get(envelope.author)?;
         check_signatures(&[(hash, self.signature, key)]).map_err(|_| EventError::BadSignature)?;
-        Ok(VerifiedEvent { envelope, bytes: self.bytes, hash, signature: self.signature })
+        Ok(VerifiedEvent { envelope, bytes: self.bytes, hash, signature: self.signature, payload: self.payload })
     }
 }
 
@@ -129,6 +223,26 @@ impl VerifiedEvent {
     pub fn seq(&self) -> u64 {
         self.envelope.seq
     }
+    /// Where the payload is.
+    pub fn payload_state(&self) -> &PayloadState {
+        &self.payload
+    }
+    /// The payload bytes, when held (inline in format 1, or present beside a format-2 envelope).
+    pub fn payload(&self) -> Option<&[u8]> {
+        match (&self.envelope.body, &self.payload) {
+            (Body::Inline(bytes), _) => Some(bytes),
+            (_, PayloadState::Present(sidecar)) => Some(&sidecar.bytes),
+            _ => None,
+        }
+    }
+    /// The same event as sent on without its payload: `Withheld` if it was present (format 2);
+    /// format-1 events always carry theirs.
+    pub fn without_payload(mut self) -> VerifiedEvent {
+        if let PayloadState::Present(_) = self.payload {
+            self.payload = PayloadState::Withheld;
+        }
+        self
+    }
 }
 
 /// An envelope that has been validated, encoded and hashed, waiting for its author's signature.
@@ -140,15 +254,18 @@ pub struct SealedEnvelope {
     envelope: Envelope,
     bytes: Vec<u8>,
     hash: Hash,
+    payload: PayloadState,
 }
 
 impl SealedEnvelope {
-    /// Validates and encodes `envelope`.
-    pub fn new(envelope: Envelope) -> Result<SealedEnvelope, EnvelopeError> {
+    /// Validates and encodes `envelope`, whose payload is `payload` ([`PayloadState::Inline`]
+    /// for format 1, usually [`PayloadState::Present`] for format 2).
+    pub fn new(envelope: Envelope, payload: PayloadState) -> Result<SealedEnvelope, EventError> {
         envelope.validate()?;
+        check_payload(&envelope, &payload)?;
         let bytes = envelope.encode();
         let hash = hash_envelope_bytes(&bytes);
-        Ok(SealedEnvelope { envelope, bytes, hash })
+        Ok(SealedEnvelope { envelope, bytes, hash, payload })
     }
 
     /// The hash the signature will cover.
@@ -168,7 +285,7 @@ impl SealedEnvelope {
     pub fn sign(self, identity: &Identity) -> VerifiedEvent {
         assert_eq!(identity.public_key(), self.envelope.author, "an event is signed by its own author");
         let signature = Signature(identity.sign(self.hash.as_bytes()).to_bytes());
-        VerifiedEvent { envelope: self.envelope, bytes: self.bytes, hash: self.hash, signature }
+        VerifiedEvent { envelope: self.envelope, bytes: self.bytes, hash: self.hash, signature, payload: self.payload }
     }
 }
 
@@ -179,6 +296,7 @@ pub(crate) struct Hashed {
     pub(crate) bytes: Vec<u8>,
     pub(crate) hash: Hash,
     pub(crate) signature: Signature,
+    pub(crate) payload: PayloadState,
 }
 
 /// Checks the signatures of `items` in one batch on the current thread (bisecting a failing
@@ -206,7 +324,13 @@ pub(crate) fn verify_hashed<E: From<EventError>>(
     }
     out.into_iter()
         .map(|item| {
-            item.map(|h| VerifiedEvent { envelope: h.envelope, bytes: h.bytes, hash: h.hash, signature: h.signature })
+            item.map(|h| VerifiedEvent {
+                envelope: h.envelope,
+                bytes: h.bytes,
+                hash: h.hash,
+                signature: h.signature,
+                payload: h.payload,
+            })
         })
         .collect()
 }
@@ -282,7 +406,11 @@ pub fn verify_batch(events: Vec<SignedEvent>) -> Vec<Result<VerifiedEvent, Event
     let mut keys = KeyCache::default();
     let mut checked: Vec<Result<(Envelope, Hash, VerifyingKey), EventError>> = events
         .par_iter()
-        .map(|e| decode_and_hash(&e.bytes).map_err(EventError::from))
+        .map(|e| -> Result<_, EventError> {
+            let (envelope, hash) = decode_and_hash(&e.bytes)?;
+            check_payload(&envelope, &e.payload)?;
+            Ok((envelope, hash))
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|r| r.and_then(|(env, hash)| keys.get(env.author).map(|k| (env, hash, k))))
@@ -300,7 +428,13 @@ pub fn verify_batch(events: Vec<SignedEvent>) -> Vec<Result<VerifiedEvent, Event
         .into_iter()
         .zip(events)
         .map(|(r, e)| {
-            r.map(|(envelope, hash, _)| VerifiedEvent { envelope, bytes: e.bytes, hash, signature: e.signature })
+            r.map(|(envelope, hash, _)| VerifiedEvent {
+                envelope,
+                bytes: e.bytes,
+                hash,
+                signature: e.signature,
+                payload: e.payload,
+            })
         })
         .collect()
 }

@@ -9,9 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Envelope, hash_envelope_bytes};
+use crate::envelope::{Body, Envelope, hash_envelope_bytes};
 use crate::error::{ImportError, IngestError, LineProblem, StorageError};
-use crate::event::{EventError, Hashed, KeyCache, VerifiedEvent, verify_hashed};
+use crate::event::{EventError, Hashed, KeyCache, PayloadState, Sidecar, VerifiedEvent, check_payload, verify_hashed};
 use crate::ledger::Ledger;
 use crate::pipeline::{default_window, run_ordered};
 use crate::store::StoredEvent;
@@ -36,9 +36,19 @@ struct Line<'a> {
     kind: Cow<'a, str>,
     refs: Vec<Hash>,
     payload_size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commitment: Option<Hash>,
     version: u8,
     #[serde(borrow)]
     signed: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    payload_state: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    salt: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    payload: Option<Cow<'a, str>>,
 }
 
 /// Why an export stopped.
@@ -63,8 +73,13 @@ pub fn format_time(ts: u64) -> String {
     }
 }
 
-/// The canonical export line (without its newline) for an event.
-pub fn render_line(envelope: &Envelope, bytes: &[u8], hash: Hash, signature: Signature) -> String {
+/// The canonical export line (without its newline) for an event whose payload is `payload`
+/// ([`PayloadState::Inline`] for format 1).
+pub fn render_line(envelope: &Envelope, bytes: &[u8], hash: Hash, signature: Signature, payload: &PayloadState) -> String {
+    let sidecar = match payload {
+        PayloadState::Present(s) => Some(s),
+        _ => None,
+    };
     let line = Line {
         hash,
         signature,
@@ -75,9 +90,17 @@ pub fn render_line(envelope: &Envelope, bytes: &[u8], hash: Hash, signature: Sig
         time: Cow::Owned(format_time(envelope.ts)),
         kind: Cow::Borrowed(&envelope.kind),
         refs: envelope.refs.clone(),
-        payload_size: envelope.payload.len() as u64,
+        payload_size: envelope.body.size(),
+        commitment: match envelope.body {
+            Body::Committed { commitment, .. } => Some(commitment),
+            Body::Inline(_) => None,
+        },
         version: envelope.version,
         signed: Cow::Owned(BASE64.encode(bytes)),
+        payload_state: (*payload != PayloadState::Inline).then(|| Cow::Borrowed(payload.name())),
+        private: sidecar.map(|s| s.private),
+        salt: sidecar.map(|s| Cow::Owned(hex::encode(s.salt))),
+        payload: sidecar.map(|s| Cow::Owned(BASE64.encode(&s.bytes))),
     };
     serde_json::to_string(&line).unwrap_or_default()
 }
@@ -96,9 +119,16 @@ pub struct ImportReport {
 }
 
 impl Ledger {
-    /// Writes every event from `from` on, in offset order, one JSON line each.
+    /// Writes every event from `from` on, in offset order, one JSON line each. Private payloads
+    /// are written as withheld unless `include_private`.
     /// `progress` is called with the number of events written so far. Returns that number.
-    pub fn export_jsonl(&self, from: u64, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<u64, ExportError> {
+    pub fn export_jsonl(
+        &self,
+        from: u64,
+        include_private: bool,
+        out: &mut dyn Write,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64, ExportError> {
         let snapshot = self.snapshot()?;
         let mut records = snapshot.records(from..)?;
         let mut written = 0u64;
@@ -107,17 +137,23 @@ impl Ledger {
             || -> Result<_, ExportError> {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 for r in records.by_ref().take(CHUNK) {
-                    let (k, v) = r.map_err(StorageError::from)?;
-                    chunk.push((k.value(), v.value().to_vec()));
+                    let (offset, record, row) = r?;
+                    chunk.push((offset, record.value().to_vec(), row.map(|r| r.value().to_vec())));
                 }
                 Ok((!chunk.is_empty()).then_some(chunk))
             },
-            |chunk: Vec<(u64, Vec<u8>)>| -> Result<(Vec<u8>, u64), ExportError> {
+            |chunk: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>| -> Result<(Vec<u8>, u64), ExportError> {
                 let mut buf = Vec::with_capacity(chunk.len() * 1200);
-                for (offset, record) in &chunk {
-                    let event = StoredEvent::from_record(*offset, record)?;
+                for (offset, record, row) in &chunk {
+                    let mut event = StoredEvent::from_record(*offset, record, row.as_deref())?;
                     let envelope = event.envelope_or_corrupt()?;
-                    buf.extend_from_slice(render_line(&envelope, &event.bytes, event.hash, event.signature).as_bytes());
+                    if let PayloadState::Present(Sidecar { private: true, .. }) = event.payload
+                        && !include_private
+                    {
+                        event.payload = PayloadState::Withheld;
+                    }
+                    let line = render_line(&envelope, &event.bytes, event.hash, event.signature, &event.payload);
+                    buf.extend_from_slice(line.as_bytes());
                     buf.push(b'\n');
                 }
                 Ok((buf, chunk.len() as u64))
@@ -231,8 +267,24 @@ fn check_line(line: &[u8]) -> Result<Hashed, LineProblem> {
     if hash != parsed.hash {
         return Err(EventError::HashMismatch { recorded: parsed.hash, computed: hash }.into());
     }
-    if render_line(&envelope, &bytes, hash, parsed.signature) != text {
+    let payload = match (parsed.payload_state.as_deref(), parsed.salt, parsed.payload) {
+        (None, _, _) => PayloadState::Inline,
+        (Some("present"), Some(salt), Some(payload)) => PayloadState::Present(Sidecar {
+            salt: crate::types::parse_hex::<32>(&salt).map_err(|e| LineProblem::Malformed(format!("salt: {e}")))?,
+            bytes: BASE64.decode(payload.as_bytes()).map_err(|e| LineProblem::Base64(e.to_string()))?,
+            private: parsed.private.unwrap_or(false),
+        }),
+        (Some("erased"), None, None) => PayloadState::Erased,
+        (Some("withheld"), None, None) => PayloadState::Withheld,
+        (Some(state), _, _) => {
+            return Err(LineProblem::Malformed(format!(
+                "payload_state {state:?} with the wrong members (present has private, salt and payload; erased and withheld have none)"
+            )));
+        }
+    };
+    check_payload(&envelope, &payload)?;
+    if render_line(&envelope, &bytes, hash, parsed.signature, &payload) != text {
         return Err(LineProblem::FieldsMismatch);
     }
-    Ok(Hashed { envelope, bytes, hash, signature: parsed.signature })
+    Ok(Hashed { envelope, bytes, hash, signature: parsed.signature, payload })
 }

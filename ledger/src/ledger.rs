@@ -9,8 +9,8 @@ use redb::Database;
 
 use crate::derived::{DerivedWriteTxn, Namespace};
 use crate::envelope::{Envelope, FORMAT_VERSION};
-use crate::error::{AppendError, IngestError, OpenError, StorageError};
-use crate::event::{SealedEnvelope, VerifiedEvent};
+use crate::error::{AppendError, EraseProblem, IngestError, OpenError, StorageError};
+use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, VerifiedEvent};
 use crate::identity::Identity;
 use crate::store::{self, Head, Indexes, Ingested, LogTable, Snapshot};
 use crate::types::{Hash, PublicKey};
@@ -29,6 +29,44 @@ pub struct Draft {
     pub refs: Vec<Hash>,
     /// Microseconds since the Unix epoch; the caller's clock.
     pub ts: u64,
+    /// Private: kept in this store, exported only on request, never sent to peers.
+    pub private: bool,
+}
+
+/// The kind of the event that erases payloads: refs name the erased events (all by its author,
+/// earlier in the feed); the payload is the reason, UTF-8, possibly empty. docs/format.md, §9.
+pub const ERASED_KIND: &str = "ledger.erased/1";
+
+/// Kinds starting with this are the ledger's own; [`Ledger::append`] refuses them.
+const RESERVED_PREFIX: &str = "ledger.";
+
+/// A fresh random salt for a payload commitment.
+pub(crate) fn random_salt() -> Result<[u8; 32], AppendError> {
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).map_err(|e| AppendError::Randomness(e.to_string()))?;
+    Ok(salt)
+}
+
+impl Draft {
+    /// Seals this draft as `author`'s event `seq` after `prev`, in envelope format 2, committing
+    /// to the payload with `salt` (which must be random and secret unless the payload is public:
+    /// `gen` derives it from its seed so that its stores are reproducible).
+    pub fn seal(&self, author: PublicKey, seq: u64, prev: Option<Hash>, salt: [u8; 32]) -> Result<SealedEnvelope, EventError> {
+        let sidecar = Sidecar { salt, bytes: self.payload.clone(), private: self.private };
+        SealedEnvelope::new(
+            Envelope {
+                version: FORMAT_VERSION,
+                author,
+                seq,
+                prev,
+                ts: self.ts,
+                kind: self.kind.clone(),
+                refs: self.refs.clone(),
+                body: sidecar.body(),
+            },
+            PayloadState::Present(sidecar),
+        )
+    }
 }
 
 /// Where the author's feed must stand for an append to go ahead.
@@ -174,6 +212,16 @@ impl Ledger {
         }
     }
 
+    /// Holds off every writer of this handle until the guard drops (group commits and erasures).
+    pub(crate) fn lock_writers(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.leader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The redb database, for this crate's own passes over it.
+    pub(crate) fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
     /// The store file.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -280,6 +328,72 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Erases the payloads of `offsets`, events of `identity`'s own feed in envelope format 2,
+    /// and appends the signed `ledger.erased/1` event that says so (refs: their hashes; payload:
+    /// `reason`), in one durable transaction. The payloads and salts are removed from the log;
+    /// their bytes may stay in the file's free pages until [`Ledger::scrub`] overwrites them.
+    pub fn erase(&self, identity: &Identity, offsets: &[u64], reason: &str, ts: u64) -> Result<Appended, AppendError> {
+        self.check_writable()?;
+        // Holding the leader lock keeps group commits out while this transaction moves the head.
+        let _leader = self.lock_writers();
+        let author = identity.public_key();
+        let txn = self.inner.db.begin_write().map_err(StorageError::from)?;
+        let appended = {
+            let mut log = LogTable::open(&txn)?;
+            let mut refs = Vec::with_capacity(offsets.len());
+            for &offset in offsets {
+                let event = erasable(&log, offset)?;
+                let envelope = event.envelope().map_err(|e| StorageError::Corrupt { offset, problem: e.to_string() })?;
+                if envelope.author != author {
+                    return Err(AppendError::CannotErase { offset, problem: EraseProblem::NotTheAuthor(envelope.author) });
+                }
+                refs.push(event.hash);
+            }
+            let head = lock(&self.inner.heads).get(&author).copied();
+            let (seq, prev) = head.map_or((1, None), |h| (h.seq + 1, Some(h.hash)));
+            let draft = Draft { kind: ERASED_KIND.into(), payload: reason.as_bytes().to_vec(), refs, ts, private: false };
+            let event = draft.seal(author, seq, prev, random_salt()?)?.sign(identity);
+            let offset = log.append(&event)?;
+            for &erased in offsets {
+                log.set_payload(erased, &PayloadState::Erased)?;
+            }
+            Appended { offset, seq, hash: event.hash() }
+        };
+        let head = Head { author, seq: appended.seq, hash: appended.hash, offset: appended.offset };
+        commit_with_heads(txn, &self.inner.heads, HashMap::from([(author, head)]))?;
+        Ok(appended)
+    }
+
+    /// Erases the payloads of `offsets` (format-2 events of any author) in this store only,
+    /// without a signed record: the store owner's own decision, which peers never learn.
+    pub fn erase_local(&self, offsets: &[u64]) -> Result<(), AppendError> {
+        self.check_writable()?;
+        let txn = self.inner.db.begin_write().map_err(StorageError::from)?;
+        {
+            let mut log = LogTable::open(&txn)?;
+            for &offset in offsets {
+                erasable(&log, offset)?;
+                log.set_payload(offset, &PayloadState::Erased)?;
+            }
+        }
+        txn.commit().map_err(StorageError::from)?;
+        Ok(())
+    }
+}
+
+/// The event at `offset`, if its payload can be erased: it exists, is in format 2, and is not
+/// erased already.
+fn erasable(log: &LogTable<'_>, offset: u64) -> Result<crate::store::StoredEvent, AppendError> {
+    let cannot = |problem| AppendError::CannotErase { offset, problem };
+    let event = log.event(offset)?.ok_or(cannot(EraseProblem::NoSuchEvent))?;
+    match event.payload {
+        PayloadState::Inline => Err(cannot(EraseProblem::FormatOne)),
+        PayloadState::Erased => Err(cannot(EraseProblem::AlreadyErased)),
+        PayloadState::Present(_) | PayloadState::Withheld => Ok(event),
+    }
+}
+
 fn lock(heads: &Mutex<HashMap<PublicKey, Head>>) -> std::sync::MutexGuard<'_, HashMap<PublicKey, Head>> {
     // A panic while holding the lock cannot leave the map half-updated (updates are single inserts).
     heads.lock().unwrap_or_else(|e| e.into_inner())
@@ -370,19 +484,13 @@ fn seal_job(head: Option<Head>, job: &Job) -> Result<Vec<VerifiedEvent>, AppendE
     }
     let mut events = Vec::with_capacity(job.drafts.len());
     for draft in &job.drafts {
+        if draft.kind.starts_with(RESERVED_PREFIX) {
+            return Err(AppendError::ReservedKind(draft.kind.clone()));
+        }
         seq += 1;
-        let sealed = SealedEnvelope::new(Envelope {
-            version: FORMAT_VERSION,
-            author,
-            seq,
-            prev,
-            ts: draft.ts,
-            kind: draft.kind.clone(),
-            refs: draft.refs.clone(),
-            payload: draft.payload.clone(),
-        })?;
-        prev = Some(sealed.hash());
-        events.push(sealed.sign(&job.identity));
+        let event = draft.seal(author, seq, prev, random_salt()?)?.sign(&job.identity);
+        prev = Some(event.hash());
+        events.push(event);
     }
     Ok(events)
 }

@@ -11,7 +11,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let ledger = Ledger::create(&dir.path().join("mind.redb"))?;
 //! let me = Identity::generate()?;
-//! let draft = Draft { kind: "note.added/1".into(), payload: b"hello".to_vec(), refs: vec![], ts: 1_767_225_600_000_000 };
+//! let draft = Draft { kind: "note.added/1".into(), payload: b"hello".to_vec(), refs: vec![], ts: 1_767_225_600_000_000, private: false };
 //! let appended = ledger.append_one(&me, draft)?;
 //! assert_eq!((appended.offset, appended.seq), (0, 1));
 //! assert!(ledger.verify(&|_| {})?.ok);
@@ -32,23 +32,27 @@ mod identity;
 mod jsonl;
 mod ledger;
 mod pipeline;
+mod scrub;
 mod store;
 mod types;
 mod verify;
 
 pub use crate::derived::{DerivedTables, DerivedWriteTxn, Namespace};
 pub use crate::envelope::{
-    Envelope, EnvelopeError, EnvelopeRef, FORMAT_VERSION, HASH_DOMAIN, MAX_PAYLOAD_LEN, MAX_TIMESTAMP_MICROS,
-    hash_envelope_bytes, is_valid_kind,
+    Body, Envelope, EnvelopeError, EnvelopeRef, FORMAT_VERSION, HASH_DOMAIN, MAX_PAYLOAD_LEN, MAX_TIMESTAMP_MICROS,
+    PAYLOAD_DOMAIN, hash_envelope_bytes, is_valid_kind, payload_commitment,
 };
-pub use crate::error::{AppendError, FeedProblem, ImportError, IngestError, LineProblem, OpenError, StorageError};
-pub use crate::event::{EventError, SealedEnvelope, SignedEvent, VerifiedEvent, verify_batch};
+pub use crate::error::{
+    AppendError, EraseProblem, FeedProblem, ImportError, IngestError, LineProblem, OpenError, StorageError,
+};
+pub use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, SignedEvent, VerifiedEvent, verify_batch};
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::jsonl::{ExportError, ImportReport, format_time, render_line};
-pub use crate::ledger::{Appended, Draft, Expect, Ledger};
-pub use crate::store::{EventIter, EventRef, Head, Ingested, Snapshot, StoredEvent};
+pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, Ledger};
+pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
+pub use crate::scrub::ScrubReport;
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
-pub use crate::verify::{Failure, FeedReport, VerifyReport};
+pub use crate::verify::{Failure, FeedReport, PayloadCounts, VerifyReport};
 
 /// The redb version the store is built on, for the table definitions and table types of crates
 /// that keep their own tables in the same file.

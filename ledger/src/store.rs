@@ -12,17 +12,20 @@ use redb::{
 };
 
 use crate::derived::{DerivedTables, Namespace};
-use crate::envelope::Envelope;
-use crate::envelope::{EnvelopeError, EnvelopeRef};
+use crate::envelope::{Body, Envelope, EnvelopeError, EnvelopeRef};
 use crate::error::{FeedProblem, IngestError, OpenError, StorageError};
-use crate::event::VerifiedEvent;
+use crate::event::{PayloadState, Sidecar, VerifiedEvent};
 use crate::types::{Hash, PublicKey, Signature};
 
-/// The store layout this build writes and the newest it opens.
-pub(crate) const STORE_FORMAT: u64 = 1;
+/// The store layout this build writes and the newest it opens. Format 2 added `payloads`;
+/// a format-1 store is upgraded (the table created) when it is first opened.
+pub(crate) const STORE_FORMAT: u64 = 2;
 
 /// `offset → hash ‖ signature ‖ envelope bytes`: the log itself.
 pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// `offset → payload row` for format-2 events: `01 ‖ flags ‖ salt ‖ payload` (present),
+/// `02` (erased), `03` (withheld). Format-1 events have no row.
+pub(crate) const PAYLOADS: TableDefinition<u64, &[u8]> = TableDefinition::new("payloads");
 /// `author ‖ seq (u64 BE) → offset`.
 pub(crate) const BY_FEED: TableDefinition<&[u8; 40], u64> = TableDefinition::new("event_by_feed");
 /// `kind ‖ 0x00 ‖ offset (u64 BE) → ()`.
@@ -88,12 +91,104 @@ pub struct StoredEvent {
     pub signature: Signature,
     /// The canonical envelope bytes, exactly as signed.
     pub bytes: Vec<u8>,
+    /// Where the payload is: inside `bytes` (format 1) or beside them.
+    pub payload: PayloadState,
+}
+
+/// The `payloads` row tags.
+const ROW_PRESENT: u8 = 1;
+const ROW_ERASED: u8 = 2;
+const ROW_WITHHELD: u8 = 3;
+/// The `flags` bit of a present row that marks the payload private.
+const FLAG_PRIVATE: u8 = 1;
+
+/// The `payloads` row for `state`, or `None` for a format-1 event (which has no row).
+pub(crate) fn encode_payload_row(state: &PayloadState, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    match state {
+        PayloadState::Inline => return false,
+        PayloadState::Present(sidecar) => {
+            out.reserve(34 + sidecar.bytes.len());
+            out.push(ROW_PRESENT);
+            out.push(if sidecar.private { FLAG_PRIVATE } else { 0 });
+            out.extend_from_slice(&sidecar.salt);
+            out.extend_from_slice(&sidecar.bytes);
+        }
+        PayloadState::Erased => out.push(ROW_ERASED),
+        PayloadState::Withheld => out.push(ROW_WITHHELD),
+    }
+    true
+}
+
+/// A payload as the store holds it, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadRef<'a> {
+    /// Format 1: inside the envelope.
+    Inline(&'a [u8]),
+    /// Format 2, held beside the envelope.
+    Present {
+        /// The payload bytes.
+        bytes: &'a [u8],
+        /// The salt of its commitment.
+        salt: &'a [u8; 32],
+        /// Whether it is private.
+        private: bool,
+    },
+    /// Format 2, erased.
+    Erased,
+    /// Format 2, not held here.
+    Withheld,
+}
+
+impl<'a> PayloadRef<'a> {
+    /// The payload bytes, when held.
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            PayloadRef::Inline(b) | PayloadRef::Present { bytes: b, .. } => Some(b),
+            PayloadRef::Erased | PayloadRef::Withheld => None,
+        }
+    }
+
+    /// Whether the payload is held here and private.
+    pub fn is_private(&self) -> bool {
+        matches!(self, PayloadRef::Present { private: true, .. })
+    }
+
+    /// An owned copy.
+    pub fn to_state(&self) -> PayloadState {
+        match *self {
+            PayloadRef::Inline(_) => PayloadState::Inline,
+            PayloadRef::Present { bytes, salt, private } => {
+                PayloadState::Present(Sidecar { salt: *salt, bytes: bytes.to_vec(), private })
+            }
+            PayloadRef::Erased => PayloadState::Erased,
+            PayloadRef::Withheld => PayloadState::Withheld,
+        }
+    }
+}
+
+/// Reads a `payloads` row.
+pub(crate) fn decode_payload_row(offset: u64, row: &[u8]) -> Result<PayloadRef<'_>, StorageError> {
+    let corrupt = |problem: String| StorageError::Corrupt { offset, problem };
+    match row {
+        [ROW_PRESENT, flags, rest @ ..] if rest.len() >= 32 && *flags & !FLAG_PRIVATE == 0 => {
+            let (salt, bytes) = rest.split_at(32);
+            Ok(PayloadRef::Present {
+                bytes,
+                salt: salt.try_into().map_err(|_| corrupt("payload row: short salt".into()))?,
+                private: *flags & FLAG_PRIVATE != 0,
+            })
+        }
+        [ROW_ERASED] => Ok(PayloadRef::Erased),
+        [ROW_WITHHELD] => Ok(PayloadRef::Withheld),
+        _ => Err(corrupt(format!("payload row of {} bytes is not a valid row", row.len()))),
+    }
 }
 
 impl StoredEvent {
-    /// Splits an `events` value into its parts.
-    pub(crate) fn from_record(offset: u64, record: &[u8]) -> Result<StoredEvent, StorageError> {
-        EventRef::from_record(offset, record).map(|e| e.to_stored())
+    /// Splits an `events` value and its `payloads` row into their parts.
+    pub(crate) fn from_record(offset: u64, record: &[u8], row: Option<&[u8]>) -> Result<StoredEvent, StorageError> {
+        EventRef::from_record(offset, record, row)?.to_stored()
     }
 
     /// Decodes the envelope.
@@ -118,11 +213,13 @@ pub struct EventRef<'a> {
     pub signature: Signature,
     /// The canonical envelope bytes, exactly as signed.
     pub bytes: &'a [u8],
+    /// The event's `payloads` row, decoded (format 2), or `None` (format 1).
+    row: Option<PayloadRef<'a>>,
 }
 
 impl<'a> EventRef<'a> {
     /// Splits an `events` value (hash ‖ signature ‖ envelope bytes) into its parts.
-    fn from_record(offset: u64, record: &'a [u8]) -> Result<EventRef<'a>, StorageError> {
+    pub(crate) fn from_record(offset: u64, record: &'a [u8], row: Option<&'a [u8]>) -> Result<EventRef<'a>, StorageError> {
         if record.len() < RECORD_HEADER {
             return Err(StorageError::Corrupt {
                 offset,
@@ -136,12 +233,36 @@ impl<'a> EventRef<'a> {
             hash: Hash(hash.try_into().unwrap_or_default()),
             signature: Signature(signature.try_into().unwrap_or([0; 64])),
             bytes,
+            row: row.map(|r| decode_payload_row(offset, r)).transpose()?,
         })
     }
 
     /// An owned copy.
-    pub(crate) fn to_stored(self) -> StoredEvent {
-        StoredEvent { offset: self.offset, hash: self.hash, signature: self.signature, bytes: self.bytes.to_vec() }
+    pub(crate) fn to_stored(self) -> Result<StoredEvent, StorageError> {
+        let payload = self.row.map_or(PayloadState::Inline, |row| row.to_state());
+        Ok(StoredEvent {
+            offset: self.offset,
+            hash: self.hash,
+            signature: self.signature,
+            bytes: self.bytes.to_vec(),
+            payload,
+        })
+    }
+
+    /// Where the payload is. `envelope` is this event's (from [`EventRef::envelope`]).
+    pub fn payload(&self, envelope: &EnvelopeRef<'a>) -> Result<PayloadRef<'a>, StorageError> {
+        match (&envelope.body, self.row) {
+            (Body::Inline(bytes), None) => Ok(PayloadRef::Inline(bytes)),
+            (Body::Committed { .. }, Some(row)) => Ok(row),
+            (Body::Inline(_), Some(_)) => Err(StorageError::Corrupt {
+                offset: self.offset,
+                problem: "a format-1 event has a payload row".into(),
+            }),
+            (Body::Committed { .. }, None) => Err(StorageError::Corrupt {
+                offset: self.offset,
+                problem: "a format-2 event has no payload row".into(),
+            }),
+        }
     }
 
     /// The envelope, read in place.
@@ -154,7 +275,24 @@ impl<'a> EventRef<'a> {
 impl StoredEvent {
     /// This event, borrowed.
     pub fn as_ref(&self) -> EventRef<'_> {
-        EventRef { offset: self.offset, hash: self.hash, signature: self.signature, bytes: &self.bytes }
+        let row = match &self.payload {
+            PayloadState::Inline => None,
+            PayloadState::Present(s) => {
+                Some(PayloadRef::Present { bytes: &s.bytes, salt: &s.salt, private: s.private })
+            }
+            PayloadState::Erased => Some(PayloadRef::Erased),
+            PayloadState::Withheld => Some(PayloadRef::Withheld),
+        };
+        EventRef { offset: self.offset, hash: self.hash, signature: self.signature, bytes: &self.bytes, row }
+    }
+
+    /// The payload bytes, when held: from the envelope (format 1) or beside it (format 2).
+    pub fn payload_bytes<'e>(&'e self, envelope: &'e EnvelopeRef<'e>) -> Option<&'e [u8]> {
+        match (&envelope.body, &self.payload) {
+            (Body::Inline(bytes), _) => Some(bytes),
+            (_, PayloadState::Present(sidecar)) => Some(&sidecar.bytes),
+            _ => None,
+        }
     }
 }
 
@@ -202,7 +340,8 @@ pub(crate) fn initialise(db: &Database) -> Result<(), StorageError> {
         Indexes::open(&txn)?;
         txn.open_table(CHECKPOINTS)?;
         let mut meta = txn.open_table(META)?;
-        if meta.get("store_format")?.is_none() {
+        if meta.get("store_format")?.is_none_or(|v| v.value() < STORE_FORMAT) {
+            // New, or a format-1 store: `LogTable::open` has just created `payloads`.
             meta.insert("store_format", STORE_FORMAT)?;
         }
     }
@@ -224,6 +363,11 @@ pub(crate) fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> 
         Some(v) if v.value() > STORE_FORMAT => {
             Err(OpenError::NewerFormat { path: path.to_owned(), found: v.value(), supported: STORE_FORMAT })
         }
+        Some(v) if v.value() < STORE_FORMAT => {
+            drop(meta);
+            drop(txn);
+            initialise(db).map_err(storage)
+        }
         Some(_) => Ok(()),
     }
 }
@@ -231,6 +375,7 @@ pub(crate) fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> 
 /// The log table, open for appending in one write transaction.
 pub(crate) struct LogTable<'t> {
     events: Table<'t, u64, &'static [u8]>,
+    payloads: Table<'t, u64, &'static [u8]>,
     next_offset: u64,
     record: Vec<u8>,
 }
@@ -238,8 +383,25 @@ pub(crate) struct LogTable<'t> {
 impl<'t> LogTable<'t> {
     pub(crate) fn open(txn: &'t WriteTransaction) -> Result<LogTable<'t>, StorageError> {
         let events = txn.open_table(EVENTS)?;
+        let payloads = txn.open_table(PAYLOADS)?;
         let next_offset = events.last()?.map_or(0, |(k, _)| k.value() + 1);
-        Ok(LogTable { events, next_offset, record: Vec::new() })
+        Ok(LogTable { events, payloads, next_offset, record: Vec::new() })
+    }
+
+    /// The event at `offset`, owned.
+    pub(crate) fn event(&self, offset: u64) -> Result<Option<StoredEvent>, StorageError> {
+        let Some(record) = self.events.get(offset)? else { return Ok(None) };
+        let row = self.payloads.get(offset)?;
+        StoredEvent::from_record(offset, record.value(), row.as_ref().map(|r| r.value())).map(Some)
+    }
+
+    /// Replaces the payload of the format-2 event at `offset` (erasing it, or filling in a
+    /// withheld one).
+    pub(crate) fn set_payload(&mut self, offset: u64, state: &PayloadState) -> Result<(), StorageError> {
+        if encode_payload_row(state, &mut self.record) {
+            self.payloads.insert(offset, self.record.as_slice())?;
+        }
+        Ok(())
     }
 
     /// The offset the next event will get.
@@ -255,6 +417,9 @@ impl<'t> LogTable<'t> {
         self.record.extend_from_slice(&event.signature().0);
         self.record.extend_from_slice(event.bytes());
         self.events.insert(offset, self.record.as_slice())?;
+        if encode_payload_row(event.payload_state(), &mut self.record) {
+            self.payloads.insert(offset, self.record.as_slice())?;
+        }
         self.next_offset += 1;
         Ok(offset)
     }
@@ -319,10 +484,10 @@ impl<'t> Indexes<'t> {
         let start = self.indexed_to;
         for entry in log.events.range(start..log.next_offset)? {
             let (k, v) = entry?;
-            let decoded = StoredEvent::from_record(k.value(), v.value())
-                .and_then(|event| Ok((event.envelope_or_corrupt()?, event)));
+            let decoded = EventRef::from_record(k.value(), v.value(), None)
+                .and_then(|event| Ok((event.envelope()?, event)));
             match decoded {
-                Ok((envelope, event)) => self.add(event.offset, &envelope, event.hash)?,
+                Ok((env, event)) => self.add(event.offset, env.author, env.seq, env.ts, env.kind, event.hash)?,
                 Err(StorageError::Corrupt { offset, problem }) => {
                     return Ok(CatchUp { indexed: self.indexed_to - start, damaged: Some((offset, problem)) });
                 }
@@ -340,16 +505,16 @@ impl<'t> Indexes<'t> {
     }
 
     /// Indexes the event at `offset`, which must be the next unindexed one.
-    fn add(&mut self, offset: u64, env: &Envelope, hash: Hash) -> Result<(), StorageError> {
+    fn add(&mut self, offset: u64, author: PublicKey, seq: u64, ts: u64, kind: &str, hash: Hash) -> Result<(), StorageError> {
         debug_assert_eq!(offset, self.indexed_to, "events are indexed in offset order");
-        self.by_feed.insert(&feed_key(&env.author, env.seq), offset)?;
-        self.by_kind.insert(kind_key(&env.kind, offset).as_slice(), ())?;
-        self.by_time.insert(&time_key(env.ts, offset), ())?;
-        self.changed_heads.insert(env.author, Head { author: env.author, seq: env.seq, hash, offset });
-        match self.new_kinds.get_mut(env.kind.as_str()) {
+        self.by_feed.insert(&feed_key(&author, seq), offset)?;
+        self.by_kind.insert(kind_key(kind, offset).as_slice(), ())?;
+        self.by_time.insert(&time_key(ts, offset), ())?;
+        self.changed_heads.insert(author, Head { author, seq, hash, offset });
+        match self.new_kinds.get_mut(kind) {
             Some(n) => *n += 1,
             None => {
-                self.new_kinds.insert(env.kind.clone(), 1);
+                self.new_kinds.insert(kind.to_owned(), 1);
             }
         }
         self.indexed_to = offset + 1;
@@ -373,7 +538,14 @@ impl<'t> Indexes<'t> {
                 None => Hash([0; 32]),
             };
             if held_hash == event.hash() {
-                return Ok(Ingested::AlreadyHeld(held.unwrap_or_default()));
+                let offset = held.unwrap_or_default();
+                // A payload withheld here and now offered is filled in (an erased one stays erased).
+                if let PayloadState::Present(_) = event.payload_state()
+                    && log.event(offset)?.is_some_and(|e| e.payload == PayloadState::Withheld)
+                {
+                    log.set_payload(offset, event.payload_state())?;
+                }
+                return Ok(Ingested::AlreadyHeld(offset));
             }
             Some(FeedProblem::Fork { held: held_hash })
         } else if env.seq != head_seq + 1 {
@@ -390,8 +562,40 @@ impl<'t> Indexes<'t> {
             return Err(IngestError::Feed { author: env.author, seq: env.seq, problem });
         }
         let offset = log.append(event)?;
-        self.add(offset, env, event.hash())?;
+        self.add(offset, env.author, env.seq, env.ts, &env.kind, event.hash())?;
+        if env.kind == crate::ledger::ERASED_KIND {
+            self.apply_erasure(log, env)?;
+        }
         Ok(Ingested::Stored(offset))
+    }
+
+    /// Erases here the payloads an incoming `ledger.erased/1` names: its refs that are earlier
+    /// events of the same author in format 2 (all held, since a feed is held from seq 1). Refs
+    /// to anything else erase nothing. The feed is searched backward from the erasure, so
+    /// erasing recent events is cheap; an erasure of a feed's first events reads the whole feed.
+    fn apply_erasure(&mut self, log: &mut LogTable<'_>, erasure: &Envelope) -> Result<(), StorageError> {
+        let mut wanted: std::collections::HashSet<Hash> = erasure.refs.iter().copied().collect();
+        let (lower, upper) = (feed_key(&erasure.author, 1), feed_key(&erasure.author, erasure.seq.saturating_sub(1)));
+        let mut found = Vec::new();
+        for entry in self.by_feed.range::<&[u8; 40]>(&lower..=&upper)?.rev() {
+            if wanted.is_empty() {
+                break;
+            }
+            let offset = entry?.1.value();
+            if let Some(hash) = log.hash_at(offset)?
+                && wanted.remove(&hash)
+            {
+                found.push(offset);
+            }
+        }
+        for offset in found {
+            if let Some(event) = log.event(offset)?
+                && !matches!(event.payload, PayloadState::Inline | PayloadState::Erased)
+            {
+                log.set_payload(offset, &PayloadState::Erased)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the changed heads, the per-kind counts and the checkpoint; call before committing.
@@ -442,6 +646,7 @@ pub(crate) fn load_heads(db: &Database) -> Result<HashMap<PublicKey, Head>, Stor
 pub struct Snapshot {
     txn: ReadTransaction,
     events: ReadOnlyTable<u64, &'static [u8]>,
+    payloads: ReadOnlyTable<u64, &'static [u8]>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -454,7 +659,8 @@ impl Snapshot {
     pub(crate) fn new(db: &Database) -> Result<Snapshot, StorageError> {
         let txn = db.begin_read()?;
         let events = txn.open_table(EVENTS)?;
-        Ok(Snapshot { txn, events })
+        let payloads = txn.open_table(PAYLOADS)?;
+        Ok(Snapshot { txn, events, payloads })
     }
 
     /// The number of events held (and the offset the next one will get).
@@ -469,31 +675,30 @@ impl Snapshot {
 
     /// The event at `offset`.
     pub fn event(&self, offset: u64) -> Result<Option<StoredEvent>, StorageError> {
-        match self.events.get(offset)? {
-            Some(v) => Ok(Some(StoredEvent::from_record(offset, v.value())?)),
-            None => Ok(None),
-        }
+        Ok(self.with_event(offset, |e| e.to_stored())?.transpose()?)
     }
 
     /// Hands the event at `offset` to `read` in place, without copying it out of the store.
     pub fn with_event<R>(&self, offset: u64, read: impl FnOnce(EventRef<'_>) -> R) -> Result<Option<R>, StorageError> {
-        match self.events.get(offset)? {
-            Some(v) => Ok(Some(read(EventRef::from_record(offset, v.value())?))),
-            None => Ok(None),
-        }
+        let Some(record) = self.events.get(offset)? else { return Ok(None) };
+        let row = self.payloads.get(offset)?;
+        Ok(Some(read(EventRef::from_record(offset, record.value(), row.as_ref().map(|r| r.value()))?)))
     }
 
     /// Events in offset order over `offsets`, streamed from the file.
-    pub fn events(&self, offsets: impl RangeBounds<u64>) -> Result<EventIter, StorageError> {
-        Ok(EventIter { range: self.events.range(offsets)? })
+    pub fn events(&self, offsets: impl RangeBounds<u64> + Clone) -> Result<EventIter, StorageError> {
+        Ok(EventIter { records: self.records(offsets)? })
     }
 
-    /// The raw `events` values over `offsets`: for passes that split records themselves.
-    pub(crate) fn records(
-        &self,
-        offsets: impl RangeBounds<u64>,
-    ) -> Result<redb::Range<'static, u64, &'static [u8]>, StorageError> {
-        Ok(self.events.range(offsets)?)
+    /// The raw `events` values and `payloads` rows over `offsets`, in offset order: for passes
+    /// that split records themselves.
+    pub(crate) fn records(&self, offsets: impl RangeBounds<u64> + Clone) -> Result<Records, StorageError> {
+        Ok(Records {
+            events: self.events.range(offsets.clone())?,
+            payloads: self.payloads.range(offsets)?,
+            front: None,
+            back: None,
+        })
     }
 
     /// `(seq, offset)` of `author`'s events with seq in `seqs`, in seq order.
@@ -600,9 +805,90 @@ impl Snapshot {
     }
 }
 
+/// An `events` value and its `payloads` row, as read from the file.
+pub(crate) type RawRecord = (u64, redb::AccessGuard<'static, &'static [u8]>, Option<redb::AccessGuard<'static, &'static [u8]>>);
+
+/// The `events` table and the `payloads` table walked together, in offset order, from either end.
+pub(crate) struct Records {
+    events: redb::Range<'static, u64, &'static [u8]>,
+    payloads: redb::Range<'static, u64, &'static [u8]>,
+    /// A row read ahead from the front (its offset is beyond the last event handed out).
+    front: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+    /// A row read ahead from the back.
+    back: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+}
+
+impl Records {
+    /// The row of `offset`, reading rows forward (every row before it belongs to no event).
+    fn row_forward(&mut self, offset: u64) -> Result<Option<redb::AccessGuard<'static, &'static [u8]>>, StorageError> {
+        loop {
+            if self.front.is_none() {
+                self.front = match self.payloads.next() {
+                    Some(r) => {
+                        let (k, v) = r?;
+                        Some((k.value(), v))
+                    }
+                    None => self.back.take(),
+                };
+            }
+            match &self.front {
+                Some((k, _)) if *k < offset => self.front = None,
+                Some((k, _)) if *k == offset => return Ok(self.front.take().map(|(_, v)| v)),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// The row of `offset`, reading rows backward.
+    fn row_backward(&mut self, offset: u64) -> Result<Option<redb::AccessGuard<'static, &'static [u8]>>, StorageError> {
+        loop {
+            if self.back.is_none() {
+                self.back = match self.payloads.next_back() {
+                    Some(r) => {
+                        let (k, v) = r?;
+                        Some((k.value(), v))
+                    }
+                    None => self.front.take(),
+                };
+            }
+            match &self.back {
+                Some((k, _)) if *k > offset => self.back = None,
+                Some((k, _)) if *k == offset => return Ok(self.back.take().map(|(_, v)| v)),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<RawRecord, StorageError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.events.next()?;
+        Some(r.map_err(StorageError::from).and_then(|(k, v)| {
+            let offset = k.value();
+            Ok((offset, v, self.row_forward(offset)?))
+        }))
+    }
+}
+
+impl DoubleEndedIterator for Records {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let r = self.events.next_back()?;
+        Some(r.map_err(StorageError::from).and_then(|(k, v)| {
+            let offset = k.value();
+            Ok((offset, v, self.row_backward(offset)?))
+        }))
+    }
+}
+
+fn to_stored(raw: Result<RawRecord, StorageError>) -> Result<StoredEvent, StorageError> {
+    let (offset, record, row) = raw?;
+    StoredEvent::from_record(offset, record.value(), row.as_ref().map(|r| r.value()))
+}
+
 /// Events in offset order, streamed from a snapshot (see [`Snapshot::events`]).
 pub struct EventIter {
-    range: redb::Range<'static, u64, &'static [u8]>,
+    records: Records,
 }
 
 impl std::fmt::Debug for EventIter {
@@ -614,18 +900,12 @@ impl std::fmt::Debug for EventIter {
 impl Iterator for EventIter {
     type Item = Result<StoredEvent, StorageError>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.range.next().map(|r| {
-            let (k, v) = r.map_err(StorageError::from)?;
-            StoredEvent::from_record(k.value(), v.value())
-        })
+        self.records.next().map(to_stored)
     }
 }
 
 impl DoubleEndedIterator for EventIter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.range.next_back().map(|r| {
-            let (k, v) = r.map_err(StorageError::from)?;
-            StoredEvent::from_record(k.value(), v.value())
-        })
+        self.records.next_back().map(to_stored)
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::envelope::{Envelope, hash_envelope_bytes};
 use crate::error::StorageError;
-use crate::event::{EventError, KeyCache, SignatureCheck, bad_in_chunk};
+use crate::event::{EventError, KeyCache, PayloadState, SignatureCheck, bad_in_chunk, check_payload};
 use crate::ledger::Ledger;
 use crate::pipeline::{default_window, run_ordered};
 use crate::store::{BY_FEED, Head, StoredEvent};
@@ -42,6 +42,24 @@ pub struct VerifyReport {
     pub unattributed: Vec<Failure>,
     /// Checks of the store's indexes against the log.
     pub index_failures: Vec<String>,
+    /// Where the payloads are: how many inline (format 1), present, erased and withheld.
+    pub payloads: PayloadCounts,
+}
+
+/// How many events have their payload in each state. Erased and withheld payloads are not
+/// failures; a present payload that does not match its commitment is.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PayloadCounts {
+    /// Format-1 events (payload inside the signed envelope).
+    pub inline: u64,
+    /// Format-2 payloads held and checked against their commitment.
+    pub present: u64,
+    /// Of those present, the private ones.
+    pub private: u64,
+    /// Format-2 payloads erased.
+    pub erased: u64,
+    /// Format-2 payloads not held here.
+    pub withheld: u64,
 }
 
 /// One feed's result.
@@ -73,8 +91,19 @@ struct Checked {
     offset: u64,
     /// Decoded fields, or why they could not be.
     fields: Result<Fields, String>,
-    /// A hash or signature failure of a decodable event.
+    /// A hash, payload or signature failure of a decodable event.
     problem: Option<String>,
+    /// The payload's state, when the record could be read.
+    payload: Option<PayloadKind>,
+}
+
+/// A payload's state, for counting.
+#[derive(Clone, Copy)]
+enum PayloadKind {
+    Inline,
+    Present { private: bool },
+    Erased,
+    Withheld,
 }
 
 struct Fields {
@@ -89,29 +118,38 @@ thread_local! {
 }
 
 /// Decodes, hashes and signature-checks one chunk of raw records (runs on a worker thread).
-fn check_chunk(records: Vec<(u64, Vec<u8>)>) -> Vec<Checked> {
+fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
     let mut out = Vec::with_capacity(records.len());
     let mut batch: Vec<SignatureCheck> = Vec::with_capacity(records.len());
     let mut batch_index = Vec::with_capacity(records.len());
-    for (offset, record) in records {
-        let event = match StoredEvent::from_record(offset, &record) {
+    for (offset, record, row) in records {
+        let event = match StoredEvent::from_record(offset, &record, row.as_deref()) {
             Ok(e) => e,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None });
+                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None });
                 continue;
             }
         };
         let env = match Envelope::decode(&event.bytes) {
             Ok(env) => env,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None });
+                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None });
                 continue;
             }
         };
         let hash = hash_envelope_bytes(&event.bytes);
         let fields = Fields { author: env.author, seq: env.seq, prev: env.prev, hash };
+        let payload = Some(match &event.payload {
+            PayloadState::Inline => PayloadKind::Inline,
+            PayloadState::Present(s) => PayloadKind::Present { private: s.private },
+            PayloadState::Erased => PayloadKind::Erased,
+            PayloadState::Withheld => PayloadKind::Withheld,
+        });
         let problem = if hash != event.hash {
             Some(EventError::HashMismatch { recorded: event.hash, computed: hash }.to_string())
+        } else if let Err(e) = check_payload(&env, &event.payload) {
+            // A missing row reads as inline: on a format-2 envelope that is a shape error too.
+            Some(e.to_string())
         } else {
             match KEYS.with(|k| k.borrow_mut().get(env.author)) {
                 Ok(key) => {
@@ -122,7 +160,7 @@ fn check_chunk(records: Vec<(u64, Vec<u8>)>) -> Vec<Checked> {
                 Err(e) => Some(e.to_string()),
             }
         };
-        out.push(Checked { offset, fields: Ok(fields), problem });
+        out.push(Checked { offset, fields: Ok(fields), problem, payload });
     }
     for bad in bad_in_chunk(&batch) {
         out[batch_index[bad]].problem = Some(EventError::BadSignature.to_string());
@@ -151,10 +189,21 @@ impl Ledger {
         let mut unattributed = Vec::new();
         let mut failed_events = 0u64;
         let mut events = 0u64;
+        let mut payloads = PayloadCounts::default();
 
         let mut apply = |checked: Vec<Checked>| {
             for c in checked {
                 events += 1;
+                match c.payload {
+                    Some(PayloadKind::Inline) => payloads.inline += 1,
+                    Some(PayloadKind::Present { private }) => {
+                        payloads.present += 1;
+                        payloads.private += u64::from(private);
+                    }
+                    Some(PayloadKind::Erased) => payloads.erased += 1,
+                    Some(PayloadKind::Withheld) => payloads.withheld += 1,
+                    None => {}
+                }
                 let fields = match c.fields {
                     Ok(f) => f,
                     Err(problem) => {
@@ -203,8 +252,8 @@ impl Ledger {
             || -> Result<_, StorageError> {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 for r in records.by_ref().take(CHUNK) {
-                    let (k, v) = r?;
-                    chunk.push((k.value(), v.value().to_vec()));
+                    let (offset, record, row) = r?;
+                    chunk.push((offset, record.value().to_vec(), row.map(|r| r.value().to_vec())));
                 }
                 Ok((!chunk.is_empty()).then_some(chunk))
             },
@@ -261,6 +310,7 @@ impl Ledger {
             feed_reports,
             unattributed,
             index_failures,
+            payloads,
         })
     }
 }

@@ -21,7 +21,7 @@ fn child_appender() {
     let me = Identity::from_secret(&[3; 32]);
     let mut out = std::io::stdout().lock();
     for i in 0..count {
-        let draft = Draft { kind: "note.added/1".into(), payload: vec![i as u8; 200], refs: vec![], ts: i };
+        let draft = Draft { kind: "note.added/1".into(), payload: vec![i as u8; 200], refs: vec![], ts: i, private: false };
         let appended = ledger.append_one(&me, draft).unwrap();
         writeln!(out, "\nACK {} {} {}", appended.offset, appended.seq, appended.hash).unwrap();
         out.flush().unwrap();
@@ -74,7 +74,7 @@ fn acknowledged_appends_survive_a_crash_and_get_indexed_on_open() {
     let next = ledger
         .append_one(
             &Identity::from_secret(&[3; 32]),
-            Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0 },
+            Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0, private: false },
         )
         .unwrap();
     assert_eq!(next.seq, 301);
@@ -100,7 +100,7 @@ fn a_damaged_unindexed_record_stops_writes_but_not_verify() {
     }
     let ledger = Ledger::open(&store).unwrap();
     let me = Identity::from_secret(&[3; 32]);
-    let err = ledger.append_one(&me, Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0 }).unwrap_err();
+    let err = ledger.append_one(&me, Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0, private: false }).unwrap_err();
     assert!(err.to_string().contains("offset 4"), "{err}");
     let report = ledger.verify(&|_| {}).unwrap();
     assert!(!report.ok);

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use mindlog_ledger::{
-    Envelope, HASH_DOMAIN, Hash, Identity, SealedEnvelope, Signature, SignedEvent, hash_envelope_bytes, render_line,
+    Body, Envelope, HASH_DOMAIN, Hash, Identity, PAYLOAD_DOMAIN, PayloadState, SealedEnvelope, Sidecar, Signature,
+    SignedEvent, hash_envelope_bytes, render_line,
 };
 
 fn hex(text: &str) -> Vec<u8> {
@@ -27,15 +28,19 @@ fn vectors() -> Vec<HashMap<String, String>> {
 }
 
 #[test]
-fn document_has_at_least_three_vectors() {
-    assert!(vectors().len() >= 3);
+fn document_has_vectors_of_both_formats() {
+    let v = vectors();
+    assert!(v.iter().filter(|v| v["version"] == "1").count() >= 3);
+    assert!(v.iter().filter(|v| v["version"] == "2").count() >= 2);
 }
 
 #[test]
 fn hash_domain_is_as_documented() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format.md")).unwrap();
-    let domain_hex: String = HASH_DOMAIN.iter().map(|b| format!("{b:02x}")).collect();
-    assert!(doc.contains(&domain_hex), "format.md must give the domain prefix {domain_hex}");
+    for domain in [HASH_DOMAIN, PAYLOAD_DOMAIN] {
+        let domain_hex: String = domain.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(doc.contains(&domain_hex), "format.md must give the domain prefix {domain_hex}");
+    }
 }
 
 #[test]
@@ -45,27 +50,58 @@ fn vectors_match_the_code() {
         let secret: [u8; 32] = hex(&v["secret"]).try_into().unwrap();
         let identity = Identity::from_secret(&secret);
         assert_eq!(identity.public_key().to_string(), v["author"], "vector {n}: author");
+        let version: u8 = v["version"].parse().unwrap();
+        let payload = hex(&v["payload"]);
+        let (body, state) = if version == 1 {
+            (Body::Inline(payload.clone()), PayloadState::Inline)
+        } else {
+            let salt: [u8; 32] = hex(&v["salt"]).try_into().unwrap();
+            // The commitment as the document defines it, computed here without the library.
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(b"mindlog.payload.v2\0");
+            hasher.update(&salt);
+            hasher.update(&payload);
+            let commitment = Hash(*hasher.finalize().as_bytes());
+            assert_eq!(commitment.to_string(), v["commitment"], "vector {n}: commitment");
+            assert_eq!(v["size"], payload.len().to_string(), "vector {n}: size");
+            let sidecar = Sidecar { salt, bytes: payload.clone(), private: v["private"] == "true" };
+            (Body::Committed { size: payload.len() as u64, commitment }, PayloadState::Present(sidecar))
+        };
         let envelope = Envelope {
-            version: 1,
+            version,
             author: identity.public_key(),
             seq: v["seq"].parse().unwrap(),
             prev: (v["prev"] != "none").then(|| v["prev"].parse().unwrap()),
             ts: v["ts"].parse().unwrap(),
             kind: v["kind"].clone(),
             refs: if v["refs"] == "none" { vec![] } else { v["refs"].split(',').map(|r| r.parse().unwrap()).collect() },
-            payload: hex(&v["payload"]),
+            body,
         };
         let bytes = hex(&v["envelope"]);
         assert_eq!(envelope.encode(), bytes, "vector {n}: encoding");
         assert_eq!(Envelope::decode(&bytes).unwrap(), envelope, "vector {n}: decoding");
         let hash: Hash = v["hash"].parse().unwrap();
         assert_eq!(hash_envelope_bytes(&bytes), hash, "vector {n}: hash");
-        let event = SealedEnvelope::new(envelope.clone()).unwrap().sign(&identity);
+        let event = SealedEnvelope::new(envelope.clone(), state.clone()).unwrap().sign(&identity);
         let signature: Signature = v["signature"].parse().unwrap();
         assert_eq!(event.signature(), signature, "vector {n}: signature");
-        let verified = SignedEvent { bytes: bytes.clone(), signature }.verify().expect("verifies");
+        let verified = SignedEvent { bytes: bytes.clone(), signature, payload: state.clone() }.verify().expect("verifies");
         assert_eq!(verified.hash(), hash);
-        assert_eq!(render_line(&envelope, &bytes, hash, signature), v["jsonl"], "vector {n}: jsonl line");
+        assert_eq!(verified.payload(), Some(payload.as_slice()));
+        assert_eq!(render_line(&envelope, &bytes, hash, signature, &state), v["jsonl"], "vector {n}: jsonl line");
+        if version == 2 {
+            for other in [PayloadState::Erased, PayloadState::Withheld] {
+                let key = format!("jsonl_{}", other.name());
+                assert_eq!(render_line(&envelope, &bytes, hash, signature, &other), v[&key], "vector {n}: {key}");
+                // Without its payload the event still verifies.
+                SignedEvent { bytes: bytes.clone(), signature, payload: other }.verify().expect("verifies");
+            }
+            // A changed payload does not match the commitment.
+            let PayloadState::Present(mut sidecar) = state else { unreachable!() };
+            sidecar.bytes[0] ^= 1;
+            let tampered = SignedEvent { bytes: bytes.clone(), signature, payload: PayloadState::Present(sidecar) };
+            assert_eq!(tampered.verify(), Err(mindlog_ledger::EventError::CommitmentMismatch), "vector {n}");
+        }
     }
 }
 
@@ -82,7 +118,7 @@ fn non_canonical_encodings_are_refused() {
     trailing.push(0);
     assert!(Envelope::decode(&trailing).is_err(), "trailing byte");
     let mut newer = bytes.clone();
-    newer[0] = 2;
+    newer[0] = 3;
     let err = Envelope::decode(&newer).unwrap_err().to_string();
     assert!(err.contains("newer"), "{err}");
     let mut bad_tag = bytes;

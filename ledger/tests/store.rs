@@ -23,6 +23,7 @@ fn draft(i: u64) -> Draft {
         payload: format!("event number {i} with some text to make it longer").into_bytes(),
         refs: vec![],
         ts: 1_767_225_600_000_000 + i * 1000,
+        private: false,
     }
 }
 
@@ -43,7 +44,7 @@ fn populated(dir: &Path, authors: u8, per_author: u64) -> Ledger {
 
 fn export(ledger: &Ledger) -> Vec<u8> {
     let mut out = Vec::new();
-    ledger.export_jsonl(0, &mut out, &|_| {}).unwrap();
+    ledger.export_jsonl(0, true, &mut out, &|_| {}).unwrap();
     out
 }
 
@@ -141,18 +142,15 @@ fn import_refuses_each_kind_of_bad_line() {
     let lines: Vec<&str> = good.lines().collect();
     let me = identity(1);
     let other_event = |seq: u64, prev| {
-        let env = Envelope {
-            version: FORMAT_VERSION,
-            author: me.public_key(),
-            seq,
-            prev,
-            ts: 5,
+        let draft = Draft {
             kind: "note.added/1".into(),
-            refs: vec![],
             payload: b"a different event".to_vec(),
+            refs: vec![],
+            ts: 5,
+            private: false,
         };
-        let event = SealedEnvelope::new(env.clone()).unwrap().sign(&me);
-        mindlog_ledger::render_line(&env, event.bytes(), event.hash(), event.signature())
+        let event = draft.seal(me.public_key(), seq, prev, [9; 32]).unwrap().sign(&me);
+        mindlog_ledger::render_line(event.envelope(), event.bytes(), event.hash(), event.signature(), event.payload_state())
     };
     // Feed of author 1 is lines 0, 2, 4 (seqs 1, 2, 3).
     let head_hash = source.head(&me.public_key()).unwrap().hash;
@@ -204,19 +202,14 @@ fn verify_batch_names_each_bad_event_and_passes_the_good_ones() {
     let me = identity(1);
     let signed: Vec<SignedEvent> = (1..=6u64)
         .scan(None, |prev, seq| {
-            let env = Envelope {
-                version: FORMAT_VERSION,
-                author: me.public_key(),
-                seq,
-                prev: *prev,
-                ts: seq,
-                kind: "note.added/1".into(),
-                refs: vec![],
-                payload: vec![seq as u8],
-            };
-            let event = SealedEnvelope::new(env).unwrap().sign(&me);
+            let draft = Draft { kind: "note.added/1".into(), payload: vec![seq as u8], refs: vec![], ts: seq, private: false };
+            let event = draft.seal(me.public_key(), seq, *prev, [seq as u8; 32]).unwrap().sign(&me);
             *prev = Some(event.hash());
-            Some(SignedEvent { bytes: event.bytes().to_vec(), signature: event.signature() })
+            Some(SignedEvent {
+                bytes: event.bytes().to_vec(),
+                signature: event.signature(),
+                payload: event.payload_state().clone(),
+            })
         })
         .collect();
     let mut input = signed.clone();
@@ -313,14 +306,18 @@ proptest! {
         payload in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
         let env = Envelope {
-            version: FORMAT_VERSION,
+            version: if seq % 2 == 0 { 1 } else { FORMAT_VERSION },
             author: identity(1).public_key(),
             seq,
             prev: (seq > 1).then_some(mindlog_ledger::Hash(prev)),
             ts,
             kind,
             refs: refs.into_iter().map(mindlog_ledger::Hash).collect(),
-            payload,
+            body: if seq % 2 == 0 {
+                mindlog_ledger::Body::Inline(payload)
+            } else {
+                mindlog_ledger::Body::Committed { size: payload.len() as u64, commitment: mindlog_ledger::Hash(prev) }
+            },
         };
         let bytes = env.encode();
         prop_assert_eq!(bytes.len(), env.encoded_len());
