@@ -75,7 +75,13 @@ pub fn format_time(ts: u64) -> String {
 
 /// The canonical export line (without its newline) for an event whose payload is `payload`
 /// ([`PayloadState::Inline`] for format 1).
-pub fn render_line(envelope: &Envelope, bytes: &[u8], hash: Hash, signature: Signature, payload: &PayloadState) -> String {
+pub fn render_line(
+    envelope: &Envelope,
+    bytes: &[u8],
+    hash: Hash,
+    signature: Signature,
+    payload: &PayloadState,
+) -> String {
     let sidecar = match payload {
         PayloadState::Present(s) => Some(s),
         _ => None,

@@ -51,7 +51,13 @@ impl Draft {
     /// Seals this draft as `author`'s event `seq` after `prev`, in envelope format 2, committing
     /// to the payload with `salt` (which must be random and secret unless the payload is public:
     /// `gen` derives it from its seed so that its stores are reproducible).
-    pub fn seal(&self, author: PublicKey, seq: u64, prev: Option<Hash>, salt: [u8; 32]) -> Result<SealedEnvelope, EventError> {
+    pub fn seal(
+        &self,
+        author: PublicKey,
+        seq: u64,
+        prev: Option<Hash>,
+        salt: [u8; 32],
+    ) -> Result<SealedEnvelope, EventError> {
         let sidecar = Sidecar { salt, bytes: self.payload.clone(), private: self.private };
         SealedEnvelope::new(
             Envelope {
@@ -344,15 +350,20 @@ impl Ledger {
             let mut refs = Vec::with_capacity(offsets.len());
             for &offset in offsets {
                 let event = erasable(&log, offset)?;
-                let envelope = event.envelope().map_err(|e| StorageError::Corrupt { offset, problem: e.to_string() })?;
+                let envelope =
+                    event.envelope().map_err(|e| StorageError::Corrupt { offset, problem: e.to_string() })?;
                 if envelope.author != author {
-                    return Err(AppendError::CannotErase { offset, problem: EraseProblem::NotTheAuthor(envelope.author) });
+                    return Err(AppendError::CannotErase {
+                        offset,
+                        problem: EraseProblem::NotTheAuthor(envelope.author),
+                    });
                 }
                 refs.push(event.hash);
             }
             let head = lock(&self.inner.heads).get(&author).copied();
             let (seq, prev) = head.map_or((1, None), |h| (h.seq + 1, Some(h.hash)));
-            let draft = Draft { kind: ERASED_KIND.into(), payload: reason.as_bytes().to_vec(), refs, ts, private: false };
+            let draft =
+                Draft { kind: ERASED_KIND.into(), payload: reason.as_bytes().to_vec(), refs, ts, private: false };
             let event = draft.seal(author, seq, prev, random_salt()?)?.sign(identity);
             let offset = log.append(&event)?;
             for &erased in offsets {

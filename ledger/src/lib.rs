@@ -49,8 +49,8 @@ pub use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, Signed
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::jsonl::{ExportError, ImportReport, format_time, render_line};
 pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, Ledger};
-pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
 pub use crate::scrub::ScrubReport;
+pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
 pub use crate::verify::{Failure, FeedReport, PayloadCounts, VerifyReport};
 

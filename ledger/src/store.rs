@@ -219,7 +219,11 @@ pub struct EventRef<'a> {
 
 impl<'a> EventRef<'a> {
     /// Splits an `events` value (hash ‖ signature ‖ envelope bytes) into its parts.
-    pub(crate) fn from_record(offset: u64, record: &'a [u8], row: Option<&'a [u8]>) -> Result<EventRef<'a>, StorageError> {
+    pub(crate) fn from_record(
+        offset: u64,
+        record: &'a [u8],
+        row: Option<&'a [u8]>,
+    ) -> Result<EventRef<'a>, StorageError> {
         if record.len() < RECORD_HEADER {
             return Err(StorageError::Corrupt {
                 offset,
@@ -254,10 +258,9 @@ impl<'a> EventRef<'a> {
         match (&envelope.body, self.row) {
             (Body::Inline(bytes), None) => Ok(PayloadRef::Inline(bytes)),
             (Body::Committed { .. }, Some(row)) => Ok(row),
-            (Body::Inline(_), Some(_)) => Err(StorageError::Corrupt {
-                offset: self.offset,
-                problem: "a format-1 event has a payload row".into(),
-            }),
+            (Body::Inline(_), Some(_)) => {
+                Err(StorageError::Corrupt { offset: self.offset, problem: "a format-1 event has a payload row".into() })
+            }
             (Body::Committed { .. }, None) => Err(StorageError::Corrupt {
                 offset: self.offset,
                 problem: "a format-2 event has no payload row".into(),
@@ -484,8 +487,8 @@ impl<'t> Indexes<'t> {
         let start = self.indexed_to;
         for entry in log.events.range(start..log.next_offset)? {
             let (k, v) = entry?;
-            let decoded = EventRef::from_record(k.value(), v.value(), None)
-                .and_then(|event| Ok((event.envelope()?, event)));
+            let decoded =
+                EventRef::from_record(k.value(), v.value(), None).and_then(|event| Ok((event.envelope()?, event)));
             match decoded {
                 Ok((env, event)) => self.add(event.offset, env.author, env.seq, env.ts, env.kind, event.hash)?,
                 Err(StorageError::Corrupt { offset, problem }) => {
@@ -505,7 +508,15 @@ impl<'t> Indexes<'t> {
     }
 
     /// Indexes the event at `offset`, which must be the next unindexed one.
-    fn add(&mut self, offset: u64, author: PublicKey, seq: u64, ts: u64, kind: &str, hash: Hash) -> Result<(), StorageError> {
+    fn add(
+        &mut self,
+        offset: u64,
+        author: PublicKey,
+        seq: u64,
+        ts: u64,
+        kind: &str,
+        hash: Hash,
+    ) -> Result<(), StorageError> {
         debug_assert_eq!(offset, self.indexed_to, "events are indexed in offset order");
         self.by_feed.insert(&feed_key(&author, seq), offset)?;
         self.by_kind.insert(kind_key(kind, offset).as_slice(), ())?;
@@ -806,7 +817,8 @@ impl Snapshot {
 }
 
 /// An `events` value and its `payloads` row, as read from the file.
-pub(crate) type RawRecord = (u64, redb::AccessGuard<'static, &'static [u8]>, Option<redb::AccessGuard<'static, &'static [u8]>>);
+pub(crate) type RawRecord =
+    (u64, redb::AccessGuard<'static, &'static [u8]>, Option<redb::AccessGuard<'static, &'static [u8]>>);
 
 /// The `events` table and the `payloads` table walked together, in offset order, from either end.
 pub(crate) struct Records {

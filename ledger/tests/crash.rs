@@ -21,7 +21,8 @@ fn child_appender() {
     let me = Identity::from_secret(&[3; 32]);
     let mut out = std::io::stdout().lock();
     for i in 0..count {
-        let draft = Draft { kind: "note.added/1".into(), payload: vec![i as u8; 200], refs: vec![], ts: i, private: false };
+        let draft =
+            Draft { kind: "note.added/1".into(), payload: vec![i as u8; 200], refs: vec![], ts: i, private: false };
         let appended = ledger.append_one(&me, draft).unwrap();
         writeln!(out, "\nACK {} {} {}", appended.offset, appended.seq, appended.hash).unwrap();
         out.flush().unwrap();
@@ -100,7 +101,9 @@ fn a_damaged_unindexed_record_stops_writes_but_not_verify() {
     }
     let ledger = Ledger::open(&store).unwrap();
     let me = Identity::from_secret(&[3; 32]);
-    let err = ledger.append_one(&me, Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0, private: false }).unwrap_err();
+    let err = ledger
+        .append_one(&me, Draft { kind: "a/1".into(), payload: vec![], refs: vec![], ts: 0, private: false })
+        .unwrap_err();
     assert!(err.to_string().contains("offset 4"), "{err}");
     let report = ledger.verify(&|_| {}).unwrap();
     assert!(!report.ok);

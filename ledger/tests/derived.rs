@@ -37,7 +37,13 @@ fn store() -> (tempfile::TempDir, Ledger) {
     let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
     let me = Identity::from_secret(&[1; 32]);
     for i in 0..3 {
-        let draft = Draft { kind: "note.added/1".into(), payload: vec![i], refs: vec![], ts: 1_767_225_600_000_000, private: false };
+        let draft = Draft {
+            kind: "note.added/1".into(),
+            payload: vec![i],
+            refs: vec![],
+            ts: 1_767_225_600_000_000,
+            private: false,
+        };
         ledger.append_one(&me, draft).unwrap();
     }
     (dir, ledger)

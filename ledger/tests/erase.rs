@@ -5,9 +5,8 @@
 
 use std::io::Cursor;
 
-
 use mindlog_ledger::{
-    AppendError, Body, Draft, ERASED_KIND, EraseProblem, Envelope, Hash, Identity, Ledger, PayloadState,
+    AppendError, Body, Draft, ERASED_KIND, Envelope, EraseProblem, Hash, Identity, Ledger, PayloadState,
     SealedEnvelope, VerifiedEvent,
 };
 
@@ -188,4 +187,3 @@ fn the_ledger_kinds_are_reserved() {
     d.kind = ERASED_KIND.into();
     assert!(matches!(ledger.append_one(&me, d), Err(AppendError::ReservedKind(_))));
 }
-

@@ -85,7 +85,8 @@ fn vectors_match_the_code() {
         let event = SealedEnvelope::new(envelope.clone(), state.clone()).unwrap().sign(&identity);
         let signature: Signature = v["signature"].parse().unwrap();
         assert_eq!(event.signature(), signature, "vector {n}: signature");
-        let verified = SignedEvent { bytes: bytes.clone(), signature, payload: state.clone() }.verify().expect("verifies");
+        let verified =
+            SignedEvent { bytes: bytes.clone(), signature, payload: state.clone() }.verify().expect("verifies");
         assert_eq!(verified.hash(), hash);
         assert_eq!(verified.payload(), Some(payload.as_slice()));
         assert_eq!(render_line(&envelope, &bytes, hash, signature, &state), v["jsonl"], "vector {n}: jsonl line");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use mindlog_ledger::redb::{self, ReadableDatabase, ReadableTable};
 use mindlog_ledger::{
     AppendError, Draft, Envelope, EnvelopeError, EventError, Expect, FORMAT_VERSION, Hash, Identity, ImportError,
-    Ledger, OpenError, PublicKey, SealedEnvelope, SignedEvent, hash_envelope_bytes, verify_batch,
+    Ledger, OpenError, PublicKey, SignedEvent, hash_envelope_bytes, verify_batch,
 };
 use proptest::prelude::*;
 
@@ -150,7 +150,13 @@ fn import_refuses_each_kind_of_bad_line() {
             private: false,
         };
         let event = draft.seal(me.public_key(), seq, prev, [9; 32]).unwrap().sign(&me);
-        mindlog_ledger::render_line(event.envelope(), event.bytes(), event.hash(), event.signature(), event.payload_state())
+        mindlog_ledger::render_line(
+            event.envelope(),
+            event.bytes(),
+            event.hash(),
+            event.signature(),
+            event.payload_state(),
+        )
     };
     // Feed of author 1 is lines 0, 2, 4 (seqs 1, 2, 3).
     let head_hash = source.head(&me.public_key()).unwrap().hash;
@@ -202,7 +208,8 @@ fn verify_batch_names_each_bad_event_and_passes_the_good_ones() {
     let me = identity(1);
     let signed: Vec<SignedEvent> = (1..=6u64)
         .scan(None, |prev, seq| {
-            let draft = Draft { kind: "note.added/1".into(), payload: vec![seq as u8], refs: vec![], ts: seq, private: false };
+            let draft =
+                Draft { kind: "note.added/1".into(), payload: vec![seq as u8], refs: vec![], ts: seq, private: false };
             let event = draft.seal(me.public_key(), seq, *prev, [seq as u8; 32]).unwrap().sign(&me);
             *prev = Some(event.hash());
             Some(SignedEvent {
@@ -246,12 +253,57 @@ fn a_newer_store_format_is_refused_clearly() {
     {
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(META).unwrap().insert("store_format", 2).unwrap();
+        txn.open_table(META).unwrap().insert("store_format", 3).unwrap();
         txn.commit().unwrap();
     }
     let err = Ledger::open(&path).unwrap_err();
-    assert!(matches!(err, OpenError::NewerFormat { found: 2, supported: 1, .. }), "{err}");
+    assert!(matches!(err, OpenError::NewerFormat { found: 3, supported: 2, .. }), "{err}");
     assert!(err.to_string().contains("newer mindlog"), "{err}");
+}
+
+#[test]
+fn a_format_one_store_is_upgraded_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mind.redb");
+    {
+        // Two format-1 events, as an older mindlog wrote them.
+        let ledger = Ledger::create(&path).unwrap();
+        let me = identity(1);
+        let mut prev = None;
+        for seq in 1..=2 {
+            let env = Envelope {
+                version: 1,
+                author: me.public_key(),
+                seq,
+                prev,
+                ts: seq,
+                kind: "note.added/1".into(),
+                refs: vec![],
+                body: mindlog_ledger::Body::Inline(vec![seq as u8]),
+            };
+            let event =
+                mindlog_ledger::SealedEnvelope::new(env, mindlog_ledger::PayloadState::Inline).unwrap().sign(&me);
+            prev = Some(event.hash());
+            ledger.ingest(&[event]).unwrap();
+        }
+    }
+    {
+        // What an older mindlog left: store format 1, no `payloads` table.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(redb::TableDefinition::<u64, &[u8]>::new("payloads")).unwrap();
+        txn.open_table(META).unwrap().insert("store_format", 1).unwrap();
+        txn.commit().unwrap();
+    }
+    let ledger = Ledger::open(&path).unwrap();
+    ledger.append_one(&identity(1), draft(99)).unwrap();
+    let report = ledger.verify(&|_| {}).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!((report.payloads.inline, report.payloads.present), (2, 1));
+    drop(ledger);
+    let db = redb::Database::open(&path).unwrap();
+    let format = db.begin_read().unwrap().open_table(META).unwrap().get("store_format").unwrap().unwrap().value();
+    assert_eq!(format, 2);
 }
 
 /// Rewrites the stored record at `offset` with one byte changed.

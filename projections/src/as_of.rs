@@ -63,7 +63,7 @@ impl Projections {
             if envelope.ts > as_of {
                 done = true;
             } else {
-                chunk.push(SignedEvent { bytes: stored.bytes, signature: stored.signature });
+                chunk.push(SignedEvent { bytes: stored.bytes, signature: stored.signature, payload: stored.payload });
             }
             if done || chunk.len() == CHUNK {
                 ingest(&scratch, std::mem::take(&mut chunk))?;

@@ -13,7 +13,7 @@
 //! let now = 1_767_225_600_000_000;
 //! let create = Command::from(PersonaCreate { name: "Echo".into(), description: String::new() });
 //! let events = decide(&projections.views()?, &me.public_key(), now, &create)?;
-//! let drafts = events.iter().map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now }).collect();
+//! let drafts = events.iter().map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now, private: false }).collect();
 //! let appended = ledger.append(&me, drafts, Expect::Any)?;
 //! projections.catch_up(&|_, _| {})?;
 //! let echo = projections.views()?.persona_row(&appended[0].hash)?.expect("folded");

@@ -49,15 +49,18 @@ impl Projections {
             if !about || envelope.ts < since || envelope.ts > until {
                 continue;
             }
+            let event = stored.as_ref().envelope().ok().and_then(|env| {
+                stored.payload_bytes(&env).and_then(|p| Event::decode(&envelope.kind, p).ok().flatten())
+            });
             out.push(TimelineEvent {
                 offset,
                 seq: envelope.seq,
                 ts: Instant(envelope.ts),
                 hash: stored.hash,
-                event: Event::decode(&envelope.kind, &envelope.payload).ok().flatten(),
+                event,
+                payload_size: envelope.body.size() as usize,
                 kind: envelope.kind,
                 refs: envelope.refs,
-                payload_size: envelope.payload.len(),
             });
         }
         Ok(Some((row.owner, out)))

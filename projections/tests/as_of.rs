@@ -16,8 +16,10 @@ fn run(ledger: &Ledger, projections: &Projections, who: &Identity, now: u64, com
     let command: Command = serde_json::from_value(command).unwrap();
     projections.catch_up(&|_, _| {}).unwrap();
     let events = decide(&projections.views().unwrap(), &who.public_key(), now, &command).unwrap();
-    let drafts =
-        events.iter().map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now }).collect();
+    let drafts = events
+        .iter()
+        .map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now, private: false })
+        .collect();
     let appended = ledger.append(who, drafts, Expect::Any).unwrap();
     projections.catch_up(&|_, _| {}).unwrap();
     appended[0].hash

@@ -6,7 +6,7 @@
 
 use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng};
 use mindlog_commands::{Event, Traits, TraitsChanged, Units};
-use mindlog_ledger::{Envelope, FORMAT_VERSION, Hash, Identity, Ledger, SealedEnvelope, VerifiedEvent};
+use mindlog_ledger::{Draft, Hash, Identity, Ledger, VerifiedEvent};
 use mindlog_projections::Projections;
 use proptest::prelude::*;
 
@@ -44,17 +44,8 @@ fn workload(seed: u64, authors: u8, n: u64) -> Vec<VerifiedEvent> {
 }
 
 fn seal(id: &Identity, head: &mut (u64, Option<Hash>), event: &Event, ts: u64) -> VerifiedEvent {
-    let envelope = Envelope {
-        version: FORMAT_VERSION,
-        author: id.public_key(),
-        seq: head.0 + 1,
-        prev: head.1,
-        ts,
-        kind: event.kind().into(),
-        refs: event.refs(),
-        payload: event.encode(),
-    };
-    let signed = SealedEnvelope::new(envelope).unwrap().sign(id);
+    let draft = Draft { kind: event.kind().into(), payload: event.encode(), refs: event.refs(), ts, private: false };
+    let signed = draft.seal(id.public_key(), head.0 + 1, head.1, [head.0 as u8; 32]).unwrap().sign(id);
     *head = (head.0 + 1, Some(signed.hash()));
     signed
 }
@@ -181,10 +172,21 @@ fn unknown_kinds_are_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::create(&dir.path().join("u.redb")).unwrap();
     let me = Identity::from_secret(&[5; 32]);
-    let draft = mindlog_ledger::Draft { kind: "future.thing/9".into(), payload: vec![1, 2, 3], refs: vec![], ts: 1 };
+    let draft = mindlog_ledger::Draft {
+        kind: "future.thing/9".into(),
+        payload: vec![1, 2, 3],
+        refs: vec![],
+        ts: 1,
+        private: false,
+    };
     ledger.append_one(&me, draft).unwrap();
-    let bad_payload =
-        mindlog_ledger::Draft { kind: "persona.created/1".into(), payload: vec![0xff; 3], refs: vec![], ts: 2 };
+    let bad_payload = mindlog_ledger::Draft {
+        kind: "persona.created/1".into(),
+        payload: vec![0xff; 3],
+        refs: vec![],
+        ts: 2,
+        private: false,
+    };
     ledger.append_one(&me, bad_payload).unwrap();
     let projections = Projections::new(&ledger);
     projections.catch_up(&|_, _| {}).unwrap();

@@ -17,7 +17,7 @@ use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng
 use mindlog_commands::{
     Command, DecideError, Decision, Event, IdSpace, Instant, ListingKind, MemState, State, StateError, Target, decide,
 };
-use mindlog_ledger::{Envelope, FORMAT_VERSION, Hash, Identity, Ledger, PublicKey, SealedEnvelope, VerifiedEvent};
+use mindlog_ledger::{Draft, Hash, Identity, Ledger, PublicKey, VerifiedEvent};
 use mindlog_projections::{Projections, Views};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -350,17 +350,8 @@ fn ids_for(w: &Workload, me: &PublicKey, field: &str) -> Vec<String> {
 }
 
 fn seal(id: &Identity, head: &mut (u64, Option<Hash>), event: &Event, ts: u64) -> VerifiedEvent {
-    let envelope = Envelope {
-        version: FORMAT_VERSION,
-        author: id.public_key(),
-        seq: head.0 + 1,
-        prev: head.1,
-        ts,
-        kind: event.kind().into(),
-        refs: event.refs(),
-        payload: event.encode(),
-    };
-    let signed = SealedEnvelope::new(envelope).unwrap().sign(id);
+    let draft = Draft { kind: event.kind().into(), payload: event.encode(), refs: event.refs(), ts, private: false };
+    let signed = draft.seal(id.public_key(), head.0 + 1, head.1, [head.0 as u8; 32]).unwrap().sign(id);
     *head = (head.0 + 1, Some(signed.hash()));
     signed
 }

@@ -658,7 +658,9 @@ impl<'j> Rows<'j> {
             self.size.append_value(event.bytes.len() as u64);
         }
         if w[PAYLOAD] {
-            match mindlog_projections::payload_json(env.kind, env.payload) {
+            // An erased or withheld payload is NULL, like one that does not decode.
+            let payload = event.payload(&env).map_err(storage)?.bytes();
+            match payload.and_then(|p| mindlog_projections::payload_json(env.kind, p)) {
                 Some(json) => self.payload.append_value(json),
                 None => self.payload.append_null(),
             }

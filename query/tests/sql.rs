@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng};
-use mindlog_ledger::{Envelope, FORMAT_VERSION, Hash, Identity, Ledger, SealedEnvelope, VerifiedEvent};
+use mindlog_ledger::{Draft, Hash, Identity, Ledger, VerifiedEvent};
 use mindlog_projections::Projections;
 use mindlog_query::{Format, QueryEngine, QueryError, QueryOptions};
 
@@ -32,17 +32,10 @@ fn store(dir: &std::path::Path, n: u64) -> (Ledger, Vec<Identity>) {
         let mut rng = Rng::derive(5, "event", index);
         let ts = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS;
         let event = sims[a].next_event(&mut rng, index, ts).unwrap();
-        let envelope = Envelope {
-            version: FORMAT_VERSION,
-            author: ids[a].public_key(),
-            seq: heads[a].0 + 1,
-            prev: heads[a].1,
-            ts,
-            kind: event.kind().into(),
-            refs: event.refs(),
-            payload: event.encode(),
-        };
-        let signed = SealedEnvelope::new(envelope).unwrap().sign(&ids[a]);
+        let draft =
+            Draft { kind: event.kind().into(), payload: event.encode(), refs: event.refs(), ts, private: false };
+        let signed =
+            draft.seal(ids[a].public_key(), heads[a].0 + 1, heads[a].1, [index as u8; 32]).unwrap().sign(&ids[a]);
         heads[a] = (heads[a].0 + 1, Some(signed.hash()));
         sims[a].observe(signed.hash(), &event);
         if AuthorSim::is_public(&event) {

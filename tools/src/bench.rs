@@ -78,7 +78,7 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
                 let started = Instant::now();
                 let file = std::fs::File::create(dir.join("export.jsonl"))?;
                 let mut out = BufWriter::with_capacity(1 << 20, file);
-                let n = ledger.export_jsonl(0, &mut out, &|n| bar.set_position(n))?;
+                let n = ledger.export_jsonl(0, true, &mut out, &|n| bar.set_position(n))?;
                 out.flush()?;
                 bar.finish_and_clear();
                 export.push(n as f64 / started.elapsed().as_secs_f64());
@@ -257,6 +257,7 @@ fn single_appends(path: &Path, count: u64) -> Result<f64> {
             payload: sim::text(&mut rng, 300).into_bytes(),
             refs: vec![],
             ts: GEN_EPOCH_MICROS + i,
+            private: false,
         })
         .collect();
     let started = Instant::now();

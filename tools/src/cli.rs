@@ -378,6 +378,9 @@ pub(crate) struct ExportArgs {
     /// With --jsonl: write to this file instead of stdout
     #[arg(short = 'o', long, value_name = "FILE", requires = "jsonl")]
     pub(crate) output: Option<PathBuf>,
+    /// With --jsonl: include private payloads (by default they are written as withheld)
+    #[arg(long, requires = "jsonl")]
+    pub(crate) include_private: bool,
     /// Write events and every view as Parquet files (one per table) into DIR
     #[arg(long, value_name = "DIR")]
     pub(crate) parquet: Option<PathBuf>,

@@ -196,17 +196,19 @@ pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
     let events = select(&snapshot, author.as_ref(), kind.as_deref(), args.after, args.limit)?;
     let mut lines = Vec::with_capacity(events.len());
     for event in &events {
-        let env = event.envelope().with_context(|| format!("offset {}", event.offset))?;
+        let env = event.as_ref().envelope().with_context(|| format!("offset {}", event.offset))?;
+        let decoded =
+            event.payload_bytes(&env).and_then(|p| mindlog_commands::Event::decode(env.kind, p).ok().flatten());
         lines.push(LogLine {
             offset: event.offset,
             hash: event.hash,
             author: env.author,
             seq: env.seq,
             time: Instant(env.ts),
-            event: mindlog_commands::Event::decode(&env.kind, &env.payload).ok().flatten(),
+            event: decoded,
             kind: env.kind.to_string(),
             refs: env.refs.to_vec(),
-            payload_size: env.payload.len(),
+            payload_size: env.body.size() as usize,
         });
     }
     emit(&LogReport { lines, limit: args.limit }, home.format())?;
@@ -453,19 +455,20 @@ pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
         None => {
             let bar = progress(Some(ledger.snapshot()?.len()?), "export");
             let mut out = crate::output::stdout();
-            ledger.export_jsonl(0, &mut out, &|n| bar.set_position(n))?;
+            ledger.export_jsonl(0, args.include_private, &mut out, &|n| bar.set_position(n))?;
             out.flush()?;
             bar.finish_and_clear();
         }
-        Some(path) => emit(&export_to(&ledger, path)?, home.format())?,
+        Some(path) => emit(&export_to(&ledger, path, args.include_private)?, home.format())?,
     }
     Ok(Outcome::Success)
 }
 
 /// Exports every event to `path`, written atomically.
-fn export_to(ledger: &Ledger, path: &Path) -> Result<Exported> {
+fn export_to(ledger: &Ledger, path: &Path, include_private: bool) -> Result<Exported> {
     let bar = progress(Some(ledger.snapshot()?.len()?), "export");
-    let events = write_atomically(path, |file| Ok(ledger.export_jsonl(0, file, &|n| bar.set_position(n))?))?;
+    let events =
+        write_atomically(path, |file| Ok(ledger.export_jsonl(0, include_private, file, &|n| bar.set_position(n))?))?;
     bar.finish_and_clear();
     Ok(Exported { events, path: path.display().to_string() })
 }
@@ -601,7 +604,7 @@ pub(crate) fn demo(home: &Home, args: &DemoArgs) -> Result<Outcome> {
     let ledger = home.open()?;
     let generated = gen_events(&ledger, &GenArgs { events: args.events, authors: 8, seed: 7, batch: 4096 })?;
     let verify = check(&ledger)?;
-    let export = export_to(&ledger, &home.dir().join("export.jsonl"))?;
+    let export = export_to(&ledger, &home.dir().join("export.jsonl"), false)?;
     let stats = count(&ledger)?;
     drop(ledger);
     let disk = disk_use(home.dir())?;

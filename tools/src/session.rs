@@ -81,7 +81,13 @@ impl Session {
             }
             let drafts = events
                 .iter()
-                .map(|e| Draft { kind: e.kind().to_owned(), payload: e.encode(), refs: e.refs(), ts: now })
+                .map(|e| Draft {
+                    kind: e.kind().to_owned(),
+                    payload: e.encode(),
+                    refs: e.refs(),
+                    ts: now,
+                    private: false,
+                })
                 .collect();
             match self.ledger.append(&self.identity, drafts, Expect::Head(head)) {
                 Ok(appended) => {

@@ -11,10 +11,21 @@ use std::sync::mpsc;
 use anyhow::{Context, Result};
 use mindlog_commands::Event;
 use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng};
-use mindlog_ledger::{Envelope, FORMAT_VERSION, Identity, Ingested, Ledger, PublicKey, SealedEnvelope, VerifiedEvent};
+use mindlog_ledger::{Draft, Identity, Ingested, Ledger, PublicKey, SealedEnvelope, VerifiedEvent};
 use rayon::prelude::*;
 
 use crate::cli::GenArgs;
+
+/// The payload salt of a generated event: derived from its author (whose key comes from the
+/// seed) and seq, so the same seed writes the same store. Generated payloads are public
+/// synthetic data; a real event's salt is random (docs/format.md, §2a).
+fn gen_salt(author: &PublicKey, seq: u64) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"mindlog gen salt\0");
+    hasher.update(author.as_bytes());
+    hasher.update(&seq.to_le_bytes());
+    *hasher.finalize().as_bytes()
+}
 
 /// The synthetic author `index` for `seed`.
 pub(crate) fn author(seed: u64, index: u32) -> Identity {
@@ -40,16 +51,10 @@ impl AuthorGen {
 
     /// Seals the next event of this feed (cheap and sequential: each hash is the next prev).
     fn seal(&mut self, event: &Event, ts: u64) -> Result<SealedEnvelope> {
-        let sealed = SealedEnvelope::new(Envelope {
-            version: FORMAT_VERSION,
-            author: self.identity.public_key(),
-            seq: self.seq + 1,
-            prev: self.prev,
-            ts,
-            kind: event.kind().to_owned(),
-            refs: event.refs(),
-            payload: event.encode(),
-        })?;
+        let author = self.identity.public_key();
+        let draft =
+            Draft { kind: event.kind().to_owned(), payload: event.encode(), refs: event.refs(), ts, private: false };
+        let sealed = draft.seal(author, self.seq + 1, self.prev, gen_salt(&author, self.seq + 1))?;
         self.seq += 1;
         self.prev = Some(sealed.hash());
         self.sim.observe(sealed.hash(), event);
