@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use mindlog_commands::Event;
 use mindlog_ledger::redb::{ReadableTable, TableDefinition, TableHandle};
-use mindlog_ledger::{DerivedWriteTxn, Hash, Ledger, PublicKey, StorageError, StoredEvent};
+use mindlog_ledger::{DerivedWriteTxn, ERASED_KIND, Hash, Ledger, PublicKey, StorageError, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{self, VIEWS, def};
@@ -135,6 +135,9 @@ pub struct CatchUpReport {
     pub seconds: f64,
     /// Views rebuilt because their stored version differs from this build's.
     pub rebuilt: Vec<String>,
+    /// Whether the views were folded again from the start because the events to fold held an
+    /// erasure (`ledger.erased/1`) of payloads they may already have folded.
+    pub refolded_for_erasure: bool,
 }
 
 /// Brings every view in `projections` up to the end of the log. `progress` gets
@@ -165,6 +168,19 @@ pub(crate) fn catch_up(
                 changed = true;
             }
             starts.push(txn.checkpoint(&meta_name(p.name()))?.min(end));
+        }
+        // An erasure among the events still to fold: the views may hold what the erased payloads
+        // said, and a fold cannot take back a count or a running mean. They fold again from the
+        // start, where the erased payloads no longer exist; so the result is what a rebuild gives.
+        let first = starts.iter().copied().min().unwrap_or(end);
+        if first > 0 && first < end && snapshot.kind_offsets(ERASED_KIND, first..=end - 1)?.next().is_some() {
+            tracing::info!("an erasure since the views' checkpoints; folding them again from the start");
+            for (p, start) in projections.iter().zip(&mut starts) {
+                reset(&txn, *p)?;
+                *start = 0;
+            }
+            report.refolded_for_erasure = true;
+            changed = true;
         }
         if changed {
             txn.commit()?;
