@@ -784,3 +784,18 @@ impl Context<'_> {
         Ok(self.state.memory(&persona.id, &id.ok_or_else(unknown)?)?.ok_or_else(unknown)?)
     }
 }
+
+impl Event {
+    /// The persona whose personal content this event records — a memory, a message, a reflection
+    /// or an emotion — or `None` for any other event. Such events follow their persona's privacy
+    /// default (`persona create --private`), and `persona erase` erases their payloads.
+    pub fn personal_content_of(&self) -> Option<Hash> {
+        match self {
+            Event::MemoryAdded(x) => Some(x.persona),
+            Event::MessageRecorded(x) => Some(x.persona),
+            Event::Reflected(x) => Some(x.persona),
+            Event::EmotionRecorded(x) => Some(x.persona),
+            _ => None,
+        }
+    }
+}

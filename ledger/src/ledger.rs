@@ -336,10 +336,17 @@ impl Ledger {
 
 impl Ledger {
     /// Erases the payloads of `offsets`, events of `identity`'s own feed in envelope format 2,
-    /// and appends the signed `ledger.erased/1` event that says so (refs: their hashes; payload:
-    /// `reason`), in one durable transaction. The payloads and salts are removed from the log;
-    /// their bytes may stay in the file's free pages until [`Ledger::scrub`] overwrites them.
-    pub fn erase(&self, identity: &Identity, offsets: &[u64], reason: &str, ts: u64) -> Result<Appended, AppendError> {
+    /// and appends the signed `ledger.erased/1` events that say so (refs: their hashes, at most
+    /// 64 to an event; payload: `reason`), in one durable transaction. The payloads and salts are
+    /// removed from the log; their bytes may stay in the file's free pages until [`Ledger::scrub`]
+    /// overwrites them. Returns the erasure events.
+    pub fn erase(
+        &self,
+        identity: &Identity,
+        offsets: &[u64],
+        reason: &str,
+        ts: u64,
+    ) -> Result<Vec<Appended>, AppendError> {
         self.check_writable()?;
         // Holding the leader lock keeps group commits out while this transaction moves the head.
         let _leader = self.lock_writers();
@@ -361,18 +368,26 @@ impl Ledger {
                 refs.push(event.hash);
             }
             let head = lock(&self.inner.heads).get(&author).copied();
-            let (seq, prev) = head.map_or((1, None), |h| (h.seq + 1, Some(h.hash)));
-            let draft =
-                Draft { kind: ERASED_KIND.into(), payload: reason.as_bytes().to_vec(), refs, ts, private: false };
-            let event = draft.seal(author, seq, prev, random_salt()?)?.sign(identity);
-            let offset = log.append(&event)?;
+            let (mut seq, mut prev) = head.map_or((0, None), |h| (h.seq, Some(h.hash)));
+            let mut appended = Vec::new();
+            for refs in refs.chunks(crate::envelope::MAX_REFS) {
+                seq += 1;
+                let payload = reason.as_bytes().to_vec();
+                let draft = Draft { kind: ERASED_KIND.into(), payload, refs: refs.to_vec(), ts, private: false };
+                let event = draft.seal(author, seq, prev, random_salt()?)?.sign(identity);
+                let offset = log.append(&event)?;
+                prev = Some(event.hash());
+                appended.push(Appended { offset, seq, hash: event.hash() });
+            }
             for &erased in offsets {
                 log.set_payload(erased, &PayloadState::Erased)?;
             }
-            Appended { offset, seq, hash: event.hash() }
+            appended
         };
-        let head = Head { author, seq: appended.seq, hash: appended.hash, offset: appended.offset };
-        commit_with_heads(txn, &self.inner.heads, HashMap::from([(author, head)]))?;
+        if let Some(last) = appended.last() {
+            let head = Head { author, seq: last.seq, hash: last.hash, offset: last.offset };
+            commit_with_heads(txn, &self.inner.heads, HashMap::from([(author, head)]))?;
+        }
         Ok(appended)
     }
 

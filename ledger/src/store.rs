@@ -712,6 +712,22 @@ impl Snapshot {
         })
     }
 
+    /// The offsets and hashes of the events whose hash starts with `prefix` (lowercase hex, any
+    /// length), in offset order. There is no index by hash: this reads every record's first 32
+    /// bytes (about a second per million events).
+    pub fn find_hash_prefix(&self, prefix: &str) -> Result<Vec<(u64, Hash)>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self.events.range::<u64>(..)? {
+            let (k, v) = entry?;
+            let Some(hash) = v.value().get(..32) else { continue };
+            let hash = Hash(hash.try_into().unwrap_or_default());
+            if hash.to_string().starts_with(prefix) {
+                out.push((k.value(), hash));
+            }
+        }
+        Ok(out)
+    }
+
     /// `(seq, offset)` of `author`'s events with seq in `seqs`, in seq order.
     pub fn feed(
         &self,

@@ -60,7 +60,7 @@ fn an_erased_payload_is_gone_from_the_file_exports_and_reads() {
     assert!(contains(&std::fs::read(&path).unwrap(), marker.as_bytes()));
 
     let ledger = Ledger::open(&path).unwrap();
-    let erasure = ledger.erase(&me, &[target.offset], "asked to forget", TS + 1).unwrap();
+    let erasure = ledger.erase(&me, &[target.offset], "asked to forget", TS + 1).unwrap()[0];
     assert_eq!(erasure.seq, 1002);
     // The row is gone, but redb keeps the freed page, marker and all, until a later commit reuses
     // it; `scrub` overwrites every free page.
@@ -186,4 +186,23 @@ fn the_ledger_kinds_are_reserved() {
     let mut d = draft("x", false);
     d.kind = ERASED_KIND.into();
     assert!(matches!(ledger.append_one(&me, d), Err(AppendError::ReservedKind(_))));
+}
+
+#[test]
+fn many_erasures_take_several_events_of_at_most_64_refs_and_prefixes_resolve() {
+    let ledger = Ledger::in_memory().unwrap();
+    let me = Identity::from_secret(&[1; 32]);
+    let drafts: Vec<Draft> = (0..100).map(|i| draft(&format!("memory {i}"), false)).collect();
+    let appended = ledger.append(&me, drafts, mindlog_ledger::Expect::Any).unwrap();
+    let offsets: Vec<u64> = appended.iter().map(|a| a.offset).collect();
+    let erasures = ledger.erase(&me, &offsets, "", TS).unwrap();
+    assert_eq!(erasures.iter().map(|e| e.seq).collect::<Vec<_>>(), [101, 102]);
+    let snapshot = ledger.snapshot().unwrap();
+    let refs: usize =
+        erasures.iter().map(|e| snapshot.event(e.offset).unwrap().unwrap().envelope().unwrap().refs.len()).sum();
+    assert_eq!(refs, 100);
+    let report = ledger.verify(&|_| {}).unwrap();
+    assert_eq!((report.ok, report.payloads.erased, report.payloads.present), (true, 100, 2));
+    let prefix = &appended[7].hash.to_string()[..10];
+    assert_eq!(snapshot.find_hash_prefix(prefix).unwrap(), [(appended[7].offset, appended[7].hash)]);
 }

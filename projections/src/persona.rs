@@ -23,6 +23,9 @@ pub(crate) const MEMORIES: &str = "view.memories";
 pub struct PersonaRow {
     /// The owner: the author of its creation event.
     pub owner: PublicKey,
+    /// Created private (`persona create --private`): its memories, messages, reflections and
+    /// emotions are private by default. Local to this store, like the payload flag it comes from.
+    pub private: bool,
     /// Its name, unique among the owner's personas.
     pub name: String,
     /// Free text.
@@ -216,7 +219,8 @@ impl Projection for PersonaView {
     }
     fn version(&self) -> u32 {
         // 2: events that fail `Event::check` (names, texts, words…) are ignored.
-        2
+        // 3: `PersonaRow::private`.
+        3
     }
     fn tables(&self) -> &'static [&'static str] {
         &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
@@ -272,6 +276,7 @@ impl PersonaFold<'_> {
             e.hash.as_bytes().to_vec(),
             PersonaRow {
                 owner: e.author,
+                private: e.private,
                 name: name.to_owned(),
                 description: description.to_owned(),
                 created: e.ts,

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use mindlog_commands::Event;
 use mindlog_ledger::redb::{ReadableTable, TableDefinition, TableHandle};
-use mindlog_ledger::{DerivedWriteTxn, ERASED_KIND, Hash, Ledger, PublicKey, StorageError, StoredEvent};
+use mindlog_ledger::{DerivedWriteTxn, ERASED_KIND, Hash, Ledger, PayloadState, PublicKey, StorageError, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{self, VIEWS, def};
@@ -39,6 +39,9 @@ pub struct Decoded {
     /// Whether the payload keeps its kind's state-free rules (`Event::check`). The folds see
     /// only events that do; one that does not is counted as ignored by its domain's view.
     pub valid: bool,
+    /// Whether this store holds the payload as private (docs/format.md, §2a): local knowledge,
+    /// the same on every rebuild of this store, not part of the signed event.
+    pub private: bool,
 }
 
 /// What a fold did with an event.
@@ -114,6 +117,7 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
     // An erased or withheld payload decodes to nothing: the views see that such an event happened
     // (its offset, author, time) but not what it said.
     let event = stored.payload_bytes(&envelope).and_then(|p| Event::decode(envelope.kind, p).ok().flatten());
+    let private = matches!(&stored.payload, PayloadState::Present(s) if s.private);
     let valid = event.as_ref().is_some_and(|e| e.check().is_ok());
     Ok(Decoded {
         offset: stored.offset,
@@ -123,6 +127,7 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
         ts: envelope.ts,
         event,
         valid,
+        private,
     })
 }
 
