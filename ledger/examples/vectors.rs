@@ -67,6 +67,31 @@ fn main() {
         refs: vec![h4],
         body: reason.body(),
     };
+    // Long payloads, so that blake3's tree (inputs over 1024 bytes) is exercised by the hash of a
+    // format-1 envelope and by a format-2 commitment.
+    let h3 = v3.hash();
+    let v6 = Envelope {
+        version: 1,
+        author: id2.public_key(),
+        seq: 301,
+        prev: Some(h3),
+        ts: 1_798_761_600_000_000,
+        kind: "note.added/1".into(),
+        refs: vec![],
+        body: Body::Inline((0..3000u32).map(|i| (i % 251) as u8).collect()),
+    };
+    let h6 = v6.hash();
+    let long = Sidecar { salt: [0x44; 32], bytes: (0..5000u32).map(|i| (i % 253) as u8).collect(), private: false };
+    let v7 = Envelope {
+        version: 2,
+        author: id2.public_key(),
+        seq: 302,
+        prev: Some(h6),
+        ts: 1_798_761_600_000_001,
+        kind: "note.added/1".into(),
+        refs: vec![h6],
+        body: long.body(),
+    };
     let inline = || PayloadState::Inline;
     let vectors = [
         (secret1, &id1, v1, inline()),
@@ -74,6 +99,8 @@ fn main() {
         (secret2, &id2, v3, inline()),
         (secret1, &id1, v4, PayloadState::Present(memory)),
         (secret1, &id1, v5, PayloadState::Present(reason)),
+        (secret2, &id2, v6, inline()),
+        (secret2, &id2, v7, PayloadState::Present(long)),
     ];
     for (n, (secret, id, env, payload)) in vectors.into_iter().enumerate() {
         let sealed = SealedEnvelope::new(env.clone(), payload.clone()).expect("valid");

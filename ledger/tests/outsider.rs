@@ -51,15 +51,20 @@ pub fn mixed_export(dir: &Path, include_private: bool) -> Vec<u8> {
     out
 }
 
-fn verify_with_python(file: &Path) -> (bool, String) {
+fn verify_with_python(arg: &Path) -> (bool, String) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/outsider/verify_export.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(file)
-        .output()
-        .expect("python3 runs (CI installs it: .ci/run)");
+    let output = Command::new("python3").arg(script).arg(arg).output().expect("python3 runs (CI installs it: .ci/run)");
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
+}
+
+#[test]
+fn the_outsiders_verifier_agrees_with_the_documents_test_vectors() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/outsider/verify_export.py");
+    let doc = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format.md");
+    let output = Command::new("python3").args([script, "--self-test", doc]).output().expect("python3 runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the outsider's self-test failed on docs/format.md:\n{said}");
 }
 
 #[test]
