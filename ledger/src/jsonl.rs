@@ -120,6 +120,9 @@ pub struct ImportReport {
     pub stored: u64,
     /// Events already held, skipped.
     pub skipped: u64,
+    /// Payloads held here that the imported `ledger.erased/1` events erased (the caller should
+    /// let its views catch up, then [`Ledger::scrub`]).
+    pub erased: u64,
     /// Seconds taken.
     pub seconds: f64,
 }
@@ -227,6 +230,7 @@ impl Ledger {
         )?;
         report.stored = batch.stored();
         report.skipped = batch.skipped();
+        report.erased = batch.erased();
         batch.commit()?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)

@@ -322,6 +322,7 @@ impl Ledger {
             poisoned: false,
             stored: 0,
             skipped: 0,
+            erased: 0,
         })
     }
 
@@ -530,6 +531,7 @@ pub(crate) struct WriteBatch {
     poisoned: bool,
     stored: u64,
     skipped: u64,
+    erased: u64,
 }
 
 impl WriteBatch {
@@ -552,6 +554,7 @@ impl WriteBatch {
             }
             out.push(ingested);
         }
+        self.erased += indexes.erased;
         self.changed.extend(indexes.finish()?);
         self.poisoned = false;
         Ok(out)
@@ -565,6 +568,11 @@ impl WriteBatch {
     /// Events skipped so far because they were already held.
     pub(crate) fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Payloads held here that ingested erasures erased so far.
+    pub(crate) fn erased(&self) -> u64 {
+        self.erased
     }
 
     /// Commits durably.

@@ -457,6 +457,8 @@ pub(crate) struct Indexes<'t> {
     indexed_to: u64,
     changed_heads: HashMap<PublicKey, Head>,
     new_kinds: HashMap<String, u64>,
+    /// Payloads erased by `ledger.erased/1` events ingested through these indexes.
+    pub(crate) erased: u64,
 }
 
 /// The offset up to which the indexes are complete, as of `txn`.
@@ -478,6 +480,7 @@ impl<'t> Indexes<'t> {
             indexed_to,
             changed_heads: HashMap::new(),
             new_kinds: HashMap::new(),
+            erased: 0,
         })
     }
 
@@ -604,6 +607,7 @@ impl<'t> Indexes<'t> {
                 && !matches!(event.payload, PayloadState::Inline | PayloadState::Erased)
             {
                 log.set_payload(offset, &PayloadState::Erased)?;
+                self.erased += 1;
             }
         }
         Ok(())

@@ -166,7 +166,8 @@ fn an_imported_erasure_erases_here_and_a_tampered_payload_is_refused() {
     b.import_jsonl(&mut Cursor::new(&before), &|_| {}).unwrap();
     a.erase(&me, &[kept.offset], "", TS).unwrap();
     // B still holds the payload; importing A's log (with the erasure) erases it there too.
-    b.import_jsonl(&mut Cursor::new(export(&a, true)), &|_| {}).unwrap();
+    let report = b.import_jsonl(&mut Cursor::new(export(&a, true)), &|_| {}).unwrap();
+    assert_eq!((report.stored, report.erased), (1, 1));
     assert_eq!(b.snapshot().unwrap().event(kept.offset).unwrap().unwrap().payload, PayloadState::Erased);
     assert_eq!(export(&b, true), export(&a, true));
 
