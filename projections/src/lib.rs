@@ -52,7 +52,10 @@ pub use crate::scores::{
     ViolationLine, VouchLine, decay, listing_score,
 };
 pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
-pub use crate::views::{AuditLine, AuditSession, BookingLine, ListingPage, PersonaProfile, Views};
+pub use crate::views::{
+    AuditLine, AuditSession, BookingLine, ListingPage, PersonaEmotion, PersonaMessage, PersonaProfile,
+    PersonaReflection, Views,
+};
 
 use crate::runner::Projection;
 

@@ -1,8 +1,13 @@
-//! Writing results: an aligned table with a row count, CSV, one JSON array, or JSON Lines.
+//! Writing results: an aligned table with a row count, CSV, one JSON array, or JSON Lines; in
+//! every format a negative zero is written as 0.
 
 use std::io::Write;
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Float32Array, Float64Array};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::json::WriterBuilder as JsonWriterBuilder;
 use datafusion::arrow::json::writer::{JsonArray, LineDelimited};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -11,6 +16,29 @@ use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 
 use crate::QueryError;
+use crate::cells::no_negative_zero;
+
+/// `batch` with every `-0.0` of its float columns made `0.0` (a sum or a rounding can give one).
+fn without_negative_zero(batch: RecordBatch) -> Result<RecordBatch, QueryError> {
+    let is_float = |t: &DataType| matches!(t, DataType::Float64 | DataType::Float32);
+    if !batch.schema().fields().iter().any(|f| is_float(f.data_type())) {
+        return Ok(batch);
+    }
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| -> ArrayRef {
+            if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
+                Arc::new(a.unary::<_, datafusion::arrow::datatypes::Float64Type>(no_negative_zero))
+            } else if let Some(a) = c.as_any().downcast_ref::<Float32Array>() {
+                Arc::new(a.unary::<_, datafusion::arrow::datatypes::Float32Type>(|v| if v == 0.0 { 0.0 } else { v }))
+            } else {
+                Arc::clone(c)
+            }
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns).map_err(datafusion::error::DataFusionError::from)?)
+}
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +64,7 @@ pub async fn write(
         Format::Table => {
             let mut batches: Vec<RecordBatch> = Vec::new();
             while let Some(batch) = stream.next().await {
-                let batch = batch?;
+                let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
                 batches.push(batch);
             }
@@ -49,7 +77,7 @@ pub async fn write(
         Format::Csv => {
             let mut writer = CsvWriterBuilder::new().with_header(true).build(&mut *out);
             while let Some(batch) = stream.next().await {
-                let batch = batch?;
+                let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
                 writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
             }
@@ -63,7 +91,7 @@ pub async fn write(
         Format::Json => {
             let mut writer = JsonWriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut *out);
             while let Some(batch) = stream.next().await {
-                let batch = batch?;
+                let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
                 writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
             }
@@ -73,7 +101,7 @@ pub async fn write(
         Format::Jsonl => {
             let mut writer = JsonWriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut *out);
             while let Some(batch) = stream.next().await {
-                let batch = batch?;
+                let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
                 writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
             }
