@@ -1,11 +1,14 @@
-//! Every event payload with its kind: one enum, its postcard payload encoding and its JSON form.
+//! Every event payload with its kind: one enum, its postcard payload encoding, its JSON form and
+//! its state-free rules. The `events!` list declares each kind once, by domain.
 
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::*;
+use crate::check::Check;
 use crate::market::*;
 use crate::persona::*;
+use crate::rejection::Rejection;
 use crate::reputation::*;
 use crate::social::*;
 
@@ -26,35 +29,46 @@ fn decode_exact<T: for<'de> Deserialize<'de>>(kind: &str, payload: &[u8]) -> Res
 }
 
 macro_rules! events {
-    ($( $kind:literal => $variant:ident($ty:ty) { $($refs:ident),* } ),* $(,)?) => {
+    ($( $domain:ident { $( $kind:literal => $variant:ident($ty:ty) { $($refs:ident),* } ),* $(,)? } )*) => {
         /// Every event payload mindlog knows, tagged by kind. The JSON form is the payload's
         /// fields with `"kind"` beside them.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
         #[non_exhaustive]
         pub enum Event {
-            $(
+            $($(
                 #[doc = concat!("`", $kind, "`")]
                 #[serde(rename = $kind)]
                 $variant($ty),
-            )*
+            )*)*
         }
 
         impl Event {
             /// Every kind this build knows.
-            pub const KINDS: &'static [&'static str] = &[$($kind),*];
+            pub const KINDS: &'static [&'static str] = &[$($($kind),*),*];
+
+            /// The domains, in declaration order; each has a view of the same name.
+            pub const DOMAINS: &'static [&'static str] = &[$(stringify!($domain)),*];
 
             /// The event's kind, e.g. `persona.created/1`.
             pub fn kind(&self) -> &'static str {
                 match self {
-                    $(Event::$variant(_) => $kind,)*
+                    $($(Event::$variant(_) => $kind,)*)*
+                }
+            }
+
+            /// The domain the kind belongs to — `persona`, `market`, `social`, `reputation` or
+            /// `audit` —, which is also the name of the view that folds it.
+            pub fn domain(&self) -> &'static str {
+                match self {
+                    $($(Event::$variant(_) => stringify!($domain),)*)*
                 }
             }
 
             /// The payload bytes (postcard).
             pub fn encode(&self) -> Vec<u8> {
                 let encoded = match self {
-                    $(Event::$variant(p) => postcard::to_allocvec(p),)*
+                    $($(Event::$variant(p) => postcard::to_allocvec(p),)*)*
                 };
                 encoded.expect("encoding into a Vec cannot fail for these field types")
             }
@@ -62,20 +76,29 @@ macro_rules! events {
             /// Decodes a payload of `kind`; `Ok(None)` for a kind this build does not know.
             pub fn decode(kind: &str, payload: &[u8]) -> Result<Option<Event>, PayloadError> {
                 match kind {
-                    $($kind => Ok(Some(Event::$variant(decode_exact(kind, payload)?))),)*
+                    $($($kind => Ok(Some(Event::$variant(decode_exact(kind, payload)?))),)*)*
                     _ => Ok(None),
+                }
+            }
+
+            /// Whether the payload keeps its kind's state-free rules (ranges, lengths, words,
+            /// limits; docs/commands.md §3): `decide` checks every event it makes, and the
+            /// folds ignore an event that fails.
+            pub fn check(&self) -> Result<(), Rejection> {
+                match self {
+                    $($(Event::$variant(p) => Check::check(p),)*)*
                 }
             }
 
             /// The events this one names (also listed in the envelope's `refs`).
             pub fn refs(&self) -> Vec<Hash> {
                 match self {
-                    $(Event::$variant(_p) => {
+                    $($(Event::$variant(_p) => {
                         #[allow(unused_mut)]
                         let mut out: Vec<Hash> = Vec::new();
                         $( RefList::push_into(&_p.$refs, &mut out); )*
                         out
-                    })*
+                    })*)*
                 }
             }
         }
@@ -98,44 +121,54 @@ impl RefList for Option<Hash> {
 }
 
 events! {
-    "persona.created/1" => PersonaCreated(PersonaCreated) {},
-    "persona.forked/1" => PersonaForked(PersonaForked) { parent },
-    "persona.traits-changed/1" => TraitsChanged(TraitsChanged) { persona },
-    "persona.retired/1" => PersonaRetired(PersonaRetired) { persona, successor },
-    "commitment.opened/1" => CommitmentOpened(CommitmentOpened) { persona },
-    "commitment.closed/1" => CommitmentClosed(CommitmentClosed) { persona, commitment },
-    "commitment.expired/1" => CommitmentExpired(CommitmentExpired) { persona, commitment },
-    "memory.added/1" => MemoryAdded(MemoryAdded) { persona },
-    "memory.forgotten/1" => MemoryForgotten(MemoryForgotten) { persona, memory },
-    "persona.reflected/1" => Reflected(Reflected) { persona },
-    "persona.emotion-recorded/1" => EmotionRecorded(EmotionRecorded) { persona },
-    "persona.consent-set/1" => ConsentSet(ConsentSet) { persona },
-    "persona.model-used/1" => ModelUsed(ModelUsed) { persona },
-    "persona.message/1" => MessageRecorded(MessageRecorded) { persona },
-    "market.listing-published/1" => ListingPublished(ListingPublished) {},
-    "market.listing-updated/1" => ListingUpdated(ListingUpdated) { listing },
-    "market.listing-withdrawn/1" => ListingWithdrawn(ListingWithdrawn) { listing },
-    "market.subscribed/1" => Subscribed(Subscribed) { listing },
-    "market.unsubscribed/1" => Unsubscribed(Unsubscribed) { listing },
-    "market.purchased/1" => Purchased(Purchased) { listing },
-    "market.booking-requested/1" => BookingRequested(BookingRequested) { listing },
-    "market.booking-confirmed/1" => BookingConfirmed(BookingConfirmed) { listing, booking },
-    "market.reviewed/1" => Reviewed(Reviewed) { listing },
-    "social.followed/1" => Followed(Followed) {},
-    "social.unfollowed/1" => Unfollowed(Unfollowed) {},
-    "guild.created/1" => GuildCreated(GuildCreated) {},
-    "guild.joined/1" => GuildJoined(GuildJoined) { guild },
-    "guild.left/1" => GuildLeft(GuildLeft) { guild },
-    "guild.awarded/1" => Awarded(Awarded) { guild },
-    "rep.attested/1" => Attested(Attested) {},
-    "rep.vouched/1" => Vouched(Vouched) {},
-    "rep.unvouched/1" => Unvouched(Unvouched) {},
-    "rep.reported/1" => Reported(Reported) { evidence },
-    "rep.resolved/1" => Resolved(Resolved) { report },
-    "audit.tool-requested/1" => ToolRequested(ToolRequested) {},
-    "audit.approved/1" => Approved(RequestAnswered) { request },
-    "audit.denied/1" => Denied(RequestAnswered) { request },
-    "audit.completed/1" => ToolCompleted(ToolCompleted) { request },
+    persona {
+        "persona.created/1" => PersonaCreated(PersonaCreated) {},
+        "persona.forked/1" => PersonaForked(PersonaForked) { parent },
+        "persona.traits-changed/1" => TraitsChanged(TraitsChanged) { persona },
+        "persona.retired/1" => PersonaRetired(PersonaRetired) { persona, successor },
+        "commitment.opened/1" => CommitmentOpened(CommitmentOpened) { persona },
+        "commitment.closed/1" => CommitmentClosed(CommitmentClosed) { persona, commitment },
+        "commitment.expired/1" => CommitmentExpired(CommitmentExpired) { persona, commitment },
+        "memory.added/1" => MemoryAdded(MemoryAdded) { persona },
+        "memory.forgotten/1" => MemoryForgotten(MemoryForgotten) { persona, memory },
+        "persona.reflected/1" => Reflected(Reflected) { persona },
+        "persona.emotion-recorded/1" => EmotionRecorded(EmotionRecorded) { persona },
+        "persona.consent-set/1" => ConsentSet(ConsentSet) { persona },
+        "persona.model-used/1" => ModelUsed(ModelUsed) { persona },
+        "persona.message/1" => MessageRecorded(MessageRecorded) { persona },
+    }
+    market {
+        "market.listing-published/1" => ListingPublished(ListingPublished) {},
+        "market.listing-updated/1" => ListingUpdated(ListingUpdated) { listing },
+        "market.listing-withdrawn/1" => ListingWithdrawn(ListingWithdrawn) { listing },
+        "market.subscribed/1" => Subscribed(Subscribed) { listing },
+        "market.unsubscribed/1" => Unsubscribed(Unsubscribed) { listing },
+        "market.purchased/1" => Purchased(Purchased) { listing },
+        "market.booking-requested/1" => BookingRequested(BookingRequested) { listing },
+        "market.booking-confirmed/1" => BookingConfirmed(BookingConfirmed) { listing, booking },
+        "market.reviewed/1" => Reviewed(Reviewed) { listing },
+    }
+    social {
+        "social.followed/1" => Followed(Followed) {},
+        "social.unfollowed/1" => Unfollowed(Unfollowed) {},
+        "guild.created/1" => GuildCreated(GuildCreated) {},
+        "guild.joined/1" => GuildJoined(GuildJoined) { guild },
+        "guild.left/1" => GuildLeft(GuildLeft) { guild },
+        "guild.awarded/1" => Awarded(Awarded) { guild },
+    }
+    reputation {
+        "rep.attested/1" => Attested(Attested) {},
+        "rep.vouched/1" => Vouched(Vouched) {},
+        "rep.unvouched/1" => Unvouched(Unvouched) {},
+        "rep.reported/1" => Reported(Reported) { evidence },
+        "rep.resolved/1" => Resolved(Resolved) { report },
+    }
+    audit {
+        "audit.tool-requested/1" => ToolRequested(ToolRequested) {},
+        "audit.approved/1" => Approved(RequestAnswered) { request },
+        "audit.denied/1" => Denied(RequestAnswered) { request },
+        "audit.completed/1" => ToolCompleted(ToolCompleted) { request },
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::decide::{
 };
 use crate::event::Event;
 use crate::social::Target;
-use crate::units::Micros;
+use crate::units::{Micros, Units};
 
 /// Personas, commitments and memories, folded from events in feed order.
 ///
@@ -37,7 +37,7 @@ pub struct MemState {
     pub(crate) bookings: BTreeMap<Hash, BookingInfo>,
     slots: HashMap<Hash, Vec<(Micros, Micros, Hash)>>,
     guilds: BTreeMap<Hash, GuildInfo>,
-    guild_names: HashMap<String, Vec<Hash>>,
+    guild_names: HashMap<String, BTreeSet<Hash>>,
     members: HashSet<(Hash, PublicKey)>,
     follows: HashSet<(PublicKey, Target)>,
     vouches: HashSet<(PublicKey, PublicKey)>,
@@ -46,9 +46,18 @@ pub struct MemState {
 }
 
 impl MemState {
-    /// Folds one event, authored by `author`, whose hash is `hash`. Events that would change
-    /// what their author does not own are ignored, as the projections ignore them.
+    /// Folds one event, authored by `author`, whose hash is `hash`. Events that break their
+    /// kind's state-free rules (`Event::check`) are ignored, as the projections ignore them, and
+    /// so are events the views ignore for a reason that needs state: changes to what their author
+    /// does not own, a trait change that would leave [0, 1], a booking confirmed twice or over a
+    /// confirmed slot, following, vouching for or reporting oneself, an owner leaving their guild,
+    /// a result for a request not allowed to run or recorded already. Not seen here: the event's
+    /// timestamp, so an expiry before its commitment's due time, which the view ignores, is
+    /// applied.
     pub fn apply(&mut self, author: &PublicKey, hash: Hash, event: &Event) {
+        if event.check().is_err() {
+            return;
+        }
         let owns = |state: &MemState, persona: &Hash| {
             state.personas.get(persona).is_some_and(|p| p.owner == *author && !p.retired)
         };
@@ -58,8 +67,12 @@ impl MemState {
             }
             Event::PersonaForked(e) => self.add_persona(*author, hash, &e.name, &e.description, e.traits),
             Event::TraitsChanged(e) if owns(self, &e.persona) => {
+                // As the view: a change that would take a trait out of [0, 1] is ignored.
                 if let Some(p) = self.personas.get_mut(&e.persona) {
-                    p.traits = p.traits.plus(&e.deltas);
+                    let after = p.traits.plus(&e.deltas);
+                    if after.values().iter().all(|v| (Units::ZERO..=Units::ONE).contains(v)) {
+                        p.traits = after;
+                    }
                 }
             }
             Event::PersonaRetired(e) if owns(self, &e.persona) => {
@@ -140,12 +153,19 @@ impl MemState {
                 self.bookings.insert(hash, booking);
             }
             Event::BookingConfirmed(e) if self.listings.get(&e.listing).is_some_and(|l| l.owner == *author) => {
-                self.slots.entry(e.listing).or_default().push((e.start, e.end, e.booking));
-                if let Some(b) = self.bookings.get_mut(&e.booking) {
+                // As the view: once per booking, never two overlapping slots; slots in (start, booking) order.
+                let slots = self.slots.entry(e.listing).or_default();
+                if slots.iter().any(|(s, end, b)| *b == e.booking || (*s < e.end && e.start < *end)) {
+                    return;
+                }
+                let at = slots.partition_point(|(s, _, b)| (*s, *b) < (e.start, e.booking));
+                slots.insert(at, (e.start, e.end, e.booking));
+                // A booking is confirmed when its own listing holds its slot.
+                if let Some(b) = self.bookings.get_mut(&e.booking).filter(|b| b.listing == e.listing) {
                     b.confirmed = true;
                 }
             }
-            Event::Followed(e) => {
+            Event::Followed(e) if e.target != Target::Key(*author) => {
                 self.follows.insert((*author, e.target));
             }
             Event::Unfollowed(e) => {
@@ -153,22 +173,22 @@ impl MemState {
             }
             Event::GuildCreated(e) => {
                 self.guilds.insert(hash, GuildInfo { id: hash, owner: *author, name: e.name.clone() });
-                self.guild_names.entry(e.name.clone()).or_default().push(hash);
+                self.guild_names.entry(e.name.clone()).or_default().insert(hash);
                 self.members.insert((hash, *author));
             }
             Event::GuildJoined(e) => {
                 self.members.insert((e.guild, *author));
             }
-            Event::GuildLeft(e) => {
+            Event::GuildLeft(e) if self.guilds.get(&e.guild).is_none_or(|g| g.owner != *author) => {
                 self.members.remove(&(e.guild, *author));
             }
-            Event::Vouched(e) => {
+            Event::Vouched(e) if e.subject != *author => {
                 self.vouches.insert((*author, e.subject));
             }
             Event::Unvouched(e) => {
                 self.vouches.remove(&(*author, e.subject));
             }
-            Event::Reported(e) => {
+            Event::Reported(e) if e.subject != *author => {
                 self.reports.insert(hash, ReportInfo { id: hash, reporter: *author, subject: e.subject });
             }
             Event::ToolRequested(e) => {
@@ -187,7 +207,15 @@ impl MemState {
                 }
             }
             Event::ToolCompleted(e) => {
-                if let Some(r) = self.requests.get_mut(&e.request).filter(|r| r.author == *author) {
+                // As the view: only the requester, once, and only for a request allowed to run.
+                let may_run = |r: &RequestInfo| match r.decision {
+                    Decision::Allow => true,
+                    Decision::Deny => false,
+                    Decision::Ask => r.answer == Some(true),
+                };
+                if let Some(r) =
+                    self.requests.get_mut(&e.request).filter(|r| r.author == *author && may_run(r) && !r.completed)
+                {
                     r.completed = true;
                 }
             }
@@ -282,7 +310,7 @@ impl State for MemState {
         Ok(self.guilds.get(id).cloned())
     }
     fn guilds_named(&self, name: &str) -> Result<Vec<Hash>, StateError> {
-        Ok(self.guild_names.get(name).cloned().unwrap_or_default())
+        Ok(self.guild_names.get(name).into_iter().flatten().copied().collect())
     }
     fn is_member(&self, guild: &Hash, who: &PublicKey) -> Result<bool, StateError> {
         Ok(self.members.contains(&(*guild, *who)))
@@ -309,6 +337,10 @@ impl State for MemState {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<Hash>, StateError> {
+        // As the views: commitments and memories are looked for only within a persona.
+        if within.is_none() && matches!(space, IdSpace::Commitment | IdSpace::Memory) {
+            return Ok(Vec::new());
+        }
         // Start at the first id with the prefix's whole bytes; stop at the first that no longer matches.
         let mut start = [0u8; 32];
         for (i, slot) in start.iter_mut().enumerate().take(prefix.len() / 2) {

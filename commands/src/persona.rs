@@ -1,10 +1,22 @@
-//! The persona domain's event payloads: identity, traits, commitments, memory, reflection,
-//! emotion, consent, models, messages and lineage.
+//! The persona domain: identity, traits, commitments, memory, reflection, emotion, consent,
+//! models, messages and lineage — the event payloads with their state-free rules (`Check`), and
+//! the commands with their rules (`Decide`).
 
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::check::{self, Check};
+use crate::decide::{CommitmentInfo, Context, Decide, Decided, IdSpace, MemoryInfo, PersonaInfo, one, unique_id};
+use crate::event::Event;
+use crate::rejection::Rejection;
+use crate::time::Instant;
 use crate::units::{Micros, Units};
+
+/// The largest trait change one event may make: 0.05.
+pub const MAX_TRAIT_DELTA: Units = Units(50_000);
+
+/// The most tags a memory may have.
+pub const MAX_TAGS: usize = 16;
 
 /// The Big Five traits (OCEAN), each in [0, 1]; or, in a change, each a delta.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,11 +117,13 @@ pub struct CommitmentOpened {
     /// What is promised.
     pub title: String,
     /// When it is due, if ever.
+    #[serde(with = "crate::time::option_micros_as_instant")]
     pub due: Option<Micros>,
 }
 
 /// How a commitment ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Kept.
@@ -219,6 +233,7 @@ pub struct ModelUsed {
 
 /// Who said a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The person talking to the persona.
@@ -249,4 +264,523 @@ pub struct MessageRecorded {
     pub role: Role,
     /// What was said.
     pub text: String,
+}
+
+// State-free rules of the payloads.
+
+impl Check for PersonaCreated {
+    fn check(&self) -> Result<(), Rejection> {
+        check::name(&self.name)?;
+        check::text("description", &self.description, 0, 2000)
+    }
+}
+
+impl Check for PersonaForked {
+    fn check(&self) -> Result<(), Rejection> {
+        check::name(&self.name)?;
+        check::text("description", &self.description, 0, 2000)?;
+        check::optional_word("license", self.license.as_deref(), 64)?;
+        for (name, value) in Traits::NAMES.iter().zip(self.traits.values()) {
+            if !(Units::ZERO..=Units::ONE).contains(&value) {
+                return Err(Rejection::TraitOutOfRange { name, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Check for TraitsChanged {
+    fn check(&self) -> Result<(), Rejection> {
+        let deltas = self.deltas.values();
+        if deltas.iter().all(|d| d.0 == 0) {
+            return Err(Rejection::NoTraitChange);
+        }
+        for (name, delta) in Traits::NAMES.iter().zip(deltas) {
+            if delta.0.abs() > MAX_TRAIT_DELTA.0 {
+                return Err(Rejection::TraitDeltaTooLarge { name, delta });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Check for PersonaRetired {
+    fn check(&self) -> Result<(), Rejection> {
+        if self.successor == Some(self.persona) {
+            return Err(Rejection::SuccessorIsItself);
+        }
+        self.reason.as_deref().map_or(Ok(()), |reason| check::text("reason", reason, 1, 2000))
+    }
+}
+
+impl Check for CommitmentOpened {
+    fn check(&self) -> Result<(), Rejection> {
+        check::text("title", &self.title, 1, 500)
+    }
+}
+
+impl Check for CommitmentClosed {
+    fn check(&self) -> Result<(), Rejection> {
+        Ok(())
+    }
+}
+
+impl Check for CommitmentExpired {
+    fn check(&self) -> Result<(), Rejection> {
+        Ok(())
+    }
+}
+
+impl Check for MemoryAdded {
+    fn check(&self) -> Result<(), Rejection> {
+        check::text("memory text", &self.text, 1, 10_000)?;
+        check::range("importance", self.importance, Units::ZERO, Units::ONE)?;
+        if self.tags.len() > MAX_TAGS {
+            return Err(Rejection::TooManyTags { count: self.tags.len(), max: MAX_TAGS });
+        }
+        self.tags.iter().try_for_each(|tag| check::word("tag", tag, 32))
+    }
+}
+
+impl Check for MemoryForgotten {
+    fn check(&self) -> Result<(), Rejection> {
+        Ok(())
+    }
+}
+
+impl Check for Reflected {
+    fn check(&self) -> Result<(), Rejection> {
+        check::text("reflection", &self.text, 1, 10_000)
+    }
+}
+
+impl Check for EmotionRecorded {
+    fn check(&self) -> Result<(), Rejection> {
+        check::range("valence", self.valence, Units(-1_000_000), Units::ONE)?;
+        check::range("arousal", self.arousal, Units::ZERO, Units::ONE)?;
+        check::optional_word("label", self.label.as_deref(), 32)
+    }
+}
+
+impl Check for ConsentSet {
+    fn check(&self) -> Result<(), Rejection> {
+        check::word("scope", &self.scope, 64)
+    }
+}
+
+impl Check for ModelUsed {
+    fn check(&self) -> Result<(), Rejection> {
+        check::text("model", &self.model, 1, 128)?;
+        let hash = &self.hash;
+        if !hash.contains(':') || hash.len() > 200 || hash.chars().any(char::is_whitespace) {
+            return Err(Rejection::BadModelHash(hash.clone()));
+        }
+        Ok(())
+    }
+}
+
+impl Check for MessageRecorded {
+    fn check(&self) -> Result<(), Rejection> {
+        check::text("message", &self.text, 1, 65_536)
+    }
+}
+
+// The commands and their rules. A persona reference is one of the author's persona names, or
+// any persona's id or id prefix (docs/commands.md §2); every command but create, fork and sweep
+// acts on a persona the author owns and has not retired.
+
+/// `persona.create`: create a persona owned by the author.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct PersonaCreate {
+    /// Its name, unique among your personas
+    pub name: String,
+    /// What it is
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, default_value = ""))]
+    pub description: String,
+}
+
+impl Decide for PersonaCreate {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        if cx.state.persona_named(cx.author, &self.name)?.is_some() {
+            return Err(Rejection::NameTaken(self.name.clone()).into());
+        }
+        one(Event::PersonaCreated(PersonaCreated { name: self.name.clone(), description: self.description.clone() }))
+    }
+}
+
+/// `persona.traits`: nudge the Big Five traits of a persona; each delta at most 0.05 either
+/// way, and every trait stays in [0, 1].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct PersonaTraits {
+    /// The persona (your name for it, or an id or id prefix)
+    pub persona: String,
+    /// Openness delta
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub openness: Option<Units>,
+    /// Conscientiousness delta
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub conscientiousness: Option<Units>,
+    /// Extraversion delta
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub extraversion: Option<Units>,
+    /// Agreeableness delta
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub agreeableness: Option<Units>,
+    /// Neuroticism delta
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub neuroticism: Option<Units>,
+}
+
+impl Decide for PersonaTraits {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        let given = [self.openness, self.conscientiousness, self.extraversion, self.agreeableness, self.neuroticism];
+        let changed =
+            TraitsChanged { persona: p.id, deltas: Traits::from_values(given.map(Option::unwrap_or_default)) };
+        // The deltas' own rules first: a delta that is too large says more than the range it leaves.
+        changed.check()?;
+        let after = p.traits.plus(&changed.deltas);
+        for (name, value) in Traits::NAMES.iter().zip(after.values()) {
+            if value < Units::ZERO || value > Units::ONE {
+                return Err(Rejection::TraitOutOfRange { name, value }.into());
+            }
+        }
+        one(Event::TraitsChanged(changed))
+    }
+}
+
+/// `persona.fork`: fork any persona into a new one owned by the author, starting from the
+/// parent's description and traits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct PersonaFork {
+    /// The persona to fork (yours by name, anyone's by id or id prefix)
+    pub persona: String,
+    /// The new persona's name
+    pub name: String,
+    /// The license the fork is made under, e.g. CC-BY-4.0
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub license: Option<String>,
+}
+
+impl Decide for PersonaFork {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let parent = cx.resolve_persona(&self.persona)?;
+        if cx.state.persona_named(cx.author, &self.name)?.is_some() {
+            return Err(Rejection::NameTaken(self.name.clone()).into());
+        }
+        one(Event::PersonaForked(PersonaForked {
+            parent: parent.id,
+            name: self.name.clone(),
+            description: parent.description,
+            license: self.license.clone(),
+            traits: parent.traits,
+        }))
+    }
+}
+
+/// `persona.retire`: retire a persona; it accepts no more changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct PersonaRetire {
+    /// The persona
+    pub persona: String,
+    /// The persona that takes over
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub successor: Option<String>,
+    /// Why
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub reason: Option<String>,
+}
+
+impl Decide for PersonaRetire {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        let successor = match &self.successor {
+            Some(s) => Some(cx.resolve_persona(s)?.id),
+            None => None,
+        };
+        one(Event::PersonaRetired(PersonaRetired { persona: p.id, successor, reason: self.reason.clone() }))
+    }
+}
+
+/// `commitment.open`: a promise the persona makes, maybe with a due time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct CommitmentOpen {
+    /// The persona
+    pub persona: String,
+    /// What is promised
+    pub title: String,
+    /// When it is due: 2026-12-01 or 2026-12-01T17:00Z
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "TIME"))]
+    pub due: Option<Instant>,
+}
+
+impl Decide for CommitmentOpen {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        if let Some(due) = self.due
+            && due.0 <= cx.now
+        {
+            return Err(Rejection::DueInPast(due).into());
+        }
+        one(Event::CommitmentOpened(CommitmentOpened {
+            persona: p.id,
+            title: self.title.clone(),
+            due: self.due.map(|d| d.0),
+        }))
+    }
+}
+
+/// `commitment.close`: close an open commitment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct CommitmentClose {
+    /// The persona
+    pub persona: String,
+    /// The commitment id or an id prefix
+    pub commitment: String,
+    /// How it ended
+    #[cfg_attr(feature = "cli", arg(long, value_enum))]
+    pub outcome: Outcome,
+}
+
+impl Decide for CommitmentClose {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        let c = cx.resolve_commitment(&p, &self.commitment)?;
+        if !c.open {
+            return Err(Rejection::CommitmentNotOpen { id: c.id, status: c.status }.into());
+        }
+        one(Event::CommitmentClosed(CommitmentClosed { persona: p.id, commitment: c.id, outcome: self.outcome }))
+    }
+}
+
+/// `commitment.sweep`: expire the author's open commitments that are past due (each expiry is
+/// an event; none is no rejection).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct CommitmentSweep {}
+
+impl Decide for CommitmentSweep {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let mut out = Vec::new();
+        for c in cx.state.overdue_commitments(cx.author, cx.now)? {
+            // A retired persona accepts no changes, expiries included.
+            if cx.state.persona(&c.persona)?.is_some_and(|p| !p.retired && p.owner == *cx.author) {
+                out.push(Event::CommitmentExpired(CommitmentExpired { persona: c.persona, commitment: c.id }));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `memory.add`: remember something.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct MemoryAdd {
+    /// The persona
+    pub persona: String,
+    /// What to remember
+    pub text: String,
+    /// How important, in [0, 1]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub importance: Units,
+    /// A label (repeat for several)
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long = "tag"))]
+    pub tags: Vec<String>,
+}
+
+impl Decide for MemoryAdd {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        one(Event::MemoryAdded(MemoryAdded {
+            persona: p.id,
+            text: self.text.clone(),
+            importance: self.importance,
+            tags: self.tags.clone(),
+        }))
+    }
+}
+
+/// `memory.forget`: forget a memory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct MemoryForget {
+    /// The persona
+    pub persona: String,
+    /// The memory id or an id prefix
+    pub memory: String,
+}
+
+impl Decide for MemoryForget {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        let m = cx.resolve_memory(&p, &self.memory)?;
+        one(Event::MemoryForgotten(MemoryForgotten { persona: p.id, memory: m.id }))
+    }
+}
+
+/// `reflect`: record an insight the persona has about itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct Reflect {
+    /// The persona (your name for it, or an id or id prefix)
+    pub persona: String,
+    /// The reflection
+    pub text: String,
+}
+
+impl Decide for Reflect {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        one(Event::Reflected(Reflected { persona: p.id, text: self.text.clone() }))
+    }
+}
+
+/// `emotion`: record an emotion of the persona.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct Emotion {
+    /// The persona
+    pub persona: String,
+    /// Unpleasant (-1) to pleasant (1)
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub valence: Units,
+    /// Calm (0) to excited (1)
+    #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
+    pub arousal: Units,
+    /// A word for it, e.g. calm
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub label: Option<String>,
+}
+
+impl Decide for Emotion {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        one(Event::EmotionRecorded(EmotionRecorded {
+            persona: p.id,
+            valence: self.valence,
+            arousal: self.arousal,
+            label: self.label.clone(),
+        }))
+    }
+}
+
+/// `consent`: allow or deny a use of the persona's data. In JSON `"allow": true` or `false`;
+/// on the command line `--allow` or `--deny`, exactly one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(
+    feature = "cli",
+    command(arg(clap::Arg::new("deny").long("deny").action(clap::ArgAction::SetTrue).help("Deny it")))
+)]
+pub struct Consent {
+    /// The persona
+    pub persona: String,
+    /// What the consent is about, e.g. share-memory
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub scope: String,
+    /// Allowed (true) or denied (false)
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, help = "Allow it", conflicts_with = "deny", required_unless_present = "deny")
+    )]
+    pub allow: bool,
+}
+
+impl Decide for Consent {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        one(Event::ConsentSet(ConsentSet { persona: p.id, scope: self.scope.clone(), allow: self.allow }))
+    }
+}
+
+/// `model.use`: switch the persona to another model (a model swap), recorded with its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct ModelUse {
+    /// The persona
+    pub persona: String,
+    /// The model, e.g. ollama:llama3.1
+    pub model: String,
+    /// The model's content hash, e.g. sha256:9f86d0…
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub hash: String,
+}
+
+impl Decide for ModelUse {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        one(Event::ModelUsed(ModelUsed { persona: p.id, model: self.model.clone(), hash: self.hash.clone() }))
+    }
+}
+
+/// `message`: record a chat turn of the persona.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct Message {
+    /// The persona
+    pub persona: String,
+    /// Who spoke
+    #[cfg_attr(feature = "cli", arg(long, value_enum))]
+    pub role: Role,
+    /// What was said
+    pub text: String,
+}
+
+impl Decide for Message {
+    fn decide(&self, cx: &Context<'_>) -> Decided {
+        let p = cx.own_active(&self.persona)?;
+        one(Event::MessageRecorded(MessageRecorded { persona: p.id, role: self.role, text: self.text.clone() }))
+    }
+}
+
+impl Context<'_> {
+    /// A commitment of `persona` by id or unambiguous id prefix (open or not).
+    fn resolve_commitment(&self, persona: &PersonaInfo, reference: &str) -> Result<CommitmentInfo, crate::DecideError> {
+        let unknown = || Rejection::UnknownCommitment(reference.to_owned());
+        let id = unique_id(self.state, IdSpace::Commitment, Some(&persona.id), "commitment", reference, |id| {
+            Ok(self.state.commitment(&persona.id, id)?.is_some())
+        })?;
+        Ok(self.state.commitment(&persona.id, &id.ok_or_else(unknown)?)?.ok_or_else(unknown)?)
+    }
+
+    /// A memory of `persona`, not forgotten, by id or unambiguous id prefix.
+    fn resolve_memory(&self, persona: &PersonaInfo, reference: &str) -> Result<MemoryInfo, crate::DecideError> {
+        let unknown = || Rejection::UnknownMemory(reference.to_owned());
+        let id = unique_id(self.state, IdSpace::Memory, Some(&persona.id), "memory", reference, |id| {
+            Ok(self.state.memory(&persona.id, id)?.is_some_and(|m| !m.forgotten))
+        })?;
+        Ok(self.state.memory(&persona.id, &id.ok_or_else(unknown)?)?.ok_or_else(unknown)?)
+    }
 }

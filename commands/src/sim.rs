@@ -6,14 +6,21 @@
 
 use mindlog_ledger::{Hash, PublicKey};
 
-use crate::audit::Decision;
+use crate::audit::{AuditApprove, AuditDeny, AuditDone, AuditTool, Decision};
 use crate::command::Command;
 use crate::decide::{DecideError, PersonaInfo, State, decide};
 use crate::event::Event;
-use crate::market::{ListingKind, Period, Tier};
+use crate::market::{
+    ListingKind, MarketBook, MarketBuy, MarketConfirm, MarketPublish, MarketSubscribe, MarketUnsubscribe, MarketUpdate,
+    MarketWithdraw, Period, Review, Tier,
+};
 use crate::memstate::MemState;
-use crate::persona::{Outcome, Role};
-use crate::reputation::TaskOutcome;
+use crate::persona::{
+    CommitmentClose, CommitmentOpen, CommitmentSweep, Consent, Emotion, MemoryAdd, MemoryForget, Message, ModelUse,
+    Outcome, PersonaCreate, PersonaFork, PersonaRetire, PersonaTraits, Reflect, Role,
+};
+use crate::reputation::{RepAttest, RepReport, RepResolve, RepUnvouch, RepVouch, TaskOutcome};
+use crate::social::{Award, Follow, GuildCreate, GuildJoin, GuildLeave, Unfollow};
 use crate::time::Instant;
 use crate::units::{DAY_MICROS, Micros, Units};
 
@@ -247,7 +254,7 @@ impl AuthorSim {
             }
         }
         let persona = self.state.active_personas(&self.author).next().map(|p| p.id.to_string()).unwrap_or_default();
-        let command = Command::Message { persona, role: Role::User, text: text(rng, 200) };
+        let command = Command::Message(Message { persona, role: Role::User, text: text(rng, 200) });
         Ok(decide(&self.state, &self.author, ts, &command)?.remove(0))
     }
 
@@ -298,7 +305,7 @@ impl AuthorSim {
                     ListingKind::Api if rng.below(2) == 0 => (None, service_tiers(rng)),
                     _ => (Some(100 + rng.below(50) * 100), Vec::new()),
                 };
-                Some(Command::MarketPublish {
+                Some(Command::MarketPublish(MarketPublish {
                     kind,
                     name: format!("listing-{index}"),
                     version: "1.0.0".into(),
@@ -306,41 +313,44 @@ impl AuthorSim {
                     currency: (*rng.pick(&["EUR", "EUR", "USD"])).to_owned(),
                     tiers,
                     license: Some((*rng.pick(&["MIT", "Apache-2.0", "proprietary"])).to_owned()),
-                })
+                }))
             }
-            12..18 if !live_mine.is_empty() => Some(Command::MarketUpdate {
+            12..18 if !live_mine.is_empty() => Some(Command::MarketUpdate(MarketUpdate {
                 listing: rng.pick(&live_mine).to_string(),
                 version: Some(format!("1.{}.{}", 1 + index % 9, index % 7)),
                 price: None,
                 tiers: None,
                 license: None,
-            }),
+            })),
             18..19 if live_mine.len() > 3 => {
-                Some(Command::MarketWithdraw { listing: rng.pick(&live_mine).to_string() })
+                Some(Command::MarketWithdraw(MarketWithdraw { listing: rng.pick(&live_mine).to_string() }))
             }
             19..34 => {
                 let l = self.pick_listing(rng, |l| !l.tiers.is_empty() && !self.my_subscriptions.contains(&l.id))?;
-                Some(Command::MarketSubscribe { listing: l.id.to_string(), tier: rng.pick(&l.tiers).name.clone() })
+                Some(Command::MarketSubscribe(MarketSubscribe {
+                    listing: l.id.to_string(),
+                    tier: rng.pick(&l.tiers).name.clone(),
+                }))
             }
             34..38 => {
                 let listing =
                     self.my_subscriptions.iter().find(|l| self.state.subscribed(l, &self.author).unwrap_or(false))?;
-                Some(Command::MarketUnsubscribe { listing: listing.to_string() })
+                Some(Command::MarketUnsubscribe(MarketUnsubscribe { listing: listing.to_string() }))
             }
             38..55 => {
                 let l = self.pick_listing(rng, |l| l.price.is_some())?;
-                Some(Command::MarketBuy { listing: l.id.to_string() })
+                Some(Command::MarketBuy(MarketBuy { listing: l.id.to_string() }))
             }
             55..67 => {
                 let l = self.pick_listing(rng, |l| l.kind == ListingKind::Service)?;
                 let hour = 3_600_000_000;
                 let start = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS + (1 + rng.below(14 * 24)) * hour;
                 let start = start - start % hour;
-                Some(Command::MarketBook {
+                Some(Command::MarketBook(MarketBook {
                     listing: l.id.to_string(),
                     start: Instant(start),
                     end: Instant(start + hour),
-                })
+                }))
             }
             67..77 => {
                 let pending: Vec<&Hash> = self
@@ -348,33 +358,37 @@ impl AuthorSim {
                     .iter()
                     .filter(|b| self.state.bookings.get(*b).is_some_and(|b| !b.confirmed))
                     .collect();
-                Some(Command::MarketConfirm { booking: (*pending.first()?).to_string() })
+                Some(Command::MarketConfirm(MarketConfirm { booking: (*pending.first()?).to_string() }))
             }
             _ => {
                 let l = self.pick_listing(rng, |_| true)?;
                 let rating = *rng.pick(&[5, 5, 4, 4, 4, 3, 2, 1]);
-                Some(Command::Review { listing: l.id.to_string(), rating, text: words(rng, 20, 200) })
+                Some(Command::Review(Review { listing: l.id.to_string(), rating, text: words(rng, 20, 200) }))
             }
         }
     }
 
     fn social_command(&self, rng: &mut Rng, index: u64) -> Option<Command> {
         match rng.below(100) {
-            0..35 => Some(Command::Follow { target: self.pick_other(rng)?.to_string() }),
-            35..45 => Some(Command::Unfollow { target: self.pick_other(rng)?.to_string() }),
-            45..55 if self.my_guilds.len() < 2 => Some(Command::GuildCreate { name: format!("guild-{index}") }),
-            55..80 if !self.guilds.is_empty() => Some(Command::GuildJoin { guild: rng.pick(&self.guilds).to_string() }),
+            0..35 => Some(Command::Follow(Follow { target: self.pick_other(rng)?.to_string() })),
+            35..45 => Some(Command::Unfollow(Unfollow { target: self.pick_other(rng)?.to_string() })),
+            45..55 if self.my_guilds.len() < 2 => {
+                Some(Command::GuildCreate(GuildCreate { name: format!("guild-{index}") }))
+            }
+            55..80 if !self.guilds.is_empty() => {
+                Some(Command::GuildJoin(GuildJoin { guild: rng.pick(&self.guilds).to_string() }))
+            }
             80..85 if !self.guilds.is_empty() => {
-                Some(Command::GuildLeave { guild: rng.pick(&self.guilds).to_string() })
+                Some(Command::GuildLeave(GuildLeave { guild: rng.pick(&self.guilds).to_string() }))
             }
             _ => {
                 let (guild, members) = self.my_guilds.iter().find(|(_, m)| !m.is_empty())?;
                 let member = rng.pick(members);
-                Some(Command::Award {
+                Some(Command::Award(Award {
                     member: member.to_string(),
                     badge: (*rng.pick(&["first-plugin", "helpful", "mentor", "bug-hunter", "top-seller"])).to_owned(),
                     guild: Some(guild.to_string()),
-                })
+                }))
             }
         }
     }
@@ -382,22 +396,22 @@ impl AuthorSim {
     fn reputation_command(&self, rng: &mut Rng, index: u64) -> Option<Command> {
         let subject = self.pick_other(rng)?.to_string();
         match rng.below(100) {
-            0..60 => Some(Command::RepAttest {
+            0..60 => Some(Command::RepAttest(RepAttest {
                 subject,
                 task: format!("task-{}", rng.below(50)),
                 outcome: if rng.below(5) == 0 { TaskOutcome::Failure } else { TaskOutcome::Success },
                 weight: 1 + rng.below(10) as u32,
-            }),
-            60..75 => Some(Command::RepVouch { subject }),
-            75..80 => Some(Command::RepUnvouch { subject }),
-            80..86 => Some(Command::RepReport {
+            })),
+            60..75 => Some(Command::RepVouch(RepVouch { subject })),
+            75..80 => Some(Command::RepUnvouch(RepUnvouch { subject })),
+            80..86 => Some(Command::RepReport(RepReport {
                 subject,
                 category: (*rng.pick(&["spam", "fraud", "abuse", "plagiarism"])).to_owned(),
                 evidence: Hash(*blake3::hash(&index.to_le_bytes()).as_bytes()).to_string(),
-            }),
+            })),
             _ if !self.reports.is_empty() => {
                 let report = rng.pick(&self.reports);
-                Some(Command::RepResolve { report: report.to_string(), upheld: rng.below(3) > 0 })
+                Some(Command::RepResolve(RepResolve { report: report.to_string(), upheld: rng.below(3) > 0 }))
             }
             _ => None,
         }
@@ -412,7 +426,7 @@ impl AuthorSim {
             .filter(|r| self.state.requests.get(*r).is_some_and(|r| !r.completed))
             .collect();
         match rng.below(100) {
-            0..55 => Some(Command::AuditTool {
+            0..55 => Some(Command::AuditTool(AuditTool {
                 session: format!("session-{}", index / 2000),
                 tool: (*rng.pick(&["shell.exec", "fs.read", "fs.write", "http.get", "git.commit", "browser.open"]))
                     .to_owned(),
@@ -426,15 +440,15 @@ impl AuthorSim {
                     Decision::Deny,
                 ]),
                 reason: words(rng, 10, 60),
-            }),
+            })),
             55..70 => {
                 let ask = open.iter().find(|r| {
                     self.state.requests.get(**r).is_some_and(|r| r.decision == Decision::Ask && r.answer.is_none())
                 })?;
                 Some(if rng.below(4) > 0 {
-                    Command::AuditApprove { request: ask.to_string() }
+                    Command::AuditApprove(AuditApprove { request: ask.to_string() })
                 } else {
-                    Command::AuditDeny { request: ask.to_string() }
+                    Command::AuditDeny(AuditDeny { request: ask.to_string() })
                 })
             }
             _ => {
@@ -443,14 +457,14 @@ impl AuthorSim {
                         r.decision == Decision::Allow || (r.decision == Decision::Ask && r.answer == Some(true))
                     })
                 })?;
-                Some(Command::AuditDone {
+                Some(Command::AuditDone(AuditDone {
                     request: runnable.to_string(),
                     ok: rng.below(10) > 0,
                     duration_ms: 10 + rng.below(5000),
                     tokens: rng.below(4000),
                     cost_cents: rng.below(20),
                     model: (*rng.pick(MODELS)).to_owned(),
-                })
+                }))
             }
         }
     }
@@ -461,7 +475,10 @@ impl AuthorSim {
         let active: Vec<&PersonaInfo> = self.state.active_personas(&me).collect();
         // A handful of personas per author: new ones while there are few, retirements when there are many.
         if active.is_empty() || (active.len() < 12 && rng.below(1000) < 3) {
-            return Command::PersonaCreate { name: format!("persona-{index}"), description: words(rng, 40, 120) };
+            return Command::PersonaCreate(PersonaCreate {
+                name: format!("persona-{index}"),
+                description: words(rng, 40, 120),
+            });
         }
         let p = rng.pick(&active);
         let persona = p.id.to_string();
@@ -469,26 +486,26 @@ impl AuthorSim {
         match roll {
             0..400 => {
                 let role = *rng.pick(&[Role::User, Role::Assistant, Role::Assistant, Role::User, Role::System]);
-                Command::Message { persona, role, text: words(rng, 100, 480) }
+                Command::Message(Message { persona, role, text: words(rng, 100, 480) })
             }
-            400..520 => Command::MemoryAdd {
+            400..520 => Command::MemoryAdd(MemoryAdd {
                 persona,
                 text: words(rng, 100, 400),
                 importance: Units(rng.below(1_000_001) as i64),
                 tags: (0..rng.below(3)).map(|_| (*rng.pick(TAGS)).to_owned()).collect(),
-            },
+            }),
             520..550 => match self.state.live_memories(&p.id).next() {
-                Some(m) => Command::MemoryForget { persona, memory: m.id.to_string() },
-                None => Command::Reflect { persona, text: words(rng, 100, 300) },
+                Some(m) => Command::MemoryForget(MemoryForget { persona, memory: m.id.to_string() }),
+                None => Command::Reflect(Reflect { persona, text: words(rng, 100, 300) }),
             },
-            550..630 => Command::CommitmentOpen {
+            550..630 => Command::CommitmentOpen(CommitmentOpen {
                 persona,
                 title: words(rng, 100, 200),
                 due: (rng.below(4) > 0)
                     .then(|| Instant(index * GEN_SPACING_MICROS + GEN_EPOCH_MICROS + (1 + rng.below(14)) * DAY_MICROS)),
-            },
+            }),
             630..690 => match self.state.open_commitments(&p.id).next() {
-                Some(c) => Command::CommitmentClose {
+                Some(c) => Command::CommitmentClose(CommitmentClose {
                     persona,
                     commitment: c.id.to_string(),
                     outcome: *rng.pick(&[
@@ -498,16 +515,16 @@ impl AuthorSim {
                         Outcome::Failed,
                         Outcome::Cancelled,
                     ]),
-                },
-                None => Command::CommitmentSweep {},
+                }),
+                None => Command::CommitmentSweep(CommitmentSweep {}),
             },
-            690..750 => Command::Reflect { persona, text: words(rng, 100, 400) },
-            750..830 => Command::Emotion {
+            690..750 => Command::Reflect(Reflect { persona, text: words(rng, 100, 400) }),
+            750..830 => Command::Emotion(Emotion {
                 persona,
                 valence: Units(rng.below(2_000_001) as i64 - 1_000_000),
                 arousal: Units(rng.below(1_000_001) as i64),
                 label: Some((*rng.pick(LABELS)).to_owned()),
-            },
+            }),
             830..900 => {
                 // One trait, a delta that keeps it inside [0, 1].
                 let which = rng.below(5) as usize;
@@ -516,33 +533,35 @@ impl AuthorSim {
                 let mut deltas = [None; 5];
                 deltas[which] = Some(Units(if delta == 0 { if value > 0 { -1 } else { 1 } } else { delta }));
                 let [openness, conscientiousness, extraversion, agreeableness, neuroticism] = deltas;
-                Command::PersonaTraits {
+                Command::PersonaTraits(PersonaTraits {
                     persona,
                     openness,
                     conscientiousness,
                     extraversion,
                     agreeableness,
                     neuroticism,
-                }
+                })
             }
-            900..940 => Command::Consent { persona, scope: (*rng.pick(SCOPES)).to_owned(), allow: rng.below(2) == 0 },
-            940..970 => Command::ModelUse {
+            900..940 => {
+                Command::Consent(Consent { persona, scope: (*rng.pick(SCOPES)).to_owned(), allow: rng.below(2) == 0 })
+            }
+            940..970 => Command::ModelUse(ModelUse {
                 persona,
                 model: (*rng.pick(MODELS)).to_owned(),
                 hash: format!("sha256:{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
-            },
-            970..990 => Command::CommitmentSweep {},
-            990..992 if active.len() < 12 => Command::PersonaFork {
+            }),
+            970..990 => Command::CommitmentSweep(CommitmentSweep {}),
+            990..992 if active.len() < 12 => Command::PersonaFork(PersonaFork {
                 persona,
                 name: format!("fork-{index}"),
                 license: Some((*rng.pick(&["CC-BY-4.0", "MIT", "CC0-1.0"])).to_owned()),
-            },
-            992..994 if active.len() > 6 => Command::PersonaRetire {
+            }),
+            992..994 if active.len() > 6 => Command::PersonaRetire(PersonaRetire {
                 persona,
                 successor: Some(active[0].id.to_string()).filter(|s| *s != p.id.to_string()),
                 reason: Some(text(rng, 40)),
-            },
-            _ => Command::Reflect { persona, text: text(rng, 120) },
+            }),
+            _ => Command::Reflect(Reflect { persona, text: text(rng, 120) }),
         }
     }
 }

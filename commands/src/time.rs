@@ -63,6 +63,39 @@ impl<'de> Deserialize<'de> for Instant {
     }
 }
 
+/// Serde for a payload's `Micros` field that is an instant: RFC 3339 text in JSON (like every time
+/// mindlog prints), the plain `u64` in postcard (so the payload bytes are those of a `u64`).
+pub(crate) mod micros_as_instant {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Instant;
+    use crate::units::Micros;
+
+    pub(crate) fn serialize<S: Serializer>(micros: &Micros, serializer: S) -> Result<S::Ok, S::Error> {
+        Instant(*micros).serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Micros, D::Error> {
+        Instant::deserialize(deserializer).map(|i| i.0)
+    }
+}
+
+/// [`micros_as_instant`] for an optional instant.
+pub(crate) mod option_micros_as_instant {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Instant;
+    use crate::units::Micros;
+
+    pub(crate) fn serialize<S: Serializer>(micros: &Option<Micros>, serializer: S) -> Result<S::Ok, S::Error> {
+        micros.map(Instant).serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Micros>, D::Error> {
+        Option::<Instant>::deserialize(deserializer).map(|o| o.map(|i| i.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +113,29 @@ mod tests {
         assert_eq!(Instant(u64::MAX).to_string(), format!("@{}", u64::MAX));
         assert!("tomorrow".parse::<Instant>().is_err());
         assert!("1969-12-31".parse::<Instant>().is_err(), "before the epoch");
+    }
+
+    #[test]
+    fn payload_instants_are_text_in_json_and_u64_in_postcard() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Slot {
+            #[serde(with = "micros_as_instant")]
+            start: u64,
+            #[serde(with = "option_micros_as_instant")]
+            due: Option<u64>,
+        }
+        #[derive(Serialize)]
+        struct Plain {
+            start: u64,
+            due: Option<u64>,
+        }
+        let slot = Slot { start: 1_764_583_200_000_000, due: Some(1_764_583_200_500_000) };
+        let plain = Plain { start: slot.start, due: slot.due };
+        assert_eq!(postcard::to_allocvec(&slot).unwrap(), postcard::to_allocvec(&plain).unwrap());
+        let json = serde_json::to_string(&slot).unwrap();
+        assert_eq!(json, r#"{"start":"2025-12-01T10:00:00Z","due":"2025-12-01T10:00:00.5Z"}"#);
+        assert_eq!(serde_json::from_str::<Slot>(&json).unwrap(), slot);
+        let bytes = postcard::to_allocvec(&slot).unwrap();
+        assert_eq!(postcard::from_bytes::<Slot>(&bytes).unwrap(), slot);
     }
 }

@@ -13,10 +13,10 @@ pub const FORMAT_VERSION: u8 = 1;
 pub const HASH_DOMAIN: &[u8] = b"mindlog.event.v1\0";
 
 /// The longest kind, in bytes.
-pub const MAX_KIND_LEN: usize = 64;
+pub(crate) const MAX_KIND_LEN: usize = 64;
 
 /// The most references one event may carry.
-pub const MAX_REFS: usize = 64;
+pub(crate) const MAX_REFS: usize = 64;
 
 /// The largest payload, in bytes.
 pub const MAX_PAYLOAD_LEN: usize = 256 * 1024;
@@ -125,7 +125,7 @@ pub enum EnvelopeError {
     /// The timestamp is past year 9999.
     #[error("timestamp {0} is past 9999-12-31")]
     TimestampOutOfRange(u64),
-    /// More than [`MAX_REFS`] references.
+    /// More than 64 references.
     #[error("{0} references; at most {MAX_REFS} are allowed")]
     TooManyRefs(usize),
     /// A payload over [`MAX_PAYLOAD_LEN`] bytes.
@@ -135,7 +135,7 @@ pub enum EnvelopeError {
 
 /// Whether `kind` is a valid kind: a name of lowercase letters, digits, `.`, `_` and `-`
 /// starting with a letter, a `/`, and a decimal version without leading zeros;
-/// at most [`MAX_KIND_LEN`] bytes in all.
+/// at most 64 bytes in all.
 pub fn is_valid_kind(kind: &str) -> bool {
     let Some((name, version)) = kind.split_once('/') else {
         return false;

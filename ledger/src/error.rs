@@ -16,10 +16,19 @@ pub enum StorageError {
     /// A stored record does not decode (run `mindlog verify` for the full picture).
     #[error("the record at offset {offset} is damaged: {problem}")]
     Corrupt {
-        /// Where.
+        /// The offset of the damaged record in `events`.
         offset: u64,
-        /// What.
+        /// Why it does not decode, in one line.
         problem: String,
+    },
+    /// A table or checkpoint outside the caller's namespace was asked for (see
+    /// [`Namespace`](crate::Namespace)): a bug in the caller, never bad data.
+    #[error("table or checkpoint {name:?} is outside the namespace {namespace:?}: name it {namespace}.<name>")]
+    OutsideNamespace {
+        /// The name asked for.
+        name: String,
+        /// The caller's namespace.
+        namespace: &'static str,
     },
     /// Something else went wrong that leaves the operation unable to continue.
     #[error("{0}")]
@@ -59,7 +68,7 @@ pub enum OpenError {
         "{path} was written by a newer mindlog (store format {found}; this build reads up to {supported}): upgrade mindlog"
     )]
     NewerFormat {
-        /// The store.
+        /// The store file.
         path: PathBuf,
         /// The format recorded in the file.
         found: u64,
@@ -75,9 +84,9 @@ pub enum OpenError {
     /// redb refused or failed.
     #[error("{}", path.display())]
     Storage {
-        /// The store.
+        /// The store file.
         path: PathBuf,
-        /// What failed.
+        /// The failure.
         source: StorageError,
     },
 }
@@ -89,7 +98,7 @@ pub enum AppendError {
     /// The feed's head was not where the caller expected: another writer got there first.
     #[error("feed {author} is at seq {found}, not {expected} as expected: another writer appended first")]
     Conflict {
-        /// The feed.
+        /// The author whose feed it is.
         author: PublicKey,
         /// The head seq the caller expected.
         expected: u64,
@@ -114,7 +123,7 @@ pub enum IngestError {
     /// The event does not continue its feed.
     #[error("{author} seq {seq}: {problem}")]
     Feed {
-        /// The feed.
+        /// The event's author, whose feed it does not continue.
         author: PublicKey,
         /// The event's seq.
         seq: u64,
@@ -192,11 +201,11 @@ pub enum LineProblem {
     /// The event does not continue its feed.
     #[error("{author} seq {seq}: {problem}")]
     Feed {
-        /// The feed.
+        /// The event's author, whose feed it does not continue.
         author: PublicKey,
         /// The event's seq.
         seq: u64,
-        /// How it fails.
+        /// How it fails to continue the feed.
         problem: FeedProblem,
     },
 }

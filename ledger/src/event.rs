@@ -25,8 +25,38 @@ pub struct SignedEvent {
 
 /// An event whose encoding, hash and signature have been checked (or that this process signed).
 ///
-/// Only [`SignedEvent::verify`], [`verify_batch`] and [`SealedEnvelope::sign`] build one, so holding
-/// a `VerifiedEvent` is proof of those checks.
+/// Only [`SignedEvent::verify`], [`verify_batch`], [`SealedEnvelope::sign`] and
+/// [`Ledger::import_jsonl`](crate::Ledger::import_jsonl) build one, each after checking the
+/// signature or making it, so holding a `VerifiedEvent` is proof of those checks. The store
+/// accepts nothing else.
+///
+/// Its fields are private, so it cannot be written out by hand:
+///
+/// ```compile_fail,E0451
+/// use mindlog_ledger::{Envelope, Hash, Signature, VerifiedEvent};
+///
+/// fn forge(envelope: Envelope, bytes: Vec<u8>, hash: Hash, signature: Signature) -> VerifiedEvent {
+///     VerifiedEvent { envelope, bytes, hash, signature }
+/// }
+/// ```
+///
+/// and an event read back from the store becomes one only by having its signature checked again:
+///
+/// ```compile_fail,E0599
+/// use mindlog_ledger::{StoredEvent, VerifiedEvent};
+///
+/// fn trust(stored: StoredEvent) -> VerifiedEvent {
+///     stored.into_trusted().expect("the store checked it once")
+/// }
+/// ```
+///
+/// ```
+/// use mindlog_ledger::{SignedEvent, StoredEvent, VerifiedEvent};
+///
+/// fn check(stored: StoredEvent) -> Result<VerifiedEvent, mindlog_ledger::EventError> {
+///     SignedEvent { bytes: stored.bytes, signature: stored.signature }.verify()
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedEvent {
     envelope: Envelope,
@@ -99,14 +129,6 @@ impl VerifiedEvent {
     pub fn seq(&self) -> u64 {
         self.envelope.seq
     }
-    /// Back to the travelling form.
-    pub fn to_signed(&self) -> SignedEvent {
-        SignedEvent { bytes: self.bytes.clone(), signature: self.signature }
-    }
-    /// Built by the store for events it already checked when it accepted them.
-    pub(crate) fn trusted(envelope: Envelope, bytes: Vec<u8>, hash: Hash, signature: Signature) -> Self {
-        VerifiedEvent { envelope, bytes, hash, signature }
-    }
 }
 
 /// An envelope that has been validated, encoded and hashed, waiting for its author's signature.
@@ -148,6 +170,45 @@ impl SealedEnvelope {
         let signature = Signature(identity.sign(self.hash.as_bytes()).to_bytes());
         VerifiedEvent { envelope: self.envelope, bytes: self.bytes, hash: self.hash, signature }
     }
+}
+
+/// An event whose encoding and hash have been checked, but not yet its signature: what import
+/// holds between parsing a line and checking the signatures of its chunk in one batch.
+pub(crate) struct Hashed {
+    pub(crate) envelope: Envelope,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) hash: Hash,
+    pub(crate) signature: Signature,
+}
+
+/// Checks the signatures of `items` in one batch on the current thread (bisecting a failing
+/// batch to name the culprits); the good ones become [`VerifiedEvent`]s, a bad one
+/// [`EventError::BadSignature`] or [`EventError::BadAuthorKey`]. Errors already in `items` pass
+/// through. The result has one entry per input, in order.
+pub(crate) fn verify_hashed<E: From<EventError>>(
+    items: Vec<Result<Hashed, E>>,
+    keys: &mut KeyCache,
+) -> Vec<Result<VerifiedEvent, E>> {
+    let mut out: Vec<Result<Hashed, E>> = Vec::with_capacity(items.len());
+    let mut checks: Vec<SignatureCheck> = Vec::with_capacity(items.len());
+    let mut positions = Vec::with_capacity(items.len());
+    for item in items {
+        let at = out.len();
+        out.push(item.and_then(|h| {
+            let key = keys.get(h.envelope.author)?;
+            checks.push((h.hash, h.signature, key));
+            positions.push(at);
+            Ok(h)
+        }));
+    }
+    for bad in bad_in_chunk(&checks) {
+        out[positions[bad]] = Err(EventError::BadSignature.into());
+    }
+    out.into_iter()
+        .map(|item| {
+            item.map(|h| VerifiedEvent { envelope: h.envelope, bytes: h.bytes, hash: h.hash, signature: h.signature })
+        })
+        .collect()
 }
 
 /// Decompressed author keys, so a feed's key is parsed once, not once per event.

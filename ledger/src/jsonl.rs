@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::{Envelope, hash_envelope_bytes};
 use crate::error::{ImportError, IngestError, LineProblem, StorageError};
-use crate::event::{EventError, KeyCache, SignatureCheck, VerifiedEvent, bad_in_chunk};
+use crate::event::{EventError, Hashed, KeyCache, VerifiedEvent, verify_hashed};
 use crate::ledger::Ledger;
 use crate::pipeline::{default_window, run_ordered};
 use crate::store::StoredEvent;
@@ -208,31 +208,21 @@ fn ingest_lines(
     Ok(())
 }
 
-/// Parses and checks one chunk of lines (on a worker thread).
+/// Parses and checks one chunk of lines (on a worker thread): each line's shape and hash first,
+/// then the signatures of the chunk in one batch. Only lines whose signature checks become
+/// [`VerifiedEvent`]s.
 fn check_lines(lines: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Result<VerifiedEvent, LineProblem>)> {
     thread_local! {
         static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::default());
     }
-    let mut out: Vec<(u64, Result<VerifiedEvent, LineProblem>)> = Vec::with_capacity(lines.len());
-    let mut batch: Vec<SignatureCheck> = Vec::new();
-    let mut batch_index = Vec::new();
-    for (line_no, line) in lines {
-        let result = check_line(&line).and_then(|event| {
-            let key = KEYS.with(|k| k.borrow_mut().get(event.author())).map_err(LineProblem::from)?;
-            batch_index.push(out.len());
-            batch.push((event.hash(), event.signature(), key));
-            Ok(event)
-        });
-        out.push((line_no, result));
-    }
-    for bad in bad_in_chunk(&batch) {
-        out[batch_index[bad]].1 = Err(LineProblem::Event(EventError::BadSignature));
-    }
-    out
+    let (numbers, hashed): (Vec<u64>, Vec<Result<Hashed, LineProblem>>) =
+        lines.into_iter().map(|(line_no, line)| (line_no, check_line(&line))).unzip();
+    let verified = KEYS.with(|keys| verify_hashed(hashed, &mut keys.borrow_mut()));
+    numbers.into_iter().zip(verified).collect()
 }
 
 /// Everything about one line but its signature, which is checked in batches.
-fn check_line(line: &[u8]) -> Result<VerifiedEvent, LineProblem> {
+fn check_line(line: &[u8]) -> Result<Hashed, LineProblem> {
     let text = std::str::from_utf8(line).map_err(|_| LineProblem::Malformed("not UTF-8".into()))?;
     let parsed: Line<'_> = serde_json::from_str(text).map_err(|e| LineProblem::Malformed(e.to_string()))?;
     let bytes = BASE64.decode(parsed.signed.as_bytes()).map_err(|e| LineProblem::Base64(e.to_string()))?;
@@ -244,6 +234,5 @@ fn check_line(line: &[u8]) -> Result<VerifiedEvent, LineProblem> {
     if render_line(&envelope, &bytes, hash, parsed.signature) != text {
         return Err(LineProblem::FieldsMismatch);
     }
-    // The signature is checked by the caller, in a batch; until then this value must not escape.
-    Ok(VerifiedEvent::trusted(envelope, bytes, hash, parsed.signature))
+    Ok(Hashed { envelope, bytes, hash, signature: parsed.signature })
 }

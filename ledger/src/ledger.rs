@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use redb::Database;
 
+use crate::derived::{DerivedWriteTxn, Namespace};
 use crate::envelope::{Envelope, FORMAT_VERSION};
 use crate::error::{AppendError, IngestError, OpenError, StorageError};
 use crate::event::{SealedEnvelope, VerifiedEvent};
@@ -42,11 +43,11 @@ pub enum Expect {
 /// Where an appended event landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Appended {
-    /// Local offset.
+    /// Its offset in this store.
     pub offset: u64,
-    /// Seq in the author's feed.
+    /// The seq the ledger gave it in the author's feed.
     pub seq: u64,
-    /// Event hash.
+    /// Its hash, which other events name it by.
     pub hash: Hash,
 }
 
@@ -54,6 +55,12 @@ pub struct Appended {
 #[derive(Clone)]
 pub struct Ledger {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.inner.path).finish_non_exhaustive()
+    }
 }
 
 /// Every feed's head as of the last commit. Read and written only by the holder of the write
@@ -101,6 +108,19 @@ impl Ledger {
         }
         let db = store::open_database(path, true)?;
         store::initialise(&db).map_err(|source| OpenError::Storage { path: path.to_owned(), source })?;
+        Ledger::from_db(db, path)
+    }
+
+    /// A new, empty store held in memory and gone when dropped: a scratch log for folding a
+    /// subset of events the way the views of a real store fold them (a persona as it stood at
+    /// an instant). Its [`Ledger::path`] is `:memory:`.
+    pub fn in_memory() -> Result<Ledger, OpenError> {
+        let path = Path::new(":memory:");
+        let fail = |source: StorageError| OpenError::Storage { path: path.to_owned(), source };
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| fail(e.into()))?;
+        store::initialise(&db).map_err(fail)?;
         Ledger::from_db(db, path)
     }
 
@@ -159,10 +179,14 @@ impl Ledger {
         &self.inner.path
     }
 
-    /// The redb database, for crates that keep their own tables in the same file
-    /// (projections). The ledger's own tables are written only through this crate.
-    pub fn database(&self) -> &Database {
-        &self.inner.db
+    /// Begins a write transaction over the tables and checkpoints of `namespace`, for a crate that
+    /// keeps its own tables in the store's file (the views). The ledger's own tables are out of
+    /// its reach.
+    ///
+    /// redb has one writer at a time: this waits while another write transaction is open, and
+    /// while it is open appends and [`Ledger::snapshot`] wait for it (take the snapshot first).
+    pub fn begin_derived_write(&self, namespace: Namespace) -> Result<DerivedWriteTxn, StorageError> {
+        Ok(DerivedWriteTxn::new(self.inner.db.begin_write()?, namespace))
     }
 
     /// A consistent read view as of now, with the indexes brought up to date first.
@@ -221,9 +245,9 @@ impl Ledger {
         out.pop().ok_or(AppendError::WriterStopped)
     }
 
-    /// Opens a write transaction for adding events signed elsewhere (import, replication, `gen`).
+    /// Opens a write transaction for adding events signed elsewhere (import).
     /// Nothing is visible or durable until [`WriteBatch::commit`].
-    pub fn write_batch(&self) -> Result<WriteBatch, StorageError> {
+    pub(crate) fn write_batch(&self) -> Result<WriteBatch, StorageError> {
         self.check_writable()?;
         let txn = self.inner.db.begin_write()?;
         {
@@ -365,7 +389,7 @@ fn seal_job(head: Option<Head>, job: &Job) -> Result<Vec<VerifiedEvent>, AppendE
 
 /// An open write transaction for verified events. Dropping it without [`WriteBatch::commit`]
 /// discards everything it holds.
-pub struct WriteBatch {
+pub(crate) struct WriteBatch {
     txn: redb::WriteTransaction,
     heads: HeadCache,
     changed: HashMap<PublicKey, Head>,
@@ -378,7 +402,7 @@ impl WriteBatch {
     /// Adds events that continue their feeds, indexing them as it goes; skips events already held.
     ///
     /// After an error the batch refuses to commit: drop it and the store is as it was.
-    pub fn ingest(&mut self, events: &[VerifiedEvent]) -> Result<Vec<Ingested>, IngestError> {
+    pub(crate) fn ingest(&mut self, events: &[VerifiedEvent]) -> Result<Vec<Ingested>, IngestError> {
         if self.poisoned {
             return Err(IngestError::Storage(poisoned()));
         }
@@ -400,17 +424,17 @@ impl WriteBatch {
     }
 
     /// Events stored so far.
-    pub fn stored(&self) -> u64 {
+    pub(crate) fn stored(&self) -> u64 {
         self.stored
     }
 
     /// Events skipped so far because they were already held.
-    pub fn skipped(&self) -> u64 {
+    pub(crate) fn skipped(&self) -> u64 {
         self.skipped
     }
 
     /// Commits durably.
-    pub fn commit(self) -> Result<(), StorageError> {
+    pub(crate) fn commit(self) -> Result<(), StorageError> {
         if self.poisoned {
             return Err(poisoned());
         }

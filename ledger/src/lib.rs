@@ -17,7 +17,14 @@
 //! assert!(ledger.verify(&|_| {})?.ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Other crates keep their own tables in the same file, each inside a [`Namespace`]
+//! ([`Ledger::begin_derived_write`], [`Snapshot::derived_tables`]); the ledger's own tables are
+//! written only by this crate, and an event is stored only as a [`VerifiedEvent`].
 
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod derived;
 mod envelope;
 mod error;
 mod event;
@@ -29,20 +36,20 @@ mod store;
 mod types;
 mod verify;
 
+pub use crate::derived::{DerivedTables, DerivedWriteTxn, Namespace};
 pub use crate::envelope::{
-    Envelope, EnvelopeError, EnvelopeRef, FORMAT_VERSION, HASH_DOMAIN, MAX_KIND_LEN, MAX_PAYLOAD_LEN, MAX_REFS,
-    MAX_TIMESTAMP_MICROS, hash_envelope_bytes, is_valid_kind,
+    Envelope, EnvelopeError, EnvelopeRef, FORMAT_VERSION, HASH_DOMAIN, MAX_PAYLOAD_LEN, MAX_TIMESTAMP_MICROS,
+    hash_envelope_bytes, is_valid_kind,
 };
 pub use crate::error::{AppendError, FeedProblem, ImportError, IngestError, LineProblem, OpenError, StorageError};
 pub use crate::event::{EventError, SealedEnvelope, SignedEvent, VerifiedEvent, verify_batch};
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::jsonl::{ExportError, ImportReport, format_time, render_line};
-pub use crate::ledger::{Appended, Draft, Expect, Ledger, WriteBatch};
-pub use crate::store::{
-    EventIter, EventRef, Head, Ingested, STORE_FORMAT, Snapshot, StoredEvent, checkpoint, set_checkpoint,
-};
+pub use crate::ledger::{Appended, Draft, Expect, Ledger};
+pub use crate::store::{EventIter, EventRef, Head, Ingested, Snapshot, StoredEvent};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
 pub use crate::verify::{Failure, FeedReport, VerifyReport};
 
-/// The redb version the store is built on, for crates that keep their own tables in the same file.
+/// The redb version the store is built on, for the table definitions and table types of crates
+/// that keep their own tables in the same file.
 pub use redb;

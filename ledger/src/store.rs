@@ -11,6 +11,7 @@ use redb::{
     TableDefinition, WriteTransaction,
 };
 
+use crate::derived::{DerivedTables, Namespace};
 use crate::envelope::Envelope;
 use crate::envelope::{EnvelopeError, EnvelopeRef};
 use crate::error::{FeedProblem, IngestError, OpenError, StorageError};
@@ -18,7 +19,7 @@ use crate::event::VerifiedEvent;
 use crate::types::{Hash, PublicKey, Signature};
 
 /// The store layout this build writes and the newest it opens.
-pub const STORE_FORMAT: u64 = 1;
+pub(crate) const STORE_FORMAT: u64 = 1;
 
 /// `offset → hash ‖ signature ‖ envelope bytes`: the log itself.
 pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -47,11 +48,11 @@ pub(crate) const RECORD_HEADER: usize = 32 + 64;
 pub struct Head {
     /// The feed's author.
     pub author: PublicKey,
-    /// The last seq.
+    /// The seq of the feed's last event (its length).
     pub seq: u64,
-    /// Its hash.
+    /// The last event's hash, which the next event names as `prev`.
     pub hash: Hash,
-    /// Its offset in this store.
+    /// The last event's offset in this store.
     pub offset: u64,
 }
 
@@ -104,13 +105,6 @@ impl StoredEvent {
     pub(crate) fn envelope_or_corrupt(&self) -> Result<Envelope, StorageError> {
         Envelope::decode(&self.bytes).map_err(|e| StorageError::Corrupt { offset: self.offset, problem: e.to_string() })
     }
-
-    /// As a verified event, trusting the checks made when the store accepted it.
-    /// `mindlog verify` is what re-checks them.
-    pub fn into_trusted(self) -> Result<VerifiedEvent, StorageError> {
-        let envelope = self.envelope_or_corrupt()?;
-        Ok(VerifiedEvent::trusted(envelope, self.bytes, self.hash, self.signature))
-    }
 }
 
 /// A stored event borrowed from the store (see [`Snapshot::with_event`]).
@@ -146,7 +140,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// An owned copy.
-    pub fn to_stored(&self) -> StoredEvent {
+    pub(crate) fn to_stored(self) -> StoredEvent {
         StoredEvent { offset: self.offset, hash: self.hash, signature: self.signature, bytes: self.bytes.to_vec() }
     }
 
@@ -450,6 +444,12 @@ pub struct Snapshot {
     events: ReadOnlyTable<u64, &'static [u8]>,
 }
 
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("events", &self.len().ok()).finish_non_exhaustive()
+    }
+}
+
 impl Snapshot {
     pub(crate) fn new(db: &Database) -> Result<Snapshot, StorageError> {
         let txn = db.begin_read()?;
@@ -589,15 +589,26 @@ impl Snapshot {
             .collect()
     }
 
-    /// The underlying read transaction, for crates that keep their own tables in the same file.
-    pub fn transaction(&self) -> &ReadTransaction {
+    /// The tables of `namespace` as of this snapshot, for the crate that keeps them (the views).
+    pub fn derived_tables(&self, namespace: Namespace) -> DerivedTables<'_> {
+        DerivedTables::new(&self.txn, namespace)
+    }
+
+    /// The read transaction, for this crate's own checks of its tables.
+    pub(crate) fn txn(&self) -> &ReadTransaction {
         &self.txn
     }
 }
 
-/// Events in offset order, streamed from a snapshot.
+/// Events in offset order, streamed from a snapshot (see [`Snapshot::events`]).
 pub struct EventIter {
     range: redb::Range<'static, u64, &'static [u8]>,
+}
+
+impl std::fmt::Debug for EventIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventIter").finish_non_exhaustive()
+    }
 }
 
 impl Iterator for EventIter {
@@ -617,16 +628,4 @@ impl DoubleEndedIterator for EventIter {
             StoredEvent::from_record(k.value(), v.value())
         })
     }
-}
-
-/// Records, inside `txn`, that the consumer `name` has read every event before `next`.
-/// Write it in the same transaction as the state derived from those events.
-pub fn set_checkpoint(txn: &WriteTransaction, name: &str, next: u64) -> Result<(), StorageError> {
-    txn.open_table(CHECKPOINTS)?.insert(name, next)?;
-    Ok(())
-}
-
-/// The checkpoint of consumer `name` as seen by `txn` (0 if it has none).
-pub fn checkpoint(txn: &WriteTransaction, name: &str) -> Result<u64, StorageError> {
-    Ok(txn.open_table(CHECKPOINTS)?.get(name)?.map_or(0, |v| v.value()))
 }

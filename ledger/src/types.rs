@@ -36,17 +36,9 @@ macro_rules! fixed_bytes {
         pub struct $name(pub [u8; $len]);
 
         impl $name {
-            /// The length in bytes.
-            pub const LEN: usize = $len;
-
             /// The raw bytes.
             pub fn as_bytes(&self) -> &[u8; $len] {
                 &self.0
-            }
-
-            /// The lowercase hex form.
-            pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
             }
         }
 

@@ -57,7 +57,7 @@ pub struct FeedReport {
     pub first_failure: Option<Failure>,
 }
 
-/// Where and what.
+/// A record that fails a check: where it is and what is wrong.
 #[derive(Clone, Debug, Serialize)]
 pub struct Failure {
     /// The event's seq, if it could be decoded.
@@ -237,12 +237,8 @@ impl Ledger {
                     .push(format!("checkpoint {name:?} is at offset {next}, ahead of the log's {events} events"));
             }
         }
-        let feed_index_len = snapshot
-            .transaction()
-            .open_table(BY_FEED)
-            .map_err(StorageError::from)?
-            .len()
-            .map_err(StorageError::from)?;
+        let feed_index_len =
+            snapshot.txn().open_table(BY_FEED).map_err(StorageError::from)?.len().map_err(StorageError::from)?;
         if feed_index_len != events {
             index_failures.push(format!("event_by_feed holds {feed_index_len} entries for {events} events"));
         }

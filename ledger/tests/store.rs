@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use mindlog_ledger::redb::{self, ReadableDatabase, ReadableTable};
 use mindlog_ledger::{
-    AppendError, Draft, Envelope, Expect, FORMAT_VERSION, Identity, ImportError, Ledger, OpenError, SealedEnvelope,
+    AppendError, Draft, Envelope, EnvelopeError, EventError, Expect, FORMAT_VERSION, Hash, Identity, ImportError,
+    Ledger, OpenError, PublicKey, SealedEnvelope, SignedEvent, hash_envelope_bytes, verify_batch,
 };
 use proptest::prelude::*;
 
@@ -160,6 +161,12 @@ fn import_refuses_each_kind_of_bad_line() {
         ("unknown member", vec![lines[0].replacen('{', "{\"extra\":1,", 1)], 1, "malformed"),
         ("bad hash", vec![lines[0].replacen(&lines[0][9..13], "0000", 1)], 1, "hash mismatch"),
         ("bad signature", vec![flip_signature(lines[0])], 1, "bad signature"),
+        (
+            "bad signature after good lines",
+            vec![lines[0].into(), lines[1].into(), flip_signature(lines[2]), lines[3].into()],
+            3,
+            "bad signature",
+        ),
         ("edited field", vec![lines[0].replacen("\"seq\":1", "\"seq\":7", 1)], 1, "do not match"),
         ("gap", vec![lines[0].into(), lines[4].into()], 2, "gap"),
         (
@@ -192,6 +199,45 @@ fn import_refuses_each_kind_of_bad_line() {
     }
 }
 
+#[test]
+fn verify_batch_names_each_bad_event_and_passes_the_good_ones() {
+    let me = identity(1);
+    let signed: Vec<SignedEvent> = (1..=6u64)
+        .scan(None, |prev, seq| {
+            let env = Envelope {
+                version: FORMAT_VERSION,
+                author: me.public_key(),
+                seq,
+                prev: *prev,
+                ts: seq,
+                kind: "note.added/1".into(),
+                refs: vec![],
+                payload: vec![seq as u8],
+            };
+            let event = SealedEnvelope::new(env).unwrap().sign(&me);
+            *prev = Some(event.hash());
+            Some(SignedEvent { bytes: event.bytes().to_vec(), signature: event.signature() })
+        })
+        .collect();
+    let mut input = signed.clone();
+    input[1].signature.0[0] ^= 1;
+    input[2].signature = input[3].signature; // a good signature, over another event
+    input[4].bytes[1..33].copy_from_slice(&[0; 32]); // an author key that is not a point
+    input[5].bytes.push(0);
+    let outcome: Vec<Result<Hash, EventError>> = verify_batch(input).into_iter().map(|r| r.map(|e| e.hash())).collect();
+    assert_eq!(
+        outcome,
+        vec![
+            Ok(hash_envelope_bytes(&signed[0].bytes)),
+            Err(EventError::BadSignature),
+            Err(EventError::BadSignature),
+            Ok(hash_envelope_bytes(&signed[3].bytes)),
+            Err(EventError::BadAuthorKey(PublicKey([0; 32]))),
+            Err(EventError::Envelope(EnvelopeError::NonCanonical)),
+        ]
+    );
+}
+
 fn flip_signature(line: &str) -> String {
     let at = line.find("\"signature\":\"").unwrap() + 13;
     let mut bytes = line.as_bytes().to_vec();
@@ -210,7 +256,7 @@ fn a_newer_store_format_is_refused_clearly() {
         txn.open_table(META).unwrap().insert("store_format", 2).unwrap();
         txn.commit().unwrap();
     }
-    let err = Ledger::open(&path).err().expect("refused");
+    let err = Ledger::open(&path).unwrap_err();
     assert!(matches!(err, OpenError::NewerFormat { found: 2, supported: 1, .. }), "{err}");
     assert!(err.to_string().contains("newer mindlog"), "{err}");
 }

@@ -2,8 +2,7 @@
 //! those that asked, and the result with its cost — per session.
 
 use mindlog_commands::{Decision, Event, Micros};
-use mindlog_ledger::redb::WriteTransaction;
-use mindlog_ledger::{PublicKey, StorageError};
+use mindlog_ledger::{DerivedWriteTxn, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, key};
@@ -83,12 +82,13 @@ impl Projection for AuditView {
         "audit"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: events that fail `Event::check` (sessions, tools, texts) are ignored.
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         &[REQUESTS, SESSIONS]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(AuditFold { requests: Cached::open(txn, REQUESTS)?, sessions: txn.open_table(def(SESSIONS))? }))
     }
 }

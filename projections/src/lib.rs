@@ -2,7 +2,7 @@
 //! same redb file, each view's tables and checkpoint written in one transaction.
 //!
 //! ```
-//! use mindlog_commands::{decide, Command, Event};
+//! use mindlog_commands::{decide, Command, PersonaCreate};
 //! use mindlog_ledger::{Draft, Expect, Identity, Ledger};
 //! use mindlog_projections::Projections;
 //!
@@ -11,7 +11,7 @@
 //! let me = Identity::generate()?;
 //! let projections = Projections::new(&ledger);
 //! let now = 1_767_225_600_000_000;
-//! let create = Command::PersonaCreate { name: "Echo".into(), description: String::new() };
+//! let create = Command::from(PersonaCreate { name: "Echo".into(), description: String::new() });
 //! let events = decide(&projections.views()?, &me.public_key(), now, &create)?;
 //! let drafts = events.iter().map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now }).collect();
 //! let appended = ledger.append(&me, drafts, Expect::Any)?;
@@ -21,7 +21,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod as_of;
 mod audit;
+mod lists;
 mod market;
 mod persona;
 mod profile;
@@ -30,11 +32,14 @@ mod rows;
 mod runner;
 mod scores;
 mod social;
+mod timeline;
 mod views;
 
 use mindlog_ledger::{Ledger, StorageError};
 
+pub use crate::as_of::Past;
 pub use crate::audit::{Answer, RequestRow, ResultRow};
+pub use crate::lists::{ClosedCommitmentLine, MemoryFilter};
 pub use crate::market::{
     BookingRow, ConfirmationRow, ListingRow, ListingStats, PurchaseRow, ReviewRow, SubscriptionRow, VersionRow,
 };
@@ -52,9 +57,11 @@ pub use crate::scores::{
     ViolationLine, VouchLine, decay, listing_score,
 };
 pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
+pub use crate::timeline::TimelineEvent;
 pub use crate::views::{
-    AuditLine, AuditSession, BookingLine, ListingPage, PersonaEmotion, PersonaMessage, PersonaProfile,
-    PersonaReflection, Views,
+    AnswerLine, AuditLine, AuditSession, BookingLine, ListingCounts, ListingPage, MemoryLine, MessageCounts,
+    PersonaEmotion, PersonaMessage, PersonaProfile, PersonaReflection, ResultLine, ReviewLine, SubscriberLine,
+    VersionLine, Views,
 };
 
 use crate::runner::Projection;
@@ -92,6 +99,31 @@ pub enum ProjectionError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A persona asked for as of an instant before it was created.
+    #[error("persona {name:?} did not exist yet: it was created at {created}")]
+    NotYetCreated {
+        /// Its name.
+        name: String,
+        /// When it was created.
+        created: mindlog_commands::Instant,
+    },
+    /// A stored event that does not decode: the store is damaged (`mindlog verify` says where).
+    #[error("the event at offset {offset} is damaged: {source}; run mindlog verify")]
+    Damaged {
+        /// Where it is.
+        offset: u64,
+        /// What is wrong.
+        source: mindlog_ledger::EnvelopeError,
+    },
+    /// A stored event whose signature no longer checks: the store is damaged.
+    #[error("a stored event fails its signature check: {0}; run mindlog verify")]
+    Unverifiable(#[from] mindlog_ledger::EventError),
+    /// The scratch store of a past state refused an event.
+    #[error("folding the past state: {0}")]
+    Scratch(#[from] mindlog_ledger::IngestError),
+    /// The scratch store could not be made.
+    #[error("making a scratch store: {0}")]
+    ScratchOpen(#[from] mindlog_ledger::OpenError),
 }
 
 /// The views of one store.
@@ -135,5 +167,14 @@ impl Projections {
     /// The views as they are now (call [`Projections::catch_up`] first to include every event).
     pub fn views(&self) -> Result<Views, ProjectionError> {
         Ok(Views::new(self.ledger.snapshot()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The runner counts an event that fails `Event::check` against the view named as its domain.
+    #[test]
+    fn every_domain_has_its_view() {
+        assert_eq!(super::view_names(), mindlog_commands::Event::DOMAINS);
     }
 }

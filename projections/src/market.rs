@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use mindlog_commands::{DAY_MICROS, Event, ListingKind, MAX_PRICE, Micros, Period, Tier};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_commands::{DAY_MICROS, Event, ListingKind, Micros, Period, Tier};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, encode, key};
@@ -176,12 +176,13 @@ impl Projection for MarketView {
         "market"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: events that fail `Event::check` (names, versions, currencies, words…) are ignored.
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         &[LISTINGS, VERSIONS, STATS, REVIEWS, SUBSCRIPTIONS, PURCHASES, BOOKINGS, CONFIRMED, DAILY]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(MarketFold {
             listings: Cached::open(txn, LISTINGS)?,
             stats: Cached::open(txn, STATS)?,
@@ -238,18 +239,11 @@ impl MarketFold<'_> {
     }
 }
 
-fn tiers_ok(tiers: &[Tier]) -> bool {
-    tiers.iter().all(|t| t.amount <= MAX_PRICE)
-}
-
 impl Fold for MarketFold<'_> {
     fn apply(&mut self, e: &Decoded) -> Result<Applied, StorageError> {
         let Some(event) = &e.event else { return Ok(Applied::Irrelevant) };
         match event {
             Event::ListingPublished(x) => {
-                if x.price.is_some_and(|p| p > MAX_PRICE) || !tiers_ok(&x.tiers) {
-                    return Ok(Applied::Ignored);
-                }
                 self.listings.put(
                     e.hash.as_bytes().to_vec(),
                     ListingRow {
@@ -272,9 +266,6 @@ impl Fold for MarketFold<'_> {
                 self.count(e.ts, "published", 1)?;
             }
             Event::ListingUpdated(x) => {
-                if x.price.is_some_and(|p| p > MAX_PRICE) || x.tiers.as_deref().is_some_and(|t| !tiers_ok(t)) {
-                    return Ok(Applied::Ignored);
-                }
                 let Some(l) = self.owned(e, &x.listing)? else { return Ok(Applied::Ignored) };
                 if let Some(v) = &x.version {
                     l.version = v.clone();
@@ -305,7 +296,7 @@ impl Fold for MarketFold<'_> {
             }
             Event::Subscribed(x) => {
                 let k = key(&[x.listing.as_bytes(), e.author.as_bytes()]);
-                if x.amount > MAX_PRICE || self.subscriptions.get(&k)?.is_some_and(|s| s.ended.is_none()) {
+                if self.subscriptions.get(&k)?.is_some_and(|s| s.ended.is_none()) {
                     return Ok(Applied::Ignored);
                 }
                 self.subscriptions.put(
@@ -337,9 +328,6 @@ impl Fold for MarketFold<'_> {
                 self.count(e.ts, "unsubscribed", 1)?;
             }
             Event::Purchased(x) => {
-                if x.amount > MAX_PRICE {
-                    return Ok(Applied::Ignored);
-                }
                 let row = PurchaseRow { amount: x.amount, currency: x.currency.clone(), at: e.ts };
                 let k = key(&[x.listing.as_bytes(), e.author.as_bytes(), e.hash.as_bytes()]);
                 self.purchases.insert(k.as_slice(), encode(&row).as_slice())?;
@@ -350,9 +338,6 @@ impl Fold for MarketFold<'_> {
                 self.count(e.ts, &format!("revenue:{}", x.currency), x.amount)?;
             }
             Event::BookingRequested(x) => {
-                if x.end <= x.start {
-                    return Ok(Applied::Ignored);
-                }
                 let row = BookingRow { listing: x.listing, requester: e.author, start: x.start, end: x.end, at: e.ts };
                 self.bookings.insert(e.hash.as_bytes().as_slice(), encode(&row).as_slice())?;
                 self.stats(&x.listing)?.bookings += 1;
@@ -360,7 +345,7 @@ impl Fold for MarketFold<'_> {
             }
             Event::BookingConfirmed(x) => {
                 // Only the owner confirms, once per booking, and never two overlapping slots.
-                if !self.is_owner(&x.listing, &e.author)? || x.end <= x.start {
+                if !self.is_owner(&x.listing, &e.author)? {
                     return Ok(Applied::Ignored);
                 }
                 let prefix = x.listing.as_bytes();
@@ -391,7 +376,7 @@ impl Fold for MarketFold<'_> {
                 self.count(e.ts, "confirmed", 1)?;
             }
             Event::Reviewed(x) => {
-                if !(1..=5).contains(&x.rating) || self.is_owner(&x.listing, &e.author)? {
+                if self.is_owner(&x.listing, &e.author)? {
                     return Ok(Applied::Ignored);
                 }
                 let k = key(&[x.listing.as_bytes(), e.author.as_bytes()]);

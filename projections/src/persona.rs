@@ -1,9 +1,9 @@
 //! The `persona` view: personas and their traits, commitments, memories, consent, models,
 //! emotions, message and reflection counts, and lineage. docs/views.md describes every table.
 
-use mindlog_commands::{EmotionRecorded, Event, MAX_TRAIT_DELTA, Micros, Outcome, Role, Traits, Units};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_commands::{Event, Micros, Outcome, Role, Traits, Units};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, key};
@@ -229,13 +229,14 @@ impl Projection for PersonaView {
         "persona"
     }
     fn version(&self) -> u32 {
-        // 2: a retirement keeps the seq of its event (`PersonaRow::open_to`).
-        2
+        // 2: events that fail `Event::check` (names, texts, words…) are ignored.
+        // 3: a retirement keeps the seq of its event (`PersonaRow::open_to`).
+        3
     }
     fn tables(&self) -> &'static [&'static str] {
         &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(PersonaFold {
             personas: Cached::open(txn, PERSONAS)?,
             commitments: Cached::open(txn, COMMITMENTS)?,
@@ -264,11 +265,6 @@ fn in_unit(u: Units) -> bool {
     (Units::ZERO..=Units::ONE).contains(&u)
 }
 
-/// Whether an emotion is in range: valence in [-1, 1], arousal in [0, 1].
-pub(crate) fn emotion_in_range(x: &EmotionRecorded) -> bool {
-    (Units(-1_000_000)..=Units::ONE).contains(&x.valence) && in_unit(x.arousal)
-}
-
 impl PersonaFold<'_> {
     fn create(
         &mut self,
@@ -280,7 +276,7 @@ impl PersonaFold<'_> {
         traits: Traits,
     ) -> Result<Applied, StorageError> {
         let name_key = key(&[e.author.as_bytes(), name.as_bytes()]);
-        if self.names.get(name_key.as_slice())?.is_some() || !traits.values().into_iter().all(in_unit) {
+        if self.names.get(name_key.as_slice())?.is_some() {
             return Ok(Applied::Ignored);
         }
         self.names.insert(name_key.as_slice(), e.hash.as_bytes().as_slice())?;
@@ -383,13 +379,11 @@ impl Fold for PersonaFold<'_> {
                 self.create(e, &x.name, &x.description, Some(x.parent), x.license.clone(), x.traits)
             }
             Event::TraitsChanged(x) => {
-                let deltas_ok = x.deltas.values().iter().all(|d| d.0.abs() <= MAX_TRAIT_DELTA.0)
-                    && x.deltas.values().iter().any(|d| d.0 != 0);
                 let stays_in_range = self
                     .personas
                     .get(x.persona.as_bytes())?
                     .is_some_and(|p| p.traits.plus(&x.deltas).values().into_iter().all(in_unit));
-                if !deltas_ok || !stays_in_range {
+                if !stays_in_range {
                     return Ok(Applied::Ignored);
                 }
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
@@ -434,9 +428,6 @@ impl Fold for PersonaFold<'_> {
                 self.end_commitment(e, &x.persona, &x.commitment, CommitmentStatus::Expired, None)
             }
             Event::MemoryAdded(x) => {
-                if !in_unit(x.importance) {
-                    return Ok(Applied::Ignored);
-                }
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
                 p.memories_added += 1;
                 self.memories.put(
@@ -471,9 +462,6 @@ impl Fold for PersonaFold<'_> {
                 Ok(Applied::Applied)
             }
             Event::EmotionRecorded(x) => {
-                if !emotion_in_range(x) {
-                    return Ok(Applied::Ignored);
-                }
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
                 p.emotion_mean = if p.emotions == 0 {
                     (x.valence, x.arousal)

@@ -3,8 +3,8 @@
 //! explicit instant (`scores.rs`), never stored.
 
 use mindlog_commands::{Event, Micros, TaskOutcome};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, encode, key};
@@ -66,12 +66,13 @@ impl Projection for ReputationView {
         "reputation"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: events that fail `Event::check` (tasks, categories) are ignored.
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         &[ATTESTATIONS, VOUCHES, REPORTS, REPORTS_BY_SUBJECT, VERDICTS]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(ReputationFold {
             reports: Cached::open(txn, REPORTS)?,
             attestations: txn.open_table(def(ATTESTATIONS))?,
@@ -95,7 +96,7 @@ impl Fold for ReputationFold<'_> {
         let Some(event) = &e.event else { return Ok(Applied::Irrelevant) };
         let applied = match event {
             Event::Attested(x) => {
-                if x.subject == e.author || !(1..=10).contains(&x.weight) {
+                if x.subject == e.author {
                     false
                 } else {
                     let row = AttestationRow { outcome: x.outcome, weight: x.weight, at: e.ts };

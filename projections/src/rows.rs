@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 
-use mindlog_ledger::redb::{self, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
-use mindlog_ledger::{Hash, StorageError};
+use mindlog_ledger::redb::{ReadableTable, Table, TableDefinition};
+use mindlog_ledger::{DerivedTables, DerivedWriteTxn, Hash, Namespace, StorageError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// The views' namespace: every view table, `view.meta` and every view's checkpoint is named `view.…`.
+pub(crate) const VIEWS: Namespace = Namespace::new("view");
 
 /// A view table: byte keys to postcard rows.
 pub(crate) type RawTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
@@ -38,7 +41,7 @@ pub(crate) struct Cached<'t, V> {
 }
 
 impl<'t, V: Serialize + DeserializeOwned> Cached<'t, V> {
-    pub(crate) fn open(txn: &'t WriteTransaction, name: &'static str) -> Result<Self, StorageError> {
+    pub(crate) fn open(txn: &'t DerivedWriteTxn, name: &'static str) -> Result<Self, StorageError> {
         Ok(Cached { name, table: txn.open_table(def(name))?, rows: HashMap::new() })
     }
 
@@ -96,15 +99,11 @@ impl<'t, V: Serialize + DeserializeOwned> Cached<'t, V> {
 
 /// Reads a row from a view table in a read transaction.
 pub(crate) fn read<V: DeserializeOwned>(
-    txn: &ReadTransaction,
+    txn: DerivedTables<'_>,
     table: &str,
     key: &[u8],
 ) -> Result<Option<V>, StorageError> {
-    let t = match txn.open_table(def(table)) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
+    let Some(t) = txn.open_table(def(table))? else { return Ok(None) };
     match t.get(key)? {
         Some(bytes) => Ok(Some(decode(table, bytes.value())?)),
         None => Ok(None),
@@ -113,7 +112,7 @@ pub(crate) fn read<V: DeserializeOwned>(
 
 /// Every `(key, row)` of a view table whose key starts with `prefix`, in key order.
 pub(crate) fn scan<V: DeserializeOwned>(
-    txn: &ReadTransaction,
+    txn: DerivedTables<'_>,
     table: &str,
     prefix: &[u8],
 ) -> Result<Vec<(Vec<u8>, V)>, StorageError> {
@@ -125,16 +124,12 @@ pub(crate) type RawRow = (Vec<u8>, Vec<u8>);
 
 /// Up to `limit` raw `(key, value)` pairs of a view table whose key starts with `prefix`.
 pub(crate) fn scan_keys(
-    txn: &ReadTransaction,
+    txn: DerivedTables<'_>,
     table: &str,
     prefix: &[u8],
     limit: usize,
 ) -> Result<Vec<RawRow>, StorageError> {
-    let t = match txn.open_table(def(table)) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
+    let Some(t) = txn.open_table(def(table))? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for entry in t.range::<&[u8]>(prefix..)? {
         let (k, v) = entry?;
@@ -148,17 +143,13 @@ pub(crate) fn scan_keys(
 
 /// The number of rows and a blake3 digest of `tables`: for each table in the order given, its
 /// name, then every `(key, value)` in key order, each prefixed with its length (u32 LE).
-pub(crate) fn digest(txn: &ReadTransaction, tables: &[&str]) -> Result<(Hash, u64), StorageError> {
+pub(crate) fn digest(txn: DerivedTables<'_>, tables: &[&str]) -> Result<(Hash, u64), StorageError> {
     let mut hasher = blake3::Hasher::new();
     let mut rows = 0u64;
     for name in tables {
         hasher.update(&(name.len() as u32).to_le_bytes());
         hasher.update(name.as_bytes());
-        let t = match txn.open_table(def(name)) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
+        let Some(t) = txn.open_table(def(name))? else { continue };
         for entry in t.range::<&[u8]>(..)? {
             let (k, v) = entry?;
             for part in [k.value(), v.value()] {

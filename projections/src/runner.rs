@@ -6,11 +6,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use mindlog_commands::Event;
-use mindlog_ledger::redb::{self, ReadableTable, TableDefinition, WriteTransaction};
-use mindlog_ledger::{Hash, Ledger, PublicKey, StorageError, StoredEvent};
+use mindlog_ledger::redb::{ReadableTable, TableDefinition, TableHandle};
+use mindlog_ledger::{DerivedWriteTxn, Hash, Ledger, PublicKey, StorageError, StoredEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::rows::{self, def};
+use crate::rows::{self, VIEWS, def};
 
 /// Events folded per transaction. Large batches let rows touched many times (a persona's
 /// counters) and leaves hit by random keys be written back once.
@@ -20,7 +20,7 @@ const BATCH: u64 = 131_072;
 const DECODE_CHUNK: usize = 4096;
 
 /// `view name → ViewMeta`.
-const VIEW_META: TableDefinition<&str, &[u8]> = TableDefinition::new("view_meta");
+const VIEW_META: TableDefinition<&str, &[u8]> = TableDefinition::new("view.meta");
 
 /// One event, decoded once and handed to every fold.
 pub struct Decoded {
@@ -36,6 +36,9 @@ pub struct Decoded {
     pub ts: u64,
     /// The payload, or `None` for a kind this build does not know (or cannot decode).
     pub event: Option<Event>,
+    /// Whether the payload keeps its kind's state-free rules (`Event::check`). The folds see
+    /// only events that do; one that does not is counted as ignored by its domain's view.
+    pub valid: bool,
 }
 
 /// What a fold did with an event.
@@ -44,8 +47,8 @@ pub struct Decoded {
 pub(crate) enum Applied {
     /// It changed the view.
     Applied,
-    /// It concerns this view but breaks its rules (not the owner's, unknown target, out of
-    /// range): left out, and counted.
+    /// It concerns this view but breaks a rule that needs the view (not the owner's, unknown
+    /// target, already done): left out, and counted.
     Ignored,
     /// It does not concern this view.
     Irrelevant,
@@ -60,7 +63,7 @@ pub(crate) trait Projection: Sync {
     /// The view's tables, in digest order.
     fn tables(&self) -> &'static [&'static str];
     /// Opens the view's tables in `txn` for folding.
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError>;
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError>;
 }
 
 /// A view's tables, open for folding in one transaction.
@@ -76,39 +79,41 @@ pub(crate) struct ViewMeta {
     pub(crate) version: u32,
     /// Events of kinds this build does not know, or whose payload does not decode.
     pub(crate) unknown: u64,
-    /// Events that concern the view but break its rules.
+    /// Events that concern the view but break its rules (their kind's state-free rules, or
+    /// the view's).
     pub(crate) ignored: u64,
 }
 
 /// The name of a view's checkpoint and `view_meta` entry: `view.` ‖ its name.
 pub(crate) fn meta_name(view: &str) -> String {
-    format!("view.{view}")
+    format!("{}.{view}", VIEWS.name())
 }
 
-fn read_meta(txn: &WriteTransaction, view: &str) -> Result<Option<ViewMeta>, StorageError> {
+fn read_meta(txn: &DerivedWriteTxn, view: &str) -> Result<Option<ViewMeta>, StorageError> {
     let table = txn.open_table(VIEW_META)?;
     let value = table.get(view)?.map(|v| v.value().to_vec());
-    value.map(|v| rows::decode("view_meta", &v)).transpose()
+    value.map(|v| rows::decode(VIEW_META.name(), &v)).transpose()
 }
 
-fn write_meta(txn: &WriteTransaction, view: &str, meta: &ViewMeta) -> Result<(), StorageError> {
+fn write_meta(txn: &DerivedWriteTxn, view: &str, meta: &ViewMeta) -> Result<(), StorageError> {
     txn.open_table(VIEW_META)?.insert(view, rows::encode(meta).as_slice())?;
     Ok(())
 }
 
 /// Empties a view: its tables, counters and checkpoint.
-fn reset(txn: &WriteTransaction, p: &dyn Projection) -> Result<(), StorageError> {
+fn reset(txn: &DerivedWriteTxn, p: &dyn Projection) -> Result<(), StorageError> {
     for table in p.tables() {
-        txn.delete_table(def(table)).map_err(|e| StorageError::Redb(e.into()))?;
+        txn.delete_table(def(table))?;
     }
     write_meta(txn, p.name(), &ViewMeta { version: p.version(), ..ViewMeta::default() })?;
-    mindlog_ledger::set_checkpoint(txn, &meta_name(p.name()), 0)
+    txn.set_checkpoint(&meta_name(p.name()), 0)
 }
 
-/// Decodes a stored event for the folds.
+/// Decodes a stored event for the folds, and checks its payload's state-free rules.
 pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError> {
     let envelope = stored.as_ref().envelope()?;
     let event = Event::decode(envelope.kind, envelope.payload).ok().flatten();
+    let valid = event.as_ref().is_some_and(|e| e.check().is_ok());
     Ok(Decoded {
         offset: stored.offset,
         hash: stored.hash,
@@ -116,6 +121,7 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
         seq: envelope.seq,
         ts: envelope.ts,
         event,
+        valid,
     })
 }
 
@@ -140,13 +146,12 @@ pub(crate) fn catch_up(
     let started = Instant::now();
     let snapshot = ledger.snapshot()?;
     let end = snapshot.len()?;
-    let db = ledger.database();
     let mut report = CatchUpReport::default();
 
     // Where each view stands; a view of another version starts again from nothing.
     let mut starts = Vec::with_capacity(projections.len());
     {
-        let txn = db.begin_write()?;
+        let txn = ledger.begin_derived_write(VIEWS)?;
         let mut changed = false;
         for p in projections {
             let meta = read_meta(&txn, p.name())?;
@@ -158,7 +163,7 @@ pub(crate) fn catch_up(
                 reset(&txn, *p)?;
                 changed = true;
             }
-            starts.push(mindlog_ledger::checkpoint(&txn, &meta_name(p.name()))?.min(end));
+            starts.push(txn.checkpoint(&meta_name(p.name()))?.min(end));
         }
         if changed {
             txn.commit()?;
@@ -196,7 +201,7 @@ pub(crate) fn catch_up(
         let mut from = first;
         while from < end {
             let to = (from + BATCH).min(end);
-            let txn = db.begin_write()?;
+            let txn = ledger.begin_derived_write(VIEWS)?;
             {
                 let behind: Vec<usize> = (0..projections.len()).filter(|&i| starts[i] < to).collect();
                 let mut folds = Vec::with_capacity(behind.len());
@@ -216,8 +221,15 @@ pub(crate) fn catch_up(
                             if decoded.offset < starts[i] {
                                 continue;
                             }
-                            if decoded.event.is_none() {
+                            let Some(event) = &decoded.event else {
                                 metas[slot].unknown += 1;
+                                continue;
+                            };
+                            if !decoded.valid {
+                                // Breaks its kind's state-free rules: ignored by its domain's view.
+                                if event.domain() == projections[i].name() {
+                                    metas[slot].ignored += 1;
+                                }
                                 continue;
                             }
                             if folds[slot].apply(&decoded)? == Applied::Ignored {
@@ -230,7 +242,7 @@ pub(crate) fn catch_up(
                 for ((fold, meta), &i) in folds.into_iter().zip(&metas).zip(&behind) {
                     fold.finish()?;
                     write_meta(&txn, projections[i].name(), meta)?;
-                    mindlog_ledger::set_checkpoint(&txn, &meta_name(projections[i].name()), to)?;
+                    txn.set_checkpoint(&meta_name(projections[i].name()), to)?;
                 }
             }
             txn.commit()?;
@@ -249,7 +261,7 @@ pub(crate) fn catch_up(
 
 /// Empties the views, so the next catch-up folds them again from offset 0.
 pub(crate) fn clear(ledger: &Ledger, projections: &[&dyn Projection]) -> Result<(), StorageError> {
-    let txn = ledger.database().begin_write()?;
+    let txn = ledger.begin_derived_write(VIEWS)?;
     for p in projections {
         reset(&txn, *p)?;
     }
@@ -282,17 +294,13 @@ pub(crate) fn status(ledger: &Ledger, projections: &[&dyn Projection]) -> Result
     let snapshot = ledger.snapshot()?;
     let end = snapshot.len()?;
     let checkpoints: std::collections::HashMap<String, u64> = snapshot.checkpoints()?.into_iter().collect();
-    let txn = snapshot.transaction();
-    let metas = match txn.open_table(VIEW_META) {
-        Ok(t) => Some(t),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let txn = snapshot.derived_tables(VIEWS);
+    let metas = txn.open_table(VIEW_META)?;
     let mut out = Vec::new();
     for p in projections {
         let meta: ViewMeta = match &metas {
             Some(t) => match t.get(p.name())? {
-                Some(v) => rows::decode("view_meta", v.value())?,
+                Some(v) => rows::decode(VIEW_META.name(), v.value())?,
                 None => ViewMeta::default(),
             },
             None => ViewMeta::default(),

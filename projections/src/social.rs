@@ -1,8 +1,8 @@
 //! The `social` view: follows (both directions), guilds, members and awards.
 
 use mindlog_commands::{Event, Micros, Target};
-use mindlog_ledger::redb::{ReadableTable, WriteTransaction};
-use mindlog_ledger::{Hash, PublicKey, StorageError};
+use mindlog_ledger::redb::ReadableTable;
+use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{Cached, RawTable, def, encode, key};
@@ -55,13 +55,14 @@ impl Projection for SocialView {
         "social"
     }
     fn version(&self) -> u32 {
-        // 2: no `view.followers` (a reverse index nothing read).
-        2
+        // 2: no `view.followers` (a reverse index nothing read). 3: events that fail
+        // `Event::check` (guild names, badges) are ignored.
+        3
     }
     fn tables(&self) -> &'static [&'static str] {
         &[FOLLOWS, GUILDS, GUILD_NAMES, MEMBERS, MEMBER_OF, AWARDS]
     }
-    fn fold<'t>(&self, txn: &'t WriteTransaction) -> Result<Box<dyn Fold + 't>, StorageError> {
+    fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(SocialFold {
             guilds: Cached::open(txn, GUILDS)?,
             follows: txn.open_table(def(FOLLOWS))?,

@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use mindlog_commands::{
-    BookingInfo, CommitmentInfo, Decision, Event, GuildInfo, IdSpace, Instant, ListingInfo, MemoryInfo, Micros,
-    PersonaInfo, ReportInfo, RequestInfo, Role, State, StateError, Target, Traits, Units,
+    BookingInfo, CommitmentInfo, Decision, Event, GuildInfo, IdSpace, Instant, ListingInfo, ListingKind, MemoryInfo,
+    Micros, Period, PersonaInfo, ReportInfo, RequestInfo, Role, State, StateError, Target, Tier, Traits, Units,
 };
-use mindlog_ledger::redb::ReadTransaction;
-use mindlog_ledger::{Hash, PublicKey, Snapshot, StorageError};
+use mindlog_ledger::{DerivedTables, Hash, PublicKey, Snapshot, StorageError};
 use serde::Serialize;
 
 use crate::audit::{REQUESTS, RequestRow, SESSIONS};
@@ -23,6 +22,7 @@ use crate::scores::{self, AttestationFact, CreatorRank, ListingRank, Reputation,
 use crate::social::*;
 
 /// The views as of one moment.
+#[derive(Debug)]
 pub struct Views {
     snapshot: Snapshot,
 }
@@ -32,8 +32,8 @@ impl Views {
         Views { snapshot }
     }
 
-    fn txn(&self) -> &ReadTransaction {
-        self.snapshot.transaction()
+    fn txn(&self) -> DerivedTables<'_> {
+        self.snapshot.derived_tables(rows::VIEWS)
     }
 
     /// The log snapshot these views were read with.
@@ -125,7 +125,7 @@ impl Views {
     /// The events of `kind` (a message, reflection or emotion) that the persona view folded and
     /// applied, with their timestamps and hashes, in log order. They are read from the log
     /// through the kind index, not kept in the view: the fold's rules for them are asked again
-    /// here, of the same rows (`PersonaRow::open_to`, and the payload's own rules).
+    /// here, of the same rows (`PersonaRow::open_to`, and `Event::check`, as the runner asks before the fold).
     fn each_applied(&self, kind: &str, each: &mut dyn FnMut(Event, Micros, Hash) -> bool) -> Result<(), StorageError> {
         let checkpoint = crate::runner::meta_name(PersonaView.name());
         let folded = self.snapshot.checkpoints()?.into_iter().find(|(name, _)| *name == checkpoint);
@@ -143,9 +143,12 @@ impl Views {
             let persona = match &event {
                 Event::MessageRecorded(x) => x.persona,
                 Event::Reflected(x) => x.persona,
-                Event::EmotionRecorded(x) if emotion_in_range(x) => x.persona,
+                Event::EmotionRecorded(x) => x.persona,
                 _ => continue,
             };
+            if event.check().is_err() {
+                continue;
+            }
             let row = match personas.entry(persona) {
                 Entry::Occupied(o) => o.into_mut(),
                 Entry::Vacant(v) => v.insert(self.persona_row(&persona)?),
@@ -186,6 +189,7 @@ impl Views {
                 importance: m.importance,
                 tags: m.tags,
                 created: Instant(m.created),
+                forgotten: m.forgotten.map(Instant),
                 text: m.text,
             })
             .collect();
@@ -263,7 +267,11 @@ impl Views {
                 mean_valence: (p.emotions > 0).then_some(p.emotion_mean.0),
                 mean_arousal: (p.emotions > 0).then_some(p.emotion_mean.1),
             },
-            messages: p.messages,
+            messages: MessageCounts {
+                user: p.messages.user,
+                assistant: p.messages.assistant,
+                system: p.messages.system,
+            },
             reflections: p.reflections,
             lineage: Lineage {
                 parent: p.parent,
@@ -322,30 +330,107 @@ pub struct PersonaEmotion {
     pub hash: Hash,
 }
 
-/// Everything `market show` prints.
+/// Everything `market show` prints (an output type: times are [`Instant`]s, RFC 3339 in JSON).
 #[derive(Clone, Debug, Serialize)]
 pub struct ListingPage {
-    /// Id.
+    /// The listing's id.
     pub id: Hash,
-    /// The listing.
-    #[serde(flatten)]
-    pub listing: ListingRow,
+    /// Who publishes it.
+    pub owner: PublicKey,
+    /// What it is.
+    pub kind: ListingKind,
+    /// Its name.
+    pub name: String,
+    /// Its current version.
+    pub version: String,
+    /// Its one-off price in minor units, if it has one.
+    pub price: Option<u64>,
+    /// Its subscription tiers.
+    pub tiers: Vec<Tier>,
+    /// ISO 4217 currency of the price and tiers.
+    pub currency: String,
+    /// Its license, if given.
+    pub license: Option<String>,
+    /// When it was published.
+    pub created: Instant,
+    /// When it last changed.
+    pub updated: Instant,
+    /// When it was withdrawn, if it was.
+    pub withdrawn: Option<Instant>,
     /// live or withdrawn.
     pub status: &'static str,
     /// one-off, subscription, one-off+subscription or free.
     pub price_model: &'static str,
     /// Every version, oldest first.
-    pub versions: Vec<VersionRow>,
-    /// Mean rating.
+    pub versions: Vec<VersionLine>,
+    /// The mean rating of its reviews.
     pub mean_rating: Option<f64>,
     /// What others did with it.
-    pub stats: ListingStats,
+    pub stats: ListingCounts,
     /// Reviews, by reviewer.
-    pub reviews: Vec<(PublicKey, ReviewRow)>,
+    pub reviews: Vec<ReviewLine>,
     /// Live subscriptions, by subscriber.
-    pub subscribers: Vec<(PublicKey, SubscriptionRow)>,
+    pub subscribers: Vec<SubscriberLine>,
     /// Bookings, with whether each is confirmed.
     pub bookings: Vec<BookingLine>,
+}
+
+/// A version of a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionLine {
+    /// The version.
+    pub version: String,
+    /// When it was published.
+    pub at: Instant,
+}
+
+/// What others did with a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListingCounts {
+    /// Reviews (each reviewer's latest).
+    pub reviews: u64,
+    /// Live subscriptions.
+    pub subscribers: u64,
+    /// Subscriptions ever started.
+    pub subscriptions: u64,
+    /// One-off purchases.
+    pub purchases: u64,
+    /// Revenue by currency, in minor units.
+    pub revenue: std::collections::BTreeMap<String, u64>,
+    /// Booking requests.
+    pub bookings: u64,
+    /// Of which confirmed.
+    pub confirmed: u64,
+}
+
+/// A review of a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewLine {
+    /// Who reviewed it.
+    pub reviewer: PublicKey,
+    /// 1 to 5.
+    pub rating: u8,
+    /// What they wrote.
+    pub text: String,
+    /// When.
+    pub at: Instant,
+}
+
+/// A live subscription to a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubscriberLine {
+    /// Who subscribed.
+    pub subscriber: PublicKey,
+    /// The tier.
+    pub tier: String,
+    /// Its price per period, in minor units.
+    pub amount: u64,
+    /// Its currency.
+    pub currency: String,
+    /// Its period.
+    pub period: Period,
+    /// Since when.
+    pub since: Instant,
 }
 
 /// A booking with its status.
@@ -363,17 +448,99 @@ pub struct BookingLine {
     pub confirmed: bool,
 }
 
-/// One step of an audit session.
+/// One tool-call request of an audit log, with its answer and result.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditLine {
-    /// The request.
+    /// The request's id.
     pub id: Hash,
-    /// Everything about it.
-    #[serde(flatten)]
-    pub request: RequestRow,
+    /// Who made it.
+    pub author: PublicKey,
+    /// The agent session.
+    pub session: String,
+    /// The tool.
+    pub tool: String,
+    /// A digest of the call's arguments.
+    pub args_digest: String,
+    /// What it may touch.
+    pub scope: String,
+    /// The policy's decision.
+    pub decision: Decision,
+    /// Why.
+    pub reason: String,
+    /// When it was made.
+    pub at: Instant,
+    /// A person's answer to an ask.
+    pub answer: Option<AnswerLine>,
+    /// How the call went.
+    pub result: Option<ResultLine>,
     /// Where it stands: allowed, denied, waiting (for approval), approved, rejected (an ask
     /// that was denied), and then done or failed once its result is in.
     pub status: &'static str,
+}
+
+/// A person's answer to a request decided ask.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnswerLine {
+    /// Approved or denied.
+    pub approved: bool,
+    /// When.
+    pub at: Instant,
+}
+
+/// How a tool call went.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResultLine {
+    /// It succeeded.
+    pub ok: bool,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Model tokens used.
+    pub tokens: u64,
+    /// What it cost, in cents.
+    pub cost_cents: u64,
+    /// The model that ran it.
+    pub model: String,
+    /// When it was recorded.
+    pub at: Instant,
+}
+
+impl AuditLine {
+    /// A request row as it is shown.
+    pub(crate) fn new(id: Hash, r: RequestRow) -> AuditLine {
+        let decided = match (r.decision, &r.answer) {
+            (Decision::Allow, _) => "allowed",
+            (Decision::Deny, _) => "denied",
+            (Decision::Ask, None) => "waiting",
+            (Decision::Ask, Some(a)) if a.approved => "approved",
+            (Decision::Ask, Some(_)) => "rejected",
+        };
+        let status = match &r.result {
+            Some(result) if result.ok => "done",
+            Some(_) => "failed",
+            None => decided,
+        };
+        AuditLine {
+            id,
+            author: r.author,
+            session: r.session,
+            tool: r.tool,
+            args_digest: r.args_digest,
+            scope: r.scope,
+            decision: r.decision,
+            reason: r.reason,
+            at: Instant(r.at),
+            answer: r.answer.map(|a| AnswerLine { approved: a.approved, at: Instant(a.at) }),
+            result: r.result.map(|x| ResultLine {
+                ok: x.ok,
+                duration_ms: x.duration_ms,
+                tokens: x.tokens,
+                cost_cents: x.cost_cents,
+                model: x.model,
+                at: Instant(x.at),
+            }),
+            status,
+        }
+    }
 }
 
 /// An audit session: its requests in time order, and totals.
@@ -428,10 +595,27 @@ impl Views {
     pub fn listing_page(&self, id: &Hash) -> Result<Option<ListingPage>, StorageError> {
         let Some(listing) = self.listing_row(id)? else { return Ok(None) };
         let stats = self.listing_stats(id)?;
-        let versions =
-            rows::scan::<VersionRow>(self.txn(), VERSIONS, id.as_bytes())?.into_iter().map(|(_, v)| v).collect();
-        let reviews = self.reviews_under(id.as_bytes())?.into_iter().map(|(_, who, r)| (who, r)).collect();
-        let subscribers = self.subscriptions_under(id.as_bytes())?.into_iter().map(|(_, who, s)| (who, s)).collect();
+        let versions = rows::scan::<VersionRow>(self.txn(), VERSIONS, id.as_bytes())?
+            .into_iter()
+            .map(|(_, v)| VersionLine { version: v.version, at: Instant(v.at) })
+            .collect();
+        let reviews = self
+            .reviews_under(id.as_bytes())?
+            .into_iter()
+            .map(|(_, reviewer, r)| ReviewLine { reviewer, rating: r.rating, text: r.text, at: Instant(r.at) })
+            .collect();
+        let subscribers = self
+            .subscriptions_under(id.as_bytes())?
+            .into_iter()
+            .map(|(_, subscriber, s)| SubscriberLine {
+                subscriber,
+                tier: s.tier,
+                amount: s.amount,
+                currency: s.currency,
+                period: s.period,
+                since: Instant(s.since),
+            })
+            .collect();
         let bookings = self
             .bookings_where(Some(id))?
             .into_iter()
@@ -448,9 +632,27 @@ impl Views {
             status: if listing.withdrawn.is_some() { "withdrawn" } else { "live" },
             price_model: listing.price_model(),
             mean_rating: stats.mean_rating(),
-            listing,
+            owner: listing.owner,
+            kind: listing.kind,
+            name: listing.name,
+            version: listing.version,
+            price: listing.price,
+            tiers: listing.tiers,
+            currency: listing.currency,
+            license: listing.license,
+            created: Instant(listing.created),
+            updated: Instant(listing.updated),
+            withdrawn: listing.withdrawn.map(Instant),
             versions,
-            stats,
+            stats: ListingCounts {
+                reviews: stats.reviews,
+                subscribers: stats.subscribers,
+                subscriptions: stats.subscriptions,
+                purchases: stats.purchases,
+                revenue: stats.revenue,
+                bookings: stats.bookings,
+                confirmed: stats.confirmed,
+            },
             reviews,
             subscribers,
             bookings,
@@ -542,22 +744,10 @@ impl Views {
         for (_, v) in rows::scan_keys(self.txn(), SESSIONS, &key(&[session.as_bytes(), &[0]]), usize::MAX)? {
             let id = hash_at(&v, 0);
             if let Some(request) = rows::read::<RequestRow>(self.txn(), REQUESTS, id.as_bytes())? {
-                let decided = match (request.decision, &request.answer) {
-                    (Decision::Allow, _) => "allowed",
-                    (Decision::Deny, _) => "denied",
-                    (Decision::Ask, None) => "waiting",
-                    (Decision::Ask, Some(a)) if a.approved => "approved",
-                    (Decision::Ask, Some(_)) => "rejected",
-                };
-                let status = match &request.result {
-                    Some(r) if r.ok => "done",
-                    Some(_) => "failed",
-                    None => decided,
-                };
-                timeline.push(AuditLine { id, request, status });
+                timeline.push(AuditLine::new(id, request));
             }
         }
-        timeline.sort_by(|a, b| a.request.at.cmp(&b.request.at).then(a.id.cmp(&b.id)));
+        timeline.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
         let mut s = AuditSession {
             session: session.to_owned(),
             requests: timeline.len() as u64,
@@ -572,12 +762,12 @@ impl Views {
             timeline: Vec::new(),
         };
         for line in &timeline {
-            match line.request.decision {
+            match line.decision {
                 Decision::Allow => s.allowed += 1,
                 Decision::Deny => s.denied += 1,
                 Decision::Ask => s.asked += 1,
             }
-            if let Some(r) = &line.request.result {
+            if let Some(r) = &line.result {
                 s.completed += 1;
                 s.failed += u64::from(!r.ok);
                 s.tokens += r.tokens;
@@ -753,7 +943,7 @@ pub struct PersonaProfile {
     /// Emotions.
     pub emotion: EmotionSummary,
     /// Messages by role.
-    pub messages: RoleCounts,
+    pub messages: MessageCounts,
     /// Reflections.
     pub reflections: u64,
     /// Lineage.
@@ -859,6 +1049,8 @@ pub struct MemoryLine {
     pub tags: Vec<String>,
     /// Created.
     pub created: Instant,
+    /// When it was forgotten, if it was.
+    pub forgotten: Option<Instant>,
 }
 
 /// A consent setting.
@@ -916,6 +1108,17 @@ pub struct EmotionLine {
     pub label: Option<String>,
     /// When.
     pub at: Instant,
+}
+
+/// Messages recorded, by who spoke.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MessageCounts {
+    /// The person talking to the persona.
+    pub user: u64,
+    /// The persona.
+    pub assistant: u64,
+    /// Instructions.
+    pub system: u64,
 }
 
 /// Lineage.

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::{BenchArgs, BenchWhat, GenArgs};
+use crate::output::{Format, Report, emit};
 use crate::ui::{progress, thousands};
 use crate::workload;
 use mindlog_commands::sim::{self, GEN_EPOCH_MICROS, Rng};
@@ -32,10 +33,11 @@ struct BenchReport {
     events: u64,
     authors: u32,
     appends: u64,
+    runs: usize,
     measures: Vec<Measure>,
 }
 
-pub(crate) fn run(args: &BenchArgs) -> Result<Outcome> {
+pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let scratch = match &args.dir {
         Some(dir) => {
@@ -152,23 +154,25 @@ pub(crate) fn run(args: &BenchArgs) -> Result<Outcome> {
         events: args.events,
         authors: args.authors,
         appends: args.appends,
+        runs: args.runs,
         measures,
     };
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
+    emit(&report, format)?;
+    Ok(Outcome::Success)
+}
+
+impl Report for BenchReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "mindlog bench: {} events over {} authors, {} single appends, {} run(s), {} cores; medians",
-            thousands(report.events),
-            report.authors,
-            thousands(report.appends),
-            args.runs,
-            report.cores
+            thousands(self.events),
+            self.authors,
+            thousands(self.appends),
+            self.runs,
+            self.cores
         )?;
-        for m in &report.measures {
+        for m in &self.measures {
             let runs: Vec<String> = m.runs.iter().map(|r| thousands(*r as u64)).collect();
             writeln!(
                 out,
@@ -180,8 +184,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<Outcome> {
                 runs.join(", ")
             )?;
         }
+        Ok(())
     }
-    Ok(Outcome::Success)
 }
 
 fn seconds(s: f64) -> String {

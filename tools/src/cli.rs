@@ -3,7 +3,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mindlog_commands::{Instant, Tier, Units};
+use mindlog_commands::{
+    AuditApprove, AuditDeny, AuditDone, AuditTool, Award, CommitmentClose, CommitmentOpen, CommitmentSweep, Consent,
+    Emotion, Follow, GuildCreate, GuildJoin, GuildLeave, Instant, ListingKind, MarketBook, MarketBuy, MarketConfirm,
+    MarketPublish, MarketSubscribe, MarketUnsubscribe, MarketUpdate, MarketWithdraw, MemoryAdd, MemoryForget, Message,
+    ModelUse, PersonaCreate, PersonaFork, PersonaRetire, PersonaTraits, Reflect, RepAttest, RepReport, RepResolve,
+    RepUnvouch, RepVouch, Review, Unfollow,
+};
 
 /// mindlog — an event-sourced ledger for sovereign AI personas.
 ///
@@ -20,6 +26,10 @@ pub(crate) struct Cli {
     #[arg(long = "as", global = true, value_name = "NAME")]
     pub(crate) as_identity: Option<String>,
 
+    /// Print the result as JSON instead of text (for `query`: --format json)
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -33,16 +43,16 @@ pub(crate) enum Command {
     /// List events, newest last
     Log(LogArgs),
     /// Counts: events, feeds and their heads, kinds, file size
-    Stats(JsonFlag),
+    Stats,
     /// Re-check every event: encoding, hash, signature, feed links. Exit 0 valid, 1 integrity failure, 2 error
-    Verify(JsonFlag),
+    Verify,
     /// Write every event as one JSON object per line (stdout by default)
     Export(ExportArgs),
     /// Add events from an exported JSONL file (or - for stdin); all or nothing
     Import(ImportArgs),
     /// Measure append, gen, verify and export throughput in a scratch home
     Bench(BenchArgs),
-    /// A five-minute tour: initialise the home, write a workload, verify it, export it
+    /// A five-minute tour in an empty home: initialise it, write a workload, verify it, export it
     Demo(DemoArgs),
 
     /// Personas: create, change traits, fork, retire, show, list
@@ -51,57 +61,20 @@ pub(crate) enum Command {
     /// Commitments a persona makes: open, close, sweep overdue ones
     #[command(subcommand)]
     Commitment(CommitmentCmd),
-    /// A persona's memory: add, forget
+    /// A persona's memory: add, forget, list
     #[command(subcommand)]
     Memory(MemoryCmd),
     /// Record a reflection of a persona
-    Reflect {
-        /// The persona (your name for it, or an id or id prefix)
-        persona: String,
-        /// The reflection
-        text: String,
-    },
+    Reflect(Reflect),
     /// Record an emotion of a persona
-    Emotion {
-        /// The persona
-        persona: String,
-        /// Unpleasant (-1) to pleasant (1)
-        #[arg(long, allow_negative_numbers = true)]
-        valence: Units,
-        /// Calm (0) to excited (1)
-        #[arg(long, allow_negative_numbers = true)]
-        arousal: Units,
-        /// A word for it, e.g. calm
-        #[arg(long)]
-        label: Option<String>,
-    },
+    Emotion(Emotion),
     /// Allow or deny a use of a persona's data
-    Consent {
-        /// The persona
-        persona: String,
-        /// What the consent is about, e.g. share-memory
-        #[arg(long)]
-        scope: String,
-        /// Allow it
-        #[arg(long, conflicts_with = "deny", required_unless_present = "deny")]
-        allow: bool,
-        /// Deny it
-        #[arg(long)]
-        deny: bool,
-    },
+    Consent(Consent),
     /// The model a persona runs on
     #[command(subcommand)]
     Model(ModelCmd),
     /// Record a chat turn of a persona
-    Message {
-        /// The persona
-        persona: String,
-        /// Who spoke
-        #[arg(long, value_enum)]
-        role: RoleArg,
-        /// What was said
-        text: String,
-    },
+    Message(Message),
     /// Run commands given as JSON (one object, an array, or one object per line); - for stdin
     Submit {
         /// The JSON file (docs/commands.md gives every command's JSON form)
@@ -120,40 +93,16 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Market(MarketCmd),
     /// Review a listing (1 to 5); a later review of yours replaces the earlier one
-    Review {
-        /// The listing (id or id prefix)
-        listing: String,
-        /// 1 to 5
-        #[arg(long)]
-        rating: u8,
-        /// What you think
-        #[arg(long, default_value = "")]
-        text: String,
-    },
+    Review(Review),
     /// Follow an author (public key or local identity name) or a persona
-    Follow {
-        /// Public key, identity name, or persona (name, id or id prefix)
-        target: String,
-    },
+    Follow(Follow),
     /// Stop following
-    Unfollow {
-        /// Public key, identity name, or persona
-        target: String,
-    },
+    Unfollow(Unfollow),
     /// Guilds: create, join, leave
     #[command(subcommand)]
     Guild(GuildCmd),
     /// Give a member of a guild you own a badge
-    Award {
-        /// The member (public key or local identity name)
-        member: String,
-        /// The badge, e.g. first-plugin
-        #[arg(long)]
-        badge: String,
-        /// The guild, if you own several the member belongs to
-        #[arg(long)]
-        guild: Option<String>,
-    },
+    Award(Award),
     /// Rank listings or creators (formula leaderboard/1)
     Leaderboard {
         /// What to rank
@@ -162,9 +111,6 @@ pub(crate) enum Command {
         /// How many to show
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Reputation: attest, vouch, unvouch, report, resolve, show
     #[command(subcommand)]
@@ -191,18 +137,15 @@ pub(crate) enum FormatArg {
 pub(crate) struct QueryArgs {
     /// The SQL (SELECT, WITH, EXPLAIN); tables: mindlog query --tables
     pub(crate) sql: Option<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
-    pub(crate) format: FormatArg,
+    /// Output format [default: table; with --json: json]
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
     /// Compute time-dependent columns (memory strength, reputation) as of this instant (default: now)
     #[arg(long, value_name = "TIME")]
     pub(crate) as_of: Option<Instant>,
     /// List every table with its columns and types
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub(crate) tables: bool,
-    /// With --tables: print JSON
-    #[arg(long, requires = "tables")]
-    pub(crate) json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,143 +156,51 @@ pub(crate) enum IdentityCmd {
         name: String,
     },
     /// Every local identity; the first is the default
-    List(JsonFlag),
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KindArg {
-    /// A plugin
-    Plugin,
-    /// A service (booked by slot or subscribed)
-    Service,
-    /// An API
-    Api,
-    /// A mod pack
-    Modpack,
-    /// A theme
-    Theme,
+    List,
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MarketCmd {
     /// Publish a listing; prints its id
-    Publish {
-        /// What it is
-        #[arg(value_enum)]
-        kind: KindArg,
-        /// Its name
-        name: String,
-        /// Its version
-        #[arg(long, default_value = "1.0.0")]
-        version: String,
-        /// A one-off price, in cents
-        #[arg(long)]
-        price: Option<u64>,
-        /// ISO 4217 currency of the price and tiers
-        #[arg(long, default_value = "EUR")]
-        currency: String,
-        /// A subscription tier name:amount:period, amount in cents (repeat for several)
-        #[arg(long = "tier", value_name = "NAME:CENTS:PERIOD")]
-        tiers: Vec<Tier>,
-        /// Its license
-        #[arg(long)]
-        license: Option<String>,
-    },
+    Publish(MarketPublish),
     /// Change a listing's version, price, tiers or license
-    Update {
-        /// The listing (id or id prefix)
-        listing: String,
-        /// A new version
-        #[arg(long)]
-        version: Option<String>,
-        /// A new one-off price, in cents
-        #[arg(long)]
-        price: Option<u64>,
-        /// New tiers, replacing the old (repeat for several)
-        #[arg(long = "tier", value_name = "NAME:CENTS:PERIOD")]
-        tiers: Vec<Tier>,
-        /// A new license
-        #[arg(long)]
-        license: Option<String>,
-    },
+    Update(MarketUpdate),
     /// Take a listing off the market
-    Withdraw {
-        /// The listing
-        listing: String,
-    },
+    Withdraw(MarketWithdraw),
     /// Listings with their price, rating, subscribers and revenue
     List {
         /// Only this kind
         #[arg(long, value_enum)]
-        kind: Option<KindArg>,
+        kind: Option<ListingKind>,
         /// Include withdrawn listings
         #[arg(long)]
         all: bool,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
     /// A listing's versions, price, rating, reviews, subscribers, bookings and revenue
     Show {
-        /// The listing
+        /// The listing: its name (when only one listing has it), id or id prefix
         listing: String,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Subscribe to a tier of a listing
-    Subscribe {
-        /// The listing
-        listing: String,
-        /// The tier
-        #[arg(long)]
-        tier: String,
-    },
+    Subscribe(MarketSubscribe),
     /// End your subscription to a listing
-    Unsubscribe {
-        /// The listing
-        listing: String,
-    },
+    Unsubscribe(MarketUnsubscribe),
     /// Buy a listing at its one-off price
-    Buy {
-        /// The listing
-        listing: String,
-    },
+    Buy(MarketBuy),
     /// Ask for a slot of a service; prints the booking id
-    Book {
-        /// The service
-        listing: String,
-        /// Start: 2026-12-01T10:00Z
-        #[arg(long)]
-        start: Instant,
-        /// End: 2026-12-01T11:00Z
-        #[arg(long)]
-        end: Instant,
-    },
+    Book(MarketBook),
     /// Confirm a booking of your service (overlapping confirmed slots are refused)
-    Confirm {
-        /// The booking (id or id prefix)
-        booking: String,
-    },
+    Confirm(MarketConfirm),
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum GuildCmd {
     /// Create a guild you own; prints its id
-    Create {
-        /// Its name
-        name: String,
-    },
+    Create(GuildCreate),
     /// Join a guild
-    Join {
-        /// Its name (when unique) or id or id prefix
-        guild: String,
-    },
+    Join(GuildJoin),
     /// Leave a guild
-    Leave {
-        /// Its name or id
-        guild: String,
-    },
+    Leave(GuildLeave),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -360,62 +211,18 @@ pub(crate) enum BoardArg {
     Creators,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TaskOutcomeArg {
-    /// It succeeded
-    Success,
-    /// It failed
-    Failure,
-}
-
 #[derive(Subcommand, Debug)]
 pub(crate) enum RepCmd {
     /// Attest how an author did on a task
-    Attest {
-        /// The author (public key or local identity name)
-        subject: String,
-        /// The task
-        #[arg(long)]
-        task: String,
-        /// How it went
-        #[arg(long, value_enum)]
-        outcome: TaskOutcomeArg,
-        /// 1 to 10
-        #[arg(long, default_value_t = 1)]
-        weight: u32,
-    },
+    Attest(RepAttest),
     /// Vouch for an author
-    Vouch {
-        /// The author
-        subject: String,
-    },
+    Vouch(RepVouch),
     /// Withdraw your vouch
-    Unvouch {
-        /// The author
-        subject: String,
-    },
+    Unvouch(RepUnvouch),
     /// Report a violation; prints the report id
-    Report {
-        /// The author
-        subject: String,
-        /// The kind of violation, e.g. spam
-        #[arg(long)]
-        category: String,
-        /// The hash of the event that shows it
-        #[arg(long)]
-        evidence: String,
-    },
+    Report(RepReport),
     /// Give your verdict on a report
-    Resolve {
-        /// The report (id or id prefix)
-        report: String,
-        /// Uphold it
-        #[arg(long, conflicts_with = "dismissed", required_unless_present = "dismissed")]
-        upheld: bool,
-        /// Dismiss it
-        #[arg(long)]
-        dismissed: bool,
-    },
+    Resolve(RepResolve),
     /// Score, tier, success rate, vouches and violations (formula rep/1)
     Show {
         /// The author
@@ -423,253 +230,101 @@ pub(crate) enum RepCmd {
         /// Compute as of this instant (default: now)
         #[arg(long, value_name = "TIME")]
         as_of: Option<Instant>,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DecisionArg {
-    /// Go ahead
-    Allow,
-    /// Refused
-    Deny,
-    /// A person must approve first
-    Ask,
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum AuditCmd {
     /// Record a tool call and the policy's decision; prints the request id
-    Tool {
-        /// The agent session
-        session: String,
-        /// The tool, e.g. shell.exec
-        #[arg(long)]
-        tool: String,
-        /// A digest of the call's arguments
-        #[arg(long)]
-        args_digest: String,
-        /// What it may touch, e.g. workspace
-        #[arg(long)]
-        scope: String,
-        /// The policy's decision
-        #[arg(long, value_enum)]
-        decision: DecisionArg,
-        /// Why
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
+    Tool(AuditTool),
     /// Approve a request whose decision was ask
-    Approve {
-        /// The request (id or id prefix)
-        request: String,
-    },
+    Approve(AuditApprove),
     /// Deny a request whose decision was ask
-    Deny {
-        /// The request
-        request: String,
-    },
+    Deny(AuditDeny),
     /// Record how an allowed (or approved) call went
-    Done {
-        /// The request
-        request: String,
-        /// It succeeded
-        #[arg(long, conflicts_with = "failed", required_unless_present = "failed")]
-        ok: bool,
-        /// It failed
-        #[arg(long)]
-        failed: bool,
-        /// How long it took
-        #[arg(long)]
-        duration_ms: u64,
-        /// Model tokens used
-        #[arg(long, default_value_t = 0)]
-        tokens: u64,
-        /// What it cost, in cents
-        #[arg(long, default_value_t = 0)]
-        cost_cents: u64,
-        /// The model that ran it
-        #[arg(long, default_value = "")]
-        model: String,
-    },
+    Done(AuditDone),
     /// A session's timeline: requests, decisions, approvals, results and cost
     Show {
         /// The session
         session: String,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
+    /// Requests waiting for a person: decided ask, neither approved nor denied yet (oldest first)
+    Pending,
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum PersonaCmd {
     /// Create a persona you own; prints its id
-    Create {
-        /// Its name, unique among your personas
-        name: String,
-        /// What it is
-        #[arg(long, default_value = "")]
-        description: String,
-    },
+    Create(PersonaCreate),
     /// Nudge the Big Five traits (each delta at most 0.05 either way; values stay in [0, 1])
-    Traits {
-        /// The persona
-        persona: String,
-        /// Openness delta
-        #[arg(long, allow_negative_numbers = true)]
-        openness: Option<Units>,
-        /// Conscientiousness delta
-        #[arg(long, allow_negative_numbers = true)]
-        conscientiousness: Option<Units>,
-        /// Extraversion delta
-        #[arg(long, allow_negative_numbers = true)]
-        extraversion: Option<Units>,
-        /// Agreeableness delta
-        #[arg(long, allow_negative_numbers = true)]
-        agreeableness: Option<Units>,
-        /// Neuroticism delta
-        #[arg(long, allow_negative_numbers = true)]
-        neuroticism: Option<Units>,
-    },
+    Traits(PersonaTraits),
     /// Fork any persona into a new one you own, starting from its traits; prints the new id
-    Fork {
-        /// The persona to fork (yours by name, anyone's by id or id prefix)
-        persona: String,
-        /// The new persona's name
-        name: String,
-        /// The license the fork is made under, e.g. CC-BY-4.0
-        #[arg(long)]
-        license: Option<String>,
-    },
+    Fork(PersonaFork),
     /// Retire a persona: it accepts no more changes
-    Retire {
-        /// The persona
-        persona: String,
-        /// The persona that takes over
-        #[arg(long)]
-        successor: Option<String>,
-        /// Why
-        #[arg(long)]
-        reason: Option<String>,
-    },
+    Retire(PersonaRetire),
     /// Identity, stage, traits, commitment health, consent, model, memories, lineage
     Show {
         /// The persona
         persona: String,
-        /// Compute memory strength as of this instant (default: now)
+        /// Show the persona as it stood at this instant: traits, commitments and memories from its
+        /// owner's events up to then, memory strength computed for then (default: now)
         #[arg(long, value_name = "TIME")]
         as_of: Option<Instant>,
-        /// Print JSON
+        /// Also list the closed and expired commitments
         #[arg(long)]
-        json: bool,
+        all: bool,
     },
     /// Every persona in the store
-    List(JsonFlag),
+    List,
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum CommitmentCmd {
     /// Open a commitment; prints its id
-    Open {
-        /// The persona
-        persona: String,
-        /// What is promised
-        title: String,
-        /// When it is due: 2026-12-01 or 2026-12-01T17:00Z
-        #[arg(long, value_name = "TIME")]
-        due: Option<Instant>,
-    },
+    Open(CommitmentOpen),
     /// Close an open commitment
-    Close {
-        /// The persona
-        persona: String,
-        /// The commitment id or an id prefix
-        commitment: String,
-        /// How it ended
-        #[arg(long, value_enum)]
-        outcome: OutcomeArg,
-    },
+    Close(CommitmentClose),
     /// Expire your open commitments that are past due (each expiry is an event)
-    Sweep,
+    Sweep(CommitmentSweep),
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MemoryCmd {
     /// Remember something; prints the memory id
-    Add {
-        /// The persona
-        persona: String,
-        /// What to remember
-        text: String,
-        /// How important, in [0, 1]
-        #[arg(long)]
-        importance: Units,
-        /// A label (repeat for several)
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-    },
+    Add(MemoryAdd),
     /// Forget a memory
-    Forget {
+    Forget(MemoryForget),
+    /// A persona's memories, oldest first, with their strength
+    List {
         /// The persona
         persona: String,
-        /// The memory id or an id prefix
-        memory: String,
+        /// Include forgotten memories
+        #[arg(long)]
+        all: bool,
+        /// Only memories whose text or a tag contains this (ignoring case)
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Compute strength as of this instant (default: now)
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Instant>,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ModelCmd {
     /// Switch a persona to a model (a model swap), recorded with the model's hash
-    Use {
-        /// The persona
-        persona: String,
-        /// The model, e.g. ollama:llama3.1
-        model: String,
-        /// The model's content hash, e.g. sha256:9f86d0…
-        #[arg(long)]
-        hash: String,
-    },
+    Use(ModelUse),
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ProjectionsCmd {
     /// Per view: checkpoint, lag, rows, digest, skipped and ignored events
-    Status(JsonFlag),
+    Status,
     /// Empty a view (or all) and fold it again from the first event
     Rebuild {
         /// The view (default: all)
         view: Option<String>,
     },
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OutcomeArg {
-    /// Kept
-    Done,
-    /// Tried and not kept
-    Failed,
-    /// Withdrawn
-    Cancelled,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RoleArg {
-    /// The person talking to the persona
-    User,
-    /// The persona
-    Assistant,
-    /// Instructions
-    System,
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct JsonFlag {
-    /// Print one JSON document instead of text
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -690,21 +345,28 @@ pub(crate) struct GenArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct LogArgs {
-    /// How many events to show
+    /// How many events to show at most (0 shows none)
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
-    /// Only this author's events (a public key in hex)
-    #[arg(long, value_name = "KEY")]
+    /// Only this author's events: a public key, a local identity name, or a unique prefix of a key
+    #[arg(long, value_name = "AUTHOR")]
     pub(crate) author: Option<String>,
-    /// Only events of this kind, e.g. persona.created/1
+    /// Only events of this kind, e.g. memory.added/1 (memory.added: its one version)
     #[arg(long)]
     pub(crate) kind: Option<String>,
     /// Show the events after this offset, oldest first (default: the latest events)
-    #[arg(long, value_name = "OFFSET")]
+    #[arg(long, value_name = "OFFSET", conflicts_with = "persona")]
     pub(crate) after: Option<u64>,
-    /// One JSON object per line
-    #[arg(long)]
-    pub(crate) json: bool,
+    /// A persona's timeline: its owner's events about it (its creation and every event naming
+    /// it), oldest first, up to --limit
+    #[arg(long, value_name = "PERSONA", conflicts_with_all = ["author", "kind"])]
+    pub(crate) persona: Option<String>,
+    /// With --persona: only events stamped at or after this instant
+    #[arg(long, value_name = "TIME", requires = "persona")]
+    pub(crate) since: Option<Instant>,
+    /// With --persona: only events stamped at or before this instant
+    #[arg(long, value_name = "TIME", requires = "persona")]
+    pub(crate) until: Option<Instant>,
 }
 
 #[derive(Args, Debug)]
@@ -768,9 +430,6 @@ pub(crate) struct BenchArgs {
     /// Scratch folder (default: a temporary folder, removed afterwards)
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
-    /// Print the results as JSON
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]

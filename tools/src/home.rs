@@ -3,7 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::{Identity, Ledger, OpenError};
+use mindlog_commands::Rejection;
+use mindlog_ledger::{Identity, Ledger, OpenError, PublicKey, Snapshot};
+
+use crate::Rejected;
+use crate::output::Format;
 
 /// The store file inside a home.
 pub(crate) const STORE_FILE: &str = "mind.redb";
@@ -15,17 +19,19 @@ pub(crate) const DEFAULT_IDENTITY: &str = "default";
 /// The folder of identities beyond the first.
 pub(crate) const IDENTITIES_DIR: &str = "identities";
 
-/// A resolved home folder, and the identity commands sign as.
+/// A resolved home folder, the identity commands sign as, and how they print (`--json`).
 #[derive(Clone, Debug)]
 pub(crate) struct Home {
     dir: PathBuf,
     /// `--as NAME`; `None` for the default identity.
     signer: Option<String>,
+    /// `--json` or text.
+    format: Format,
 }
 
 impl Home {
     /// `--home`, else `$MINDLOG_HOME`, else `~/.mindlog`.
-    pub(crate) fn resolve(flag: Option<PathBuf>, signer: Option<String>) -> Result<Home> {
+    pub(crate) fn resolve(flag: Option<PathBuf>, signer: Option<String>, format: Format) -> Result<Home> {
         let dir = match flag.or_else(|| std::env::var_os("MINDLOG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from)) {
             Some(dir) => dir,
             None => {
@@ -34,11 +40,16 @@ impl Home {
                 PathBuf::from(home).join(".mindlog")
             }
         };
-        Ok(Home { dir, signer })
+        Ok(Home { dir, signer, format })
     }
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How commands print: `--json` or text.
+    pub(crate) fn format(&self) -> Format {
+        self.format
     }
 
     pub(crate) fn store_path(&self) -> PathBuf {
@@ -140,6 +151,36 @@ impl Home {
         match self.identity_named(Some(text)) {
             Ok(identity) => identity.public_key().to_string(),
             Err(_) => text.to_owned(),
+        }
+    }
+
+    /// An author named by `text`: a public key in hex, a local identity's name, or a prefix (4 or
+    /// more hex characters) of exactly one author holding a feed in `snapshot`.
+    pub(crate) fn author(&self, text: &str, snapshot: &Snapshot) -> Result<PublicKey> {
+        if let Ok(key) = text.parse::<PublicKey>() {
+            return Ok(key);
+        }
+        if let Ok(identity) = self.identity_named(Some(text)) {
+            return Ok(identity.public_key());
+        }
+        let unknown = || {
+            Rejected(format!(
+                "unknown author {text:?}: give a public key, a local identity name (mindlog identity list) or a \
+                 prefix of an author's key (mindlog stats --json lists them)"
+            ))
+        };
+        if !(4..64).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(unknown().into());
+        }
+        let matches: Vec<PublicKey> =
+            snapshot.heads()?.into_iter().map(|h| h.author).filter(|a| a.to_string().starts_with(text)).collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(unknown().into()),
+            many => {
+                let ambiguous = Rejection::Ambiguous { what: "author", reference: text.to_owned(), count: many.len() };
+                Err(Rejected(ambiguous.to_string()).into())
+            }
         }
     }
 

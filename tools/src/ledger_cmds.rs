@@ -5,128 +5,269 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use mindlog_ledger::{Identity, IdentityError, Ledger, PublicKey, Snapshot, StoredEvent, format_time};
+use mindlog_commands::Instant;
+use mindlog_ledger::{
+    Hash, Identity, IdentityError, ImportReport, Ledger, PublicKey, Snapshot, StoredEvent, VerifyReport,
+};
 use serde::Serialize;
 
 use crate::cli::{DemoArgs, ExportArgs, GenArgs, ImportArgs, LogArgs};
 use crate::home::Home;
+use crate::output::{Report, emit, json_line};
 use crate::ui::{human_bytes, progress, thousands};
-use crate::{Outcome, workload};
+use crate::{Outcome, Rejected, workload};
+
+/// What `init` made or found.
+#[derive(Serialize)]
+pub(crate) struct InitReport {
+    /// The home folder.
+    home: String,
+    /// The default identity's public key.
+    public_key: PublicKey,
+    /// Whether `identity.key` was made now (false: it existed and was kept).
+    key_created: bool,
+    /// Whether `mind.redb` was made now (false: it existed and was kept).
+    store_created: bool,
+}
+
+impl Report for InitReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.public_key)
+    }
+}
 
 pub(crate) fn init(home: &Home) -> Result<Outcome> {
+    emit(&init_home(home)?, home.format())?;
+    Ok(Outcome::Success)
+}
+
+/// Makes the home's key and store where missing, saying on stderr what it did.
+fn init_home(home: &Home) -> Result<InitReport> {
     home.create_dir()?;
     let key_path = home.key_path();
-    let identity = match Identity::generate()?.save_new(&key_path) {
+    let key_created = match Identity::generate()?.save_new(&key_path) {
         Ok(()) => {
             eprintln!("created {} (mode 0600)", key_path.display());
-            Identity::load(&key_path)?
+            true
         }
         Err(IdentityError::AlreadyExists(_)) => {
             eprintln!("{} already exists; kept it (mindlog never overwrites a key)", key_path.display());
-            Identity::load(&key_path)?
+            false
         }
         Err(e) => return Err(e.into()),
     };
+    let identity = Identity::load(&key_path)?;
     let store_path = home.store_path();
-    if store_path.exists() {
+    let store_created = if store_path.exists() {
         Ledger::open(&store_path)?;
         eprintln!("{} already exists; kept it", store_path.display());
+        false
     } else {
         Ledger::create(&store_path)?;
         eprintln!("created {}", store_path.display());
+        true
+    };
+    Ok(InitReport {
+        home: home.dir().display().to_string(),
+        public_key: identity.public_key(),
+        key_created,
+        store_created,
+    })
+}
+
+/// What `gen` wrote.
+#[derive(Serialize)]
+pub(crate) struct GenSummary {
+    /// Events written.
+    events: u64,
+    /// Events already held (the same seed run again), not written twice.
+    skipped: u64,
+    /// Authors the events are spread over.
+    authors: u32,
+    /// The seed.
+    seed: u64,
+    /// Seconds taken.
+    seconds: f64,
+    /// Events per second.
+    events_per_second: f64,
+}
+
+impl Report for GenSummary {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let skipped =
+            if self.skipped > 0 { format!(" ({} already held)", thousands(self.skipped)) } else { String::new() };
+        writeln!(
+            out,
+            "wrote {} events{skipped} over {} authors (seed {}) in {:.2} s: {} events/s",
+            thousands(self.events),
+            self.authors,
+            self.seed,
+            self.seconds,
+            thousands(self.events_per_second as u64)
+        )
     }
-    let mut out = io::stdout().lock();
-    writeln!(out, "{}", identity.public_key())?;
-    Ok(Outcome::Success)
 }
 
 pub(crate) fn generate(home: &Home, args: &GenArgs) -> Result<Outcome> {
     let ledger = home.open()?;
-    let bar = progress(Some(args.events), "gen");
-    let report = workload::run(&ledger, args, &|n| bar.set_position(n))?;
-    bar.finish_and_clear();
-    let skipped =
-        if report.skipped > 0 { format!(" ({} already held)", thousands(report.skipped)) } else { String::new() };
-    writeln!(
-        io::stdout().lock(),
-        "wrote {} events{skipped} over {} authors (seed {}) in {:.2} s: {} events/s",
-        thousands(report.events),
-        args.authors,
-        args.seed,
-        report.seconds,
-        thousands(report.events_per_second as u64)
-    )?;
+    emit(&gen_events(&ledger, args)?, home.format())?;
     Ok(Outcome::Success)
 }
 
+fn gen_events(ledger: &Ledger, args: &GenArgs) -> Result<GenSummary> {
+    let bar = progress(Some(args.events), "gen");
+    let report = workload::run(ledger, args, &|n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    Ok(GenSummary {
+        events: report.events,
+        skipped: report.skipped,
+        authors: args.authors,
+        seed: args.seed,
+        seconds: report.seconds,
+        events_per_second: report.events_per_second,
+    })
+}
+
+/// One event as `log` shows it.
 #[derive(Serialize)]
-struct LogLine<'a> {
+struct LogLine {
     offset: u64,
-    hash: String,
+    hash: Hash,
     author: PublicKey,
     seq: u64,
-    ts: u64,
-    time: String,
-    kind: &'a str,
-    refs: Vec<String>,
+    time: Instant,
+    kind: String,
+    refs: Vec<Hash>,
     payload_size: usize,
     /// The payload decoded, for kinds this build knows.
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<mindlog_commands::Event>,
 }
 
-pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
-    let ledger = home.open()?;
-    let snapshot = ledger.snapshot()?;
-    let author = match &args.author {
-        Some(text) => Some(text.parse::<PublicKey>().with_context(|| format!("--author {text:?}"))?),
-        None => None,
-    };
-    let events = select(&snapshot, author.as_ref(), args.kind.as_deref(), args.after, args.limit)?;
-    let mut out = BufWriter::new(io::stdout().lock());
-    if !args.json {
+/// What `log` shows; its JSON form is JSON Lines, one event per line.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct LogReport {
+    lines: Vec<LogLine>,
+    /// `--limit`: with 0 nothing was asked for, so "no events match" is not said.
+    #[serde(skip)]
+    limit: usize,
+}
+
+impl Report for LogReport {
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.lines.iter().try_for_each(|line| json_line(out, line))
+    }
+
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "{:>8}  {:<27}  {:<16}  {:>7}  {:<28}  {:>6}  {:<16}",
             "OFFSET", "TIME", "AUTHOR", "SEQ", "KIND", "BYTES", "HASH"
         )?;
-    }
-    for event in &events {
-        let env = event.envelope().with_context(|| format!("offset {}", event.offset))?;
-        if args.json {
-            let line = LogLine {
-                offset: event.offset,
-                hash: event.hash.to_string(),
-                author: env.author,
-                seq: env.seq,
-                ts: env.ts,
-                time: format_time(env.ts),
-                kind: &env.kind,
-                refs: env.refs.iter().map(ToString::to_string).collect(),
-                payload_size: env.payload.len(),
-                event: mindlog_commands::Event::decode(&env.kind, &env.payload).ok().flatten(),
-            };
-            serde_json::to_writer(&mut out, &line)?;
-            writeln!(out)?;
-        } else {
+        for line in &self.lines {
             writeln!(
                 out,
                 "{:>8}  {:<27}  {:<16}  {:>7}  {:<28}  {:>6}  {:<16}",
-                event.offset,
-                format_time(env.ts),
-                &env.author.to_string()[..16],
-                env.seq,
-                env.kind,
-                env.payload.len(),
-                &event.hash.to_string()[..16]
+                line.offset,
+                line.time.to_string(),
+                &line.author.to_string()[..16],
+                line.seq,
+                line.kind,
+                line.payload_size,
+                &line.hash.to_string()[..16]
             )?;
         }
+        if self.lines.is_empty() && self.limit > 0 {
+            writeln!(out, "(no events match)")?;
+        }
+        Ok(())
     }
-    if !args.json && events.is_empty() {
-        writeln!(out, "(no events match)")?;
+}
+
+pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
+    if let Some(persona) = &args.persona {
+        return timeline(home, persona, args);
     }
-    out.flush()?;
+    let ledger = home.open()?;
+    let snapshot = ledger.snapshot()?;
+    let author = args.author.as_deref().map(|text| home.author(text, &snapshot)).transpose()?;
+    let kind = args.kind.as_deref().map(|text| event_kind(&snapshot, text)).transpose()?;
+    let events = select(&snapshot, author.as_ref(), kind.as_deref(), args.after, args.limit)?;
+    let mut lines = Vec::with_capacity(events.len());
+    for event in &events {
+        let env = event.envelope().with_context(|| format!("offset {}", event.offset))?;
+        lines.push(LogLine {
+            offset: event.offset,
+            hash: event.hash,
+            author: env.author,
+            seq: env.seq,
+            time: Instant(env.ts),
+            event: mindlog_commands::Event::decode(&env.kind, &env.payload).ok().flatten(),
+            kind: env.kind.to_string(),
+            refs: env.refs.to_vec(),
+            payload_size: env.payload.len(),
+        });
+    }
+    emit(&LogReport { lines, limit: args.limit }, home.format())?;
     Ok(Outcome::Success)
+}
+
+/// `log --persona`: the persona's timeline, oldest first, as `LogLine`s.
+fn timeline(home: &Home, reference: &str, args: &LogArgs) -> Result<Outcome> {
+    let session = crate::session::Session::open(home)?;
+    let me = session.identity.public_key();
+    let info =
+        mindlog_commands::resolve_persona(&session.views()?, &me, reference).map_err(crate::session::decide_error)?;
+    let (since, until) = (args.since.map_or(0, |t| t.0), args.until.map_or(u64::MAX, |t| t.0));
+    let (author, events) =
+        session.projections.persona_timeline(&info.id, since, until)?.context("the persona vanished")?;
+    let lines = events
+        .into_iter()
+        .take(args.limit)
+        .map(|e| LogLine {
+            offset: e.offset,
+            hash: e.hash,
+            author,
+            seq: e.seq,
+            time: e.ts,
+            refs: e.refs,
+            payload_size: e.payload_size,
+            kind: e.kind,
+            event: e.event,
+        })
+        .collect();
+    emit(&LogReport { lines, limit: args.limit }, home.format())?;
+    Ok(Outcome::Success)
+}
+
+/// The kind `text` names: a kind with its version (`memory.added/1`) that this build knows or the
+/// store holds, or a kind without its version when it has exactly one.
+fn event_kind(snapshot: &Snapshot, text: &str) -> Result<String> {
+    let mut known: Vec<String> = mindlog_commands::Event::KINDS.iter().map(|k| (*k).to_owned()).collect();
+    known.extend(snapshot.kind_counts()?.into_iter().map(|(kind, _)| kind));
+    known.sort();
+    known.dedup();
+    if known.iter().any(|k| k == text) {
+        return Ok(text.to_owned());
+    }
+    let versions: Vec<&String> =
+        known.iter().filter(|k| k.rsplit_once('/').is_some_and(|(name, _)| name == text)).collect();
+    if let [one] = versions.as_slice() {
+        return Ok((*one).clone());
+    }
+    let name = text.rsplit_once('/').map_or(text, |(name, _)| name);
+    let close: Vec<&str> = known
+        .iter()
+        .filter(|k| k.contains(name) || name.split('.').any(|part| part.len() > 2 && k.contains(part)))
+        .map(String::as_str)
+        .collect();
+    let hint = if close.is_empty() {
+        "mindlog stats lists the kinds this store holds".to_owned()
+    } else {
+        format!("did you mean {}?", close.join(", "))
+    };
+    Err(Rejected(format!("unknown kind {text:?}: kinds carry a version, as in memory.added/1; {hint}")).into())
 }
 
 /// The events `log` shows: after `after` (oldest first), or else the latest `limit`.
@@ -137,6 +278,9 @@ fn select(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<StoredEvent>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let lo = after.map_or(0, |a| a.saturating_add(1));
     let offsets: Box<dyn DoubleEndedIterator<Item = Result<u64, mindlog_ledger::StorageError>>> = match (author, kind) {
         (Some(a), _) => Box::new(snapshot.feed(a, 1..=u64::MAX)?.map(|r| r.map(|(_, o)| o))),
@@ -175,8 +319,9 @@ fn select(
     Ok(picked)
 }
 
+/// What `stats` shows.
 #[derive(Serialize)]
-struct Stats {
+pub(crate) struct Stats {
     store: String,
     file_bytes: u64,
     events: u64,
@@ -191,88 +336,112 @@ struct KindCount {
     events: u64,
 }
 
-pub(crate) fn stats(home: &Home, json: bool) -> Result<Outcome> {
+impl Report for Stats {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "store    {} ({})", self.store, human_bytes(self.file_bytes))?;
+        writeln!(out, "events   {}", thousands(self.events))?;
+        writeln!(out, "feeds    {}", thousands(self.feeds))?;
+        writeln!(out, "\nkinds")?;
+        for k in &self.kinds {
+            writeln!(out, "  {:<32} {:>12}", k.kind, thousands(k.events))?;
+        }
+        writeln!(out, "\nheads (author, seq, hash)")?;
+        for h in self.heads.iter().take(20) {
+            writeln!(out, "  {}  {:>9}  {}", h.author, h.seq, h.hash)?;
+        }
+        if self.heads.len() > 20 {
+            writeln!(out, "  … and {} more (--json lists all)", self.heads.len() - 20)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn stats(home: &Home) -> Result<Outcome> {
     let ledger = home.open()?;
+    emit(&count(&ledger)?, home.format())?;
+    Ok(Outcome::Success)
+}
+
+fn count(ledger: &Ledger) -> Result<Stats> {
     let snapshot = ledger.snapshot()?;
     let heads = snapshot.heads()?;
-    let stats = Stats {
+    Ok(Stats {
         store: ledger.path().display().to_string(),
         file_bytes: std::fs::metadata(ledger.path())?.len(),
         events: snapshot.len()?,
         feeds: heads.len() as u64,
         heads,
         kinds: snapshot.kind_counts()?.into_iter().map(|(kind, events)| KindCount { kind, events }).collect(),
-    };
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer_pretty(&mut out, &stats)?;
-        writeln!(out)?;
-    } else {
-        writeln!(out, "store    {} ({})", stats.store, human_bytes(stats.file_bytes))?;
-        writeln!(out, "events   {}", thousands(stats.events))?;
-        writeln!(out, "feeds    {}", thousands(stats.feeds))?;
-        writeln!(out, "\nkinds")?;
-        for k in &stats.kinds {
-            writeln!(out, "  {:<32} {:>12}", k.kind, thousands(k.events))?;
-        }
-        writeln!(out, "\nheads (author, seq, hash)")?;
-        for h in stats.heads.iter().take(20) {
-            writeln!(out, "  {}  {:>9}  {}", h.author, h.seq, h.hash)?;
-        }
-        if stats.heads.len() > 20 {
-            writeln!(out, "  … and {} more (--json lists all)", stats.heads.len() - 20)?;
-        }
-    }
-    out.flush()?;
-    Ok(Outcome::Success)
+    })
 }
 
-pub(crate) fn verify(home: &Home, json: bool) -> Result<Outcome> {
+impl Report for VerifyReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let verdict = if self.ok { "OK" } else { "FAILED" };
+        writeln!(
+            out,
+            "{verdict}: {} events in {} feeds checked in {:.2} s ({} events/s)",
+            thousands(self.events),
+            thousands(self.feeds),
+            self.seconds,
+            thousands(self.events_per_second as u64)
+        )?;
+        if self.ok {
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "{} of {} feeds failed; {} events failed a check",
+            self.failed_feeds, self.feeds, self.failed_events
+        )?;
+        for feed in &self.feed_reports {
+            if let Some(f) = &feed.first_failure {
+                let seq = f.seq.map_or("?".into(), |s| s.to_string());
+                writeln!(
+                    out,
+                    "  feed {}: first failure at seq {seq} (offset {}): {}",
+                    feed.author, f.offset, f.problem
+                )?;
+            }
+        }
+        for f in &self.unattributed {
+            writeln!(out, "  offset {}: {}", f.offset, f.problem)?;
+        }
+        for problem in &self.index_failures {
+            writeln!(out, "  index: {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn verify(home: &Home) -> Result<Outcome> {
     let ledger = home.open()?;
+    let report = check(&ledger)?;
+    emit(&report, home.format())?;
+    Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
+}
+
+fn check(ledger: &Ledger) -> Result<VerifyReport> {
     let total = ledger.snapshot()?.len()?;
     let bar = progress(Some(total), "verify");
     let report = ledger.verify(&|n| bar.set_position(n))?;
     bar.finish_and_clear();
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        let verdict = if report.ok { "OK" } else { "FAILED" };
-        writeln!(
-            out,
-            "{verdict}: {} events in {} feeds checked in {:.2} s ({} events/s)",
-            thousands(report.events),
-            thousands(report.feeds),
-            report.seconds,
-            thousands(report.events_per_second as u64)
-        )?;
-        if !report.ok {
-            writeln!(
-                out,
-                "{} of {} feeds failed; {} events failed a check",
-                report.failed_feeds, report.feeds, report.failed_events
-            )?;
-            for feed in &report.feed_reports {
-                if let Some(f) = &feed.first_failure {
-                    let seq = f.seq.map_or("?".into(), |s| s.to_string());
-                    writeln!(
-                        out,
-                        "  feed {}: first failure at seq {seq} (offset {}): {}",
-                        feed.author, f.offset, f.problem
-                    )?;
-                }
-            }
-            for f in &report.unattributed {
-                writeln!(out, "  offset {}: {}", f.offset, f.problem)?;
-            }
-            for problem in &report.index_failures {
-                writeln!(out, "  index: {problem}")?;
-            }
-        }
+    Ok(report)
+}
+
+/// What `export --jsonl -o FILE` wrote.
+#[derive(Serialize)]
+pub(crate) struct Exported {
+    /// Events written.
+    events: u64,
+    /// The file.
+    path: String,
+}
+
+impl Report for Exported {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "exported {} events to {}", thousands(self.events), self.path)
     }
-    out.flush()?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
 }
 
 pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
@@ -280,20 +449,25 @@ pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
         return crate::query_cmds::export_parquet(home, dir, args.as_of.map(|t| t.0));
     }
     let ledger = home.open()?;
-    let total = ledger.snapshot()?.len()?;
-    let bar = progress(Some(total), "export");
-    let written = match &args.output {
+    match &args.output {
         None => {
-            let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-            ledger.export_jsonl(0, &mut out, &|n| bar.set_position(n))?
+            let bar = progress(Some(ledger.snapshot()?.len()?), "export");
+            let mut out = crate::output::stdout();
+            ledger.export_jsonl(0, &mut out, &|n| bar.set_position(n))?;
+            out.flush()?;
+            bar.finish_and_clear();
         }
-        Some(path) => write_atomically(path, |file| Ok(ledger.export_jsonl(0, file, &|n| bar.set_position(n))?))?,
-    };
-    bar.finish_and_clear();
-    if let Some(path) = &args.output {
-        eprintln!("exported {} events to {}", thousands(written), path.display());
+        Some(path) => emit(&export_to(&ledger, path)?, home.format())?,
     }
     Ok(Outcome::Success)
+}
+
+/// Exports every event to `path`, written atomically.
+fn export_to(ledger: &Ledger, path: &Path) -> Result<Exported> {
+    let bar = progress(Some(ledger.snapshot()?.len()?), "export");
+    let events = write_atomically(path, |file| Ok(ledger.export_jsonl(0, file, &|n| bar.set_position(n))?))?;
+    bar.finish_and_clear();
+    Ok(Exported { events, path: path.display().to_string() })
 }
 
 /// Writes through a temporary file beside `path` and renames it into place, so `path` is either
@@ -317,6 +491,19 @@ pub(crate) fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write
     result
 }
 
+impl Report for ImportReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "imported {} new events ({} already held) from {} lines in {:.2} s",
+            thousands(self.stored),
+            thousands(self.skipped),
+            thousands(self.lines),
+            self.seconds
+        )
+    }
+}
+
 pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
     let ledger = home.open()?;
     let (mut input, len): (Box<dyn BufRead>, Option<u64>) = if args.file.as_os_str() == "-" {
@@ -330,49 +517,117 @@ pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
     let bar = progress(len.map(|l| l / 1000), "import");
     let report = ledger.import_jsonl(&mut input, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
-    writeln!(
-        io::stdout().lock(),
-        "imported {} new events ({} already held) from {} lines in {:.2} s",
-        thousands(report.stored),
-        thousands(report.skipped),
-        thousands(report.lines),
-        report.seconds
-    )?;
+    emit(&report, home.format())?;
     Ok(Outcome::Success)
 }
 
+/// What `demo` did, step by step, and the disk space it used.
+#[derive(Serialize)]
+struct DemoReport {
+    init: InitReport,
+    #[serde(rename = "gen")]
+    generated: GenSummary,
+    verify: VerifyReport,
+    export: Exported,
+    stats: Stats,
+    disk: DiskUse,
+}
+
+/// The files of a home and their sizes.
+#[derive(Serialize)]
+struct DiskUse {
+    /// The home folder.
+    home: String,
+    /// Bytes of every file in it.
+    bytes: u64,
+    /// Each file, by name.
+    files: Vec<FileSize>,
+}
+
+#[derive(Serialize)]
+struct FileSize {
+    name: String,
+    bytes: u64,
+}
+
+impl Report for DemoReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let home = &self.disk.home;
+        writeln!(out, "== mindlog demo in {home} ==\n")?;
+        writeln!(out, "-- 1. init: a home with a signing key and a store")?;
+        self.init.text(out)?;
+        writeln!(
+            out,
+            "\n-- 2. gen: {} signed events from {} synthetic authors (seed {})",
+            thousands(self.generated.events),
+            self.generated.authors,
+            self.generated.seed
+        )?;
+        self.generated.text(out)?;
+        writeln!(out, "\n-- 3. verify: every hash, link and signature")?;
+        self.verify.text(out)?;
+        writeln!(out, "\n-- 4. export --jsonl -o {}", self.export.path)?;
+        self.export.text(out)?;
+        writeln!(out, "\n-- 5. stats")?;
+        self.stats.text(out)?;
+        let files: Vec<String> =
+            self.disk.files.iter().map(|f| format!("{} {}", f.name, human_bytes(f.bytes))).collect();
+        writeln!(
+            out,
+            "\ndisk used: {} in {home} ({}); remove it with: rm -r {home}",
+            human_bytes(self.disk.bytes),
+            files.join(", ")
+        )?;
+        let export = &self.export.path;
+        writeln!(
+            out,
+            "\nWhat to try next:\n  mindlog --home {home} log --limit 5\n  mindlog --home {home} verify --json | jq .feed_reports[0]\n  head -1 {export} | jq .\n  mindlog --home /tmp/copy init && mindlog --home /tmp/copy import {export}\n  mindlog bench --events 200000"
+        )
+    }
+}
+
 pub(crate) fn demo(home: &Home, args: &DemoArgs) -> Result<Outcome> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "== mindlog demo in {} ==\n", home.dir().display())?;
-    writeln!(out, "-- 1. init: a home with a signing key and a store")?;
-    init(home)?;
+    if home.store_path().exists() {
+        let held = home.open()?.snapshot()?.len()?;
+        anyhow::ensure!(
+            held == 0,
+            "{} already holds {} events; demo writes synthetic events only into an empty home: give it one, \
+             e.g. mindlog demo --home /tmp/mindlog-demo",
+            home.dir().display(),
+            thousands(held)
+        );
+    }
+    let init = init_home(home)?;
     let ledger = home.open()?;
-    writeln!(out, "\n-- 2. gen: {} signed events from 8 synthetic authors (seed 7)", thousands(args.events))?;
-    let gen_args = GenArgs { events: args.events, authors: 8, seed: 7, batch: 4096 };
-    let bar = progress(Some(args.events), "gen");
-    let report = workload::run(&ledger, &gen_args, &|n| bar.set_position(n))?;
-    bar.finish_and_clear();
-    writeln!(
-        out,
-        "wrote {} events in {:.2} s ({} events/s)",
-        thousands(report.events),
-        report.seconds,
-        thousands(report.events_per_second as u64)
-    )?;
+    let generated = gen_events(&ledger, &GenArgs { events: args.events, authors: 8, seed: 7, batch: 4096 })?;
+    let verify = check(&ledger)?;
+    let export = export_to(&ledger, &home.dir().join("export.jsonl"))?;
+    let stats = count(&ledger)?;
     drop(ledger);
-    writeln!(out, "\n-- 3. verify: every hash, link and signature")?;
-    let verdict = verify(home, false)?;
-    let export_path = home.dir().join("export.jsonl");
-    writeln!(out, "\n-- 4. export --jsonl -o {}", export_path.display())?;
-    export(home, &ExportArgs { jsonl: true, output: Some(export_path.clone()), parquet: None, as_of: None })?;
-    writeln!(out, "\n-- 5. stats")?;
-    stats(home, false)?;
-    let home_flag = format!("--home {}", home.dir().display());
-    writeln!(
-        out,
-        "\nWhat to try next:\n  mindlog {home_flag} log --limit 5\n  mindlog {home_flag} verify --json | jq .feed_reports[0]\n  head -1 {} | jq .\n  mindlog --home /tmp/copy init && mindlog --home /tmp/copy import {}\n  mindlog bench --events 200000",
-        export_path.display(),
-        export_path.display()
-    )?;
-    Ok(verdict)
+    let disk = disk_use(home.dir())?;
+    let ok = verify.ok;
+    emit(&DemoReport { init, generated, verify, export, stats, disk }, home.format())?;
+    Ok(if ok { Outcome::Success } else { Outcome::Failed })
+}
+
+/// The files directly in `dir` (and in its sub-folders, counted under the folder's name).
+fn disk_use(dir: &Path) -> Result<DiskUse> {
+    fn size(path: &Path) -> io::Result<u64> {
+        let meta = std::fs::metadata(path)?;
+        if !meta.is_dir() {
+            return Ok(meta.len());
+        }
+        let mut total = 0;
+        for entry in std::fs::read_dir(path)? {
+            total += size(&entry?.path())?;
+        }
+        Ok(total)
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        files.push(FileSize { name: entry.file_name().to_string_lossy().into_owned(), bytes: size(&entry.path())? });
+    }
+    files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    Ok(DiskUse { home: dir.display().to_string(), bytes: files.iter().map(|f| f.bytes).sum(), files })
 }

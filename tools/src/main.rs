@@ -6,6 +6,7 @@ mod cli;
 mod home;
 mod ledger_cmds;
 mod market_cmds;
+mod output;
 mod persona_cmds;
 mod query_cmds;
 mod session;
@@ -25,15 +26,19 @@ use crate::cli::{Cli, Command};
 use crate::home::Home;
 
 /// What a command concluded, when it ran to the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Done; exit 0.
     Success,
-    /// The thing checked is wrong (verify found a failure, a command was rejected); exit 1.
+    /// The thing checked is wrong (verify found a failure, `submit` had a rejected command),
+    /// and the command has said so; exit 1.
     Failed,
+    /// The command was rejected and appended nothing: `mindlog: REJECTION` on stderr, exit 1.
+    Rejected(mindlog_commands::Rejection),
 }
 
-/// An error that means "the input or the store is wrong", not "we could not run": exit 1.
+/// An error of a command that only reads, meaning "the input is wrong" (an unknown reference),
+/// not "we could not run": exit 1. Commands that write are rejected with [`Outcome::Rejected`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct Rejected(pub(crate) String);
@@ -41,10 +46,7 @@ pub(crate) struct Rejected(pub(crate) String);
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
-        }
+        Err(e) => return usage_error(&e),
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| "warn".into()))
@@ -53,18 +55,83 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Rejected(rejection)) => {
+            eprintln!("mindlog: {rejection}");
+            ExitCode::from(1)
+        }
         Err(e) => exit_for_error(&e),
     }
 }
 
-fn exit_for_error(error: &anyhow::Error) -> ExitCode {
-    for cause in error.chain() {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            // The reader went away (`mindlog export --jsonl | head`): not an error.
-            return ExitCode::SUCCESS;
+/// Help and version go to stdout (exit 0); `mindlog` or a command group alone prints its help on
+/// stderr (exit 2); any other usage error is one line on stderr (exit 2):
+/// `mindlog: <what is wrong>; see mindlog <command> --help`.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
         }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+        _ => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            eprintln!("mindlog: {}; see {} --help", one_line(&e.render().to_string()), command_path(&args).join(" "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's error message without its usage block: the message and its tips, on one line.
+fn one_line(rendered: &str) -> String {
+    let mut text = String::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(if text.ends_with(':') { " " } else { "; " });
+        }
+        text.push_str(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    text
+}
+
+/// `mindlog` and the subcommands named in `args`, as far as they go (`mindlog market show`).
+fn command_path(args: &[String]) -> Vec<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut path = vec!["mindlog".to_owned()];
+    for arg in args {
+        if arg.starts_with('-') {
+            continue;
+        }
+        match command.find_subcommand(arg) {
+            Some(sub) => {
+                path.push(sub.get_name().to_owned());
+                let sub = sub.clone();
+                command = sub;
+            }
+            None if path.len() > 1 => break,
+            None => continue, // a value of a global flag, such as --home DIR
+        }
+    }
+    path
+}
+
+fn exit_for_error(error: &anyhow::Error) -> ExitCode {
+    let closed_pipe = error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if closed_pipe || output::reader_went_away() {
+        // The reader went away (`mindlog log --json | head -1`): not an error.
+        return ExitCode::SUCCESS;
     }
     eprintln!("mindlog: {error:#}");
     let checked_thing_is_wrong = error.chain().any(|c| {
@@ -75,45 +142,40 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let home = Home::resolve(cli.home, cli.as_identity)?;
+    let format = if cli.json { output::Format::Json } else { output::Format::Text };
+    let home = Home::resolve(cli.home, cli.as_identity, format)?;
     match cli.command {
         Command::Init => ledger_cmds::init(&home),
         Command::Gen(args) => ledger_cmds::generate(&home, &args),
         Command::Log(args) => ledger_cmds::log(&home, &args),
-        Command::Stats(args) => ledger_cmds::stats(&home, args.json),
-        Command::Verify(args) => ledger_cmds::verify(&home, args.json),
+        Command::Stats => ledger_cmds::stats(&home),
+        Command::Verify => ledger_cmds::verify(&home),
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),
         Command::Commitment(cmd) => persona_cmds::commitment(&home, cmd),
         Command::Memory(cmd) => persona_cmds::memory(&home, cmd),
-        Command::Reflect { persona, text } => {
-            persona_cmds::write(&home, mindlog_commands::Command::Reflect { persona, text }, "reflection recorded")
-        }
-        Command::Emotion { persona, valence, arousal, label } => persona_cmds::write(
-            &home,
-            mindlog_commands::Command::Emotion { persona, valence, arousal, label },
-            "emotion recorded",
-        ),
-        Command::Consent { persona, scope, allow, deny: _ } => {
-            let what = if allow { "consent allowed" } else { "consent denied" };
-            persona_cmds::write(&home, mindlog_commands::Command::Consent { persona, scope, allow }, what)
+        Command::Reflect(c) => persona_cmds::write(&home, c, "reflection recorded"),
+        Command::Emotion(c) => persona_cmds::write(&home, c, "emotion recorded"),
+        Command::Consent(c) => {
+            let what = if c.allow { "consent allowed" } else { "consent denied" };
+            persona_cmds::write(&home, c, what)
         }
         Command::Model(cmd) => persona_cmds::model(&home, cmd),
-        Command::Message { persona, role, text } => persona_cmds::message(&home, persona, role, text),
+        Command::Message(c) => persona_cmds::write(&home, c, "message recorded"),
         Command::Submit { file } => persona_cmds::submit(&home, &file),
         Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
         Command::Query(args) => query_cmds::query(&home, &args),
         Command::Identity(cmd) => market_cmds::identity(&home, cmd),
         Command::Market(cmd) => market_cmds::market(&home, cmd),
-        Command::Review { listing, rating, text } => market_cmds::review(&home, listing, rating, text),
-        Command::Follow { target } => market_cmds::follow(&home, &target, true),
-        Command::Unfollow { target } => market_cmds::follow(&home, &target, false),
+        Command::Review(c) => persona_cmds::write(&home, c, "review recorded"),
+        Command::Follow(c) => market_cmds::follow(&home, c),
+        Command::Unfollow(c) => market_cmds::unfollow(&home, c),
         Command::Guild(cmd) => market_cmds::guild(&home, cmd),
-        Command::Award { member, badge, guild } => market_cmds::award(&home, &member, badge, guild),
-        Command::Leaderboard { board, limit, json } => market_cmds::leaderboard(&home, board, limit, json),
+        Command::Award(c) => market_cmds::award(&home, c),
+        Command::Leaderboard { board, limit } => market_cmds::leaderboard(&home, board, limit),
         Command::Rep(cmd) => market_cmds::rep(&home, cmd),
         Command::Audit(cmd) => market_cmds::audit(&home, cmd),
     }

@@ -1,32 +1,52 @@
 //! The marketplace, community, reputation, audit and identity commands.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use anyhow::Result;
-use mindlog_commands::{Command, Decision, IdSpace, ListingKind, TaskOutcome, resolve_id};
+use mindlog_commands::{Award, Follow, IdSpace, ListingKind, Rejection, Unfollow, resolve_id};
 use mindlog_ledger::{Hash, PublicKey};
-use mindlog_projections::{AuditSession, ListingPage, Reputation};
+use mindlog_projections::{AuditLine, AuditSession, CreatorRank, ListingPage, ListingRank, Reputation, Views};
+use serde::Serialize;
 
-use crate::cli::{AuditCmd, BoardArg, DecisionArg, GuildCmd, IdentityCmd, KindArg, MarketCmd, RepCmd, TaskOutcomeArg};
+use crate::cli::{AuditCmd, BoardArg, GuildCmd, IdentityCmd, MarketCmd, RepCmd};
 use crate::home::Home;
+use crate::output::{Report, decimal, emit};
 use crate::persona_cmds::write;
 use crate::session::{Session, decide_error};
 use crate::ui::{now_micros, thousands};
 use crate::{Outcome, Rejected};
 
-fn kind(arg: KindArg) -> ListingKind {
-    match arg {
-        KindArg::Plugin => ListingKind::Plugin,
-        KindArg::Service => ListingKind::Service,
-        KindArg::Api => ListingKind::Api,
-        KindArg::Modpack => ListingKind::Modpack,
-        KindArg::Theme => ListingKind::Theme,
-    }
-}
-
 /// Money in minor units as `12.34 EUR`.
 fn money(amount: u64, currency: &str) -> String {
     format!("{}.{:02} {currency}", amount / 100, amount % 100)
+}
+
+/// A local identity: what `identity new` made, and a line of `identity list`.
+#[derive(Serialize)]
+struct IdentityLine {
+    name: String,
+    public_key: PublicKey,
+    default: bool,
+}
+
+impl Report for IdentityLine {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.public_key)
+    }
+}
+
+/// What `identity list` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Identities(Vec<IdentityLine>);
+
+impl Report for Identities {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        for l in &self.0 {
+            writeln!(out, "{:<20} {}{}", l.name, l.public_key, if l.default { "  (default)" } else { "" })?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
@@ -34,31 +54,16 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
         IdentityCmd::New { name } => {
             let identity = home.new_identity(&name)?;
             eprintln!("created identity {name:?}; sign with --as {name}");
-            writeln!(io::stdout().lock(), "{}", identity.public_key())?;
+            emit(&IdentityLine { name, public_key: identity.public_key(), default: false }, home.format())?;
         }
-        IdentityCmd::List(flag) => {
-            #[derive(serde::Serialize)]
-            struct Line {
-                name: String,
-                public_key: PublicKey,
-                default: bool,
-            }
-            let lines: Vec<Line> = home
+        IdentityCmd::List => {
+            let lines = home
                 .identities()?
                 .into_iter()
                 .enumerate()
-                .map(|(i, (name, id))| Line { name, public_key: id.public_key(), default: i == 0 })
+                .map(|(i, (name, id))| IdentityLine { name, public_key: id.public_key(), default: i == 0 })
                 .collect();
-            let mut out = BufWriter::new(io::stdout().lock());
-            if flag.json {
-                serde_json::to_writer_pretty(&mut out, &lines)?;
-                writeln!(out)?;
-            } else {
-                for l in &lines {
-                    writeln!(out, "{:<20} {}{}", l.name, l.public_key, if l.default { "  (default)" } else { "" })?;
-                }
-            }
-            out.flush()?;
+            emit(&Identities(lines), home.format())?;
         }
     }
     Ok(Outcome::Success)
@@ -66,52 +71,90 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
 
 pub(crate) fn market(home: &Home, cmd: MarketCmd) -> Result<Outcome> {
     match cmd {
-        MarketCmd::Publish { kind: k, name, version, price, currency, tiers, license } => {
-            let what = format!("published {} {name:?}", kind(k).as_str());
-            write(home, Command::MarketPublish { kind: kind(k), name, version, price, currency, tiers, license }, &what)
+        MarketCmd::Publish(c) => {
+            let what = format!("published {} {:?}", c.kind.as_str(), c.name);
+            write(home, c, &what)
         }
-        MarketCmd::Update { listing, version, price, tiers, license } => {
-            let tiers = (!tiers.is_empty()).then_some(tiers);
-            write(home, Command::MarketUpdate { listing, version, price, tiers, license }, "listing updated")
-        }
-        MarketCmd::Withdraw { listing } => write(home, Command::MarketWithdraw { listing }, "listing withdrawn"),
-        MarketCmd::Subscribe { listing, tier } => write(home, Command::MarketSubscribe { listing, tier }, "subscribed"),
-        MarketCmd::Unsubscribe { listing } => write(home, Command::MarketUnsubscribe { listing }, "unsubscribed"),
-        MarketCmd::Buy { listing } => write(home, Command::MarketBuy { listing }, "bought"),
-        MarketCmd::Book { listing, start, end } => {
-            write(home, Command::MarketBook { listing, start, end }, "booking requested")
-        }
-        MarketCmd::Confirm { booking } => write(home, Command::MarketConfirm { booking }, "booking confirmed"),
-        MarketCmd::List { kind: k, all, json } => list(home, k.map(kind), all, json),
-        MarketCmd::Show { listing, json } => show(home, &listing, json),
+        MarketCmd::Update(c) => write(home, c, "listing updated"),
+        MarketCmd::Withdraw(c) => write(home, c, "listing withdrawn"),
+        MarketCmd::Subscribe(c) => write(home, c, "subscribed"),
+        MarketCmd::Unsubscribe(c) => write(home, c, "unsubscribed"),
+        MarketCmd::Buy(c) => write(home, c, "bought"),
+        MarketCmd::Book(c) => write(home, c, "booking requested"),
+        MarketCmd::Confirm(c) => write(home, c, "booking confirmed"),
+        MarketCmd::List { kind, all } => list(home, kind, all),
+        MarketCmd::Show { listing } => show(home, &listing),
     }
 }
 
-fn list(home: &Home, only: Option<ListingKind>, all: bool, json: bool) -> Result<Outcome> {
+/// A line of `market list`.
+#[derive(Serialize)]
+struct ListingLine {
+    id: Hash,
+    kind: &'static str,
+    name: String,
+    owner: PublicKey,
+    version: String,
+    price_model: &'static str,
+    price: Option<u64>,
+    currency: String,
+    status: &'static str,
+    mean_rating: Option<f64>,
+    reviews: u64,
+    subscribers: u64,
+    purchases: u64,
+    revenue: std::collections::BTreeMap<String, u64>,
+}
+
+/// What `market list` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Listings(Vec<ListingLine>);
+
+impl Report for Listings {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{:<16}  {:<8}  {:<24}  {:<9}  {:<20}  {:>6}  {:>5}  {:>5}  REVENUE",
+            "ID", "KIND", "NAME", "VERSION", "PRICE", "RATING", "SUBS", "BUYS"
+        )?;
+        for l in &self.0 {
+            let price = match (l.price, l.price_model) {
+                (Some(p), _) => money(p, &l.currency),
+                (None, "subscription") => "subscription".into(),
+                _ => "free".into(),
+            };
+            let rating = l.mean_rating.map_or("-".into(), |r| decimal(r, 2));
+            let revenue: Vec<String> = l.revenue.iter().map(|(c, a)| money(*a, c)).collect();
+            writeln!(
+                out,
+                "{:<16}  {:<8}  {:<24}  {:<9}  {:<20}  {:>6}  {:>5}  {:>5}  {}",
+                &l.id.to_string()[..16],
+                l.kind,
+                l.name,
+                l.version,
+                price,
+                rating,
+                l.subscribers,
+                l.purchases,
+                revenue.join(", ")
+            )?;
+        }
+        if self.0.is_empty() {
+            writeln!(out, "(no listings: mindlog market publish plugin NAME --price 500)")?;
+        }
+        Ok(())
+    }
+}
+
+fn list(home: &Home, only: Option<ListingKind>, all: bool) -> Result<Outcome> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    #[derive(serde::Serialize)]
-    struct Line {
-        id: Hash,
-        kind: &'static str,
-        name: String,
-        owner: PublicKey,
-        version: String,
-        price_model: &'static str,
-        price: Option<u64>,
-        currency: String,
-        status: &'static str,
-        mean_rating: Option<f64>,
-        reviews: u64,
-        subscribers: u64,
-        purchases: u64,
-        revenue: std::collections::BTreeMap<String, u64>,
-    }
-    let lines: Vec<Line> = views
+    let lines: Vec<ListingLine> = views
         .listings()?
         .into_iter()
         .filter(|(_, l, _)| only.is_none_or(|k| l.kind == k) && (all || l.withdrawn.is_none()))
-        .map(|(id, l, s)| Line {
+        .map(|(id, l, s)| ListingLine {
             id,
             kind: l.kind.as_str(),
             price_model: l.price_model(),
@@ -128,367 +171,386 @@ fn list(home: &Home, only: Option<ListingKind>, all: bool, json: bool) -> Result
             revenue: s.revenue,
         })
         .collect();
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer_pretty(&mut out, &lines)?;
-        writeln!(out)?;
-    } else {
-        writeln!(
-            out,
-            "{:<16}  {:<8}  {:<24}  {:<9}  {:<20}  {:>6}  {:>5}  {:>5}  REVENUE",
-            "ID", "KIND", "NAME", "VERSION", "PRICE", "RATING", "SUBS", "BUYS"
-        )?;
-        for l in &lines {
-            let price = match (l.price, l.price_model) {
-                (Some(p), _) => money(p, &l.currency),
-                (None, "subscription") => "subscription".into(),
-                _ => "free".into(),
-            };
-            let rating = l.mean_rating.map_or("-".into(), |r| format!("{r:.2}"));
-            let revenue: Vec<String> = l.revenue.iter().map(|(c, a)| money(*a, c)).collect();
-            writeln!(
-                out,
-                "{:<16}  {:<8}  {:<24}  {:<9}  {:<20}  {:>6}  {:>5}  {:>5}  {}",
-                &l.id.to_string()[..16],
-                l.kind,
-                l.name,
-                l.version,
-                price,
-                rating,
-                l.subscribers,
-                l.purchases,
-                revenue.join(", ")
-            )?;
-        }
-        if lines.is_empty() {
-            writeln!(out, "(no listings: mindlog market publish plugin NAME --price 500)")?;
-        }
-    }
-    out.flush()?;
+    emit(&Listings(lines), home.format())?;
     Ok(Outcome::Success)
 }
 
-fn show(home: &Home, reference: &str, json: bool) -> Result<Outcome> {
+/// The listing `reference` names: its name when exactly one listing has it, else an id or id
+/// prefix.
+fn resolve_listing(views: &Views, reference: &str) -> Result<Hash> {
+    let named: Vec<Hash> =
+        views.listings()?.into_iter().filter(|(_, l, _)| l.name == reference).map(|(id, _, _)| id).collect();
+    match named.as_slice() {
+        [one] => Ok(*one),
+        [] => resolve_id(views, IdSpace::Listing, "listing", reference).map_err(decide_error),
+        many => {
+            let ambiguous =
+                Rejection::Ambiguous { what: "listing name", reference: reference.to_owned(), count: many.len() };
+            Err(decide_error(ambiguous.into()))
+        }
+    }
+}
+
+fn show(home: &Home, reference: &str) -> Result<Outcome> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let id = resolve_id(&views, IdSpace::Listing, "listing", reference).map_err(decide_error)?;
+    let id = resolve_listing(&views, reference)?;
     let page = views.listing_page(&id)?.ok_or_else(|| Rejected(format!("unknown listing {reference:?}")))?;
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer_pretty(&mut out, &page)?;
-        writeln!(out)?;
-    } else {
-        print_listing(&mut out, &page)?;
-    }
-    out.flush()?;
+    emit(&Page(page), home.format())?;
     Ok(Outcome::Success)
 }
 
-fn print_listing(out: &mut dyn Write, p: &ListingPage) -> Result<()> {
-    let l = &p.listing;
-    writeln!(
-        out,
-        "{} {}  ({}, {})",
-        l.kind.as_str(),
-        l.name,
-        p.status,
-        l.license.as_deref().unwrap_or("no license given")
-    )?;
-    writeln!(out, "  id         {}", p.id)?;
-    writeln!(out, "  owner      {}", l.owner)?;
-    writeln!(
-        out,
-        "  version    {} ({} versions: {})",
-        l.version,
-        p.versions.len(),
-        p.versions.iter().map(|v| v.version.as_str()).collect::<Vec<_>>().join(", ")
-    )?;
-    let mut price = vec![format!("model {}", p.price_model)];
-    if let Some(amount) = l.price {
-        price.push(format!("one-off {}", money(amount, &l.currency)));
-    }
-    for t in &l.tiers {
-        price.push(format!("tier {} {} per {}", t.name, money(t.amount, &l.currency), t.period.as_str()));
-    }
-    writeln!(out, "  price      {}", price.join("; "))?;
-    let rating = p.mean_rating.map_or("no reviews".into(), |r| format!("{r:.2} from {} reviews", p.stats.reviews));
-    writeln!(out, "  rating     {rating}")?;
-    writeln!(
-        out,
-        "  customers  {} subscribers ({} ever), {} purchases",
-        p.stats.subscribers, p.stats.subscriptions, p.stats.purchases
-    )?;
-    let revenue: Vec<String> = p.stats.revenue.iter().map(|(c, a)| money(*a, c)).collect();
-    writeln!(out, "  revenue    {}", if revenue.is_empty() { "none".into() } else { revenue.join(", ") })?;
-    writeln!(out, "  bookings   {} requested, {} confirmed", p.stats.bookings, p.stats.confirmed)?;
-    for b in &p.bookings {
+/// What `market show` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Page(ListingPage);
+
+impl Report for Page {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let p = &self.0;
         writeln!(
             out,
-            "    {}  {} – {}  {}  by {}",
-            &b.id.to_string()[..12],
-            b.start,
-            b.end,
-            if b.confirmed { "confirmed" } else { "requested" },
-            &b.requester.to_string()[..16]
+            "{} {}  ({}, {})",
+            p.kind.as_str(),
+            p.name,
+            p.status,
+            p.license.as_deref().unwrap_or("no license given")
         )?;
-    }
-    if !p.reviews.is_empty() {
-        writeln!(out, "reviews")?;
-        for (who, r) in &p.reviews {
-            writeln!(out, "  {}  {}/5  {}", &who.to_string()[..16], r.rating, r.text)?;
+        writeln!(out, "  id         {}", p.id)?;
+        writeln!(out, "  owner      {}", p.owner)?;
+        writeln!(
+            out,
+            "  version    {} ({} versions: {})",
+            p.version,
+            p.versions.len(),
+            p.versions.iter().map(|v| v.version.as_str()).collect::<Vec<_>>().join(", ")
+        )?;
+        let mut price = vec![format!("model {}", p.price_model)];
+        if let Some(amount) = p.price {
+            price.push(format!("one-off {}", money(amount, &p.currency)));
         }
+        for t in &p.tiers {
+            price.push(format!("tier {} {} per {}", t.name, money(t.amount, &p.currency), t.period.as_str()));
+        }
+        writeln!(out, "  price      {}", price.join("; "))?;
+        let rating = p
+            .mean_rating
+            .map_or("no reviews".into(), |r| format!("{} from {} reviews", decimal(r, 2), p.stats.reviews));
+        writeln!(out, "  rating     {rating}")?;
+        writeln!(
+            out,
+            "  customers  {} subscribers ({} ever), {} purchases",
+            p.stats.subscribers, p.stats.subscriptions, p.stats.purchases
+        )?;
+        let revenue: Vec<String> = p.stats.revenue.iter().map(|(c, a)| money(*a, c)).collect();
+        writeln!(out, "  revenue    {}", if revenue.is_empty() { "none".into() } else { revenue.join(", ") })?;
+        writeln!(out, "  bookings   {} requested, {} confirmed", p.stats.bookings, p.stats.confirmed)?;
+        for b in &p.bookings {
+            writeln!(
+                out,
+                "    {}  {} – {}  {}  by {}",
+                &b.id.to_string()[..12],
+                b.start,
+                b.end,
+                if b.confirmed { "confirmed" } else { "requested" },
+                &b.requester.to_string()[..16]
+            )?;
+        }
+        if !p.reviews.is_empty() {
+            writeln!(out, "reviews")?;
+            for r in &p.reviews {
+                writeln!(out, "  {}  {}/5  {}", &r.reviewer.to_string()[..16], r.rating, r.text)?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-pub(crate) fn review(home: &Home, listing: String, rating: u8, text: String) -> Result<Outcome> {
-    write(home, Command::Review { listing, rating, text }, "review recorded")
+pub(crate) fn follow(home: &Home, mut c: Follow) -> Result<Outcome> {
+    c.target = home.key_or_name(&c.target);
+    write(home, c, "following")
 }
 
-pub(crate) fn follow(home: &Home, target: &str, on: bool) -> Result<Outcome> {
-    let target = home.key_or_name(target);
-    if on {
-        write(home, Command::Follow { target }, "following")
-    } else {
-        write(home, Command::Unfollow { target }, "no longer following")
-    }
+pub(crate) fn unfollow(home: &Home, mut c: Unfollow) -> Result<Outcome> {
+    c.target = home.key_or_name(&c.target);
+    write(home, c, "no longer following")
 }
 
 pub(crate) fn guild(home: &Home, cmd: GuildCmd) -> Result<Outcome> {
     match cmd {
-        GuildCmd::Create { name } => {
-            let what = format!("created guild {name:?}");
-            write(home, Command::GuildCreate { name }, &what)
+        GuildCmd::Create(c) => {
+            let what = format!("created guild {:?}", c.name);
+            write(home, c, &what)
         }
-        GuildCmd::Join { guild } => write(home, Command::GuildJoin { guild }, "joined"),
-        GuildCmd::Leave { guild } => write(home, Command::GuildLeave { guild }, "left"),
+        GuildCmd::Join(c) => write(home, c, "joined"),
+        GuildCmd::Leave(c) => write(home, c, "left"),
     }
 }
 
-pub(crate) fn award(home: &Home, member: &str, badge: String, guild: Option<String>) -> Result<Outcome> {
-    let member = home.key_or_name(member);
-    write(home, Command::Award { member, badge, guild }, "badge awarded")
+pub(crate) fn award(home: &Home, mut c: Award) -> Result<Outcome> {
+    c.member = home.key_or_name(&c.member);
+    write(home, c, "badge awarded")
 }
 
-pub(crate) fn leaderboard(home: &Home, board: BoardArg, limit: usize, json: bool) -> Result<Outcome> {
+/// What `leaderboard listings` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct ListingBoard(Vec<ListingRank>);
+
+impl Report for ListingBoard {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{:>4}  {:>7}  {:<16}  {:<8}  {:<24}  {:>6}  {:>7}  {:>5}  {:>5}",
+            "RANK", "SCORE", "ID", "KIND", "NAME", "RATING", "REVIEWS", "SUBS", "BUYS"
+        )?;
+        for r in &self.0 {
+            let rating = r.mean_rating.map_or("-".into(), |x| decimal(x, 2));
+            writeln!(
+                out,
+                "{:>4}  {:>7}  {:<16}  {:<8}  {:<24}  {:>6}  {:>7}  {:>5}  {:>5}",
+                r.rank,
+                decimal(r.score, 3),
+                &r.listing.to_string()[..16],
+                r.kind,
+                r.name,
+                rating,
+                r.reviews,
+                r.subscribers,
+                r.purchases
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What `leaderboard creators` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct CreatorBoard(Vec<CreatorRank>);
+
+impl Report for CreatorBoard {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{:>4}  {:>7}  {:<64}  {:>8}  REVENUE", "RANK", "SCORE", "CREATOR", "LISTINGS")?;
+        for r in &self.0 {
+            let revenue: Vec<String> = r.revenue.iter().map(|(c, a)| money(*a, c)).collect();
+            writeln!(
+                out,
+                "{:>4}  {:>7}  {}  {:>8}  {}",
+                r.rank,
+                decimal(r.score, 3),
+                r.creator,
+                r.listings,
+                revenue.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn leaderboard(home: &Home, board: BoardArg, limit: usize) -> Result<Outcome> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let mut out = BufWriter::new(io::stdout().lock());
     match board {
         BoardArg::Listings => {
-            let ranks: Vec<_> = views.leaderboard_listings()?.into_iter().take(limit).collect();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &ranks)?;
-                writeln!(out)?;
-            } else {
-                writeln!(
-                    out,
-                    "{:>4}  {:>7}  {:<16}  {:<8}  {:<24}  {:>6}  {:>7}  {:>5}  {:>5}",
-                    "RANK", "SCORE", "ID", "KIND", "NAME", "RATING", "REVIEWS", "SUBS", "BUYS"
-                )?;
-                for r in &ranks {
-                    let rating = r.mean_rating.map_or("-".into(), |x| format!("{x:.2}"));
-                    writeln!(
-                        out,
-                        "{:>4}  {:>7.3}  {:<16}  {:<8}  {:<24}  {:>6}  {:>7}  {:>5}  {:>5}",
-                        r.rank,
-                        r.score,
-                        &r.listing.to_string()[..16],
-                        r.kind,
-                        r.name,
-                        rating,
-                        r.reviews,
-                        r.subscribers,
-                        r.purchases
-                    )?;
-                }
-            }
+            let ranks = views.leaderboard_listings()?.into_iter().take(limit).collect();
+            emit(&ListingBoard(ranks), home.format())?;
         }
         BoardArg::Creators => {
-            let ranks: Vec<_> = views.leaderboard_creators()?.into_iter().take(limit).collect();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &ranks)?;
-                writeln!(out)?;
-            } else {
-                writeln!(out, "{:>4}  {:>7}  {:<64}  {:>8}  REVENUE", "RANK", "SCORE", "CREATOR", "LISTINGS")?;
-                for r in &ranks {
-                    let revenue: Vec<String> = r.revenue.iter().map(|(c, a)| money(*a, c)).collect();
-                    writeln!(
-                        out,
-                        "{:>4}  {:>7.3}  {}  {:>8}  {}",
-                        r.rank,
-                        r.score,
-                        r.creator,
-                        r.listings,
-                        revenue.join(", ")
-                    )?;
-                }
-            }
+            let ranks = views.leaderboard_creators()?.into_iter().take(limit).collect();
+            emit(&CreatorBoard(ranks), home.format())?;
         }
     }
-    writeln!(io::stderr(), "ranked by formula {}", mindlog_projections::LEADERBOARD_FORMULA)?;
-    out.flush()?;
+    eprintln!("ranked by formula {}", mindlog_projections::LEADERBOARD_FORMULA);
     Ok(Outcome::Success)
 }
 
 pub(crate) fn rep(home: &Home, cmd: RepCmd) -> Result<Outcome> {
     match cmd {
-        RepCmd::Attest { subject, task, outcome, weight } => {
-            let outcome = match outcome {
-                TaskOutcomeArg::Success => TaskOutcome::Success,
-                TaskOutcomeArg::Failure => TaskOutcome::Failure,
-            };
-            let subject = home.key_or_name(&subject);
-            write(home, Command::RepAttest { subject, task, outcome, weight }, "attested")
+        RepCmd::Attest(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "attested")
         }
-        RepCmd::Vouch { subject } => write(home, Command::RepVouch { subject: home.key_or_name(&subject) }, "vouched"),
-        RepCmd::Unvouch { subject } => {
-            write(home, Command::RepUnvouch { subject: home.key_or_name(&subject) }, "vouch withdrawn")
+        RepCmd::Vouch(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "vouched")
         }
-        RepCmd::Report { subject, category, evidence } => {
-            write(home, Command::RepReport { subject: home.key_or_name(&subject), category, evidence }, "reported")
+        RepCmd::Unvouch(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "vouch withdrawn")
         }
-        RepCmd::Resolve { report, upheld, dismissed: _ } => write(
-            home,
-            Command::RepResolve { report, upheld },
-            if upheld { "report upheld" } else { "report dismissed" },
-        ),
-        RepCmd::Show { subject, as_of, json } => {
-            let key: PublicKey = home
-                .key_or_name(&subject)
-                .parse()
-                .map_err(|_| Rejected(format!("{subject:?} is neither a public key nor a local identity name")))?;
+        RepCmd::Report(mut c) => {
+            c.subject = home.key_or_name(&c.subject);
+            write(home, c, "reported")
+        }
+        RepCmd::Resolve(c) => {
+            let what = if c.upheld { "report upheld" } else { "report dismissed" };
+            write(home, c, what)
+        }
+        RepCmd::Show { subject, as_of } => {
             let session = Session::open(home)?;
-            let rep = session.views()?.reputation(&key, as_of.map_or_else(now_micros, |t| t.0))?;
-            let mut out = BufWriter::new(io::stdout().lock());
-            if json {
-                serde_json::to_writer_pretty(&mut out, &rep)?;
-                writeln!(out)?;
-            } else {
-                print_rep(&mut out, &rep)?;
-            }
-            out.flush()?;
+            let views = session.views()?;
+            let key = home.author(&subject, views.snapshot())?;
+            let rep = views.reputation(&key, as_of.map_or_else(now_micros, |t| t.0))?;
+            emit(&rep, home.format())?;
             Ok(Outcome::Success)
         }
     }
 }
 
-fn print_rep(out: &mut dyn Write, r: &Reputation) -> Result<()> {
-    writeln!(out, "{}", r.subject)?;
-    writeln!(out, "  score     {:.1} / 100  ({:?}) as of {}, formula {}", r.score, r.tier, r.as_of, r.formula)?;
-    let rate = r.success_rate.map_or("-".into(), |x| format!("{:.0}%", x * 100.0));
-    writeln!(
-        out,
-        "  tasks     {} attestations, success rate {rate}, weight {:.2} after decay; track {:.3}",
-        r.attestations, r.evidence, r.track
-    )?;
-    writeln!(out, "  vouches   {} live; vouch part {:.3}", r.vouches.len(), r.vouch)?;
-    for v in &r.vouches {
-        writeln!(out, "    {}  since {}  standing {:.3}", &v.voucher.to_string()[..16], v.since, v.standing)?;
-    }
-    writeln!(
-        out,
-        "  reports   {} ({} upheld); penalty {:.3}",
-        r.violations.len(),
-        r.violations.iter().filter(|v| v.upheld).count(),
-        r.penalty
-    )?;
-    for v in &r.violations {
+impl Report for Reputation {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self;
+        writeln!(out, "{}", r.subject)?;
         writeln!(
             out,
-            "    {}  {}  {} uphold / {} dismiss{}",
-            &v.report.to_string()[..12],
-            v.category,
-            v.upheld_by,
-            v.dismissed_by,
-            if v.upheld { "  UPHELD" } else { "" }
+            "  score     {} / 100  ({:?}) as of {}, formula {}",
+            decimal(r.score, 1),
+            r.tier,
+            r.as_of,
+            r.formula
         )?;
+        let rate = r.success_rate.map_or("-".into(), |x| format!("{}%", decimal(x * 100.0, 0)));
+        writeln!(
+            out,
+            "  tasks     {} attestations, success rate {rate}, weight {} after decay; track {}",
+            r.attestations,
+            decimal(r.evidence, 2),
+            decimal(r.track, 3)
+        )?;
+        writeln!(out, "  vouches   {} live; vouch part {}", r.vouches.len(), decimal(r.vouch, 3))?;
+        for v in &r.vouches {
+            writeln!(
+                out,
+                "    {}  since {}  standing {}",
+                &v.voucher.to_string()[..16],
+                v.since,
+                decimal(v.standing, 3)
+            )?;
+        }
+        writeln!(
+            out,
+            "  reports   {} ({} upheld); penalty {}",
+            r.violations.len(),
+            r.violations.iter().filter(|v| v.upheld).count(),
+            decimal(r.penalty, 3)
+        )?;
+        for v in &r.violations {
+            writeln!(
+                out,
+                "    {}  {}  {} uphold / {} dismiss{}",
+                &v.report.to_string()[..12],
+                v.category,
+                v.upheld_by,
+                v.dismissed_by,
+                if v.upheld { "  UPHELD" } else { "" }
+            )?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 pub(crate) fn audit(home: &Home, cmd: AuditCmd) -> Result<Outcome> {
     match cmd {
-        AuditCmd::Tool { session, tool, args_digest, scope, decision, reason } => {
-            let decision = match decision {
-                DecisionArg::Allow => Decision::Allow,
-                DecisionArg::Deny => Decision::Deny,
-                DecisionArg::Ask => Decision::Ask,
-            };
-            write(home, Command::AuditTool { session, tool, args_digest, scope, decision, reason }, "request recorded")
-        }
-        AuditCmd::Approve { request } => write(home, Command::AuditApprove { request }, "approved"),
-        AuditCmd::Deny { request } => write(home, Command::AuditDeny { request }, "denied"),
-        AuditCmd::Done { request, ok, failed: _, duration_ms, tokens, cost_cents, model } => {
-            write(home, Command::AuditDone { request, ok, duration_ms, tokens, cost_cents, model }, "result recorded")
-        }
-        AuditCmd::Show { session, json } => {
+        AuditCmd::Tool(c) => write(home, c, "request recorded"),
+        AuditCmd::Approve(c) => write(home, c, "approved"),
+        AuditCmd::Deny(c) => write(home, c, "denied"),
+        AuditCmd::Done(c) => write(home, c, "result recorded"),
+        AuditCmd::Show { session } => {
             let s = Session::open(home)?;
-            let audit = s.views()?.audit_session(&session)?;
-            let mut out = BufWriter::new(io::stdout().lock());
-            if json {
-                serde_json::to_writer_pretty(&mut out, &audit)?;
-                writeln!(out)?;
-            } else {
-                print_audit(&mut out, &audit)?;
-            }
-            out.flush()?;
+            emit(&s.views()?.audit_session(&session)?, home.format())?;
+            Ok(Outcome::Success)
+        }
+        AuditCmd::Pending => {
+            let s = Session::open(home)?;
+            emit(&Pending(s.views()?.audit_pending()?), home.format())?;
             Ok(Outcome::Success)
         }
     }
 }
 
-fn print_audit(out: &mut dyn Write, a: &AuditSession) -> Result<()> {
-    writeln!(
-        out,
-        "session {}: {} requests ({} allow, {} deny, {} ask); {} results ({} failed); {} tokens, {} ms, {} cents",
-        a.session,
-        a.requests,
-        a.allowed,
-        a.denied,
-        a.asked,
-        a.completed,
-        a.failed,
-        thousands(a.tokens),
-        thousands(a.duration_ms),
-        thousands(a.cost_cents)
-    )?;
-    for line in &a.timeline {
-        let r = &line.request;
+impl Report for AuditSession {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let a = self;
         writeln!(
             out,
-            "  {}  {}  {:<14} {:<10} scope {:<12} {:<6} {:<9} {}",
-            mindlog_commands::Instant(r.at),
-            &line.id.to_string()[..12],
-            r.tool,
-            r.args_digest.chars().take(10).collect::<String>(),
-            r.scope,
-            r.decision.as_str(),
-            line.status,
-            r.reason
+            "session {}: {} requests ({} allow, {} deny, {} ask); {} results ({} failed); {} tokens, {} ms, {} cents",
+            a.session,
+            a.requests,
+            a.allowed,
+            a.denied,
+            a.asked,
+            a.completed,
+            a.failed,
+            thousands(a.tokens),
+            thousands(a.duration_ms),
+            thousands(a.cost_cents)
         )?;
-        if let Some(answer) = &r.answer {
+        for line in &a.timeline {
             writeln!(
                 out,
-                "      {} at {}",
-                if answer.approved { "approved" } else { "denied" },
-                mindlog_commands::Instant(answer.at)
+                "  {}  {}  {:<14} {:<10} scope {:<12} {:<6} {:<9} {}",
+                line.at,
+                &line.id.to_string()[..12],
+                line.tool,
+                line.args_digest.chars().take(10).collect::<String>(),
+                line.scope,
+                line.decision.as_str(),
+                line.status,
+                line.reason
             )?;
+            if let Some(answer) = &line.answer {
+                writeln!(out, "      {} at {}", if answer.approved { "approved" } else { "denied" }, answer.at)?;
+            }
+            if let Some(res) = &line.result {
+                writeln!(
+                    out,
+                    "      {} in {} ms, {} tokens, {} cents, model {}",
+                    if res.ok { "ok" } else { "failed" },
+                    res.duration_ms,
+                    res.tokens,
+                    res.cost_cents,
+                    if res.model.is_empty() { "-" } else { &res.model }
+                )?;
+            }
         }
-        if let Some(res) = &r.result {
+        if a.timeline.is_empty() {
+            writeln!(out, "  (no requests in this session)")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `audit pending` prints: requests waiting for a person, oldest first.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Pending(Vec<AuditLine>);
+
+impl Report for Pending {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{:<20}  {:<12}  {:<16}  {:<16}  {:<14}  {:<12}  REASON",
+            "ASKED", "REQUEST", "AUTHOR", "SESSION", "TOOL", "SCOPE"
+        )?;
+        for line in &self.0 {
             writeln!(
                 out,
-                "      {} in {} ms, {} tokens, {} cents, model {}",
-                if res.ok { "ok" } else { "failed" },
-                res.duration_ms,
-                res.tokens,
-                res.cost_cents,
-                if res.model.is_empty() { "-" } else { &res.model }
+                "{:<20}  {:<12}  {:<16}  {:<16}  {:<14}  {:<12}  {}",
+                line.at.to_string(),
+                &line.id.to_string()[..12],
+                &line.author.to_string()[..16],
+                line.session,
+                line.tool,
+                line.scope,
+                line.reason
             )?;
         }
+        if self.0.is_empty() {
+            writeln!(out, "(no requests are waiting for an answer)")?;
+        } else {
+            writeln!(out, "answer with: mindlog audit approve REQUEST, or mindlog audit deny REQUEST")?;
+        }
+        Ok(())
     }
-    if a.timeline.is_empty() {
-        writeln!(out, "  (no requests in this session)")?;
-    }
-    Ok(())
 }

@@ -1,211 +1,250 @@
 //! The persona-domain commands: persona, commitment, memory, reflect, emotion, consent, model,
 //! message, submit, projections.
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 
 use anyhow::{Context, Result};
-use mindlog_commands::{Command, Outcome, Role, resolve_persona};
-use mindlog_projections::{PersonaProfile, Projections};
+use mindlog_commands::{Command, resolve_persona};
+use mindlog_ledger::{Hash, PublicKey};
+use mindlog_projections::{ClosedCommitmentLine, MemoryFilter, MemoryLine, PersonaProfile, Projections, ViewStatus};
+use serde::Serialize;
 
-use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, OutcomeArg, PersonaCmd, ProjectionsCmd, RoleArg};
+use crate::Outcome as Exit;
+use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, PersonaCmd, ProjectionsCmd};
 use crate::home::Home;
+use crate::output::{Report, decimal, emit};
 use crate::session::{Session, decide_error, written};
 use crate::ui::{now_micros, progress, thousands};
-use crate::{Outcome as Exit, Rejected};
 
-fn outcome(arg: OutcomeArg) -> Outcome {
-    match arg {
-        OutcomeArg::Done => Outcome::Done,
-        OutcomeArg::Failed => Outcome::Failed,
-        OutcomeArg::Cancelled => Outcome::Cancelled,
-    }
-}
-
-fn role(arg: RoleArg) -> Role {
-    match arg {
-        RoleArg::User => Role::User,
-        RoleArg::Assistant => Role::Assistant,
-        RoleArg::System => Role::System,
-    }
-}
-
-/// Runs one command that writes, printing event hashes on stdout and `what` on stderr.
-pub(crate) fn write(home: &Home, command: Command, what: &str) -> Result<Exit> {
+/// Runs one command that writes, printing event hashes on stdout and `what` on stderr; a
+/// rejection is the outcome `Rejected` (exit 1).
+pub(crate) fn write(home: &Home, command: impl Into<Command>, what: &str) -> Result<Exit> {
     let session = Session::open(home)?;
-    session.run_and_print(&command, |events| match events.len() {
+    let written = session.run_and_print(&command.into(), home.format(), |events| match events.len() {
         0 => format!("{what}: nothing to do"),
         1 => what.to_string(),
         n => format!("{what} ({n} events)"),
     })?;
-    Ok(Exit::Success)
+    Ok(match written {
+        Ok(()) => Exit::Success,
+        Err(rejection) => Exit::Rejected(rejection),
+    })
 }
 
 pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
     match cmd {
-        PersonaCmd::Create { name, description } => {
-            let what = format!("created persona {name:?}");
-            write(home, Command::PersonaCreate { name, description }, &what)
+        PersonaCmd::Create(c) => {
+            let what = format!("created persona {:?}", c.name);
+            write(home, c, &what)
         }
-        PersonaCmd::Traits { persona, openness, conscientiousness, extraversion, agreeableness, neuroticism } => write(
-            home,
-            Command::PersonaTraits { persona, openness, conscientiousness, extraversion, agreeableness, neuroticism },
-            "traits changed",
-        ),
-        PersonaCmd::Fork { persona, name, license } => {
-            let what = format!("forked into persona {name:?}");
-            write(home, Command::PersonaFork { persona, name, license }, &what)
+        PersonaCmd::Traits(c) => write(home, c, "traits changed"),
+        PersonaCmd::Fork(c) => {
+            let what = format!("forked into persona {:?}", c.name);
+            write(home, c, &what)
         }
-        PersonaCmd::Retire { persona, successor, reason } => {
-            write(home, Command::PersonaRetire { persona, successor, reason }, "retired")
-        }
-        PersonaCmd::Show { persona, as_of, json } => show(home, &persona, as_of.map(|t| t.0), json),
-        PersonaCmd::List(flag) => list(home, flag.json),
+        PersonaCmd::Retire(c) => write(home, c, "retired"),
+        PersonaCmd::Show { persona, as_of, all } => show(home, &persona, as_of.map(|t| t.0), all),
+        PersonaCmd::List => list(home),
     }
 }
 
 pub(crate) fn commitment(home: &Home, cmd: CommitmentCmd) -> Result<Exit> {
     match cmd {
-        CommitmentCmd::Open { persona, title, due } => {
-            write(home, Command::CommitmentOpen { persona, title, due }, "commitment opened")
-        }
-        CommitmentCmd::Close { persona, commitment, outcome: o } => {
-            write(home, Command::CommitmentClose { persona, commitment, outcome: outcome(o) }, "commitment closed")
-        }
-        CommitmentCmd::Sweep => write(home, Command::CommitmentSweep {}, "overdue commitments expired"),
+        CommitmentCmd::Open(c) => write(home, c, "commitment opened"),
+        CommitmentCmd::Close(c) => write(home, c, "commitment closed"),
+        CommitmentCmd::Sweep(c) => write(home, c, "overdue commitments expired"),
     }
 }
 
 pub(crate) fn memory(home: &Home, cmd: MemoryCmd) -> Result<Exit> {
     match cmd {
-        MemoryCmd::Add { persona, text, importance, tags } => {
-            write(home, Command::MemoryAdd { persona, text, importance, tags }, "memory added")
-        }
-        MemoryCmd::Forget { persona, memory } => {
-            write(home, Command::MemoryForget { persona, memory }, "memory forgotten")
+        MemoryCmd::Add(c) => write(home, c, "memory added"),
+        MemoryCmd::Forget(c) => write(home, c, "memory forgotten"),
+        MemoryCmd::List { persona, all, search, as_of } => {
+            memories(home, &persona, MemoryFilter { forgotten: all, search: search.as_deref() }, as_of.map(|t| t.0))
         }
     }
 }
 
 pub(crate) fn model(home: &Home, cmd: ModelCmd) -> Result<Exit> {
     match cmd {
-        ModelCmd::Use { persona, model, hash } => {
-            write(home, Command::ModelUse { persona, model, hash }, "model recorded")
-        }
+        ModelCmd::Use(c) => write(home, c, "model recorded"),
     }
 }
 
-pub(crate) fn message(home: &Home, persona: String, r: RoleArg, text: String) -> Result<Exit> {
-    write(home, Command::Message { persona, role: role(r), text }, "message recorded")
+/// What `persona show` prints: the profile, and with `--all` the commitments that ended.
+#[derive(Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    profile: PersonaProfile,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    closed_commitments: Option<Vec<ClosedCommitmentLine>>,
+    /// Who is asking, to mark their own personas.
+    #[serde(skip)]
+    me: PublicKey,
 }
 
-fn show(home: &Home, reference: &str, as_of: Option<u64>, json: bool) -> Result<Exit> {
+fn show(home: &Home, reference: &str, as_of: Option<u64>, all: bool) -> Result<Exit> {
     let session = Session::open(home)?;
     let views = session.views()?;
     let me = session.identity.public_key();
     let info = resolve_persona(&views, &me, reference).map_err(decide_error)?;
+    // As of an instant: the owner's feed up to it, folded into a scratch store by the same views.
+    let past = match as_of {
+        None => None,
+        Some(t) => match session.projections.persona_past(&info.id, t) {
+            Ok(past) => Some(past.context("the persona vanished")?),
+            Err(e @ mindlog_projections::ProjectionError::NotYetCreated { .. }) => {
+                return Err(crate::Rejected(e.to_string()).into());
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let views = past.as_deref().unwrap_or(&views);
     let profile = views.profile(&info.id, as_of.unwrap_or_else(now_micros))?.context("the persona vanished")?;
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer_pretty(&mut out, &profile)?;
-        writeln!(out)?;
-    } else {
-        print_profile(&mut out, &profile, &me)?;
-    }
-    out.flush()?;
+    let closed_commitments = if all { Some(views.closed_commitments(&info.id)?) } else { None };
+    emit(&Shown { profile, closed_commitments, me }, home.format())?;
     Ok(Exit::Success)
 }
 
-fn print_profile(out: &mut dyn Write, p: &PersonaProfile, me: &mindlog_ledger::PublicKey) -> Result<()> {
-    let yours = if p.owner == *me { " (you)" } else { "" };
-    writeln!(out, "{}  —  {}", p.name, if p.description.is_empty() { "(no description)" } else { &p.description })?;
-    writeln!(out, "  id        {}", p.id)?;
-    writeln!(out, "  owner     {}{yours}", p.owner)?;
-    writeln!(out, "  created   {}", p.created)?;
-    match &p.retired {
-        Some(r) => {
-            let successor = r.successor.map(|s| format!(", succeeded by {s}")).unwrap_or_default();
-            let reason = r.reason.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
-            writeln!(out, "  status    retired {}{successor}{reason}", r.at)?;
+impl Report for Shown {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let p = &self.profile;
+        let yours = if p.owner == self.me { " (you)" } else { "" };
+        writeln!(out, "{}  —  {}", p.name, if p.description.is_empty() { "(no description)" } else { &p.description })?;
+        writeln!(out, "  id        {}", p.id)?;
+        writeln!(out, "  owner     {}{yours}", p.owner)?;
+        writeln!(out, "  created   {}", p.created)?;
+        match &p.retired {
+            Some(r) => {
+                let successor = r.successor.map(|s| format!(", succeeded by {s}")).unwrap_or_default();
+                let reason = r.reason.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
+                writeln!(out, "  status    retired {}{successor}{reason}", r.at)?;
+            }
+            None => writeln!(out, "  status    active")?,
         }
-        None => writeln!(out, "  status    active")?,
-    }
-    writeln!(
-        out,
-        "  stage     {:?} {} ({} interactions; formula {})",
-        p.stage.code,
-        p.stage.name,
-        thousands(p.interactions),
-        p.stage.formula
-    )?;
-    writeln!(out, "\ntraits ({} updates)", p.trait_updates)?;
-    for t in &p.traits {
-        let bar = "#".repeat((t.value.0.clamp(0, 1_000_000) / 50_000) as usize);
-        writeln!(out, "  {:<18} {:<8} {:<20} {}", t.name, t.value.to_string(), bar, t.word)?;
-    }
-    let c = &p.commitments;
-    let rate = c.close_rate.map_or("-".into(), |r| format!("{:.0}%", r * 100.0));
-    let life = c.mean_lifespan_events.map_or("-".into(), |l| format!("{l:.1} events"));
-    writeln!(
-        out,
-        "\ncommitments  {} open, {} closed ({} done), {} expired; close rate {rate}; mean lifespan {life}",
-        c.open, c.closed, c.done, c.expired
-    )?;
-    for o in &c.open_list {
-        let due = o.due.map(|d| format!(" (due {d})")).unwrap_or_default();
-        writeln!(out, "  {}  {}{due}", &o.id.to_string()[..12], o.title)?;
-    }
-    let m = &p.memories;
-    writeln!(out, "\nmemories     {} kept, {} forgotten; strongest as of {}", m.live, m.forgotten, m.as_of)?;
-    for line in &m.strongest {
-        let tags = if line.tags.is_empty() { String::new() } else { format!(" [{}]", line.tags.join(", ")) };
-        writeln!(out, "  {}  {:.3}  {}{tags}", &line.id.to_string()[..12], line.strength, line.text)?;
-    }
-    writeln!(out, "\nconsent")?;
-    if p.consent.is_empty() {
-        writeln!(out, "  (nothing set)")?;
-    }
-    for c in &p.consent {
-        writeln!(out, "  {:<24} {} since {}", c.scope, if c.allow { "allowed" } else { "denied" }, c.since)?;
-    }
-    match &p.model.current {
-        Some(m) => writeln!(out, "\nmodel        {} ({}) since {}; {} swaps", m.model, m.hash, m.since, p.model.swaps)?,
-        None => writeln!(out, "\nmodel        (none recorded)")?,
-    }
-    let e = &p.emotion;
-    match &e.latest {
-        Some(l) => writeln!(
+        writeln!(
             out,
-            "emotion      valence {} arousal {}{} at {}; rolling mean valence {} arousal {} over {} recorded",
-            l.valence,
-            l.arousal,
-            l.label.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(),
-            l.at,
-            e.mean_valence.unwrap_or_default(),
-            e.mean_arousal.unwrap_or_default(),
-            e.recorded
-        )?,
-        None => writeln!(out, "emotion      (none recorded)")?,
+            "  stage     {:?} {} ({} interactions; formula {})",
+            p.stage.code,
+            p.stage.name,
+            thousands(p.interactions),
+            p.stage.formula
+        )?;
+        writeln!(out, "\ntraits ({} updates)", p.trait_updates)?;
+        for t in &p.traits {
+            let bar = "#".repeat((t.value.0.clamp(0, 1_000_000) / 50_000) as usize);
+            writeln!(out, "  {:<18} {:<8} {:<20} {}", t.name, t.value.to_string(), bar, t.word)?;
+        }
+        let c = &p.commitments;
+        let rate = c.close_rate.map_or("-".into(), |r| format!("{}%", decimal(r * 100.0, 0)));
+        let life = c.mean_lifespan_events.map_or("-".into(), |l| format!("{} events", decimal(l, 1)));
+        writeln!(
+            out,
+            "\ncommitments  {} open, {} closed ({} done), {} expired; close rate {rate}; mean lifespan {life}",
+            c.open, c.closed, c.done, c.expired
+        )?;
+        for o in &c.open_list {
+            let due = o.due.map(|d| format!(" (due {d})")).unwrap_or_default();
+            writeln!(out, "  {}  {}{due}", &o.id.to_string()[..12], o.title)?;
+        }
+        for closed in self.closed_commitments.iter().flatten() {
+            let how = closed.outcome.map_or(closed.status, |o| o.as_str());
+            let ended = closed.ended.map(|e| format!(" {e}")).unwrap_or_default();
+            writeln!(out, "  {}  {}  ({how}{ended})", &closed.id.to_string()[..12], closed.title)?;
+        }
+        let m = &p.memories;
+        writeln!(out, "\nmemories     {} kept, {} forgotten; strongest as of {}", m.live, m.forgotten, m.as_of)?;
+        for line in &m.strongest {
+            let tags = if line.tags.is_empty() { String::new() } else { format!(" [{}]", line.tags.join(", ")) };
+            writeln!(out, "  {}  {}  {}{tags}", &line.id.to_string()[..12], decimal(line.strength, 3), line.text)?;
+        }
+        writeln!(out, "\nconsent")?;
+        if p.consent.is_empty() {
+            writeln!(out, "  (nothing set)")?;
+        }
+        for c in &p.consent {
+            writeln!(out, "  {:<24} {} since {}", c.scope, if c.allow { "allowed" } else { "denied" }, c.since)?;
+        }
+        match &p.model.current {
+            Some(m) => {
+                writeln!(out, "\nmodel        {} ({}) since {}; {} swaps", m.model, m.hash, m.since, p.model.swaps)?
+            }
+            None => writeln!(out, "\nmodel        (none recorded)")?,
+        }
+        let e = &p.emotion;
+        match &e.latest {
+            Some(l) => writeln!(
+                out,
+                "emotion      valence {} arousal {}{} at {}; rolling mean valence {} arousal {} over {} recorded",
+                l.valence,
+                l.arousal,
+                l.label.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(),
+                l.at,
+                e.mean_valence.unwrap_or_default(),
+                e.mean_arousal.unwrap_or_default(),
+                e.recorded
+            )?,
+            None => writeln!(out, "emotion      (none recorded)")?,
+        }
+        writeln!(
+            out,
+            "messages     {} user, {} assistant, {} system; {} reflections",
+            p.messages.user, p.messages.assistant, p.messages.system, p.reflections
+        )?;
+        let l = &p.lineage;
+        let parent = l.parent.map(|h| h.to_string()).unwrap_or_else(|| "(original)".into());
+        let license = l.license.as_ref().map(|s| format!(" under {s}")).unwrap_or_default();
+        writeln!(out, "lineage      parent {parent}{license}; depth {}; {} fork(s)", l.depth, l.children.len())?;
+        for child in &l.children {
+            writeln!(out, "  fork {child}")?;
+        }
+        Ok(())
     }
-    writeln!(
-        out,
-        "messages     {} user, {} assistant, {} system; {} reflections",
-        p.messages.user, p.messages.assistant, p.messages.system, p.reflections
-    )?;
-    let l = &p.lineage;
-    let parent = l.parent.map(|h| h.to_string()).unwrap_or_else(|| "(original)".into());
-    let license = l.license.as_ref().map(|s| format!(" under {s}")).unwrap_or_default();
-    writeln!(out, "lineage      parent {parent}{license}; depth {}; {} fork(s)", l.depth, l.children.len())?;
-    for child in &l.children {
-        writeln!(out, "  fork {child}")?;
-    }
-    Ok(())
 }
 
-#[derive(serde::Serialize)]
+/// What `memory list` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Memories(Vec<MemoryLine>);
+
+impl Report for Memories {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{:<12}  {:<20}  {:>10}  {:>8}  TEXT [TAGS]", "ID", "CREATED", "IMPORTANCE", "STRENGTH")?;
+        for m in &self.0 {
+            let tags = if m.tags.is_empty() { String::new() } else { format!(" [{}]", m.tags.join(", ")) };
+            let forgotten = m.forgotten.map(|f| format!(" (forgotten {f})")).unwrap_or_default();
+            writeln!(
+                out,
+                "{:<12}  {:<20}  {:>10}  {:>8}  {}{tags}{forgotten}",
+                &m.id.to_string()[..12],
+                m.created.to_string(),
+                m.importance.to_string(),
+                decimal(m.strength, 3),
+                m.text
+            )?;
+        }
+        if self.0.is_empty() {
+            writeln!(out, "(no memories match)")?;
+        }
+        Ok(())
+    }
+}
+
+fn memories(home: &Home, reference: &str, filter: MemoryFilter<'_>, as_of: Option<u64>) -> Result<Exit> {
+    let session = Session::open(home)?;
+    let views = session.views()?;
+    let info = resolve_persona(&views, &session.identity.public_key(), reference).map_err(decide_error)?;
+    let lines = views.memory_list(&info.id, as_of.unwrap_or_else(now_micros), filter)?;
+    emit(&Memories(lines), home.format())?;
+    Ok(Exit::Success)
+}
+
+#[derive(Serialize)]
 struct ListLine {
-    id: String,
+    id: Hash,
     name: String,
-    owner: String,
+    owner: PublicKey,
     yours: bool,
     status: &'static str,
     stage: String,
@@ -213,40 +252,24 @@ struct ListLine {
     events: u64,
 }
 
-fn list(home: &Home, json: bool) -> Result<Exit> {
-    let session = Session::open(home)?;
-    let me = session.identity.public_key();
-    let views = session.views()?;
-    let lines: Vec<ListLine> = views
-        .personas()?
-        .into_iter()
-        .map(|(id, p)| ListLine {
-            id: id.to_string(),
-            name: p.name.clone(),
-            owner: p.owner.to_string(),
-            yours: p.owner == me,
-            status: if p.retired.is_some() { "retired" } else { "active" },
-            stage: format!("{:?}", mindlog_projections::stage(&p)),
-            created: mindlog_commands::Instant(p.created),
-            events: p.events,
-        })
-        .collect();
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer_pretty(&mut out, &lines)?;
-        writeln!(out)?;
-    } else {
+/// What `persona list` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct PersonaList(Vec<ListLine>);
+
+impl Report for PersonaList {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "{:<16}  {:<24}  {:<16}  {:<8}  {:<5}  {:>8}  CREATED",
             "ID", "NAME", "OWNER", "STATUS", "STAGE", "EVENTS"
         )?;
-        for l in &lines {
-            let owner = if l.yours { "you".to_owned() } else { l.owner[..16].to_owned() };
+        for l in &self.0 {
+            let owner = if l.yours { "you".to_owned() } else { l.owner.to_string()[..16].to_owned() };
             writeln!(
                 out,
                 "{:<16}  {:<24}  {:<16}  {:<8}  {:<5}  {:>8}  {}",
-                &l.id[..16],
+                &l.id.to_string()[..16],
                 l.name,
                 owner,
                 l.status,
@@ -255,11 +278,32 @@ fn list(home: &Home, json: bool) -> Result<Exit> {
                 l.created
             )?;
         }
-        if lines.is_empty() {
+        if self.0.is_empty() {
             writeln!(out, "(no personas yet: mindlog persona create NAME)")?;
         }
+        Ok(())
     }
-    out.flush()?;
+}
+
+fn list(home: &Home) -> Result<Exit> {
+    let session = Session::open(home)?;
+    let me = session.identity.public_key();
+    let views = session.views()?;
+    let lines: Vec<ListLine> = views
+        .personas()?
+        .into_iter()
+        .map(|(id, p)| ListLine {
+            id,
+            name: p.name.clone(),
+            owner: p.owner,
+            yours: p.owner == me,
+            status: if p.retired.is_some() { "retired" } else { "active" },
+            stage: format!("{:?}", mindlog_projections::stage(&p)),
+            created: mindlog_commands::Instant(p.created),
+            events: p.events,
+        })
+        .collect();
+    emit(&PersonaList(lines), home.format())?;
     Ok(Exit::Success)
 }
 
@@ -302,50 +346,76 @@ pub(crate) fn submit(home: &Home, file: &std::path::Path) -> Result<Exit> {
     }
     let commands = parse_commands(&text)?;
     let session = Session::open(home)?;
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = crate::output::stdout();
     let mut any_rejected = false;
     for command in &commands {
-        let result = match session.run(command) {
+        let result = match session.run(command)? {
             Ok(events) => SubmitResult { command: command.name(), ok: true, error: None, events: written(&events) },
-            Err(e) if e.is::<Rejected>() => {
+            Err(rejection) => {
                 any_rejected = true;
-                SubmitResult { command: command.name(), ok: false, error: Some(e.to_string()), events: vec![] }
+                SubmitResult { command: command.name(), ok: false, error: Some(rejection.to_string()), events: vec![] }
             }
-            Err(e) => return Err(e),
         };
-        serde_json::to_writer(&mut out, &result)?;
-        writeln!(out)?;
+        crate::output::json_line(&mut out, &result)?;
     }
     out.flush()?;
     Ok(if any_rejected { Exit::Failed } else { Exit::Success })
+}
+
+/// What `projections status` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Status(Vec<ViewStatus>);
+
+impl Report for Status {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{:<10} {:>7} {:>11} {:>9} {:>10} {:>8} {:>8}  DIGEST",
+            "VIEW", "VERSION", "CHECKPOINT", "LAG", "ROWS", "UNKNOWN", "IGNORED"
+        )?;
+        for s in &self.0 {
+            writeln!(
+                out,
+                "{:<10} {:>7} {:>11} {:>9} {:>10} {:>8} {:>8}  {}",
+                s.view, s.version, s.checkpoint, s.lag, s.rows, s.unknown, s.ignored, s.digest
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What `projections rebuild` did.
+#[derive(Serialize)]
+struct Rebuilt {
+    /// The view rebuilt; none for every view.
+    view: Option<String>,
+    /// Events folded.
+    events: u64,
+    /// Seconds taken.
+    seconds: f64,
+    /// Events per second.
+    events_per_second: f64,
+}
+
+impl Report for Rebuilt {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "rebuilt {} from {} events in {:.2} s ({} events/s)",
+            self.view.as_deref().unwrap_or("every view"),
+            thousands(self.events),
+            self.seconds,
+            thousands(self.events_per_second as u64)
+        )
+    }
 }
 
 pub(crate) fn projections(home: &Home, cmd: ProjectionsCmd) -> Result<Exit> {
     let ledger = home.open()?;
     let projections = Projections::new(&ledger);
     match cmd {
-        ProjectionsCmd::Status(flag) => {
-            let status = projections.status()?;
-            let mut out = BufWriter::new(io::stdout().lock());
-            if flag.json {
-                serde_json::to_writer_pretty(&mut out, &status)?;
-                writeln!(out)?;
-            } else {
-                writeln!(
-                    out,
-                    "{:<10} {:>7} {:>11} {:>9} {:>10} {:>8} {:>8}  DIGEST",
-                    "VIEW", "VERSION", "CHECKPOINT", "LAG", "ROWS", "UNKNOWN", "IGNORED"
-                )?;
-                for s in &status {
-                    writeln!(
-                        out,
-                        "{:<10} {:>7} {:>11} {:>9} {:>10} {:>8} {:>8}  {}",
-                        s.view, s.version, s.checkpoint, s.lag, s.rows, s.unknown, s.ignored, s.digest
-                    )?;
-                }
-            }
-            out.flush()?;
-        }
+        ProjectionsCmd::Status => emit(&Status(projections.status()?), home.format())?,
         ProjectionsCmd::Rebuild { view } => {
             if let Some(v) = &view
                 && !mindlog_projections::view_names().contains(&v.as_str())
@@ -356,14 +426,13 @@ pub(crate) fn projections(home: &Home, cmd: ProjectionsCmd) -> Result<Exit> {
             let bar = progress(Some(total), "rebuild");
             let report = projections.rebuild(view.as_deref(), &|done, _| bar.set_position(done))?;
             bar.finish_and_clear();
-            writeln!(
-                io::stdout().lock(),
-                "rebuilt {} from {} events in {:.2} s ({} events/s)",
-                view.as_deref().unwrap_or("every view"),
-                thousands(report.events),
-                report.seconds,
-                thousands((report.events as f64 / report.seconds.max(1e-9)) as u64)
-            )?;
+            let rebuilt = Rebuilt {
+                view,
+                events: report.events,
+                seconds: report.seconds,
+                events_per_second: report.events as f64 / report.seconds.max(1e-9),
+            };
+            emit(&rebuilt, home.format())?;
         }
     }
     Ok(Exit::Success)

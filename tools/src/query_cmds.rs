@@ -1,14 +1,16 @@
 //! `mindlog query` and `mindlog export --parquet`: SQL over a snapshot of the log and the views.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use mindlog_query::{Format, QueryEngine, QueryError, QueryOptions};
+use mindlog_query::{ExportedTable, Format, QueryEngine, QueryError, QueryOptions, TableInfo};
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::{FormatArg, QueryArgs};
 use crate::home::Home;
+use crate::output::{self, Report, emit};
 use crate::ui::{human_bytes, now_micros, progress, thousands};
 
 /// A runtime for DataFusion: one worker per core.
@@ -48,41 +50,64 @@ fn query_error(e: QueryError) -> anyhow::Error {
     }
 }
 
-pub(crate) fn query(home: &Home, args: &QueryArgs) -> Result<Outcome> {
-    if args.tables {
-        let tables = mindlog_query::tables();
-        let mut out = BufWriter::new(io::stdout().lock());
-        if args.json {
-            serde_json::to_writer_pretty(&mut out, &tables)?;
-            writeln!(out)?;
-        } else {
-            for t in &tables {
-                writeln!(out, "{}  — {}", t.name, t.doc)?;
-                for c in &t.columns {
-                    let null = if c.nullable { " (nullable)" } else { "" };
-                    writeln!(out, "    {:<22} {:<32} {}{null}", c.name, c.r#type, c.doc)?;
-                }
+/// What `query --tables` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Tables(Vec<TableInfo>);
+
+impl Report for Tables {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        for t in &self.0 {
+            writeln!(out, "{}  — {}", t.name, t.doc)?;
+            for c in &t.columns {
+                let null = if c.nullable { " (nullable)" } else { "" };
+                writeln!(out, "    {:<22} {:<32} {}{null}", c.name, c.r#type, c.doc)?;
             }
         }
-        out.flush()?;
+        Ok(())
+    }
+}
+
+pub(crate) fn query(home: &Home, args: &QueryArgs) -> Result<Outcome> {
+    if args.tables {
+        emit(&Tables(mindlog_query::tables()), home.format())?;
         return Ok(Outcome::Success);
     }
     let sql = args.sql.as_deref().context("no SQL given")?;
-    let format = match args.format {
-        FormatArg::Table => Format::Table,
-        FormatArg::Csv => Format::Csv,
-        FormatArg::Json => Format::Json,
-        FormatArg::Jsonl => Format::Jsonl,
+    let format = match (args.format, home.format()) {
+        (None, output::Format::Text) => Format::Table,
+        (None | Some(FormatArg::Json), output::Format::Json) => Format::Json,
+        (Some(other), output::Format::Json) => {
+            anyhow::bail!("--json asks for --format json, not {other:?}: give one of them")
+        }
+        (Some(FormatArg::Table), output::Format::Text) => Format::Table,
+        (Some(FormatArg::Csv), output::Format::Text) => Format::Csv,
+        (Some(FormatArg::Json), output::Format::Text) => Format::Json,
+        (Some(FormatArg::Jsonl), output::Format::Text) => Format::Jsonl,
     };
     let open = engine(home, args.as_of.map(|t| t.0))?;
     let engine = &open.engine;
     runtime()?.block_on(async {
         let stream = engine.stream(sql).await.map_err(query_error)?;
-        let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        let mut out = output::stdout();
         mindlog_query::write(stream, format, &mut out).await.map_err(query_error)?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Outcome::Success)
+}
+
+/// What `export --parquet` wrote: one file per table.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Parquet(Vec<ExportedTable>);
+
+impl Report for Parquet {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        for t in &self.0 {
+            writeln!(out, "{:<22} {:>12} rows  {:>10}  {}", t.table, thousands(t.rows), human_bytes(t.bytes), t.path)?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn export_parquet(home: &Home, dir: &Path, as_of: Option<u64>) -> Result<Outcome> {
@@ -94,10 +119,6 @@ pub(crate) fn export_parquet(home: &Home, dir: &Path, as_of: Option<u64>) -> Res
         bar.set_position(rows);
     }));
     bar.finish_and_clear();
-    let exported = exported.map_err(query_error)?;
-    let mut out = io::stdout().lock();
-    for t in &exported {
-        writeln!(out, "{:<22} {:>12} rows  {:>10}  {}", t.table, thousands(t.rows), human_bytes(t.bytes), t.path)?;
-    }
+    emit(&Parquet(exported.map_err(query_error)?), home.format())?;
     Ok(Outcome::Success)
 }

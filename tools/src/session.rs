@@ -4,12 +4,13 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
-use mindlog_commands::{Command, DecideError, Event, decide};
-use mindlog_ledger::{AppendError, Appended, Draft, Expect, Identity, Ledger};
+use mindlog_commands::{Command, DecideError, Event, Rejection, decide};
+use mindlog_ledger::{AppendError, Appended, Draft, Expect, Hash, Identity, Ledger};
 use mindlog_projections::{Projections, Views};
 
 use crate::Rejected;
 use crate::home::Home;
+use crate::output::{Format, Report, emit};
 use crate::ui::{now_micros, progress};
 
 /// An open home, ready to decide and append commands.
@@ -23,7 +24,7 @@ pub(crate) struct Session {
 #[derive(serde::Serialize)]
 pub(crate) struct Written {
     pub(crate) kind: &'static str,
-    pub(crate) hash: String,
+    pub(crate) hash: Hash,
     pub(crate) offset: u64,
     pub(crate) seq: u64,
 }
@@ -61,8 +62,9 @@ impl Session {
     }
 
     /// Decides `command` against views caught up to this author's head, and appends its events
-    /// expecting that head; if another writer got there first, decides again.
-    pub(crate) fn run(&self, command: &Command) -> Result<Vec<(Event, Appended)>> {
+    /// expecting that head; if another writer got there first, decides again. `Ok(Err(_))`: the
+    /// command was rejected and nothing was appended; `Err(_)`: it could not run (I/O, store).
+    pub(crate) fn run(&self, command: &Command) -> Result<Result<Vec<(Event, Appended)>, Rejection>> {
         let me = self.identity.public_key();
         loop {
             // The head first, then the views: the views then include every event up to it.
@@ -71,10 +73,11 @@ impl Session {
             let now = now_micros();
             let events = match decide(&self.views()?, &me, now, command) {
                 Ok(events) => events,
-                Err(e) => return Err(decide_error(e)),
+                Err(DecideError::Rejected(rejection)) => return Ok(Err(rejection)),
+                Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
             };
             if events.is_empty() {
-                return Ok(Vec::new());
+                return Ok(Ok(Vec::new()));
             }
             let drafts = events
                 .iter()
@@ -83,7 +86,7 @@ impl Session {
             match self.ledger.append(&self.identity, drafts, Expect::Head(head)) {
                 Ok(appended) => {
                     self.catch_up()?;
-                    return Ok(events.into_iter().zip(appended).collect());
+                    return Ok(Ok(events.into_iter().zip(appended).collect()));
                 }
                 Err(AppendError::Conflict { .. }) => {
                     tracing::debug!(command = command.name(), "another writer appended first; deciding again");
@@ -93,27 +96,45 @@ impl Session {
         }
     }
 
-    /// Runs `command` and prints the hash of each event written on stdout, one per line (for a
-    /// command that creates something, that is its id), and `what` on stderr.
-    pub(crate) fn run_and_print(&self, command: &Command, what: impl Fn(&[(Event, Appended)]) -> String) -> Result<()> {
-        let written = self.run(command)?;
-        let mut out = io::stdout().lock();
-        for (_, appended) in &written {
-            writeln!(out, "{}", appended.hash)?;
+    /// Runs `command` and prints the events written (text: the hash of each, one per line — for a
+    /// command that creates something, that is its id), and `what` on stderr; or returns its
+    /// rejection, having printed nothing.
+    pub(crate) fn run_and_print(
+        &self,
+        command: &Command,
+        format: Format,
+        what: impl Fn(&[(Event, Appended)]) -> String,
+    ) -> Result<Result<(), Rejection>> {
+        let events = match self.run(command)? {
+            Ok(events) => events,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
+        emit(&WrittenReport(written(&events)), format)?;
+        eprintln!("{}", what(&events));
+        Ok(Ok(()))
+    }
+}
+
+/// The events a command wrote: its `--json` output.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+pub(crate) struct WrittenReport(pub(crate) Vec<Written>);
+
+impl Report for WrittenReport {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        for event in &self.0 {
+            writeln!(out, "{}", event.hash)?;
         }
-        eprintln!("{}", what(&written));
         Ok(())
     }
 }
 
 pub(crate) fn written(events: &[(Event, Appended)]) -> Vec<Written> {
-    events
-        .iter()
-        .map(|(e, a)| Written { kind: e.kind(), hash: a.hash.to_string(), offset: a.offset, seq: a.seq })
-        .collect()
+    events.iter().map(|(e, a)| Written { kind: e.kind(), hash: a.hash, offset: a.offset, seq: a.seq }).collect()
 }
 
-/// A rejection as the command's failure (exit 1); a failure to read the views as an error.
+/// For the commands that only read: a rejection of a reference they resolve as the command's
+/// failure (exit 1); a failure to read the views as an error.
 pub(crate) fn decide_error(e: DecideError) -> anyhow::Error {
     match e {
         DecideError::Rejected(rejection) => Rejected(rejection.to_string()).into(),

@@ -46,3 +46,33 @@ pub(crate) fn stderr(out: &Output) -> String {
 pub(crate) fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap()
 }
+
+/// Runs a command that must fail with `code`: its stderr, which must be one line starting
+/// `mindlog: `.
+pub(crate) fn fails(home: &Path, args: &[&str], code: i32) -> String {
+    let out = mindlog(home, args);
+    let stderr = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "mindlog {args:?}: {stderr}");
+    assert!(stderr.starts_with("mindlog: "), "mindlog {args:?}: {stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+/// Runs `mindlog --home HOME ARGS…` with its stdout in a real pipe, reads one line of it and closes
+/// the pipe, as `mindlog ARGS… | head -1` does; the first line and how the process ended.
+pub(crate) fn first_line_then_close(home: &Path, args: &[&str]) -> (String, Output) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("MINDLOG_HOME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    // The reader is dropped here: the pipe is closed while mindlog still has much to write.
+    (line, child.wait_with_output().unwrap())
+}
