@@ -285,48 +285,49 @@ impl Views {
     }
 }
 
-/// A message the persona view applied.
-#[derive(Clone, Debug, Serialize)]
+/// A message the persona view applied, as read from the log (not an output type: `at` is raw
+/// microseconds).
+#[derive(Clone, Debug)]
 pub struct PersonaMessage {
-    /// The persona.
+    /// The persona it was recorded for.
     pub persona: Hash,
-    /// Who spoke.
+    /// Who spoke: the user, the persona or the system.
     pub role: Role,
     /// What was said.
     pub text: String,
-    /// The event's timestamp.
+    /// The event's timestamp, microseconds since the Unix epoch.
     pub at: Micros,
-    /// The event's hash.
+    /// The hash of the `persona.message/1` event.
     pub hash: Hash,
 }
 
-/// A reflection the persona view applied.
-#[derive(Clone, Debug, Serialize)]
+/// A reflection the persona view applied, as read from the log.
+#[derive(Clone, Debug)]
 pub struct PersonaReflection {
-    /// The persona.
+    /// The persona that reflected.
     pub persona: Hash,
     /// What it noticed.
     pub text: String,
-    /// The event's timestamp.
+    /// The event's timestamp, microseconds since the Unix epoch.
     pub at: Micros,
-    /// The event's hash.
+    /// The hash of the `persona.reflected/1` event.
     pub hash: Hash,
 }
 
-/// An emotion the persona view applied.
-#[derive(Clone, Debug, Serialize)]
+/// An emotion the persona view applied, as read from the log.
+#[derive(Clone, Debug)]
 pub struct PersonaEmotion {
-    /// The persona.
+    /// The persona that felt it.
     pub persona: Hash,
-    /// In [-1, 1].
+    /// How pleasant, in [-1, 1].
     pub valence: Units,
-    /// In [0, 1].
+    /// How intense, in [0, 1].
     pub arousal: Units,
-    /// Its word.
+    /// The word for it, if one was given.
     pub label: Option<String>,
-    /// The event's timestamp.
+    /// The event's timestamp, microseconds since the Unix epoch.
     pub at: Micros,
-    /// The event's hash.
+    /// The hash of the `persona.emotion-recorded/1` event.
     pub hash: Hash,
 }
 

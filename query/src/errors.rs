@@ -6,8 +6,22 @@ use datafusion::common::SchemaError;
 use datafusion::common::utils::datafusion_strsim::levenshtein;
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
+use mindlog_ledger::StorageError;
 
 use crate::QueryError;
+
+/// The store's error `e` carries, if a table's scan failed reading the store; `e` itself if not.
+pub(crate) fn into_storage(e: DataFusionError) -> Result<StorageError, DataFusionError> {
+    match e {
+        DataFusionError::External(inner) => {
+            inner.downcast::<StorageError>().map(|s| *s).map_err(DataFusionError::External)
+        }
+        DataFusionError::Context(context, inner) => {
+            into_storage(*inner).map_err(|inner| DataFusionError::Context(context, Box::new(inner)))
+        }
+        other => Err(other),
+    }
+}
 
 /// The error of the right kind for `e`.
 pub(crate) fn classify(e: &DataFusionError) -> QueryError {
@@ -271,4 +285,27 @@ fn debug_dump(line: &str) -> Option<usize> {
         "Alias {",
     ];
     STRUCTURES.iter().filter_map(|s| line.find(s)).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::QueryError;
+
+    /// A scan that fails reading the store gives the store's error, not the query's fault,
+    /// however DataFusion wrapped it; any other external error stays the query's.
+    #[test]
+    fn a_storage_error_is_not_the_query_s_fault() {
+        let corrupt = || StorageError::Corrupt { offset: 7, problem: "truncated".to_owned() };
+        let wrapped = DataFusionError::Context(
+            "scanning personas".to_owned(),
+            Box::new(DataFusionError::External(Box::new(corrupt()))),
+        );
+        let error = QueryError::from(wrapped);
+        assert!(matches!(error, QueryError::Storage(StorageError::Corrupt { offset: 7, .. })), "{error:?}");
+        assert!(!error.is_bad_query());
+        let other = QueryError::from(DataFusionError::External(Box::new(std::fmt::Error)));
+        assert!(matches!(other, QueryError::Failed(_)), "{other:?}");
+        assert!(other.is_bad_query());
+    }
 }

@@ -14,6 +14,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod cells;
 mod errors;
 mod events;
@@ -29,6 +31,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use mindlog_commands::Micros;
+use mindlog_ledger::StorageError;
 use mindlog_projections::Views;
 
 pub use crate::output::{Format, write};
@@ -88,12 +91,24 @@ pub enum QueryError {
     /// Anything else the planner refuses: a type that does not fit, an unknown function.
     #[error("{0}")]
     Invalid(String),
-    /// Running it failed.
+    /// Running it failed on the data: a value that does not cast, a division by zero.
     #[error("the query failed: {0}")]
     Failed(String),
+    /// Reading the store failed: not the query's fault.
+    #[error("reading the store")]
+    Storage(#[source] StorageError),
     /// Writing the output failed.
     #[error("writing the output")]
     Io(#[from] std::io::Error),
+}
+
+impl QueryError {
+    /// Whether the query itself is wrong (it does not parse, names what does not exist, is
+    /// refused, or fails on the data), rather than the store or the output: `mindlog query`
+    /// exits 1 for these and 2 for the others.
+    pub fn is_bad_query(&self) -> bool {
+        !matches!(self, QueryError::Storage(_) | QueryError::Io(_))
+    }
 }
 
 fn did_you_mean(closest: &Option<String>) -> String {
@@ -102,31 +117,34 @@ fn did_you_mean(closest: &Option<String>) -> String {
 
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> QueryError {
-        errors::classify(&e)
+        match errors::into_storage(e) {
+            Ok(storage) => QueryError::Storage(storage),
+            Err(e) => errors::classify(&e),
+        }
     }
 }
 
-/// A table and its columns, for `query --tables`.
+/// A table and its columns, as `query --tables` lists them and docs/query.md documents them.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TableInfo {
-    /// Name.
+    /// The name a query gives in `FROM`.
     pub name: &'static str,
     /// What one row is.
     pub doc: &'static str,
-    /// Columns: name, type, nullable, meaning.
+    /// Its columns, in the order `SELECT *` gives them.
     pub columns: Vec<ColumnInfo>,
 }
 
-/// A column, for `query --tables`.
+/// A column of a table, for `query --tables`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ColumnInfo {
-    /// Name.
+    /// The name a query uses.
     pub name: &'static str,
-    /// SQL type.
+    /// Its Arrow type as DataFusion prints it (`Utf8`, `UInt64`, `Timestamp(µs, "UTC")`, …).
     pub r#type: String,
-    /// May be null.
+    /// Whether a row may hold null in it.
     pub nullable: bool,
-    /// Meaning.
+    /// What it holds.
     pub doc: &'static str,
 }
 
@@ -153,6 +171,12 @@ pub fn tables() -> Vec<TableInfo> {
 /// A SQL session over one consistent snapshot of the log and the views.
 pub struct QueryEngine {
     ctx: SessionContext,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine").field("session_id", &self.ctx.session_id()).finish_non_exhaustive()
+    }
 }
 
 /// The statements a query may be: no DDL, no DML (which includes COPY), no SET or PREPARE.

@@ -2,16 +2,17 @@
 //! every format a negative zero is written as 0.
 
 use std::io::Write;
-
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Float32Array, Float64Array};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::json::WriterBuilder as JsonWriterBuilder;
 use datafusion::arrow::json::writer::{JsonArray, LineDelimited};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 
@@ -37,7 +38,16 @@ fn without_negative_zero(batch: RecordBatch) -> Result<RecordBatch, QueryError> 
             }
         })
         .collect();
-    Ok(RecordBatch::try_new(batch.schema(), columns).map_err(datafusion::error::DataFusionError::from)?)
+    RecordBatch::try_new(batch.schema(), columns).map_err(arrow_error)
+}
+
+/// An error of Arrow's writers: an I/O error stays one ([`QueryError::Io`]), so that a closed
+/// pipe is still seen as such.
+fn arrow_error(e: ArrowError) -> QueryError {
+    match e {
+        ArrowError::IoError(_, io) => QueryError::Io(io),
+        other => QueryError::from(DataFusionError::from(other)),
+    }
 }
 
 /// An output format.
@@ -71,7 +81,7 @@ pub async fn write(
             if batches.is_empty() {
                 batches.push(RecordBatch::new_empty(stream.schema()));
             }
-            writeln!(out, "{}", pretty_format_batches(&batches).map_err(datafusion::error::DataFusionError::from)?)?;
+            writeln!(out, "{}", pretty_format_batches(&batches).map_err(arrow_error)?)?;
             writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
         }
         Format::Csv => {
@@ -79,13 +89,11 @@ pub async fn write(
             while let Some(batch) = stream.next().await {
                 let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
-                writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
+                writer.write(&batch).map_err(arrow_error)?;
             }
             if rows == 0 {
                 // Still a header, so a reader knows the columns.
-                writer
-                    .write(&RecordBatch::new_empty(stream.schema()))
-                    .map_err(datafusion::error::DataFusionError::from)?;
+                writer.write(&RecordBatch::new_empty(stream.schema())).map_err(arrow_error)?;
             }
         }
         Format::Json => {
@@ -93,9 +101,9 @@ pub async fn write(
             while let Some(batch) = stream.next().await {
                 let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
-                writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
+                writer.write(&batch).map_err(arrow_error)?;
             }
-            writer.finish().map_err(datafusion::error::DataFusionError::from)?;
+            writer.finish().map_err(arrow_error)?;
             writeln!(out)?;
         }
         Format::Jsonl => {
@@ -103,9 +111,9 @@ pub async fn write(
             while let Some(batch) = stream.next().await {
                 let batch = without_negative_zero(batch?)?;
                 rows += batch.num_rows() as u64;
-                writer.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
+                writer.write(&batch).map_err(arrow_error)?;
             }
-            writer.finish().map_err(datafusion::error::DataFusionError::from)?;
+            writer.finish().map_err(arrow_error)?;
         }
     }
     out.flush()?;
