@@ -266,25 +266,18 @@ fn sentence(text: &str) -> String {
     out
 }
 
-/// Where a `Debug` dump starts in `line`: a capitalised word followed by ` {` or `(`, as in
-/// `Schema { fields`, `Column { relation`, `Field { name`, `Bare { table`.
+/// Where a `Debug` dump starts in `line`: a capitalised word followed by ` {` (`Schema { fields`,
+/// `RawFieldAccessExpr { field_access`), or one of the names DataFusion dumps as a tuple
+/// (`Some(Bare`, `TableReference`, `LogicalPlan`).
 fn debug_dump(line: &str) -> Option<usize> {
-    const STRUCTURES: &[&str] = &[
-        "DFSchema {",
-        "Schema {",
-        "Column {",
-        "Field {",
-        "Bare {",
-        "Partial {",
-        "Full {",
-        "Some(Bare",
-        "Some(Column",
-        "TableReference",
-        "LogicalPlan",
-        "Projection {",
-        "Alias {",
-    ];
-    STRUCTURES.iter().filter_map(|s| line.find(s)).min()
+    const NAMED: &[&str] = &["Some(Bare", "Some(Column", "TableReference", "LogicalPlan"];
+    let named = NAMED.iter().filter_map(|s| line.find(s));
+    let structs = line.match_indices(" {").filter_map(|(brace, _)| {
+        let start = line[..brace].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+        let word = &line[start..brace];
+        word.starts_with(|c: char| c.is_ascii_uppercase()).then_some(start)
+    });
+    named.chain(structs).min()
 }
 
 #[cfg(test)]

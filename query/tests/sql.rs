@@ -361,6 +361,10 @@ fn a_type_error_is_one_line() {
         ],
     );
     check_error(
+        "SELECT array_agg(name)[1] FROM personas GROUP BY status",
+        expect!["invalid: getFieldAccess not supported by ExprPlanner"],
+    );
+    check_error(
         "SELECT name FROM personas UNION SELECT id, name FROM personas",
         expect!["invalid: UNION queries have different number of columns"],
     );
