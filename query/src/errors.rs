@@ -50,8 +50,14 @@ pub(crate) fn classify(e: &DataFusionError) -> QueryError {
         let closest = closest(&name, crate::tables().iter().map(|t| t.name));
         return QueryError::UnknownTable { name, closest };
     }
-    if let Some(line) = no_matching_function(&text) {
-        return QueryError::Invalid(line);
+    if let Some(error) = no_matching_function(&text) {
+        return error;
+    }
+    if let Some(error) = errors.iter().find_map(|e| match e {
+        DataFusionError::Diagnostic(d, _) => unknown_function(d),
+        _ => None,
+    }) {
+        return error;
     }
     let advice = errors.iter().find_map(|e| match e {
         DataFusionError::Diagnostic(d, _) => advice(d),
@@ -179,19 +185,25 @@ fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Opt
 
 /// A call whose arguments fit none of the function's signatures: the call as DataFusion saw it
 /// and the signatures there are.
-fn no_matching_function(text: &str) -> Option<String> {
+fn no_matching_function(text: &str) -> Option<QueryError> {
     const MARKER: &str = "No function matches the given name and argument types '";
     let call = text.split(MARKER).nth(1)?.split('\'').next()?;
-    let candidates: Vec<&str> = text
+    let signatures = text
         .split("Candidate functions:")
         .nth(1)
-        .map(|rest| rest.lines().filter_map(|l| l.strip_prefix('\t')).map(str::trim).collect())
+        .map(|rest| rest.lines().filter_map(|l| l.strip_prefix('\t')).map(|l| l.trim().to_owned()).collect())
         .unwrap_or_default();
-    let mut line = format!("no function matches {call}");
-    if !candidates.is_empty() {
-        line += &format!("; the signatures are {}: cast the arguments to fit one", candidates.join(", "));
-    }
-    Some(line)
+    Some(QueryError::NoMatchingFunction { call: call.to_owned(), signatures })
+}
+
+/// A function DataFusion does not know, with the one it found closest.
+fn unknown_function(d: &datafusion::common::Diagnostic) -> Option<QueryError> {
+    let name = d.message.strip_prefix("Invalid function '")?.strip_suffix('\'')?;
+    let closest = d.notes.iter().find_map(|n| n.message.strip_prefix("Possible function "));
+    Some(QueryError::UnknownFunction {
+        name: name.to_owned(),
+        closest: closest.map(|c| c.trim_matches('\'').to_owned()),
+    })
 }
 
 /// DataFusion's diagnostic for a user, when it says more than its error: the closest names it

@@ -88,7 +88,31 @@ pub enum QueryError {
         /// The column whose name is closest, if one is close.
         closest: Option<String>,
     },
-    /// Anything else the planner refuses: a type that does not fit, an unknown function.
+    /// The query calls a function that does not exist.
+    #[error("function '{name}' not found{}", did_you_mean(.closest))]
+    UnknownFunction {
+        /// The name as written.
+        name: String,
+        /// The function whose name is closest, if DataFusion found one.
+        closest: Option<String>,
+    },
+    /// A function is called with arguments that fit none of its signatures.
+    #[error(
+        "no function matches {call}{}",
+        if signatures.is_empty() {
+            String::new()
+        } else {
+            format!("; the signatures are {}: cast the arguments to fit one", signatures.join(", "))
+        }
+    )]
+    NoMatchingFunction {
+        /// The call, with the types of its arguments: `sum(Utf8)`.
+        call: String,
+        /// The signatures the function has: `sum(Int64)`, ….
+        signatures: Vec<String>,
+    },
+    /// Anything else the planner refuses, in DataFusion's words: a type that does not fit, an
+    /// ambiguous column, a `GROUP BY` that misses a column.
     #[error("{0}")]
     Invalid(String),
     /// Running it failed on the data: a value that does not cast, a division by zero.

@@ -215,6 +215,8 @@ fn check_error(sql: &str, expected: Expect) {
         QueryError::Syntax(_) => "syntax",
         QueryError::UnknownTable { .. } => "unknown table",
         QueryError::UnknownColumn { .. } => "unknown column",
+        QueryError::UnknownFunction { .. } => "unknown function",
+        QueryError::NoMatchingFunction { .. } => "no matching function",
         QueryError::Invalid(_) => "invalid",
         QueryError::Failed(_) => "failed",
         other => panic!("{sql}: unexpected {other:?}"),
@@ -304,7 +306,7 @@ fn a_type_error_is_one_line() {
     check_error(
         "SELECT sum(name) FROM personas",
         expect![
-            "invalid: no function matches sum(Utf8); the signatures are sum(Decimal), sum(UInt64), sum(Int64), sum(Float64), sum(Duration), sum(Interval): cast the arguments to fit one"
+            "no matching function: no function matches sum(Utf8); the signatures are sum(Decimal), sum(UInt64), sum(Int64), sum(Float64), sum(Duration), sum(Interval): cast the arguments to fit one"
         ],
     );
     check_error(
@@ -323,7 +325,7 @@ fn a_type_error_is_one_line() {
     );
     check_error(
         "SELECT no_such_function(name) FROM personas",
-        expect!["invalid: invalid function 'no_such_function' (did you mean 'position'?)"],
+        expect!["unknown function: function 'no_such_function' not found (did you mean 'position'?)"],
     );
     check_error(
         "SELECT * FROM read_csv('/etc/passwd')",
@@ -339,7 +341,7 @@ fn a_type_error_is_one_line() {
     );
     check_error(
         "SELECT upperr(name) FROM personas",
-        expect!["invalid: invalid function 'upperr' (did you mean 'upper'?)"],
+        expect!["unknown function: function 'upperr' not found (did you mean 'upper'?)"],
     );
     check_error(
         "SELECT name FROM personas p JOIN listings l ON l.owner = p.owner",
@@ -350,7 +352,7 @@ fn a_type_error_is_one_line() {
     check_error(
         "SELECT json_get_str() FROM events",
         expect![
-            "invalid: no function matches json_get_str(); the signatures are json_get_str(Any, .., Any): cast the arguments to fit one"
+            "no matching function: no function matches json_get_str(); the signatures are json_get_str(Any, .., Any): cast the arguments to fit one"
         ],
     );
     check_error("SELECT * FROM personas ORDER BY", expect!["syntax: syntax error: expected an expression, found EOF"]);
