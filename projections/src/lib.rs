@@ -60,7 +60,8 @@ pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
 pub use crate::timeline::TimelineEvent;
 pub use crate::views::{
     AnswerLine, AuditLine, AuditSession, BookingLine, ListingCounts, ListingPage, MemoryLine, MessageCounts,
-    PersonaProfile, ResultLine, ReviewLine, SubscriberLine, VersionLine, Views,
+    PersonaEmotion, PersonaMessage, PersonaProfile, PersonaReflection, ResultLine, ReviewLine, SubscriberLine,
+    VersionLine, Views,
 };
 
 use crate::runner::Projection;

@@ -68,11 +68,25 @@ pub struct PersonaRow {
     pub last_event: Micros,
 }
 
+impl PersonaRow {
+    /// Whether the event `author` wrote at `seq` of its feed may change this persona: only its
+    /// owner's, and only those written before its retirement. The fold asks this of each event
+    /// as it comes (a retirement folded earlier has a smaller seq, being earlier in the same
+    /// feed); readers of the log ask it afterwards of events already folded, and get the same
+    /// answer.
+    pub fn open_to(&self, author: &PublicKey, seq: u64) -> bool {
+        self.owner == *author && self.retired.as_ref().is_none_or(|r| seq < r.seq)
+    }
+}
+
 /// How a persona was retired.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retirement {
     /// When.
     pub at: Micros,
+    /// The seq of the retirement event in the owner's feed: the owner's events before it still
+    /// applied to the persona (`PersonaRow::open_to`).
+    pub seq: u64,
     /// Who takes over.
     pub successor: Option<Hash>,
     /// Why.
@@ -219,8 +233,9 @@ impl Projection for PersonaView {
     }
     fn version(&self) -> u32 {
         // 2: events that fail `Event::check` (names, texts, words…) are ignored.
-        // 3: `PersonaRow::private`.
-        3
+        // 3: a retirement keeps the seq of its event (`PersonaRow::open_to`).
+        // 4: `PersonaRow::private`.
+        4
     }
     fn tables(&self) -> &'static [&'static str] {
         &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
@@ -304,7 +319,7 @@ impl PersonaFold<'_> {
 
     /// The persona `id`, if `e`'s author owns it and it is not retired: only then may `e` change it.
     fn owned(&mut self, e: &Decoded, id: &Hash) -> Result<Option<&mut PersonaRow>, StorageError> {
-        let theirs = |p: &PersonaRow| p.owner == e.author && p.retired.is_none();
+        let theirs = |p: &PersonaRow| p.open_to(&e.author, e.seq);
         if !self.personas.get(id.as_bytes())?.is_some_and(theirs) {
             return Ok(None);
         }
@@ -383,7 +398,7 @@ impl Fold for PersonaFold<'_> {
             }
             Event::PersonaRetired(x) => {
                 let Some(p) = self.owned(e, &x.persona)? else { return Ok(Applied::Ignored) };
-                p.retired = Some(Retirement { at: e.ts, successor: x.successor, reason: x.reason.clone() });
+                p.retired = Some(Retirement { at: e.ts, seq: e.seq, successor: x.successor, reason: x.reason.clone() });
                 Ok(Applied::Applied)
             }
             Event::CommitmentOpened(x) => {

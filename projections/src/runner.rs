@@ -87,7 +87,8 @@ pub(crate) struct ViewMeta {
     pub(crate) ignored: u64,
 }
 
-fn meta_name(view: &str) -> String {
+/// The name of a view's checkpoint and `view_meta` entry: `view.` ‖ its name.
+pub(crate) fn meta_name(view: &str) -> String {
     format!("{}.{view}", VIEWS.name())
 }
 

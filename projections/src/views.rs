@@ -1,9 +1,12 @@
 //! Reading the views: a consistent snapshot that answers `decide`'s questions (`State`) and
 //! builds what `persona show` and `persona list` print.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use mindlog_commands::{
-    BookingInfo, CommitmentInfo, Decision, GuildInfo, IdSpace, Instant, ListingInfo, ListingKind, MemoryInfo, Micros,
-    Period, PersonaInfo, ReportInfo, RequestInfo, State, StateError, Target, Tier, Traits, Units,
+    BookingInfo, CommitmentInfo, Decision, Event, GuildInfo, IdSpace, Instant, ListingInfo, ListingKind, MemoryInfo,
+    Micros, Period, PersonaInfo, ReportInfo, RequestInfo, Role, State, StateError, Target, Tier, Traits, Units,
 };
 use mindlog_ledger::{DerivedTables, Hash, PublicKey, Snapshot, StorageError};
 use serde::Serialize;
@@ -14,6 +17,7 @@ use crate::persona::*;
 use crate::profile::{self, Stage};
 use crate::reputation::*;
 use crate::rows::{self, key};
+use crate::runner::Projection;
 use crate::scores::{self, AttestationFact, CreatorRank, ListingRank, Reputation, ViolationLine, VouchLine};
 use crate::social::*;
 
@@ -82,6 +86,77 @@ impl Views {
     /// The models a persona ran on, oldest first.
     pub fn models_of(&self, persona: &Hash) -> Result<Vec<ModelRow>, StorageError> {
         Ok(rows::scan::<ModelRow>(self.txn(), MODELS, persona.as_bytes())?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Every message the persona view applied, in log order, handed to `each` one at a time
+    /// (it returns false to stop).
+    pub fn each_message(&self, each: &mut dyn FnMut(PersonaMessage) -> bool) -> Result<(), StorageError> {
+        self.each_applied("persona.message/1", &mut |event, at, hash| match event {
+            Event::MessageRecorded(x) => {
+                each(PersonaMessage { persona: x.persona, role: x.role, text: x.text, at, hash })
+            }
+            _ => true,
+        })
+    }
+
+    /// Every reflection the persona view applied, in log order.
+    pub fn each_reflection(&self, each: &mut dyn FnMut(PersonaReflection) -> bool) -> Result<(), StorageError> {
+        self.each_applied("persona.reflected/1", &mut |event, at, hash| match event {
+            Event::Reflected(x) => each(PersonaReflection { persona: x.persona, text: x.text, at, hash }),
+            _ => true,
+        })
+    }
+
+    /// Every emotion the persona view applied, in log order.
+    pub fn each_emotion(&self, each: &mut dyn FnMut(PersonaEmotion) -> bool) -> Result<(), StorageError> {
+        self.each_applied("persona.emotion-recorded/1", &mut |event, at, hash| match event {
+            Event::EmotionRecorded(x) => each(PersonaEmotion {
+                persona: x.persona,
+                valence: x.valence,
+                arousal: x.arousal,
+                label: x.label,
+                at,
+                hash,
+            }),
+            _ => true,
+        })
+    }
+
+    /// The events of `kind` (a message, reflection or emotion) that the persona view folded and
+    /// applied, with their timestamps and hashes, in log order. They are read from the log
+    /// through the kind index, not kept in the view: the fold's rules for them are asked again
+    /// here, of the same rows (`PersonaRow::open_to`, and `Event::check`, as the runner asks before the fold).
+    fn each_applied(&self, kind: &str, each: &mut dyn FnMut(Event, Micros, Hash) -> bool) -> Result<(), StorageError> {
+        let checkpoint = crate::runner::meta_name(PersonaView.name());
+        let folded = self.snapshot.checkpoints()?.into_iter().find(|(name, _)| *name == checkpoint);
+        let Some(end) = folded.and_then(|(_, next)| next.checked_sub(1)) else { return Ok(()) };
+        let mut personas: HashMap<Hash, Option<PersonaRow>> = HashMap::new();
+        for offset in self.snapshot.kind_offsets(kind, 0..=end)? {
+            let read = self.snapshot.with_event(offset?, |event| -> Result<_, StorageError> {
+                let env = event.envelope()?;
+                // An erased or withheld payload is not read: the tables hold nothing of it.
+                let Some(payload) = event.payload(&env)?.bytes() else { return Ok(None) };
+                Ok(Event::decode(env.kind, payload).ok().flatten().map(|e| (e, env.author, env.seq, env.ts, event.hash)))
+            })?;
+            let Some(Some((event, author, seq, ts, hash))) = read.transpose()? else { continue };
+            let persona = match &event {
+                Event::MessageRecorded(x) => x.persona,
+                Event::Reflected(x) => x.persona,
+                Event::EmotionRecorded(x) => x.persona,
+                _ => continue,
+            };
+            if event.check().is_err() {
+                continue;
+            }
+            let row = match personas.entry(persona) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(self.persona_row(&persona)?),
+            };
+            if row.as_ref().is_some_and(|p| p.open_to(&author, seq)) && !each(event, ts, hash) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// How many forks separate `persona` from its root (0 for a persona that is not a fork).
@@ -207,6 +282,52 @@ impl Views {
             last_event: Instant(p.last_event),
         }))
     }
+}
+
+/// A message the persona view applied, as read from the log (not an output type: `at` is raw
+/// microseconds).
+#[derive(Clone, Debug)]
+pub struct PersonaMessage {
+    /// The persona it was recorded for.
+    pub persona: Hash,
+    /// Who spoke: the user, the persona or the system.
+    pub role: Role,
+    /// What was said.
+    pub text: String,
+    /// The event's timestamp, microseconds since the Unix epoch.
+    pub at: Micros,
+    /// The hash of the `persona.message/1` event.
+    pub hash: Hash,
+}
+
+/// A reflection the persona view applied, as read from the log.
+#[derive(Clone, Debug)]
+pub struct PersonaReflection {
+    /// The persona that reflected.
+    pub persona: Hash,
+    /// What it noticed.
+    pub text: String,
+    /// The event's timestamp, microseconds since the Unix epoch.
+    pub at: Micros,
+    /// The hash of the `persona.reflected/1` event.
+    pub hash: Hash,
+}
+
+/// An emotion the persona view applied, as read from the log.
+#[derive(Clone, Debug)]
+pub struct PersonaEmotion {
+    /// The persona that felt it.
+    pub persona: Hash,
+    /// How pleasant, in [-1, 1].
+    pub valence: Units,
+    /// How intense, in [0, 1].
+    pub arousal: Units,
+    /// The word for it, if one was given.
+    pub label: Option<String>,
+    /// The event's timestamp, microseconds since the Unix epoch.
+    pub at: Micros,
+    /// The hash of the `persona.emotion-recorded/1` event.
+    pub hash: Hash,
 }
 
 /// Everything `market show` prints (an output type: times are [`Instant`]s, RFC 3339 in JSON).

@@ -26,18 +26,22 @@ use mindlog_ledger::{EventRef, PublicKey, StoredEvent};
 use mindlog_projections::Views;
 use rayon::prelude::*;
 
-use crate::cells::{Col, Column, c, n, schema};
+use crate::cells::{Col, ColumnSpec, schema};
 
-/// The columns of `events`, in order.
-pub(crate) const COLUMNS: &[Column] = &[
-    c("offset", Col::U64, "local position in this store, from 0 (arrival order; not signed)"),
-    c("author", Col::Str, "the author's public key"),
-    c("seq", Col::U64, "position in the author's feed, from 1"),
-    c("ts", Col::Ts, "the author's timestamp"),
-    c("kind", Col::Str, "versioned kind, e.g. persona.created/1"),
-    c("hash", Col::Str, "the event hash"),
-    c("size", Col::U64, "bytes of the signed envelope"),
-    n("payload", Col::Str, "the payload as JSON (null for kinds this build does not know)"),
+/// What one row of `events` is.
+pub(crate) const DOC: &str = "one row per event of the log";
+
+/// The columns of `events`, in order: the scan builds them itself (`Rows`), straight from the
+/// events read in place, in the order of the indexes below.
+pub(crate) const COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec::not_null("offset", Col::U64, "local position in this store, from 0 (arrival order; not signed)"),
+    ColumnSpec::not_null("author", Col::Str, "the author's public key"),
+    ColumnSpec::not_null("seq", Col::U64, "position in the author's feed, from 1"),
+    ColumnSpec::not_null("ts", Col::Ts, "the author's timestamp"),
+    ColumnSpec::not_null("kind", Col::Str, "versioned kind, e.g. persona.created/1"),
+    ColumnSpec::not_null("hash", Col::Str, "the event hash"),
+    ColumnSpec::not_null("size", Col::U64, "bytes of the signed envelope"),
+    ColumnSpec::nullable("payload", Col::Str, "the payload as JSON (null for kinds this build does not know)"),
 ];
 
 const OFFSET: usize = 0;

@@ -14,7 +14,10 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod cells;
+mod errors;
 mod events;
 mod output;
 mod parquet;
@@ -28,9 +31,9 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use mindlog_commands::Micros;
+use mindlog_ledger::StorageError;
 use mindlog_projections::Views;
 
-pub use crate::cells::{Col, Column};
 pub use crate::output::{Format, write};
 pub use crate::parquet::ExportedTable;
 
@@ -53,114 +56,125 @@ impl Default for QueryOptions {
     }
 }
 
-/// Why a query did not run.
+/// Why a query did not run. Every message is one line.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
     /// The statement would change something or reach the file system.
     #[error("queries are read-only: {0} is refused")]
     Refused(String),
-    /// The SQL is not valid, or names something that does not exist.
+    /// The SQL does not parse.
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    /// The query names a table that does not exist.
+    #[error("table '{name}' not found{}; list the tables with mindlog query --tables", did_you_mean(.closest))]
+    UnknownTable {
+        /// The name as written.
+        name: String,
+        /// The table whose name is closest, if one is close.
+        closest: Option<String>,
+    },
+    /// The query names a column that does not exist.
+    #[error(
+        "column '{name}' not found{}{}; list the columns with mindlog query --tables",
+        table.as_ref().map(|t| format!(" in {t}")).unwrap_or_default(),
+        did_you_mean(.closest)
+    )]
+    UnknownColumn {
+        /// The name as written.
+        name: String,
+        /// The table it was looked for in, when there is one.
+        table: Option<String>,
+        /// The column whose name is closest, if one is close.
+        closest: Option<String>,
+    },
+    /// The query calls a function that does not exist.
+    #[error("function '{name}' not found{}", did_you_mean(.closest))]
+    UnknownFunction {
+        /// The name as written.
+        name: String,
+        /// The function whose name is closest, if DataFusion found one.
+        closest: Option<String>,
+    },
+    /// A function is called with arguments that fit none of its signatures.
+    #[error(
+        "no function matches {call}{}",
+        if signatures.is_empty() {
+            String::new()
+        } else {
+            format!("; the signatures are {}: cast the arguments to fit one", signatures.join(", "))
+        }
+    )]
+    NoMatchingFunction {
+        /// The call, with the types of its arguments: `sum(Utf8)`.
+        call: String,
+        /// The signatures the function has: `sum(Int64)`, ….
+        signatures: Vec<String>,
+    },
+    /// Anything else the planner refuses, in DataFusion's words: a type that does not fit, an
+    /// ambiguous column, a `GROUP BY` that misses a column.
     #[error("{0}")]
     Invalid(String),
-    /// Running it failed.
+    /// Running it failed on the data: a value that does not cast, a division by zero.
     #[error("the query failed: {0}")]
     Failed(String),
+    /// Reading the store failed: not the query's fault.
+    #[error("reading the store")]
+    Storage(#[source] StorageError),
     /// Writing the output failed.
     #[error("writing the output")]
     Io(#[from] std::io::Error),
 }
 
+impl QueryError {
+    /// Whether the query itself is wrong (it does not parse, names what does not exist, is
+    /// refused, or fails on the data), rather than the store or the output: `mindlog query`
+    /// exits 1 for these and 2 for the others.
+    pub fn is_bad_query(&self) -> bool {
+        !matches!(self, QueryError::Storage(_) | QueryError::Io(_))
+    }
+}
+
+fn did_you_mean(closest: &Option<String>) -> String {
+    closest.as_ref().map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default()
+}
+
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> QueryError {
-        classify(&e)
+        match errors::into_storage(e) {
+            Ok(storage) => QueryError::Storage(storage),
+            Err(e) => errors::classify(&e),
+        }
     }
 }
 
-/// Turns DataFusion's messages into one readable line of the right kind.
-fn classify(e: &DataFusionError) -> QueryError {
-    let text = chain(e);
-    let text = text.strip_prefix("Error during planning: ").unwrap_or(&text).to_owned();
-    for marker in ["DDL not supported: ", "DML not supported: ", "Statement not supported: "] {
-        if let Some(what) = text.split(marker).nth(1) {
-            return QueryError::Refused(statement_words(what.trim()));
-        }
-    }
-    if let Some(what) = text.strip_prefix("This feature is not implemented: Unsupported SQL statement: ") {
-        return QueryError::Refused(what.trim().to_owned());
-    }
-    match e.find_root() {
-        DataFusionError::SQL(..)
-        | DataFusionError::Plan(..)
-        | DataFusionError::SchemaError(..)
-        | DataFusionError::NotImplemented(..) => {
-            QueryError::Invalid(text.lines().next().unwrap_or_default().to_owned())
-        }
-        _ => QueryError::Failed(text.lines().next().unwrap_or_default().to_owned()),
-    }
-}
-
-/// DataFusion names refused statements by their plan node (`CreateExternalTable`); say them as SQL.
-fn statement_words(name: &str) -> String {
-    match name {
-        "SetVariable" => return "SET".to_owned(),
-        "CreateMemoryTable" => return "CREATE TABLE".to_owned(),
-        _ => {}
-    }
-    if name.contains(' ') {
-        return name.to_ascii_uppercase();
-    }
-    let mut words = String::new();
-    for c in name.chars() {
-        if c.is_ascii_uppercase() && !words.is_empty() {
-            words.push(' ');
-        }
-        words.push(c.to_ascii_uppercase());
-    }
-    words
-}
-
-/// An error and its sources in one line, each said once (DataFusion often repeats its source in its own message).
-fn chain(e: &DataFusionError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text = format!("{text}: {part}");
-        }
-        source = s.source();
-    }
-    text.strip_prefix("External error: ").map(str::to_owned).unwrap_or(text)
-}
-
-/// A table and its columns, for `query --tables`.
+/// A table and its columns, as `query --tables` lists them and docs/query.md documents them.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TableInfo {
-    /// Name.
+    /// The name a query gives in `FROM`.
     pub name: &'static str,
     /// What one row is.
     pub doc: &'static str,
-    /// Columns: name, type, nullable, meaning.
+    /// Its columns, in the order `SELECT *` gives them.
     pub columns: Vec<ColumnInfo>,
 }
 
-/// A column, for `query --tables`.
+/// A column of a table, for `query --tables`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ColumnInfo {
-    /// Name.
+    /// The name a query uses.
     pub name: &'static str,
-    /// SQL type.
+    /// Its Arrow type as DataFusion prints it (`Utf8`, `UInt64`, `Timestamp(µs, "UTC")`, …).
     pub r#type: String,
-    /// May be null.
+    /// Whether a row may hold null in it.
     pub nullable: bool,
-    /// Meaning.
+    /// What it holds.
     pub doc: &'static str,
 }
 
 /// Every table: `events`, then the views.
 pub fn tables() -> Vec<TableInfo> {
-    let describe = |name, doc, columns: &[Column]| TableInfo {
+    let describe = |name, doc, columns: &[cells::ColumnSpec]| TableInfo {
         name,
         doc,
         columns: columns
@@ -173,14 +187,20 @@ pub fn tables() -> Vec<TableInfo> {
             })
             .collect(),
     };
-    let mut out = vec![describe("events", "one row per event of the log", events::COLUMNS)];
-    out.extend(tables::TABLES.iter().map(|t| describe(t.name, t.doc, t.columns)));
+    let mut out = vec![describe("events", events::DOC, events::COLUMNS)];
+    out.extend(tables::TABLES.iter().map(|t| describe(t.name(), t.doc(), &t.specs())));
     out
 }
 
 /// A SQL session over one consistent snapshot of the log and the views.
 pub struct QueryEngine {
     ctx: SessionContext,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine").field("session_id", &self.ctx.session_id()).finish_non_exhaustive()
+    }
 }
 
 /// The statements a query may be: no DDL, no DML (which includes COPY), no SET or PREPARE.
@@ -198,17 +218,20 @@ impl QueryEngine {
         }
         // No table factories (CREATE EXTERNAL TABLE), no table functions, no URL tables: nothing
         // here can name a file.
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(config)
             .with_table_factories(HashMap::new())
             .with_table_functions(HashMap::new())
             .build();
+        // JSON functions (`json_get_str(payload, 'label')`) and operators (`payload->>'label'`).
+        datafusion_functions_json::register_all(&mut state)?;
         let ctx = SessionContext::new_with_state(state);
         let views = Arc::new(views);
         ctx.register_table("events", Arc::new(events::EventsTable::new(Arc::clone(&views))))?;
-        for def in tables::TABLES {
-            ctx.register_table(def.name, Arc::new(view_table::ViewTable::new(def, Arc::clone(&views), options.as_of)))?;
+        for &table in tables::TABLES {
+            let provider = view_table::ViewTable::new(table, Arc::clone(&views), options.as_of);
+            ctx.register_table(table.name(), Arc::new(provider))?;
         }
         Ok(QueryEngine { ctx })
     }

@@ -14,11 +14,11 @@ use crate::{QueryEngine, QueryError, tables};
 /// A table written by [`QueryEngine::export_parquet`].
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ExportedTable {
-    /// The table.
+    /// The table's name.
     pub table: String,
-    /// Rows written.
+    /// How many rows were written.
     pub rows: u64,
-    /// The file.
+    /// The file written, `DIR/NAME.parquet`.
     pub path: String,
     /// Its size in bytes.
     pub bytes: u64,

@@ -1,4 +1,5 @@
-//! A view as a DataFusion table: rows come out of the views when the scan runs, in batches.
+//! A view as a DataFusion table: rows come out of the views when the scan runs, in batches of
+//! the columns the query uses.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::Result;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
@@ -17,25 +18,25 @@ use mindlog_commands::Micros;
 use mindlog_projections::Views;
 
 use crate::cells;
-use crate::tables::TableDef;
+use crate::tables::Table;
 
 /// A view table.
 pub(crate) struct ViewTable {
-    def: &'static TableDef,
+    table: &'static dyn Table,
     views: Arc<Views>,
     as_of: Micros,
     schema: SchemaRef,
 }
 
 impl ViewTable {
-    pub(crate) fn new(def: &'static TableDef, views: Arc<Views>, as_of: Micros) -> ViewTable {
-        ViewTable { def, views, as_of, schema: cells::schema(def.columns) }
+    pub(crate) fn new(table: &'static dyn Table, views: Arc<Views>, as_of: Micros) -> ViewTable {
+        ViewTable { table, views, as_of, schema: cells::schema(&table.specs()) }
     }
 }
 
 impl fmt::Debug for ViewTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ViewTable({})", self.def.name)
+        write!(f, "ViewTable({})", self.table.name())
     }
 }
 
@@ -56,33 +57,32 @@ impl TableProvider for ViewTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The partition builds only the columns asked for.
+        let projection: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let schema = Arc::new(self.schema.project(&projection)?);
         let partition = ViewPartition {
-            def: self.def,
+            table: self.table,
             views: Arc::clone(&self.views),
             as_of: self.as_of,
-            schema: Arc::clone(&self.schema),
-        };
-        Ok(Arc::new(StreamingTableExec::try_new(
-            Arc::clone(&self.schema),
-            vec![Arc::new(partition)],
             projection,
-            vec![],
-            false,
-            limit,
-        )?))
+            schema: Arc::clone(&schema),
+        };
+        Ok(Arc::new(StreamingTableExec::try_new(schema, vec![Arc::new(partition)], None, vec![], false, limit)?))
     }
 }
 
 struct ViewPartition {
-    def: &'static TableDef,
+    table: &'static dyn Table,
     views: Arc<Views>,
     as_of: Micros,
+    projection: Vec<usize>,
+    /// The projected schema.
     schema: SchemaRef,
 }
 
 impl fmt::Debug for ViewPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ViewPartition({})", self.def.name)
+        write!(f, "ViewPartition({})", self.table.name())
     }
 }
 
@@ -95,16 +95,11 @@ impl PartitionStream for ViewPartition {
         let batch_size = ctx.session_config().batch_size();
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
         let tx = builder.tx();
-        let (def, views, as_of) = (self.def, Arc::clone(&self.views), self.as_of);
+        let (table, views, as_of) = (self.table, Arc::clone(&self.views), self.as_of);
+        let (projection, schema) = (self.projection.clone(), Arc::clone(&self.schema));
         builder.spawn_blocking(move || {
-            let rows = (def.rows)(&views, as_of).map_err(|e| DataFusionError::External(Box::new(e)))?;
-            for chunk in rows.chunks(batch_size.max(1)) {
-                let batch = cells::batch(def.columns, chunk)?;
-                if tx.blocking_send(Ok(batch)).is_err() {
-                    break;
-                }
-            }
-            Ok(())
+            table
+                .scan(&views, as_of, &projection, &schema, batch_size, &mut |batch| tx.blocking_send(Ok(batch)).is_ok())
         });
         builder.build()
     }

@@ -1,9 +1,12 @@
 //! SQL over a generated store: pushdown shown by EXPLAIN, answers checked against the ledger,
-//! read-only refusals, output formats, Parquet export, and docs/query.md's examples.
+//! read-only refusals, error messages, JSON functions, the tables of messages, reflections and
+//! emotions, output formats, Parquet export, and docs/query.md's examples and table list.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+
+use expect_test::{Expect, expect};
 
 use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng};
 use mindlog_ledger::{Draft, Hash, Identity, Ledger, VerifiedEvent};
@@ -185,17 +188,195 @@ fn queries_are_read_only() {
             other => panic!("{sql}: expected a refusal, got {other:?}"),
         }
     }
-    for sql in [
+}
+
+thread_local! {
+    /// A small store and its engine, for the error cases.
+    static SMALL: (QueryEngine, Ledger, tempfile::TempDir) = {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = store(dir.path(), 300);
+        (engine(&ledger), ledger, dir)
+    };
+}
+
+/// Runs `sql` on a small store, expects it to fail, and checks the error's kind and message:
+/// one line, no catalog prefix, no debug dump of a planner structure.
+fn check_error(sql: &str, expected: Expect) {
+    let error = SMALL.with(|(engine, ..)| run(engine, sql, Format::Csv)).expect_err(sql);
+    let kind = match &error {
+        QueryError::Refused(_) => "refused",
+        QueryError::Syntax(_) => "syntax",
+        QueryError::UnknownTable { .. } => "unknown table",
+        QueryError::UnknownColumn { .. } => "unknown column",
+        QueryError::UnknownFunction { .. } => "unknown function",
+        QueryError::NoMatchingFunction { .. } => "no matching function",
+        QueryError::Invalid(_) => "invalid",
+        QueryError::Failed(_) => "failed",
+        other => panic!("{sql}: unexpected {other:?}"),
+    };
+    let message = error.to_string();
+    assert!(!message.contains('\n'), "{sql}: more than one line: {message}");
+    assert!(!message.contains("datafusion.public"), "{sql}: a catalog prefix: {message}");
+    assert!(!message.contains(" { "), "{sql}: a debug dump: {message}");
+    assert!(!message.ends_with('.'), "{sql}: a trailing full stop: {message}");
+    expected.assert_eq(&format!("{kind}: {message}"));
+}
+
+#[test]
+fn an_unknown_table_names_the_closest() {
+    check_error(
+        "SELECT * FROM personaz",
+        expect![
+            "unknown table: table 'personaz' not found (did you mean 'personas'?); list the tables with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT count(*) FROM msgs",
+        expect![
+            "unknown table: table 'msgs' not found (did you mean 'messages'?); list the tables with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT p.name FROM personas p JOIN listing l ON l.owner = p.owner",
+        expect![
+            "unknown table: table 'listing' not found (did you mean 'listings'?); list the tables with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT * FROM nothing_like_it",
+        expect!["unknown table: table 'nothing_like_it' not found; list the tables with mindlog query --tables"],
+    );
+    check_error(
         "SELECT * FROM '/etc/passwd'",
+        expect!["unknown table: table '/etc/passwd' not found; list the tables with mindlog query --tables"],
+    );
+}
+
+#[test]
+fn an_unknown_column_names_the_closest() {
+    check_error(
+        "SELECT nme FROM listings",
+        expect![
+            "unknown column: column 'nme' not found in listings (did you mean 'name'?); list the columns with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT name FROM personas WHERE stauts = 'active'",
+        expect![
+            "unknown column: column 'stauts' not found in personas (did you mean 'status'?); list the columns with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT l.nme FROM listings l",
+        expect![
+            "unknown column: column 'nme' not found in l (did you mean 'name'?); list the columns with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT xyzzy FROM messages m JOIN personas p ON p.id = m.persona",
+        expect!["unknown column: column 'xyzzy' not found; list the columns with mindlog query --tables"],
+    );
+    check_error(
+        "SELECT txt FROM messages m JOIN personas p ON p.id = m.persona",
+        expect![
+            "unknown column: column 'txt' not found (did you mean 'm.text'?); list the columns with mindlog query --tables"
+        ],
+    );
+}
+
+#[test]
+fn a_syntax_error_is_said_once() {
+    check_error("SELEC 1", expect!["syntax: syntax error: expected an SQL statement, found SELEC at line 1, column 1"]);
+    check_error("SELECT name FROM personas WHERE", expect!["syntax: syntax error: expected an expression, found EOF"]);
+    check_error(
+        "SELECT 'unclosed FROM personas",
+        expect!["syntax: syntax error: unterminated string literal at line 1, column 8"],
+    );
+}
+
+#[test]
+fn a_type_error_is_one_line() {
+    check_error(
+        "SELECT sum(name) FROM personas",
+        expect![
+            "no matching function: no function matches sum(Utf8); the signatures are sum(Decimal), sum(UInt64), sum(Int64), sum(Float64), sum(Duration), sum(Interval): cast the arguments to fit one"
+        ],
+    );
+    check_error(
+        "SELECT name + 1 FROM personas",
+        expect!["invalid: cannot coerce arithmetic expression Utf8 + Int64 to valid types"],
+    );
+    check_error(
+        "SELECT * FROM personas WHERE created > 'yesterday'",
+        expect![
+            "failed: the query failed: error parsing timestamp from 'yesterday': timestamp must contain at least 10 characters"
+        ],
+    );
+    check_error(
+        "SELECT CAST(name AS INT) FROM personas",
+        expect!["failed: the query failed: cannot cast string 'persona-52' to value of Int32 type"],
+    );
+    check_error(
+        "SELECT no_such_function(name) FROM personas",
+        expect!["unknown function: function 'no_such_function' not found (did you mean 'position'?)"],
+    );
+    check_error(
         "SELECT * FROM read_csv('/etc/passwd')",
+        expect![
+            "invalid: table function 'read_csv' not found; a query reads only the store's tables: list them with mindlog query --tables"
+        ],
+    );
+    check_error(
         "SELECT * FROM generate_series(1, 3)",
-        "SELEC 1",
-    ] {
-        match run(&engine, sql, Format::Csv) {
-            Err(QueryError::Invalid(message)) => assert!(!message.contains('\n'), "{sql}: {message}"),
-            other => panic!("{sql}: expected an invalid-query error, got {other:?}"),
-        }
-    }
+        expect![
+            "invalid: table function 'generate_series' not found; a query reads only the store's tables: list them with mindlog query --tables"
+        ],
+    );
+    check_error(
+        "SELECT upperr(name) FROM personas",
+        expect!["unknown function: function 'upperr' not found (did you mean 'upper'?)"],
+    );
+    check_error(
+        "SELECT name FROM personas p JOIN listings l ON l.owner = p.owner",
+        expect!["invalid: column 'name' is ambiguous (did you mean p.name or l.name?)"],
+    );
+    check_error("SELECT 1 / 0", expect!["failed: the query failed: divide by zero error"]);
+    check_error("SELECT count(*) / 0 FROM personas", expect!["failed: the query failed: divide by zero error"]);
+    check_error(
+        "SELECT json_get_str() FROM events",
+        expect![
+            "no matching function: no function matches json_get_str(); the signatures are json_get_str(Any, .., Any): cast the arguments to fit one"
+        ],
+    );
+    check_error("SELECT * FROM personas ORDER BY", expect!["syntax: syntax error: expected an expression, found EOF"]);
+    check_error(
+        "SELECT name FROM personas GROUP BY status",
+        expect![
+            "invalid: 'personas.name' must appear in GROUP BY clause because it's not an aggregate expression; either add 'personas.name' to GROUP BY clause, or use an aggregate function like ANY_VALUE(personas.name)"
+        ],
+    );
+    check_error(
+        "SELECT array_agg(name)[1] FROM personas GROUP BY status",
+        expect!["invalid: getFieldAccess not supported by ExprPlanner"],
+    );
+    check_error(
+        "SELECT name FROM personas UNION SELECT id, name FROM personas",
+        expect!["invalid: UNION queries have different number of columns"],
+    );
+}
+
+#[test]
+fn ddl_and_dml_are_refused_in_one_line() {
+    check_error("CREATE TABLE t AS SELECT 1", expect!["refused: queries are read-only: CREATE TABLE is refused"]);
+    check_error("DROP TABLE events", expect!["refused: queries are read-only: DROP TABLE is refused"]);
+    check_error(
+        "INSERT INTO events SELECT * FROM events",
+        expect!["refused: queries are read-only: INSERT INTO is refused"],
+    );
+    check_error("DELETE FROM events", expect!["refused: queries are read-only: DELETE is refused"]);
+    check_error("UPDATE personas SET name = 'x'", expect!["refused: queries are read-only: UPDATE is refused"]);
+    check_error("COPY (SELECT 1) TO 'copied.csv'", expect!["refused: queries are read-only: COPY is refused"]);
+    check_error("SET datafusion.execution.batch_size = 1", expect!["refused: queries are read-only: SET is refused"]);
 }
 
 #[test]
@@ -256,24 +437,161 @@ fn the_documented_examples_run() {
     }
 }
 
-/// docs/query.md describes every table and column the engine has, and nothing else.
+/// docs/query.md describes every table and column the engine has, and nothing else: each table's
+/// name and what a row is, each column's name, type, nullability and meaning.
 #[test]
 fn the_table_reference_matches_the_engine() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/query.md")).unwrap();
     let reference = doc.split("\n## Tables\n").nth(1).expect("docs/query.md has a Tables section");
-    let mut documented: Vec<(String, Vec<String>)> = Vec::new();
+    // (name, the paragraph under the heading, the column lines)
+    let mut documented: Vec<(String, String, Vec<String>)> = Vec::new();
     for line in reference.lines() {
         if let Some(name) = line.strip_prefix("### `").and_then(|l| l.strip_suffix('`')) {
-            documented.push((name.to_owned(), Vec::new()));
-        } else if let Some(column) = line.strip_prefix("| `").and_then(|l| l.split('`').next()) {
-            documented.last_mut().expect("a column under a table").1.push(column.to_owned());
+            documented.push((name.to_owned(), String::new(), Vec::new()));
+        } else if let Some((_, paragraph, columns)) = documented.last_mut() {
+            if line.starts_with("| `") {
+                columns.push(line.to_owned());
+            } else if paragraph.is_empty() && !line.is_empty() && !line.starts_with('|') {
+                *paragraph = line.to_owned();
+            }
         }
     }
-    let engine: Vec<(String, Vec<String>)> = mindlog_query::tables()
-        .into_iter()
-        .map(|t| (t.name.to_owned(), t.columns.iter().map(|c| c.name.to_owned()).collect()))
-        .collect();
-    assert_eq!(documented, engine);
+    let engine = mindlog_query::tables();
+    assert_eq!(
+        documented.iter().map(|(name, ..)| name.as_str()).collect::<Vec<_>>(),
+        engine.iter().map(|t| t.name).collect::<Vec<_>>(),
+        "the tables, in order"
+    );
+    for ((name, paragraph, columns), table) in documented.iter().zip(&engine) {
+        let mut sentence = table.doc.to_owned();
+        sentence[..1].make_ascii_uppercase();
+        assert!(paragraph.starts_with(&sentence), "{name}: the doc says {paragraph:?}, the engine {sentence:?}");
+        let expected: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| {
+                let null = if c.nullable { " (nullable)" } else { "" };
+                format!("| `{}` | {}{null} | {} |", c.name, c.r#type, c.doc)
+            })
+            .collect();
+        assert_eq!(columns, &expected, "{name}: its columns (name, type, nullability, meaning)");
+    }
+}
+
+/// Every message, reflection and emotion the persona view applied is a row of its table, with
+/// the fields of its event (read back from the payload with the JSON functions), and the
+/// counters of `personas` agree.
+#[test]
+fn messages_reflections_and_emotions_are_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = store(dir.path(), 3000);
+    let engine = engine(&ledger);
+    let same = |from_view: &str, from_log: &str| {
+        let (a, b) = (rows(&engine, from_view), rows(&engine, from_log));
+        assert!(!a.is_empty(), "{from_view}: no rows");
+        assert_eq!(a, b, "{from_view}\nagainst\n{from_log}");
+    };
+    same(
+        "SELECT hash, role, text, at FROM messages ORDER BY hash",
+        "SELECT hash, payload->>'role' AS role, json_get_str(payload, 'text') AS text, ts AS at \
+         FROM events WHERE kind = 'persona.message/1' ORDER BY hash",
+    );
+    same(
+        "SELECT hash, text, at FROM reflections ORDER BY hash",
+        "SELECT hash, payload->>'text' AS text, ts AS at FROM events WHERE kind = 'persona.reflected/1' ORDER BY hash",
+    );
+    same(
+        "SELECT hash, persona, round(valence, 6) AS valence, round(arousal, 6) AS arousal, label FROM emotions ORDER BY hash",
+        "SELECT hash, payload->>'persona' AS persona, round(json_get_float(payload, 'valence'), 6) AS valence, \
+         round(json_get_float(payload, 'arousal'), 6) AS arousal, json_get_str(payload, 'label') AS label \
+         FROM events WHERE kind = 'persona.emotion-recorded/1' ORDER BY hash",
+    );
+    same(
+        "SELECT persona, count(*) AS n FROM messages GROUP BY persona ORDER BY persona",
+        "SELECT id AS persona, messages_user + messages_assistant + messages_system AS n FROM personas \
+         WHERE messages_user + messages_assistant + messages_system > 0 ORDER BY id",
+    );
+    // In log order (`gen`'s timestamps grow with the offset).
+    let times: Vec<String> =
+        rows(&engine, "SELECT at FROM reflections").iter().map(|r| r["at"].as_str().unwrap().to_owned()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "log order");
+}
+
+/// Only what the fold applies is a row: not a message to another author's persona, not one to a
+/// retired persona, not an emotion out of range; and the rows agree with the counters the fold
+/// keeps, whatever the fold's rules become.
+#[test]
+fn only_what_the_fold_applies_is_a_row() {
+    use mindlog_commands::{
+        EmotionRecorded, Event, MessageRecorded, PersonaCreated, PersonaRetired, Reflected, Role, Units,
+    };
+    use mindlog_ledger::{Draft, Expect};
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
+    let (alice, bob) = (Identity::from_secret(&[1; 32]), Identity::from_secret(&[2; 32]));
+    let append = |who: &Identity, event: Event| {
+        let draft =
+            Draft { kind: event.kind().into(), payload: event.encode(), refs: event.refs(), ts: GEN_EPOCH_MICROS, private: false };
+        ledger.append(who, vec![draft], Expect::Any).unwrap()[0].hash
+    };
+    let created = |name: &str| Event::PersonaCreated(PersonaCreated { name: name.into(), description: String::new() });
+    let (echo, other) = (append(&alice, created("Echo")), append(&alice, created("Other")));
+    let say =
+        |persona, text: &str| Event::MessageRecorded(MessageRecorded { persona, role: Role::User, text: text.into() });
+    let reflect = |persona, text: &str| Event::Reflected(Reflected { persona, text: text.into() });
+    let feel = |persona, valence: i64, label: &str| {
+        let (valence, arousal, label) = (Units(valence), Units(500_000), Some(label.to_owned()));
+        Event::EmotionRecorded(EmotionRecorded { persona, valence, arousal, label })
+    };
+    append(&alice, say(echo, "from the owner"));
+    append(&bob, say(echo, "from someone else"));
+    append(&alice, say(echo, ""));
+    append(&alice, reflect(echo, "a reflection"));
+    append(&bob, reflect(echo, "someone else's reflection"));
+    append(&alice, feel(echo, 200_000, "calm"));
+    append(&alice, feel(echo, 2_000_000, "out of range"));
+    append(&alice, say(other, "to the other persona"));
+    append(&alice, Event::PersonaRetired(PersonaRetired { persona: echo, successor: None, reason: None }));
+    append(&alice, say(echo, "after retirement"));
+    append(&alice, reflect(echo, "after retirement"));
+    append(&alice, feel(echo, 0, "after retirement"));
+    append(&alice, say(other, "the other is not retired"));
+    let engine = engine(&ledger);
+    let texts = |sql: &str| -> Vec<String> {
+        rows(&engine, sql).iter().map(|r| r.as_object().unwrap().values().next().unwrap().to_string()).collect()
+    };
+    let messages = texts("SELECT text FROM messages");
+    assert!(messages.contains(&"\"from the owner\"".to_owned()), "{messages:?}");
+    for absent in ["from someone else", "after retirement"] {
+        assert!(!messages.contains(&format!("\"{absent}\"")), "{absent}: {messages:?}");
+    }
+    assert_eq!(texts("SELECT text FROM reflections"), ["\"a reflection\""]);
+    assert_eq!(texts("SELECT label FROM emotions"), ["\"calm\""]);
+    // The tables and the fold's counters agree, persona by persona.
+    let counted = rows(
+        &engine,
+        "SELECT id, messages_user + messages_assistant + messages_system AS messages, reflections, emotions \
+         FROM personas ORDER BY id",
+    );
+    let read = rows(
+        &engine,
+        "SELECT p.id, (SELECT count(*) FROM messages m WHERE m.persona = p.id) AS messages, \
+         (SELECT count(*) FROM reflections r WHERE r.persona = p.id) AS reflections, \
+         (SELECT count(*) FROM emotions e WHERE e.persona = p.id) AS emotions FROM personas p ORDER BY id",
+    );
+    assert_eq!(counted, read);
+}
+
+/// No output shows a negative zero, whatever computed it.
+#[test]
+fn no_negative_zero_in_any_format() {
+    SMALL.with(|(engine, ..)| {
+        let sql = "SELECT round(-0.0001, 2) AS r, CAST(-0.0 AS DOUBLE) AS z, -0.0 * 1.5 AS m";
+        for format in [Format::Table, Format::Csv, Format::Json, Format::Jsonl] {
+            let out = run(engine, sql, format).unwrap();
+            assert!(!out.contains("-0"), "{format:?}: {out}");
+        }
+    });
 }
 
 /// Every filter the scan takes gives the same rows as DataFusion applying it itself (an

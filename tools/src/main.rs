@@ -136,6 +136,7 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
     eprintln!("mindlog: {error:#}");
     let checked_thing_is_wrong = error.chain().any(|c| {
         c.is::<Rejected>()
+            || c.downcast_ref::<mindlog_query::QueryError>().is_some_and(mindlog_query::QueryError::is_bad_query)
             || matches!(c.downcast_ref::<mindlog_ledger::ImportError>(), Some(mindlog_ledger::ImportError::Line { .. }))
     });
     ExitCode::from(if checked_thing_is_wrong { 1 } else { 2 })

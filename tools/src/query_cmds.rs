@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use mindlog_query::{ExportedTable, Format, QueryEngine, QueryError, QueryOptions, TableInfo};
+use mindlog_query::{ExportedTable, Format, QueryEngine, QueryOptions, TableInfo};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -40,14 +40,6 @@ pub(crate) fn engine(home: &Home, as_of: Option<u64>) -> Result<Open> {
     let options = QueryOptions { as_of: as_of.unwrap_or_else(now_micros), ..QueryOptions::default() };
     let engine = QueryEngine::new(projections.views()?, options)?;
     Ok(Open { engine, _ledger: ledger })
-}
-
-/// Query errors are the query's fault (exit 2, as a usage error), said in one line.
-fn query_error(e: QueryError) -> anyhow::Error {
-    match e {
-        QueryError::Io(io) => anyhow::Error::from(io),
-        other => anyhow::anyhow!("{other}"),
-    }
 }
 
 /// What `query --tables` prints.
@@ -87,10 +79,12 @@ pub(crate) fn query(home: &Home, args: &QueryArgs) -> Result<Outcome> {
     };
     let open = engine(home, args.as_of.map(|t| t.0))?;
     let engine = &open.engine;
+    // A query error reaches `main` as a `QueryError`: exit 1 when the query is wrong
+    // (`QueryError::is_bad_query`), 2 when the store or the output failed.
     runtime()?.block_on(async {
-        let stream = engine.stream(sql).await.map_err(query_error)?;
+        let stream = engine.stream(sql).await?;
         let mut out = output::stdout();
-        mindlog_query::write(stream, format, &mut out).await.map_err(query_error)?;
+        mindlog_query::write(stream, format, &mut out).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Outcome::Success)
@@ -119,6 +113,6 @@ pub(crate) fn export_parquet(home: &Home, dir: &Path, as_of: Option<u64>) -> Res
         bar.set_position(rows);
     }));
     bar.finish_and_clear();
-    emit(&Parquet(exported.map_err(query_error)?), home.format())?;
+    emit(&Parquet(exported?), home.format())?;
     Ok(Outcome::Success)
 }

@@ -49,7 +49,7 @@ fn the_query_commands_work_as_written() {
 }
 
 #[test]
-fn bad_and_writing_queries_exit_2_with_one_line() {
+fn bad_and_writing_queries_exit_1_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     ok(&home, &["init"]);
@@ -67,7 +67,7 @@ fn bad_and_writing_queries_exit_2_with_one_line() {
     ] {
         let out = mindlog(&home, &["query", sql]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{sql}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{sql}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{sql}: one line, got {err}");
         assert!(err.contains(says), "{sql}: {err}");
         assert!(out.stdout.is_empty());
