@@ -17,6 +17,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod audit;
 mod check;
 mod command;

@@ -21,6 +21,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod as_of;
 mod audit;
 mod lists;

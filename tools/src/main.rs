@@ -1,6 +1,9 @@
 //! The `mindlog` binary: parses the command line, runs one command, and maps the outcome to an
 //! exit code (0 success, 1 the thing checked is wrong, 2 usage, I/O or internal error).
 
+#[macro_use]
+mod refusal;
+
 mod bench;
 mod cli;
 mod home;
@@ -26,7 +29,7 @@ use crate::cli::{Cli, Command};
 use crate::home::Home;
 
 /// What a command concluded, when it ran to the end.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Outcome {
     /// Done; exit 0.
     Success,
@@ -35,13 +38,10 @@ pub(crate) enum Outcome {
     Failed,
     /// The command was rejected and appended nothing: `mindlog: REJECTION` on stderr, exit 1.
     Rejected(mindlog_commands::Rejection),
+    /// A command that only reads refused its input (an unknown or ambiguous name, a kind without
+    /// its version, an instant before the thing existed): `mindlog: REFUSAL` on stderr, exit 1.
+    Refused(refusal::Refusal),
 }
-
-/// An error of a command that only reads, meaning "the input is wrong" (an unknown reference),
-/// not "we could not run": exit 1. Commands that write are rejected with [`Outcome::Rejected`].
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Rejected(pub(crate) String);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -57,6 +57,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Rejected(rejection)) => {
             eprintln!("mindlog: {rejection}");
+            ExitCode::from(1)
+        }
+        Ok(Outcome::Refused(refusal)) => {
+            eprintln!("mindlog: {refusal}");
             ExitCode::from(1)
         }
         Err(e) => exit_for_error(&e),
@@ -135,8 +139,7 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
     }
     eprintln!("mindlog: {error:#}");
     let checked_thing_is_wrong = error.chain().any(|c| {
-        c.is::<Rejected>()
-            || matches!(c.downcast_ref::<mindlog_ledger::ImportError>(), Some(mindlog_ledger::ImportError::Line { .. }))
+        matches!(c.downcast_ref::<mindlog_ledger::ImportError>(), Some(mindlog_ledger::ImportError::Line { .. }))
     });
     ExitCode::from(if checked_thing_is_wrong { 1 } else { 2 })
 }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use mindlog_commands::{Award, Follow, IdSpace, ListingKind, Rejection, Unfollow, resolve_id};
 use mindlog_ledger::{Hash, PublicKey};
 use mindlog_projections::{AuditLine, AuditSession, CreatorRank, ListingPage, ListingRank, Reputation, Views};
@@ -12,9 +12,10 @@ use crate::cli::{AuditCmd, BoardArg, GuildCmd, IdentityCmd, MarketCmd, RepCmd};
 use crate::home::Home;
 use crate::output::{Report, decimal, emit};
 use crate::persona_cmds::write;
-use crate::session::{Session, decide_error};
+use crate::session::Session;
 use crate::ui::{now_micros, thousands};
-use crate::{Outcome, Rejected};
+use crate::Outcome;
+use crate::refusal::{Refusal, resolved};
 
 /// Money in minor units as `12.34 EUR`.
 fn money(amount: u64, currency: &str) -> String {
@@ -176,17 +177,16 @@ fn list(home: &Home, only: Option<ListingKind>, all: bool) -> Result<Outcome> {
 }
 
 /// The listing `reference` names: its name when exactly one listing has it, else an id or id
-/// prefix.
-fn resolve_listing(views: &Views, reference: &str) -> Result<Hash> {
+/// prefix; otherwise the refusal that says why.
+fn resolve_listing(views: &Views, reference: &str) -> Result<Result<Hash, Refusal>> {
     let named: Vec<Hash> =
         views.listings()?.into_iter().filter(|(_, l, _)| l.name == reference).map(|(id, _, _)| id).collect();
     match named.as_slice() {
-        [one] => Ok(*one),
-        [] => resolve_id(views, IdSpace::Listing, "listing", reference).map_err(decide_error),
+        [one] => Ok(Ok(*one)),
+        [] => resolved(resolve_id(views, IdSpace::Listing, "listing", reference)),
         many => {
-            let ambiguous =
-                Rejection::Ambiguous { what: "listing name", reference: reference.to_owned(), count: many.len() };
-            Err(decide_error(ambiguous.into()))
+            let what = "listing name";
+            Ok(Err(Rejection::Ambiguous { what, reference: reference.to_owned(), count: many.len() }.into()))
         }
     }
 }
@@ -194,8 +194,8 @@ fn resolve_listing(views: &Views, reference: &str) -> Result<Hash> {
 fn show(home: &Home, reference: &str) -> Result<Outcome> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let id = resolve_listing(&views, reference)?;
-    let page = views.listing_page(&id)?.ok_or_else(|| Rejected(format!("unknown listing {reference:?}")))?;
+    let id = or_refuse!(resolve_listing(&views, reference)?);
+    let page = views.listing_page(&id)?.context("the listing vanished from the views")?;
     emit(&Page(page), home.format())?;
     Ok(Outcome::Success)
 }
@@ -390,7 +390,7 @@ pub(crate) fn rep(home: &Home, cmd: RepCmd) -> Result<Outcome> {
         RepCmd::Show { subject, as_of } => {
             let session = Session::open(home)?;
             let views = session.views()?;
-            let key = home.author(&subject, views.snapshot())?;
+            let key = or_refuse!(home.author(&subject, views.snapshot())?);
             let rep = views.reputation(&key, as_of.map_or_else(now_micros, |t| t.0))?;
             emit(&rep, home.format())?;
             Ok(Outcome::Success)
@@ -458,7 +458,11 @@ pub(crate) fn audit(home: &Home, cmd: AuditCmd) -> Result<Outcome> {
         AuditCmd::Done(c) => write(home, c, "result recorded"),
         AuditCmd::Show { session } => {
             let s = Session::open(home)?;
-            emit(&s.views()?.audit_session(&session)?, home.format())?;
+            let page = s.views()?.audit_session(&session)?;
+            if page.requests == 0 {
+                return Ok(Outcome::Refused(Refusal::UnknownSession { session }));
+            }
+            emit(&page, home.format())?;
             Ok(Outcome::Success)
         }
         AuditCmd::Pending => {

@@ -13,7 +13,8 @@ use crate::Outcome as Exit;
 use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, PersonaCmd, ProjectionsCmd};
 use crate::home::Home;
 use crate::output::{Report, decimal, emit};
-use crate::session::{Session, decide_error, written};
+use crate::refusal::{Refusal, resolved};
+use crate::session::{Session, written};
 use crate::ui::{now_micros, progress, thousands};
 
 /// Runs one command that writes, printing event hashes on stdout and `what` on stderr; a
@@ -88,14 +89,14 @@ fn show(home: &Home, reference: &str, as_of: Option<u64>, all: bool) -> Result<E
     let session = Session::open(home)?;
     let views = session.views()?;
     let me = session.identity.public_key();
-    let info = resolve_persona(&views, &me, reference).map_err(decide_error)?;
+    let info = or_refuse!(resolved(resolve_persona(&views, &me, reference))?);
     // As of an instant: the owner's feed up to it, folded into a scratch store by the same views.
     let past = match as_of {
         None => None,
         Some(t) => match session.projections.persona_past(&info.id, t) {
             Ok(past) => Some(past.context("the persona vanished")?),
-            Err(e @ mindlog_projections::ProjectionError::NotYetCreated { .. }) => {
-                return Err(crate::Rejected(e.to_string()).into());
+            Err(mindlog_projections::ProjectionError::NotYetCreated { name, created }) => {
+                return Ok(Exit::Refused(Refusal::NotYetCreated { name, created }));
             }
             Err(e) => return Err(e.into()),
         },
@@ -234,7 +235,7 @@ impl Report for Memories {
 fn memories(home: &Home, reference: &str, filter: MemoryFilter<'_>, as_of: Option<u64>) -> Result<Exit> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let info = resolve_persona(&views, &session.identity.public_key(), reference).map_err(decide_error)?;
+    let info = or_refuse!(resolved(resolve_persona(&views, &session.identity.public_key(), reference))?);
     let lines = views.memory_list(&info.id, as_of.unwrap_or_else(now_micros), filter)?;
     emit(&Memories(lines), home.format())?;
     Ok(Exit::Success)
