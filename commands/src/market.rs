@@ -12,9 +12,9 @@ use std::str::FromStr;
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{Context, Decide, DecideError, Decided, IdSpace, ListingInfo, one, unique_id};
-use crate::event::Event;
 use crate::rejection::Rejection;
 use crate::time::Instant;
 use crate::units::Micros;
@@ -41,7 +41,7 @@ pub enum ListingKind {
 
 impl ListingKind {
     /// Every kind, in order.
-    pub const ALL: [ListingKind; 5] =
+    pub(crate) const ALL: [ListingKind; 5] =
         [ListingKind::Plugin, ListingKind::Service, ListingKind::Api, ListingKind::Modpack, ListingKind::Theme];
 
     /// The word used on the command line and in JSON.
@@ -238,7 +238,7 @@ pub struct Reviewed {
     pub listing: Hash,
     /// 1 to 5.
     pub rating: u8,
-    /// Free text.
+    /// What the reviewer says, free text (may be empty).
     pub text: String,
 }
 

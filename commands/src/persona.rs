@@ -5,31 +5,31 @@
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{CommitmentInfo, Context, Decide, Decided, IdSpace, MemoryInfo, PersonaInfo, one, unique_id};
-use crate::event::Event;
 use crate::rejection::Rejection;
 use crate::time::Instant;
 use crate::units::{Micros, Units};
 
 /// The largest trait change one event may make: 0.05.
-pub const MAX_TRAIT_DELTA: Units = Units(50_000);
+pub(crate) const MAX_TRAIT_DELTA: Units = Units(50_000);
 
 /// The most tags a memory may have.
-pub const MAX_TAGS: usize = 16;
+pub(crate) const MAX_TAGS: usize = 16;
 
 /// The Big Five traits (OCEAN), each in [0, 1]; or, in a change, each a delta.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traits {
     /// Openness to experience.
     pub openness: Units,
-    /// Conscientiousness.
+    /// Conscientiousness: organised, dependable.
     pub conscientiousness: Units,
-    /// Extraversion.
+    /// Extraversion: outgoing, energetic.
     pub extraversion: Units,
-    /// Agreeableness.
+    /// Agreeableness: friendly, compassionate.
     pub agreeableness: Units,
-    /// Neuroticism.
+    /// Neuroticism: sensitive, prone to negative emotion.
     pub neuroticism: Units,
 }
 
@@ -53,7 +53,7 @@ impl Traits {
     }
 
     /// From values in field order.
-    pub fn from_values(v: [Units; 5]) -> Traits {
+    pub(crate) fn from_values(v: [Units; 5]) -> Traits {
         Traits { openness: v[0], conscientiousness: v[1], extraversion: v[2], agreeableness: v[3], neuroticism: v[4] }
     }
 
@@ -69,7 +69,7 @@ impl Traits {
 pub struct PersonaCreated {
     /// Unique among the owner's personas.
     pub name: String,
-    /// Free text.
+    /// What the persona is for, free text (may be empty).
     pub description: String,
 }
 
@@ -105,7 +105,7 @@ pub struct PersonaRetired {
     pub persona: Hash,
     /// The persona that takes over, if any.
     pub successor: Option<Hash>,
-    /// Why.
+    /// Why it was retired, free text, if given.
     pub reason: Option<String>,
 }
 
@@ -126,11 +126,11 @@ pub struct CommitmentOpened {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
-    /// Kept.
+    /// Kept: the promise was fulfilled.
     Done,
     /// Tried and not kept.
     Failed,
-    /// Withdrawn.
+    /// Withdrawn before it was due: neither kept nor failed.
     Cancelled,
 }
 
@@ -172,9 +172,9 @@ pub struct MemoryAdded {
     pub persona: Hash,
     /// What to remember.
     pub text: String,
-    /// In [0, 1].
+    /// How much it matters, in [0, 1]: its strength when new, before it fades.
     pub importance: Units,
-    /// Labels.
+    /// Labels to search by: at most 16 words.
     pub tags: Vec<String>,
 }
 
@@ -240,7 +240,7 @@ pub enum Role {
     User,
     /// The persona.
     Assistant,
-    /// Instructions.
+    /// Instructions that set up the persona's behaviour.
     System,
 }
 
@@ -260,7 +260,7 @@ impl Role {
 pub struct MessageRecorded {
     /// The persona.
     pub persona: Hash,
-    /// Who spoke.
+    /// Who spoke: the user, the persona or the system prompt.
     pub role: Role,
     /// What was said.
     pub text: String,
@@ -502,7 +502,7 @@ pub struct PersonaRetire {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub successor: Option<String>,
-    /// Why
+    /// Why it is retired (free text)
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub reason: Option<String>,
@@ -751,7 +751,7 @@ impl Decide for ModelUse {
 pub struct Message {
     /// The persona
     pub persona: String,
-    /// Who spoke
+    /// Who spoke: user, assistant (the persona) or system (its instructions)
     #[cfg_attr(feature = "cli", arg(long, value_enum))]
     pub role: Role,
     /// What was said

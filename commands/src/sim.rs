@@ -7,9 +7,9 @@
 use mindlog_ledger::{Hash, PublicKey};
 
 use crate::audit::{AuditApprove, AuditDeny, AuditDone, AuditTool, Decision};
-use crate::command::Command;
+use crate::catalog::Command;
+use crate::catalog::Event;
 use crate::decide::{DecideError, PersonaInfo, State, decide};
-use crate::event::Event;
 use crate::market::{
     ListingKind, MarketBook, MarketBuy, MarketConfirm, MarketPublish, MarketSubscribe, MarketUnsubscribe, MarketUpdate,
     MarketWithdraw, Period, Review, Tier,

@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::cli::{DemoArgs, ExportArgs, GenArgs, ImportArgs, LogArgs};
 use crate::home::Home;
 use crate::output::{Report, emit, json_line};
-use crate::ui::{human_bytes, progress, thousands};
 use crate::refusal::{Refusal, resolved};
+use crate::ui::{human_bytes, progress, thousands};
 use crate::{Outcome, workload};
 
 /// What `init` made or found.
@@ -516,7 +516,14 @@ pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
     };
     // Lines are about 1 KiB; the bar counts lines against that estimate.
     let bar = progress(len.map(|l| l / 1000), "import");
-    let report = ledger.import_jsonl(&mut input, &|n| bar.set_position(n))?;
+    let report = match ledger.import_jsonl(&mut input, &|n| bar.set_position(n)) {
+        Ok(report) => report,
+        Err(mindlog_ledger::ImportError::Line { line, problem }) => {
+            bar.finish_and_clear();
+            return Ok(Outcome::Refused(Refusal::BadImportLine { line, problem }));
+        }
+        Err(e) => return Err(e.into()),
+    };
     bar.finish_and_clear();
     emit(&report, home.format())?;
     Ok(Outcome::Success)

@@ -138,10 +138,7 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("mindlog: {error:#}");
-    let checked_thing_is_wrong = error.chain().any(|c| {
-        matches!(c.downcast_ref::<mindlog_ledger::ImportError>(), Some(mindlog_ledger::ImportError::Line { .. }))
-    });
-    ExitCode::from(if checked_thing_is_wrong { 1 } else { 2 })
+    ExitCode::from(2)
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -158,25 +155,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),
-        Command::Commitment(cmd) => persona_cmds::commitment(&home, cmd),
+        Command::Commitment(cmd) => persona_cmds::write_declared(&home, cmd.command()),
         Command::Memory(cmd) => persona_cmds::memory(&home, cmd),
-        Command::Reflect(c) => persona_cmds::write(&home, c, "reflection recorded"),
-        Command::Emotion(c) => persona_cmds::write(&home, c, "emotion recorded"),
-        Command::Consent(c) => {
-            let what = if c.allow { "consent allowed" } else { "consent denied" };
-            persona_cmds::write(&home, c, what)
-        }
-        Command::Model(cmd) => persona_cmds::model(&home, cmd),
-        Command::Message(c) => persona_cmds::write(&home, c, "message recorded"),
+        Command::Write(cmd) => persona_cmds::write_declared(&home, cmd.command()),
+        Command::Model(cmd) => persona_cmds::write_declared(&home, cmd.command()),
         Command::Submit { file } => persona_cmds::submit(&home, &file),
         Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
         Command::Query(args) => query_cmds::query(&home, &args),
         Command::Identity(cmd) => market_cmds::identity(&home, cmd),
         Command::Market(cmd) => market_cmds::market(&home, cmd),
-        Command::Review(c) => persona_cmds::write(&home, c, "review recorded"),
         Command::Follow(c) => market_cmds::follow(&home, c),
         Command::Unfollow(c) => market_cmds::unfollow(&home, c),
-        Command::Guild(cmd) => market_cmds::guild(&home, cmd),
+        Command::Guild(cmd) => persona_cmds::write_declared(&home, cmd.command()),
         Command::Award(c) => market_cmds::award(&home, c),
         Command::Leaderboard { board, limit } => market_cmds::leaderboard(&home, board, limit),
         Command::Rep(cmd) => market_cmds::rep(&home, cmd),

@@ -8,14 +8,14 @@ use mindlog_ledger::{Hash, PublicKey};
 use mindlog_projections::{AuditLine, AuditSession, CreatorRank, ListingPage, ListingRank, Reputation, Views};
 use serde::Serialize;
 
-use crate::cli::{AuditCmd, BoardArg, GuildCmd, IdentityCmd, MarketCmd, RepCmd};
+use crate::Outcome;
+use crate::cli::{AuditCmd, BoardArg, IdentityCmd, MarketCmd, RepCmd};
 use crate::home::Home;
 use crate::output::{Report, decimal, emit};
-use crate::persona_cmds::write;
+use crate::persona_cmds::{write, write_declared};
+use crate::refusal::{Refusal, resolved};
 use crate::session::Session;
 use crate::ui::{now_micros, thousands};
-use crate::Outcome;
-use crate::refusal::{Refusal, resolved};
 
 /// Money in minor units as `12.34 EUR`.
 fn money(amount: u64, currency: &str) -> String {
@@ -72,17 +72,7 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
 
 pub(crate) fn market(home: &Home, cmd: MarketCmd) -> Result<Outcome> {
     match cmd {
-        MarketCmd::Publish(c) => {
-            let what = format!("published {} {:?}", c.kind.as_str(), c.name);
-            write(home, c, &what)
-        }
-        MarketCmd::Update(c) => write(home, c, "listing updated"),
-        MarketCmd::Withdraw(c) => write(home, c, "listing withdrawn"),
-        MarketCmd::Subscribe(c) => write(home, c, "subscribed"),
-        MarketCmd::Unsubscribe(c) => write(home, c, "unsubscribed"),
-        MarketCmd::Buy(c) => write(home, c, "bought"),
-        MarketCmd::Book(c) => write(home, c, "booking requested"),
-        MarketCmd::Confirm(c) => write(home, c, "booking confirmed"),
+        MarketCmd::Write(cmd) => write_declared(home, cmd.command()),
         MarketCmd::List { kind, all } => list(home, kind, all),
         MarketCmd::Show { listing } => show(home, &listing),
     }
@@ -276,17 +266,6 @@ pub(crate) fn unfollow(home: &Home, mut c: Unfollow) -> Result<Outcome> {
     write(home, c, "no longer following")
 }
 
-pub(crate) fn guild(home: &Home, cmd: GuildCmd) -> Result<Outcome> {
-    match cmd {
-        GuildCmd::Create(c) => {
-            let what = format!("created guild {:?}", c.name);
-            write(home, c, &what)
-        }
-        GuildCmd::Join(c) => write(home, c, "joined"),
-        GuildCmd::Leave(c) => write(home, c, "left"),
-    }
-}
-
 pub(crate) fn award(home: &Home, mut c: Award) -> Result<Outcome> {
     c.member = home.key_or_name(&c.member);
     write(home, c, "badge awarded")
@@ -452,10 +431,7 @@ impl Report for Reputation {
 
 pub(crate) fn audit(home: &Home, cmd: AuditCmd) -> Result<Outcome> {
     match cmd {
-        AuditCmd::Tool(c) => write(home, c, "request recorded"),
-        AuditCmd::Approve(c) => write(home, c, "approved"),
-        AuditCmd::Deny(c) => write(home, c, "denied"),
-        AuditCmd::Done(c) => write(home, c, "result recorded"),
+        AuditCmd::Write(cmd) => write_declared(home, cmd.command()),
         AuditCmd::Show { session } => {
             let s = Session::open(home)?;
             let page = s.views()?.audit_session(&session)?;

@@ -10,7 +10,7 @@ use mindlog_projections::{ClosedCommitmentLine, MemoryFilter, MemoryLine, Person
 use serde::Serialize;
 
 use crate::Outcome as Exit;
-use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, PersonaCmd, ProjectionsCmd};
+use crate::cli::{MemoryCmd, PersonaCmd, ProjectionsCmd};
 use crate::home::Home;
 use crate::output::{Report, decimal, emit};
 use crate::refusal::{Refusal, resolved};
@@ -32,44 +32,25 @@ pub(crate) fn write(home: &Home, command: impl Into<Command>, what: &str) -> Res
     })
 }
 
+/// Runs a command declared in a `writes!` enum of `cli.rs`, with what it says once written.
+pub(crate) fn write_declared(home: &Home, (command, what): (Command, &'static str)) -> Result<Exit> {
+    write(home, command, what)
+}
+
 pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
     match cmd {
-        PersonaCmd::Create(c) => {
-            let what = format!("created persona {:?}", c.name);
-            write(home, c, &what)
-        }
-        PersonaCmd::Traits(c) => write(home, c, "traits changed"),
-        PersonaCmd::Fork(c) => {
-            let what = format!("forked into persona {:?}", c.name);
-            write(home, c, &what)
-        }
-        PersonaCmd::Retire(c) => write(home, c, "retired"),
+        PersonaCmd::Write(cmd) => write_declared(home, cmd.command()),
         PersonaCmd::Show { persona, as_of, all } => show(home, &persona, as_of.map(|t| t.0), all),
         PersonaCmd::List => list(home),
     }
 }
 
-pub(crate) fn commitment(home: &Home, cmd: CommitmentCmd) -> Result<Exit> {
-    match cmd {
-        CommitmentCmd::Open(c) => write(home, c, "commitment opened"),
-        CommitmentCmd::Close(c) => write(home, c, "commitment closed"),
-        CommitmentCmd::Sweep(c) => write(home, c, "overdue commitments expired"),
-    }
-}
-
 pub(crate) fn memory(home: &Home, cmd: MemoryCmd) -> Result<Exit> {
     match cmd {
-        MemoryCmd::Add(c) => write(home, c, "memory added"),
-        MemoryCmd::Forget(c) => write(home, c, "memory forgotten"),
+        MemoryCmd::Write(cmd) => write_declared(home, cmd.command()),
         MemoryCmd::List { persona, all, search, as_of } => {
             memories(home, &persona, MemoryFilter { forgotten: all, search: search.as_deref() }, as_of.map(|t| t.0))
         }
-    }
-}
-
-pub(crate) fn model(home: &Home, cmd: ModelCmd) -> Result<Exit> {
-    match cmd {
-        ModelCmd::Use(c) => write(home, c, "model recorded"),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Why a command that only reads refused what it was asked: an unknown or ambiguous name, a kind
-//! without its version, an instant before the thing existed. A refusal is an outcome (exit 1, one
-//! line on stderr), returned as [`crate::Outcome::Refused`]; it never travels as an error.
+//! Why a command refused what it was given, having written nothing: an unknown or ambiguous name,
+//! a kind without its version, an instant before the thing existed, a bad line of an import. A
+//! refusal is an outcome (exit 1, one line on stderr), returned as [`crate::Outcome::Refused`]; it
+//! never travels as an error. (A write command refused by its rule is `Outcome::Rejected`.)
 
 use mindlog_commands::{DecideError, Instant, Rejection};
 
@@ -47,6 +48,14 @@ pub(crate) enum Refusal {
     UnknownSession {
         /// What was given.
         session: String,
+    },
+    /// `import`: a line of the file is bad (the file is imported all or nothing, so nothing was).
+    #[error("line {line}: {problem}; nothing was imported")]
+    BadImportLine {
+        /// 1-based line number in the file.
+        line: u64,
+        /// What is wrong with it.
+        problem: mindlog_ledger::LineProblem,
     },
     /// `persona show --as-of`, `memory list --as-of`: an instant before the persona was created.
     #[error("persona {name:?} did not exist yet: it was created at {created}; give a later --as-of")]

@@ -189,11 +189,8 @@ fn read_commands_refuse_unknown_and_ambiguous_names() {
     prefixes.sort();
     let shared = prefixes.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone()).expect("a shared prefix");
 
-    for args in [
-        vec!["log", "--author", &shared],
-        vec!["rep", "show", &shared],
-        vec!["--json", "rep", "show", &shared],
-    ] {
+    for args in [vec!["log", "--author", &shared], vec!["rep", "show", &shared], vec!["--json", "rep", "show", &shared]]
+    {
         let why = fails(&home, &args, 1);
         assert!(why.contains(&format!("author prefix \"{shared}\" is ambiguous")), "{why}");
         assert!(why.contains("give more characters"), "{why}");
