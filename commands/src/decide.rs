@@ -22,7 +22,7 @@ use crate::units::Micros;
 pub struct PersonaInfo {
     /// Its id: the hash of its creation (or fork) event.
     pub id: Hash,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// Its name.
     pub name: String,
@@ -63,9 +63,9 @@ pub struct MemoryInfo {
 /// What `decide` needs to know about a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListingInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// What it is.
     pub kind: ListingKind,
@@ -84,7 +84,7 @@ pub struct ListingInfo {
 /// What `decide` needs to know about a booking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookingInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
     /// The service.
     pub listing: Hash,
@@ -99,9 +99,9 @@ pub struct BookingInfo {
 /// What `decide` needs to know about a guild.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuildInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// Its name.
     pub name: String,
@@ -110,7 +110,7 @@ pub struct GuildInfo {
 /// What `decide` needs to know about a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
     /// The author who made the report.
     pub reporter: PublicKey,
@@ -121,7 +121,7 @@ pub struct ReportInfo {
 /// What `decide` needs to know about a tool-call request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
     /// The agent that made it.
     pub author: PublicKey,

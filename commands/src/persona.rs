@@ -92,7 +92,7 @@ pub struct PersonaForked {
 /// `persona.traits-changed/1`: Big Five deltas, each at most 0.05 in absolute value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraitsChanged {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The deltas.
     pub deltas: Traits,
@@ -101,7 +101,7 @@ pub struct TraitsChanged {
 /// `persona.retired/1`: the persona accepts no more changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonaRetired {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The persona that takes over, if any.
     pub successor: Option<Hash>,
@@ -112,7 +112,7 @@ pub struct PersonaRetired {
 /// `commitment.opened/1`: a promise the persona makes. Its id is this event's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentOpened {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// What is promised.
     pub title: String,
@@ -148,7 +148,7 @@ impl Outcome {
 /// `commitment.closed/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentClosed {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The commitment (the hash of its `commitment.opened/1`).
     pub commitment: Hash,
@@ -159,7 +159,7 @@ pub struct CommitmentClosed {
 /// `commitment.expired/1`: written by a sweep for an open commitment past its due time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentExpired {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The commitment.
     pub commitment: Hash,
@@ -168,7 +168,7 @@ pub struct CommitmentExpired {
 /// `memory.added/1`. Its id is this event's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryAdded {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// What to remember.
     pub text: String,
@@ -181,7 +181,7 @@ pub struct MemoryAdded {
 /// `memory.forgotten/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryForgotten {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The memory (the hash of its `memory.added/1`).
     pub memory: Hash,
@@ -190,7 +190,7 @@ pub struct MemoryForgotten {
 /// `persona.reflected/1`: an insight the persona records about itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reflected {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The reflection.
     pub text: String,
@@ -199,7 +199,7 @@ pub struct Reflected {
 /// `persona.emotion-recorded/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmotionRecorded {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// In [-1, 1]: unpleasant to pleasant.
     pub valence: Units,
@@ -212,7 +212,7 @@ pub struct EmotionRecorded {
 /// `persona.consent-set/1`: whether the persona's data may be used for `scope`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentSet {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// What the consent is about, e.g. share-memory.
     pub scope: String,
@@ -223,7 +223,7 @@ pub struct ConsentSet {
 /// `persona.model-used/1`: the persona now runs on `model` (a model swap).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelUsed {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The model, e.g. ollama:llama3.1.
     pub model: String,
@@ -258,7 +258,7 @@ impl Role {
 /// `persona.message/1`: one chat turn.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecorded {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// Who spoke: the user, the persona or the system prompt.
     pub role: Role,
@@ -496,7 +496,7 @@ impl Decide for PersonaFork {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct PersonaRetire {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The persona that takes over
     #[serde(default)]
@@ -524,7 +524,7 @@ impl Decide for PersonaRetire {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct CommitmentOpen {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// What is promised
     pub title: String,
@@ -555,7 +555,7 @@ impl Decide for CommitmentOpen {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct CommitmentClose {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The commitment id or an id prefix
     pub commitment: String,
@@ -600,7 +600,7 @@ impl Decide for CommitmentSweep {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MemoryAdd {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// What to remember
     pub text: String,
@@ -630,7 +630,7 @@ impl Decide for MemoryAdd {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MemoryForget {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The memory id or an id prefix
     pub memory: String,
@@ -667,7 +667,7 @@ impl Decide for Reflect {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Emotion {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// Unpleasant (-1) to pleasant (1)
     #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
@@ -703,7 +703,7 @@ impl Decide for Emotion {
     command(arg(clap::Arg::new("deny").long("deny").action(clap::ArgAction::SetTrue).help("Deny it")))
 )]
 pub struct Consent {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// What the consent is about, e.g. share-memory
     #[cfg_attr(feature = "cli", arg(long))]
@@ -728,7 +728,7 @@ impl Decide for Consent {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ModelUse {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The model, e.g. ollama:llama3.1
     pub model: String,
@@ -749,7 +749,7 @@ impl Decide for ModelUse {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Message {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// Who spoke: user, assistant (the persona) or system (its instructions)
     #[cfg_attr(feature = "cli", arg(long, value_enum))]

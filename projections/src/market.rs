@@ -30,7 +30,7 @@ pub(crate) const DAILY: &str = "view.market_daily";
 /// A listing (`view.listings`, key: id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingRow {
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// What it is.
     pub kind: ListingKind,

@@ -180,13 +180,13 @@ pub(crate) fn reputation(
 pub struct ListingRank {
     /// Rank, from 1.
     pub rank: u64,
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
     /// Its name.
     pub name: String,
     /// Its kind.
     pub kind: &'static str,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// The score.
     pub score: f64,

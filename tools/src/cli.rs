@@ -109,7 +109,7 @@ pub(crate) enum Command {
     /// Local identities (signing keys): new, list
     #[command(subcommand)]
     Identity(IdentityCmd),
-    /// The marketplace: publish, update, withdraw, list, show, subscribe, buy, book, confirm
+    /// The marketplace: publish, update, withdraw, subscribe, buy, book, confirm, list, show
     #[command(subcommand)]
     Market(MarketCmd),
     /// Follow an author (public key or local identity name) or a persona
