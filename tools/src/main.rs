@@ -38,8 +38,9 @@ pub(crate) enum Outcome {
     Failed,
     /// The command was rejected and appended nothing: `mindlog: REJECTION` on stderr, exit 1.
     Rejected(mindlog_commands::Rejection),
-    /// A command that only reads refused its input (an unknown or ambiguous name, a kind without
-    /// its version, an instant before the thing existed): `mindlog: REFUSAL` on stderr, exit 1.
+    /// The command refused its input and wrote nothing (an unknown or ambiguous name, a kind
+    /// without its version, an instant before the thing existed, a bad line of an import):
+    /// `mindlog: REFUSAL` on stderr, exit 1.
     Refused(refusal::Refusal),
 }
 
