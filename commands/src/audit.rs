@@ -5,9 +5,9 @@
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{Context, Decide, DecideError, Decided, IdSpace, RequestInfo, one};
-use crate::event::Event;
 use crate::rejection::Rejection;
 
 /// What the policy said about a tool call.
@@ -15,9 +15,9 @@ use crate::rejection::Rejection;
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
-    /// Go ahead.
+    /// The tool may run now.
     Allow,
-    /// Refused.
+    /// The tool may not run.
     Deny,
     /// A person must approve first.
     Ask,
@@ -47,7 +47,7 @@ pub struct ToolRequested {
     pub scope: String,
     /// The policy's decision.
     pub decision: Decision,
-    /// Why.
+    /// The policy's reason for its decision, free text (may be empty).
     pub reason: String,
 }
 
@@ -120,7 +120,7 @@ pub struct AuditTool {
     /// The policy's decision
     #[cfg_attr(feature = "cli", arg(long, value_enum))]
     pub decision: Decision,
-    /// Why
+    /// The policy's reason for its decision (free text, may be empty)
     #[cfg_attr(feature = "cli", arg(long, default_value = ""))]
     pub reason: String,
 }

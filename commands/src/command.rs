@@ -2,7 +2,7 @@
 //!
 //! Each command is a struct in its domain's module (`persona.rs`, `market.rs`, `social.rs`,
 //! `reputation.rs`, `audit.rs`), beside the payloads of the events it becomes, with its rule as
-//! an impl of `Decide`. The `commands!` list below declares each command once with its JSON
+//! an impl of `Decide`. The `commands!` list (in `catalog.rs`, beside the `events!` list) declares each command once with its JSON
 //! name, and derives from it the [`Command`] enum, [`Command::name`], [`Command::NAMES`],
 //! `From<X> for Command`, and the dispatch to each command's rule — so a command without a rule
 //! does not compile.
@@ -12,15 +12,6 @@
 //! personas, or by its id or an unambiguous id prefix (4 hex characters or more); a commitment
 //! or memory by its id or an id prefix within its persona; a listing, booking, report or request
 //! by its id or an id prefix; a guild by its name (when unique) or id; an author by public key.
-
-use serde::{Deserialize, Serialize};
-
-use crate::audit::*;
-use crate::decide::{Context, Decide, Decided};
-use crate::market::*;
-use crate::persona::*;
-use crate::reputation::*;
-use crate::social::*;
 
 macro_rules! commands {
     ($( $name:literal => $ty:ident ),* $(,)?) => {
@@ -66,44 +57,4 @@ macro_rules! commands {
         )*
     };
 }
-
-commands! {
-    "persona.create" => PersonaCreate,
-    "persona.traits" => PersonaTraits,
-    "persona.fork" => PersonaFork,
-    "persona.retire" => PersonaRetire,
-    "commitment.open" => CommitmentOpen,
-    "commitment.close" => CommitmentClose,
-    "commitment.sweep" => CommitmentSweep,
-    "memory.add" => MemoryAdd,
-    "memory.forget" => MemoryForget,
-    "reflect" => Reflect,
-    "emotion" => Emotion,
-    "consent" => Consent,
-    "model.use" => ModelUse,
-    "message" => Message,
-    "market.publish" => MarketPublish,
-    "market.update" => MarketUpdate,
-    "market.withdraw" => MarketWithdraw,
-    "market.subscribe" => MarketSubscribe,
-    "market.unsubscribe" => MarketUnsubscribe,
-    "market.buy" => MarketBuy,
-    "market.book" => MarketBook,
-    "market.confirm" => MarketConfirm,
-    "review" => Review,
-    "follow" => Follow,
-    "unfollow" => Unfollow,
-    "guild.create" => GuildCreate,
-    "guild.join" => GuildJoin,
-    "guild.leave" => GuildLeave,
-    "award" => Award,
-    "rep.attest" => RepAttest,
-    "rep.vouch" => RepVouch,
-    "rep.unvouch" => RepUnvouch,
-    "rep.report" => RepReport,
-    "rep.resolve" => RepResolve,
-    "audit.tool" => AuditTool,
-    "audit.approve" => AuditApprove,
-    "audit.deny" => AuditDeny,
-    "audit.done" => AuditDone,
-}
+pub(crate) use commands;

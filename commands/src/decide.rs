@@ -9,8 +9,8 @@
 use mindlog_ledger::{Hash, PublicKey};
 
 use crate::audit::Decision;
-use crate::command::Command;
-use crate::event::Event;
+use crate::catalog::Command;
+use crate::catalog::Event;
 use crate::market::{ListingKind, Tier};
 use crate::persona::Traits;
 use crate::rejection::Rejection;
@@ -22,7 +22,7 @@ use crate::units::Micros;
 pub struct PersonaInfo {
     /// Its id: the hash of its creation (or fork) event.
     pub id: Hash,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// Its name.
     pub name: String,
@@ -63,9 +63,9 @@ pub struct MemoryInfo {
 /// What `decide` needs to know about a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListingInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// What it is.
     pub kind: ListingKind,
@@ -84,13 +84,13 @@ pub struct ListingInfo {
 /// What `decide` needs to know about a booking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookingInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
     /// The service.
     pub listing: Hash,
-    /// Start.
+    /// When the booked slot starts (µs since the Unix epoch).
     pub start: Micros,
-    /// End.
+    /// When the booked slot ends (µs since the Unix epoch), after its start.
     pub end: Micros,
     /// Whether the listing's owner confirmed it.
     pub confirmed: bool,
@@ -99,9 +99,9 @@ pub struct BookingInfo {
 /// What `decide` needs to know about a guild.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuildInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// Its name.
     pub name: String,
@@ -110,18 +110,18 @@ pub struct GuildInfo {
 /// What `decide` needs to know about a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Who reported.
+    /// The author who made the report.
     pub reporter: PublicKey,
-    /// Whom.
+    /// The author the report is about.
     pub subject: PublicKey,
 }
 
 /// What `decide` needs to know about a tool-call request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestInfo {
-    /// Its id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
     /// The agent that made it.
     pub author: PublicKey,
@@ -136,21 +136,21 @@ pub struct RequestInfo {
 /// The kinds of entity that have ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdSpace {
-    /// Personas.
+    /// Personas: the hash of each `persona.created/1` or `persona.forked/1`.
     Persona,
     /// Commitments (within a persona).
     Commitment,
     /// Memories (within a persona).
     Memory,
-    /// Listings.
+    /// Listings: the hash of each `market.listing-published/1`.
     Listing,
-    /// Bookings.
+    /// Bookings: the hash of each `market.booked/1`.
     Booking,
-    /// Guilds.
+    /// Guilds: the hash of each `guild.created/1`.
     Guild,
-    /// Reports.
+    /// Reports: the hash of each `rep.reported/1`.
     Report,
-    /// Tool-call requests.
+    /// Tool-call requests: the hash of each `audit.tool-requested/1`.
     Request,
 }
 
@@ -272,7 +272,7 @@ pub fn resolve_id(state: &dyn State, space: IdSpace, what: &'static str, referen
         .ok_or_else(|| Rejection::Unknown { what, reference: reference.to_owned() }.into())
 }
 
-/// One event.
+/// A decision that is exactly one event.
 pub(crate) fn one(event: Event) -> Decided {
     Ok(vec![event])
 }

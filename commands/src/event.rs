@@ -1,16 +1,9 @@
-//! Every event payload with its kind: one enum, its postcard payload encoding, its JSON form and
-//! its state-free rules. The `events!` list declares each kind once, by domain.
+//! Every event payload with its kind: the `events!` macro derives from the list of kinds (in
+//! `catalog.rs`) one enum, its postcard payload encoding, its JSON form and the dispatch to its
+//! state-free rules.
 
 use mindlog_ledger::Hash;
-use serde::{Deserialize, Serialize};
-
-use crate::audit::*;
-use crate::check::Check;
-use crate::market::*;
-use crate::persona::*;
-use crate::rejection::Rejection;
-use crate::reputation::*;
-use crate::social::*;
+use serde::Deserialize;
 
 /// A payload that does not decode as its kind says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +15,7 @@ pub struct PayloadError {
     pub problem: String,
 }
 
-fn decode_exact<T: for<'de> Deserialize<'de>>(kind: &str, payload: &[u8]) -> Result<T, PayloadError> {
+pub(crate) fn decode_exact<T: for<'de> Deserialize<'de>>(kind: &str, payload: &[u8]) -> Result<T, PayloadError> {
     let fail = |problem: String| PayloadError { kind: kind.to_owned(), problem };
     let (value, rest) = postcard::take_from_bytes(payload).map_err(|e| fail(e.to_string()))?;
     if rest.is_empty() { Ok(value) } else { Err(fail(format!("{} trailing bytes", rest.len()))) }
@@ -104,9 +97,10 @@ macro_rules! events {
         }
     };
 }
+pub(crate) use events;
 
 /// Fields that name events: a hash, or maybe one.
-trait RefList {
+pub(crate) trait RefList {
     fn push_into(&self, out: &mut Vec<Hash>);
 }
 impl RefList for Hash {
@@ -120,60 +114,11 @@ impl RefList for Option<Hash> {
     }
 }
 
-events! {
-    persona {
-        "persona.created/1" => PersonaCreated(PersonaCreated) {},
-        "persona.forked/1" => PersonaForked(PersonaForked) { parent },
-        "persona.traits-changed/1" => TraitsChanged(TraitsChanged) { persona },
-        "persona.retired/1" => PersonaRetired(PersonaRetired) { persona, successor },
-        "commitment.opened/1" => CommitmentOpened(CommitmentOpened) { persona },
-        "commitment.closed/1" => CommitmentClosed(CommitmentClosed) { persona, commitment },
-        "commitment.expired/1" => CommitmentExpired(CommitmentExpired) { persona, commitment },
-        "memory.added/1" => MemoryAdded(MemoryAdded) { persona },
-        "memory.forgotten/1" => MemoryForgotten(MemoryForgotten) { persona, memory },
-        "persona.reflected/1" => Reflected(Reflected) { persona },
-        "persona.emotion-recorded/1" => EmotionRecorded(EmotionRecorded) { persona },
-        "persona.consent-set/1" => ConsentSet(ConsentSet) { persona },
-        "persona.model-used/1" => ModelUsed(ModelUsed) { persona },
-        "persona.message/1" => MessageRecorded(MessageRecorded) { persona },
-    }
-    market {
-        "market.listing-published/1" => ListingPublished(ListingPublished) {},
-        "market.listing-updated/1" => ListingUpdated(ListingUpdated) { listing },
-        "market.listing-withdrawn/1" => ListingWithdrawn(ListingWithdrawn) { listing },
-        "market.subscribed/1" => Subscribed(Subscribed) { listing },
-        "market.unsubscribed/1" => Unsubscribed(Unsubscribed) { listing },
-        "market.purchased/1" => Purchased(Purchased) { listing },
-        "market.booking-requested/1" => BookingRequested(BookingRequested) { listing },
-        "market.booking-confirmed/1" => BookingConfirmed(BookingConfirmed) { listing, booking },
-        "market.reviewed/1" => Reviewed(Reviewed) { listing },
-    }
-    social {
-        "social.followed/1" => Followed(Followed) {},
-        "social.unfollowed/1" => Unfollowed(Unfollowed) {},
-        "guild.created/1" => GuildCreated(GuildCreated) {},
-        "guild.joined/1" => GuildJoined(GuildJoined) { guild },
-        "guild.left/1" => GuildLeft(GuildLeft) { guild },
-        "guild.awarded/1" => Awarded(Awarded) { guild },
-    }
-    reputation {
-        "rep.attested/1" => Attested(Attested) {},
-        "rep.vouched/1" => Vouched(Vouched) {},
-        "rep.unvouched/1" => Unvouched(Unvouched) {},
-        "rep.reported/1" => Reported(Reported) { evidence },
-        "rep.resolved/1" => Resolved(Resolved) { report },
-    }
-    audit {
-        "audit.tool-requested/1" => ToolRequested(ToolRequested) {},
-        "audit.approved/1" => Approved(RequestAnswered) { request },
-        "audit.denied/1" => Denied(RequestAnswered) { request },
-        "audit.completed/1" => ToolCompleted(ToolCompleted) { request },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Event;
+    use crate::persona::MemoryAdded;
     use crate::units::Units;
 
     #[test]

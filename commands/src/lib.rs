@@ -17,7 +17,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod audit;
+mod catalog;
 mod check;
 mod command;
 mod decide;
@@ -35,12 +38,12 @@ mod units;
 // Each domain module's public items are its payloads, commands, enums and limits: all of them
 // are the crate's API, so a new command or event needs no line here.
 pub use crate::audit::*;
-pub use crate::command::Command;
+pub use crate::catalog::{Command, Event};
 pub use crate::decide::{
     BookingInfo, CommitmentInfo, DecideError, GuildInfo, IdSpace, ListingInfo, MemoryInfo, PersonaInfo, ReportInfo,
     RequestInfo, State, StateError, decide, resolve_id, resolve_persona,
 };
-pub use crate::event::{Event, PayloadError};
+pub use crate::event::PayloadError;
 pub use crate::market::*;
 pub use crate::memstate::MemState;
 pub use crate::persona::*;

@@ -12,9 +12,9 @@ use std::str::FromStr;
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{Context, Decide, DecideError, Decided, IdSpace, ListingInfo, one, unique_id};
-use crate::event::Event;
 use crate::rejection::Rejection;
 use crate::time::Instant;
 use crate::units::Micros;
@@ -41,7 +41,7 @@ pub enum ListingKind {
 
 impl ListingKind {
     /// Every kind, in order.
-    pub const ALL: [ListingKind; 5] =
+    pub(crate) const ALL: [ListingKind; 5] =
         [ListingKind::Plugin, ListingKind::Service, ListingKind::Api, ListingKind::Modpack, ListingKind::Theme];
 
     /// The word used on the command line and in JSON.
@@ -150,7 +150,7 @@ pub struct ListingPublished {
 /// `market.listing-updated/1`: a new version, price, tiers or license; absent fields stay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingUpdated {
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
     /// A new version.
     pub version: Option<String>,
@@ -165,14 +165,14 @@ pub struct ListingUpdated {
 /// `market.listing-withdrawn/1`: off the market.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingWithdrawn {
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
 }
 
 /// `market.subscribed/1`: the author subscribes to a tier, at the tier's price when decided.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscribed {
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
     /// The tier.
     pub tier: String,
@@ -187,14 +187,14 @@ pub struct Subscribed {
 /// `market.unsubscribed/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unsubscribed {
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
 }
 
 /// `market.purchased/1`: the author buys a listing at its one-off price.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purchased {
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
     /// The price paid, in minor units.
     pub amount: u64,
@@ -234,11 +234,11 @@ pub struct BookingConfirmed {
 /// `market.reviewed/1`: the author's review of a listing; a later one by the same author supersedes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reviewed {
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
     /// 1 to 5.
     pub rating: u8,
-    /// Free text.
+    /// What the reviewer says, free text (may be empty).
     pub text: String,
 }
 
@@ -416,7 +416,7 @@ impl Decide for MarketUpdate {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MarketWithdraw {
-    /// The listing
+    /// The listing: its id or id prefix
     pub listing: String,
 }
 
@@ -432,7 +432,7 @@ impl Decide for MarketWithdraw {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MarketSubscribe {
-    /// The listing
+    /// The listing: its id or id prefix
     pub listing: String,
     /// The tier
     #[cfg_attr(feature = "cli", arg(long))]
@@ -468,7 +468,7 @@ impl Decide for MarketSubscribe {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MarketUnsubscribe {
-    /// The listing
+    /// The listing: its id or id prefix
     pub listing: String,
 }
 
@@ -487,7 +487,7 @@ impl Decide for MarketUnsubscribe {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MarketBuy {
-    /// The listing
+    /// The listing: its id or id prefix
     pub listing: String,
 }
 

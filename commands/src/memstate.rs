@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use mindlog_ledger::{Hash, PublicKey};
 
 use crate::audit::Decision;
+use crate::catalog::Event;
 use crate::decide::{
     BookingInfo, CommitmentInfo, GuildInfo, IdSpace, ListingInfo, MemoryInfo, PersonaInfo, ReportInfo, RequestInfo,
     State, StateError,
 };
-use crate::event::Event;
 use crate::social::Target;
 use crate::units::{Micros, Units};
 
@@ -259,7 +259,7 @@ impl MemState {
     }
 
     /// The open commitments of `persona`, in id order.
-    pub fn open_commitments(&self, persona: &Hash) -> impl Iterator<Item = &CommitmentInfo> {
+    pub(crate) fn open_commitments(&self, persona: &Hash) -> impl Iterator<Item = &CommitmentInfo> {
         self.open.get(persona).into_iter().flatten().filter_map(|id| self.commitments.get(id))
     }
 

@@ -5,31 +5,31 @@
 use mindlog_ledger::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{CommitmentInfo, Context, Decide, Decided, IdSpace, MemoryInfo, PersonaInfo, one, unique_id};
-use crate::event::Event;
 use crate::rejection::Rejection;
 use crate::time::Instant;
 use crate::units::{Micros, Units};
 
 /// The largest trait change one event may make: 0.05.
-pub const MAX_TRAIT_DELTA: Units = Units(50_000);
+pub(crate) const MAX_TRAIT_DELTA: Units = Units(50_000);
 
 /// The most tags a memory may have.
-pub const MAX_TAGS: usize = 16;
+pub(crate) const MAX_TAGS: usize = 16;
 
 /// The Big Five traits (OCEAN), each in [0, 1]; or, in a change, each a delta.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traits {
     /// Openness to experience.
     pub openness: Units,
-    /// Conscientiousness.
+    /// Conscientiousness: organised, dependable.
     pub conscientiousness: Units,
-    /// Extraversion.
+    /// Extraversion: outgoing, energetic.
     pub extraversion: Units,
-    /// Agreeableness.
+    /// Agreeableness: friendly, compassionate.
     pub agreeableness: Units,
-    /// Neuroticism.
+    /// Neuroticism: sensitive, prone to negative emotion.
     pub neuroticism: Units,
 }
 
@@ -53,7 +53,7 @@ impl Traits {
     }
 
     /// From values in field order.
-    pub fn from_values(v: [Units; 5]) -> Traits {
+    pub(crate) fn from_values(v: [Units; 5]) -> Traits {
         Traits { openness: v[0], conscientiousness: v[1], extraversion: v[2], agreeableness: v[3], neuroticism: v[4] }
     }
 
@@ -69,7 +69,7 @@ impl Traits {
 pub struct PersonaCreated {
     /// Unique among the owner's personas.
     pub name: String,
-    /// Free text.
+    /// What the persona is for, free text (may be empty).
     pub description: String,
 }
 
@@ -92,7 +92,7 @@ pub struct PersonaForked {
 /// `persona.traits-changed/1`: Big Five deltas, each at most 0.05 in absolute value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraitsChanged {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The deltas.
     pub deltas: Traits,
@@ -101,18 +101,18 @@ pub struct TraitsChanged {
 /// `persona.retired/1`: the persona accepts no more changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonaRetired {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The persona that takes over, if any.
     pub successor: Option<Hash>,
-    /// Why.
+    /// Why it was retired, free text, if given.
     pub reason: Option<String>,
 }
 
 /// `commitment.opened/1`: a promise the persona makes. Its id is this event's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentOpened {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// What is promised.
     pub title: String,
@@ -126,11 +126,11 @@ pub struct CommitmentOpened {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
-    /// Kept.
+    /// Kept: the promise was fulfilled.
     Done,
     /// Tried and not kept.
     Failed,
-    /// Withdrawn.
+    /// Withdrawn before it was due: neither kept nor failed.
     Cancelled,
 }
 
@@ -148,7 +148,7 @@ impl Outcome {
 /// `commitment.closed/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentClosed {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The commitment (the hash of its `commitment.opened/1`).
     pub commitment: Hash,
@@ -159,7 +159,7 @@ pub struct CommitmentClosed {
 /// `commitment.expired/1`: written by a sweep for an open commitment past its due time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentExpired {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The commitment.
     pub commitment: Hash,
@@ -168,20 +168,20 @@ pub struct CommitmentExpired {
 /// `memory.added/1`. Its id is this event's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryAdded {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// What to remember.
     pub text: String,
-    /// In [0, 1].
+    /// How much it matters, in [0, 1]: its strength when new, before it fades.
     pub importance: Units,
-    /// Labels.
+    /// Labels to search by: at most 16 words.
     pub tags: Vec<String>,
 }
 
 /// `memory.forgotten/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryForgotten {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The memory (the hash of its `memory.added/1`).
     pub memory: Hash,
@@ -190,7 +190,7 @@ pub struct MemoryForgotten {
 /// `persona.reflected/1`: an insight the persona records about itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reflected {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The reflection.
     pub text: String,
@@ -199,7 +199,7 @@ pub struct Reflected {
 /// `persona.emotion-recorded/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmotionRecorded {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// In [-1, 1]: unpleasant to pleasant.
     pub valence: Units,
@@ -212,7 +212,7 @@ pub struct EmotionRecorded {
 /// `persona.consent-set/1`: whether the persona's data may be used for `scope`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentSet {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// What the consent is about, e.g. share-memory.
     pub scope: String,
@@ -223,7 +223,7 @@ pub struct ConsentSet {
 /// `persona.model-used/1`: the persona now runs on `model` (a model swap).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelUsed {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
     /// The model, e.g. ollama:llama3.1.
     pub model: String,
@@ -240,7 +240,7 @@ pub enum Role {
     User,
     /// The persona.
     Assistant,
-    /// Instructions.
+    /// Instructions that set up the persona's behaviour.
     System,
 }
 
@@ -258,9 +258,9 @@ impl Role {
 /// `persona.message/1`: one chat turn.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecorded {
-    /// The persona.
+    /// The persona it is about: the hash of the event that created it.
     pub persona: Hash,
-    /// Who spoke.
+    /// Who spoke: the user, the persona or the system prompt.
     pub role: Role,
     /// What was said.
     pub text: String,
@@ -496,13 +496,13 @@ impl Decide for PersonaFork {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct PersonaRetire {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The persona that takes over
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub successor: Option<String>,
-    /// Why
+    /// Why it is retired (free text)
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub reason: Option<String>,
@@ -524,7 +524,7 @@ impl Decide for PersonaRetire {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct CommitmentOpen {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// What is promised
     pub title: String,
@@ -555,7 +555,7 @@ impl Decide for CommitmentOpen {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct CommitmentClose {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The commitment id or an id prefix
     pub commitment: String,
@@ -600,7 +600,7 @@ impl Decide for CommitmentSweep {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MemoryAdd {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// What to remember
     pub text: String,
@@ -630,7 +630,7 @@ impl Decide for MemoryAdd {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MemoryForget {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The memory id or an id prefix
     pub memory: String,
@@ -667,7 +667,7 @@ impl Decide for Reflect {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Emotion {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// Unpleasant (-1) to pleasant (1)
     #[cfg_attr(feature = "cli", arg(long, allow_negative_numbers = true))]
@@ -703,7 +703,7 @@ impl Decide for Emotion {
     command(arg(clap::Arg::new("deny").long("deny").action(clap::ArgAction::SetTrue).help("Deny it")))
 )]
 pub struct Consent {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// What the consent is about, e.g. share-memory
     #[cfg_attr(feature = "cli", arg(long))]
@@ -728,7 +728,7 @@ impl Decide for Consent {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ModelUse {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
     /// The model, e.g. ollama:llama3.1
     pub model: String,
@@ -749,9 +749,9 @@ impl Decide for ModelUse {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Message {
-    /// The persona
+    /// The persona: one of your persona names, or an id or id prefix
     pub persona: String,
-    /// Who spoke
+    /// Who spoke: user, assistant (the persona) or system (its instructions)
     #[cfg_attr(feature = "cli", arg(long, value_enum))]
     pub role: Role,
     /// What was said

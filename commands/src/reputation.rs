@@ -4,9 +4,9 @@
 use mindlog_ledger::{Hash, PublicKey};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{Context, Decide, Decided, IdSpace, one, parse_key};
-use crate::event::Event;
 use crate::rejection::Rejection;
 
 /// How a task went.
@@ -14,9 +14,9 @@ use crate::rejection::Rejection;
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskOutcome {
-    /// It succeeded.
+    /// The task was done as asked.
     Success,
-    /// It failed.
+    /// The task was not done, or done badly.
     Failure,
 }
 
@@ -30,28 +30,28 @@ pub struct Attested {
     pub task: String,
     /// How it went.
     pub outcome: TaskOutcome,
-    /// 1 to 10.
+    /// How much the task counts, 1 to 10: its share of the subject's evidence.
     pub weight: u32,
 }
 
 /// `rep.vouched/1`: the author vouches for `subject`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vouched {
-    /// Whom.
+    /// The author vouched for (not the author itself).
     pub subject: PublicKey,
 }
 
 /// `rep.unvouched/1`: the author withdraws a vouch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unvouched {
-    /// Whom.
+    /// The author vouched for (not the author itself).
     pub subject: PublicKey,
 }
 
 /// `rep.reported/1`: the author reports a violation by `subject`. Its id is this event's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reported {
-    /// Who.
+    /// The author reported (not the reporter itself).
     pub subject: PublicKey,
     /// What kind of violation, e.g. spam.
     pub category: String,

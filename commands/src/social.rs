@@ -4,9 +4,9 @@
 use mindlog_ledger::{Hash, PublicKey};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Event;
 use crate::check::{self, Check};
 use crate::decide::{Context, Decide, DecideError, Decided, GuildInfo, IdSpace, one, parse_key, unique_id};
-use crate::event::Event;
 use crate::rejection::Rejection;
 
 /// Whom one follows: an author or a persona. In JSON `{"key": "…"}` or `{"persona": "…"}`; in
@@ -47,14 +47,14 @@ impl Target {
 /// `social.followed/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Followed {
-    /// Whom.
+    /// The author or persona followed.
     pub target: Target,
 }
 
 /// `social.unfollowed/1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unfollowed {
-    /// Whom.
+    /// The author or persona followed.
     pub target: Target,
 }
 

@@ -23,11 +23,11 @@ pub struct RequestRow {
     pub tool: String,
     /// Digest of the arguments.
     pub args_digest: String,
-    /// Scope.
+    /// What the call may touch, e.g. workspace.
     pub scope: String,
     /// The policy's decision.
     pub decision: Decision,
-    /// Why.
+    /// The policy's reason for its decision (may be empty).
     pub reason: String,
     /// When it was asked.
     pub at: Micros,
@@ -42,7 +42,7 @@ pub struct RequestRow {
 pub struct Answer {
     /// Approved (true) or denied (false).
     pub approved: bool,
-    /// When.
+    /// When the answer was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 
@@ -51,15 +51,15 @@ pub struct Answer {
 pub struct ResultRow {
     /// Whether it succeeded.
     pub ok: bool,
-    /// Duration.
+    /// How long the call took, in milliseconds.
     pub duration_ms: u64,
-    /// Tokens.
+    /// Model tokens the call used.
     pub tokens: u64,
     /// Cost in cents.
     pub cost_cents: u64,
-    /// Model.
+    /// The model that made the call, as the agent names it.
     pub model: String,
-    /// When.
+    /// When the answer was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 

@@ -21,6 +21,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod as_of;
 mod audit;
 mod lists;
@@ -47,14 +49,11 @@ pub use crate::persona::{
     CommitmentCounts, CommitmentRow, CommitmentStatus, ConsentRow, EmotionNow, MemoryRow, ModelRow, PersonaRow,
     Retirement, RoleCounts,
 };
-pub use crate::profile::{
-    MEMORY_HALF_LIFE_MICROS, STAGE_FORMULA, Stage, close_rate, interactions, memory_strength, stage, trait_word,
-};
+pub use crate::profile::{Stage, close_rate, interactions, memory_strength, stage, trait_word};
 pub use crate::reputation::{AttestationRow, ReportRow, VerdictRow, VouchRow};
 pub use crate::runner::{CatchUpReport, Decoded, ViewStatus};
 pub use crate::scores::{
-    CreatorRank, LEADERBOARD_FORMULA, ListingRank, REPUTATION_FORMULA, REPUTATION_HALF_LIFE_MICROS, Reputation, Tier,
-    ViolationLine, VouchLine, decay, listing_score,
+    CreatorRank, LEADERBOARD_FORMULA, ListingRank, Reputation, Tier, ViolationLine, VouchLine, decay,
 };
 pub use crate::social::{AwardRow, FollowRow, GuildRow, MemberRow};
 pub use crate::timeline::TimelineEvent;
@@ -127,7 +126,7 @@ pub enum ProjectionError {
 }
 
 /// The views of one store.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Projections {
     ledger: Ledger,
 }

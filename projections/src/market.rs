@@ -30,7 +30,7 @@ pub(crate) const DAILY: &str = "view.market_daily";
 /// A listing (`view.listings`, key: id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingRow {
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// What it is.
     pub kind: ListingKind,
@@ -82,16 +82,16 @@ pub struct ListingStats {
     pub reviews: u64,
     /// Sum of their ratings.
     pub rating_sum: u64,
-    /// Live subscriptions.
+    /// Subscriptions not ended: one per subscriber.
     pub subscribers: u64,
     /// Subscriptions ever made.
     pub subscriptions: u64,
-    /// Purchases.
+    /// One-off purchases, every one counted (a buyer may buy again).
     pub purchases: u64,
     /// Revenue per currency, minor units: purchases at their price plus each subscription's
     /// first period at the tier's price when subscribed.
     pub revenue: BTreeMap<String, u64>,
-    /// Booking requests.
+    /// Bookings requested, confirmed or not.
     pub bookings: u64,
     /// Bookings the owner confirmed.
     pub confirmed: u64,
@@ -109,9 +109,9 @@ impl ListingStats {
 pub struct ReviewRow {
     /// 1 to 5.
     pub rating: u8,
-    /// Text.
+    /// What the reviewer says (may be empty).
     pub text: String,
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 
@@ -122,11 +122,11 @@ pub struct SubscriptionRow {
     pub tier: String,
     /// Its price per period when subscribed.
     pub amount: u64,
-    /// Currency.
+    /// ISO 4217 code of `amount`, e.g. EUR.
     pub currency: String,
-    /// Period.
+    /// How often the tier's price is due.
     pub period: Period,
-    /// Since when.
+    /// When the subscription began (µs since the Unix epoch).
     pub since: Micros,
     /// When it ended, if it did.
     pub ended: Option<Micros>,
@@ -135,11 +135,11 @@ pub struct SubscriptionRow {
 /// A purchase (`view.purchases`, key: listing ‖ buyer ‖ event hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurchaseRow {
-    /// Price paid.
+    /// The price paid, in minor units of `currency` (cents).
     pub amount: u64,
-    /// Currency.
+    /// ISO 4217 code of `amount`, e.g. EUR.
     pub currency: String,
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 
@@ -148,11 +148,11 @@ pub struct PurchaseRow {
 pub struct BookingRow {
     /// The service.
     pub listing: Hash,
-    /// Who asked.
+    /// The author who asked for the booking.
     pub requester: PublicKey,
-    /// Start.
+    /// When the booked slot starts (µs since the Unix epoch).
     pub start: Micros,
-    /// End.
+    /// When the booked slot ends (µs since the Unix epoch), after its start.
     pub end: Micros,
     /// When it was asked for.
     pub at: Micros,

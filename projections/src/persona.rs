@@ -28,7 +28,7 @@ pub struct PersonaRow {
     pub private: bool,
     /// Its name, unique among the owner's personas.
     pub name: String,
-    /// Free text.
+    /// What the persona is for, free text (may be empty).
     pub description: String,
     /// When it was created.
     pub created: Micros,
@@ -40,13 +40,13 @@ pub struct PersonaRow {
     pub retired: Option<Retirement>,
     /// Big Five, each in [0, 1].
     pub traits: Traits,
-    /// Trait changes applied.
+    /// `persona.traits-changed/1` events folded into `traits`.
     pub trait_updates: u64,
     /// Messages per role.
     pub messages: RoleCounts,
-    /// Reflections recorded.
+    /// `persona.reflected/1` events folded.
     pub reflections: u64,
-    /// Emotions recorded.
+    /// `persona.emotion-recorded/1` events folded.
     pub emotions: u64,
     /// The latest emotion.
     pub emotion: Option<EmotionNow>,
@@ -56,11 +56,11 @@ pub struct PersonaRow {
     pub model: Option<ModelRow>,
     /// `model.use` events applied.
     pub model_swaps: u64,
-    /// Commitment counters.
+    /// Commitments opened, closed and expired: commitment health's inputs.
     pub commitments: CommitmentCounts,
-    /// Memories added.
+    /// `memory.added/1` events folded.
     pub memories_added: u64,
-    /// Memories forgotten.
+    /// `memory.forgotten/1` events folded (each memory once).
     pub memories_forgotten: u64,
     /// Events that changed it (creation included).
     pub events: u64,
@@ -82,14 +82,14 @@ impl PersonaRow {
 /// How a persona was retired.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retirement {
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
     /// The seq of the retirement event in the owner's feed: the owner's events before it still
     /// applied to the persona (`PersonaRow::open_to`).
     pub seq: u64,
     /// Who takes over.
     pub successor: Option<Hash>,
-    /// Why.
+    /// Why it was retired, free text, if given.
     pub reason: Option<String>,
 }
 
@@ -120,7 +120,7 @@ pub struct EmotionNow {
     pub arousal: Units,
     /// Its word.
     pub label: Option<String>,
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 
@@ -131,14 +131,14 @@ pub struct ModelRow {
     pub model: String,
     /// Its content hash.
     pub hash: String,
-    /// Since when.
+    /// When it took effect (µs since the Unix epoch).
     pub at: Micros,
 }
 
 /// Commitment counters of a persona: what "commitment health" is computed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitmentCounts {
-    /// Opened.
+    /// Commitments opened, whatever became of them.
     pub opened: u64,
     /// Closed (any outcome).
     pub closed: u64,
@@ -155,7 +155,7 @@ pub struct CommitmentCounts {
 pub struct ConsentRow {
     /// Allowed or denied.
     pub allow: bool,
-    /// Since when.
+    /// When it took effect (µs since the Unix epoch).
     pub at: Micros,
 }
 
@@ -216,7 +216,7 @@ pub struct MemoryRow {
     pub text: String,
     /// In [0, 1].
     pub importance: Units,
-    /// Labels.
+    /// Labels to search by (at most 16).
     pub tags: Vec<String>,
     /// When it was added.
     pub created: Micros,

@@ -8,10 +8,10 @@ use serde::Serialize;
 use crate::persona::{CommitmentCounts, PersonaRow};
 
 /// The version of the stage formula below.
-pub const STAGE_FORMULA: &str = "stage/1";
+pub(crate) const STAGE_FORMULA: &str = "stage/1";
 
 /// The half-life of a memory's strength: 30 days.
-pub const MEMORY_HALF_LIFE_MICROS: Micros = 30 * mindlog_commands::DAY_MICROS;
+pub(crate) const MEMORY_HALF_LIFE_MICROS: Micros = 30 * mindlog_commands::DAY_MICROS;
 
 /// A persona's development stage, S0 to S4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

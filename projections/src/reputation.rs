@@ -23,29 +23,29 @@ pub struct AttestationRow {
     pub outcome: TaskOutcome,
     /// 1 to 10.
     pub weight: u32,
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 
 /// A vouch (`view.vouches`, key: subject ‖ voucher; removed when withdrawn).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VouchRow {
-    /// Since when.
+    /// When the vouch was made (µs since the Unix epoch).
     pub since: Micros,
 }
 
 /// A report (`view.reports`, key: id; `view.reports_by_subject`: subject ‖ id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRow {
-    /// Who reported.
+    /// The author who made the report.
     pub reporter: PublicKey,
-    /// Whom.
+    /// The author the report is about.
     pub subject: PublicKey,
     /// What kind of violation.
     pub category: String,
     /// The event that shows it.
     pub evidence: Hash,
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 
@@ -54,7 +54,7 @@ pub struct ReportRow {
 pub struct VerdictRow {
     /// Upheld or dismissed.
     pub upheld: bool,
-    /// When.
+    /// When it was recorded (µs since the Unix epoch).
     pub at: Micros,
 }
 

@@ -23,12 +23,13 @@ const DECODE_CHUNK: usize = 4096;
 const VIEW_META: TableDefinition<&str, &[u8]> = TableDefinition::new("view.meta");
 
 /// One event, decoded once and handed to every fold.
+#[derive(Debug)]
 pub struct Decoded {
-    /// Local offset.
+    /// The event's offset in this store: its place in arrival order (local, never signed).
     pub offset: u64,
     /// Event hash (the id of what it creates).
     pub hash: Hash,
-    /// Author.
+    /// Whose feed the event is in: the key that signed it.
     pub author: PublicKey,
     /// Seq in the author's feed.
     pub seq: u64,
@@ -137,7 +138,7 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
 pub struct CatchUpReport {
     /// Events read (each folded into every view that was behind it).
     pub events: u64,
-    /// Seconds taken.
+    /// Wall-clock seconds the catch-up took.
     pub seconds: f64,
     /// Views rebuilt because their stored version differs from this build's.
     pub rebuilt: Vec<String>,

@@ -13,11 +13,11 @@ use serde::Serialize;
 use crate::market::{ListingRow, ListingStats};
 
 /// The version of the reputation formula.
-pub const REPUTATION_FORMULA: &str = "rep/1";
+pub(crate) const REPUTATION_FORMULA: &str = "rep/1";
 /// The version of the leaderboard formula.
 pub const LEADERBOARD_FORMULA: &str = "leaderboard/1";
 /// Reputation evidence loses half its weight every 90 days.
-pub const REPUTATION_HALF_LIFE_MICROS: Micros = 90 * DAY_MICROS;
+pub(crate) const REPUTATION_HALF_LIFE_MICROS: Micros = 90 * DAY_MICROS;
 
 /// The weight left, as of `as_of`, of a fact from `at`: `0.5^(age / 90 days)`; 0 for a fact
 /// from after `as_of` (it had not happened yet).
@@ -47,7 +47,7 @@ pub(crate) struct AttestationFact {
     pub(crate) outcome: TaskOutcome,
     /// 1 to 10.
     pub(crate) weight: u32,
-    /// When.
+    /// When it was attested (µs since the Unix epoch).
     pub(crate) at: Micros,
 }
 
@@ -106,9 +106,9 @@ pub struct Reputation {
 /// A vouch, as reputation sees it.
 #[derive(Clone, Debug, Serialize)]
 pub struct VouchLine {
-    /// Who vouches.
+    /// The author who vouches.
     pub voucher: PublicKey,
-    /// Since when.
+    /// When the vouch was made: its weight decays from then.
     pub since: mindlog_commands::Instant,
     /// The voucher's own track record (0 to 1): a vouch counts as much as its giver is trusted.
     pub standing: f64,
@@ -144,9 +144,10 @@ pub(crate) fn reputation(
     violations: Vec<ViolationLine>,
 ) -> Reputation {
     let (track_part, success_rate, evidence) = track;
-    let support: f64 = vouches.iter().map(|v| v.standing * decay(v.since.0, as_of)).sum();
+    // Folds from +0.0: `Iterator::sum` of f64 starts from -0.0, so an empty sum would print `-0.0`.
+    let support = vouches.iter().map(|v| v.standing * decay(v.since.0, as_of)).fold(0.0, |a, x| a + x);
     let vouch = (support / 3.0).min(1.0);
-    let penalty: f64 = violations.iter().filter(|v| v.upheld).map(|v| 0.25 * decay(v.at.0, as_of)).sum();
+    let penalty = violations.iter().filter(|v| v.upheld).map(|v| 0.25 * decay(v.at.0, as_of)).fold(0.0, |a, x| a + x);
     let score = 100.0 * (0.7 * track_part + 0.3 * vouch - penalty).clamp(0.0, 1.0);
     let tier = if score < 20.0 || evidence < 3.0 {
         Tier::Newcomer
@@ -179,23 +180,23 @@ pub(crate) fn reputation(
 pub struct ListingRank {
     /// Rank, from 1.
     pub rank: u64,
-    /// The listing.
+    /// The listing: the hash of its `market.listing-published/1`.
     pub listing: Hash,
     /// Its name.
     pub name: String,
     /// Its kind.
     pub kind: &'static str,
-    /// Its owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
     /// The score.
     pub score: f64,
-    /// Mean rating.
+    /// Mean of its live reviews' ratings, 1 to 5; `None` without reviews.
     pub mean_rating: Option<f64>,
-    /// Reviews.
+    /// Live reviews (one per reviewer; the owner's own never count).
     pub reviews: u64,
-    /// Subscribers.
+    /// Subscriptions not ended.
     pub subscribers: u64,
-    /// Purchases.
+    /// One-off purchases.
     pub purchases: u64,
 }
 
@@ -217,7 +218,7 @@ pub struct CreatorRank {
 /// Formula `leaderboard/1` for one listing: `bayes × ln(1 + engagement)`, where
 /// `bayes = (3 × 3.0 + rating sum) / (3 + reviews)` (a mean rating pulled towards 3 until there
 /// are reviews) and `engagement = subscribers + purchases + reviews + confirmed bookings`.
-pub fn listing_score(stats: &ListingStats) -> f64 {
+pub(crate) fn listing_score(stats: &ListingStats) -> f64 {
     let bayes = (3.0 * 3.0 + stats.rating_sum as f64) / (3.0 + stats.reviews as f64);
     let engagement = stats.subscribers + stats.purchases + stats.reviews + stats.confirmed;
     bayes * (1.0 + engagement as f64).ln()
@@ -293,6 +294,14 @@ mod tests {
         let mixed = track_record(&[fact(TaskOutcome::Success, 5), fact(TaskOutcome::Failure, 5)], 0);
         assert_eq!(mixed.1, Some(0.5));
         assert!(mixed.0 < ten.0);
+    }
+
+    #[test]
+    fn nothing_known_is_positive_zero() {
+        let r = reputation(PublicKey([1; 32]), 0, (0.0, None, 0.0), 0, Vec::new(), Vec::new());
+        for (name, x) in [("score", r.score), ("vouch", r.vouch), ("penalty", r.penalty)] {
+            assert!(x == 0.0 && x.is_sign_positive(), "{name} is {x:?}, not 0.0");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) const AWARDS: &str = "view.awards";
 /// A follow (`view.follows`, key: follower ‖ target (33 bytes: 00 ‖ key or 01 ‖ persona)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowRow {
-    /// Since when.
+    /// When the follow was made (µs since the Unix epoch).
     pub since: Micros,
 }
 
@@ -36,14 +36,14 @@ pub struct GuildRow {
 /// A membership (`view.guild_members`, key: guild ‖ member; `view.member_guilds`: member ‖ guild).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRow {
-    /// Since when.
+    /// When the member joined (µs since the Unix epoch).
     pub joined: Micros,
 }
 
 /// An award (`view.awards`, key: member ‖ guild ‖ badge).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AwardRow {
-    /// When.
+    /// When the badge was awarded (µs since the Unix epoch).
     pub at: Micros,
 }
 

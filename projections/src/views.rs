@@ -389,7 +389,7 @@ pub struct VersionLine {
 pub struct ListingCounts {
     /// Reviews (each reviewer's latest).
     pub reviews: u64,
-    /// Live subscriptions.
+    /// Subscriptions not ended: one per subscriber.
     pub subscribers: u64,
     /// Subscriptions ever started.
     pub subscriptions: u64,
@@ -397,7 +397,7 @@ pub struct ListingCounts {
     pub purchases: u64,
     /// Revenue by currency, in minor units.
     pub revenue: std::collections::BTreeMap<String, u64>,
-    /// Booking requests.
+    /// Bookings requested, confirmed or not.
     pub bookings: u64,
     /// Of which confirmed.
     pub confirmed: u64,
@@ -412,14 +412,14 @@ pub struct ReviewLine {
     pub rating: u8,
     /// What they wrote.
     pub text: String,
-    /// When.
+    /// When it was recorded.
     pub at: Instant,
 }
 
 /// A live subscription to a listing.
 #[derive(Clone, Debug, Serialize)]
 pub struct SubscriberLine {
-    /// Who subscribed.
+    /// The subscriber's public key.
     pub subscriber: PublicKey,
     /// The tier.
     pub tier: String,
@@ -429,20 +429,20 @@ pub struct SubscriberLine {
     pub currency: String,
     /// Its period.
     pub period: Period,
-    /// Since when.
+    /// When the subscription began.
     pub since: Instant,
 }
 
 /// A booking with its status.
 #[derive(Clone, Debug, Serialize)]
 pub struct BookingLine {
-    /// Id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Who asked.
+    /// The author who asked for the booking.
     pub requester: PublicKey,
-    /// Start.
+    /// When the booked slot starts.
     pub start: Instant,
-    /// End.
+    /// When the booked slot ends, after its start.
     pub end: Instant,
     /// Confirmed by the owner.
     pub confirmed: bool,
@@ -465,7 +465,7 @@ pub struct AuditLine {
     pub scope: String,
     /// The policy's decision.
     pub decision: Decision,
-    /// Why.
+    /// The policy's reason for its decision (may be empty).
     pub reason: String,
     /// When it was made.
     pub at: Instant,
@@ -481,16 +481,16 @@ pub struct AuditLine {
 /// A person's answer to a request decided ask.
 #[derive(Clone, Debug, Serialize)]
 pub struct AnswerLine {
-    /// Approved or denied.
+    /// Approved (true) or denied (false).
     pub approved: bool,
-    /// When.
+    /// When it was recorded.
     pub at: Instant,
 }
 
 /// How a tool call went.
 #[derive(Clone, Debug, Serialize)]
 pub struct ResultLine {
-    /// It succeeded.
+    /// Whether the call succeeded.
     pub ok: bool,
     /// How long it took.
     pub duration_ms: u64,
@@ -550,28 +550,28 @@ pub struct AuditSession {
     pub session: String,
     /// Its requests, oldest first.
     pub timeline: Vec<AuditLine>,
-    /// Requests.
+    /// Tool calls requested in the session.
     pub requests: u64,
-    /// Decided allow.
+    /// Requests the policy allowed.
     pub allowed: u64,
-    /// Decided deny.
+    /// Requests the policy denied.
     pub denied: u64,
-    /// Decided ask.
+    /// Requests the policy sent to a person (decided ask).
     pub asked: u64,
-    /// Results recorded.
+    /// Requests whose result was recorded.
     pub completed: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Total tokens.
+    /// Model tokens used by the session's calls, summed.
     pub tokens: u64,
     /// Total cost in cents.
     pub cost_cents: u64,
-    /// Total duration.
+    /// Time the session's calls took, summed, in milliseconds.
     pub duration_ms: u64,
 }
 
 impl Views {
-    /// A listing.
+    /// The stored row of the listing `id`, if this store holds it.
     pub fn listing_row(&self, id: &Hash) -> Result<Option<ListingRow>, StorageError> {
         rows::read(self.txn(), LISTINGS, id.as_bytes())
     }
@@ -910,43 +910,43 @@ fn hash_at(key: &[u8], at: usize) -> Hash {
 /// What `persona show` prints (and `--json` emits).
 #[derive(Clone, Debug, Serialize)]
 pub struct PersonaProfile {
-    /// Id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Owner.
+    /// The author who created it: the only one who may change it.
     pub owner: PublicKey,
-    /// Name.
+    /// Its name, unique among its owner's personas.
     pub name: String,
-    /// Description.
+    /// What the persona is for, free text (may be empty).
     pub description: String,
     /// active or retired.
     pub status: &'static str,
-    /// Created.
+    /// When it was created.
     pub created: Instant,
-    /// Retirement.
+    /// When, why and to whom it was retired; `None` while active.
     pub retired: Option<RetiredLine>,
-    /// Stage.
+    /// Its developmental stage, S0 to S4, from its interactions and age.
     pub stage: StageLine,
     /// Messages, reflections and memories added.
     pub interactions: u64,
     /// Traits with words.
     pub traits: Vec<TraitLine>,
-    /// Trait changes applied.
+    /// `persona.traits-changed/1` events folded into `traits`.
     pub trait_updates: u64,
-    /// Commitment health.
+    /// Commitments opened, kept and expired, and the open ones.
     pub commitments: Health,
-    /// Memories.
+    /// Memories live and forgotten, and the strongest as of `as_of`.
     pub memories: MemorySummary,
     /// Consent by scope.
     pub consent: Vec<ConsentLine>,
-    /// Model.
+    /// The model it runs on now and how often it changed.
     pub model: ModelSummary,
-    /// Emotions.
+    /// Its latest emotion and the rolling means.
     pub emotion: EmotionSummary,
     /// Messages by role.
     pub messages: MessageCounts,
-    /// Reflections.
+    /// `persona.reflected/1` events folded.
     pub reflections: u64,
-    /// Lineage.
+    /// What it was forked from and what was forked from it.
     pub lineage: Lineage,
     /// Events that changed it.
     pub events: u64,
@@ -957,11 +957,11 @@ pub struct PersonaProfile {
 /// Retirement, for display.
 #[derive(Clone, Debug, Serialize)]
 pub struct RetiredLine {
-    /// When.
+    /// When it was recorded.
     pub at: Instant,
-    /// Successor.
+    /// The persona that takes over, if one was named.
     pub successor: Option<Hash>,
-    /// Why.
+    /// Why it was retired, free text, if given.
     pub reason: Option<String>,
 }
 
@@ -976,10 +976,10 @@ pub struct StageLine {
     pub formula: &'static str,
 }
 
-/// One trait.
+/// One Big Five trait of a persona, with a word for its level.
 #[derive(Clone, Debug, Serialize)]
 pub struct TraitLine {
-    /// Trait name.
+    /// The trait's name: openness, conscientiousness, extraversion, agreeableness or neuroticism.
     pub name: &'static str,
     /// Value in [0, 1].
     pub value: Units,
@@ -987,18 +987,18 @@ pub struct TraitLine {
     pub word: &'static str,
 }
 
-/// Commitment health.
+/// Commitment health: how a persona keeps its promises.
 #[derive(Clone, Debug, Serialize)]
 pub struct Health {
-    /// Opened.
+    /// Commitments opened, whatever became of them.
     pub opened: u64,
-    /// Open now.
+    /// Commitments neither closed nor expired.
     pub open: u64,
-    /// Closed.
+    /// Commitments closed, with any outcome.
     pub closed: u64,
     /// Closed as done.
     pub done: u64,
-    /// Expired.
+    /// Commitments expired by a sweep after their due time.
     pub expired: u64,
     /// Done / (closed + expired).
     pub close_rate: Option<f64>,
@@ -1011,22 +1011,22 @@ pub struct Health {
 /// An open commitment.
 #[derive(Clone, Debug, Serialize)]
 pub struct CommitmentLine {
-    /// Id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Title.
+    /// What is promised.
     pub title: String,
-    /// Due.
+    /// When it is due; `None`: never.
     pub due: Option<Instant>,
-    /// Opened.
+    /// When it was opened.
     pub opened: Instant,
 }
 
-/// Memories.
+/// A persona's memories, counted, with the strongest.
 #[derive(Clone, Debug, Serialize)]
 pub struct MemorySummary {
-    /// Not forgotten.
+    /// Memories added and not forgotten.
     pub live: u64,
-    /// Forgotten.
+    /// Memories forgotten.
     pub forgotten: u64,
     /// The instant strengths are computed for.
     pub as_of: Instant,
@@ -1037,17 +1037,17 @@ pub struct MemorySummary {
 /// A memory with its strength.
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryLine {
-    /// Id.
+    /// Its id: the hash of the event that created it.
     pub id: Hash,
-    /// Text.
+    /// What is remembered.
     pub text: String,
-    /// Importance.
+    /// How much it matters, in [0, 1]: its strength when new.
     pub importance: Units,
     /// Strength as of `as_of`.
     pub strength: f64,
-    /// Tags.
+    /// Labels to search by (at most 16).
     pub tags: Vec<String>,
-    /// Created.
+    /// When it was added.
     pub created: Instant,
     /// When it was forgotten, if it was.
     pub forgotten: Option<Instant>,
@@ -1056,40 +1056,40 @@ pub struct MemoryLine {
 /// A consent setting.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConsentLine {
-    /// Scope.
+    /// What the setting covers, e.g. memory or training.
     pub scope: String,
-    /// Allowed.
+    /// Allowed (true) or denied (false).
     pub allow: bool,
-    /// Since.
+    /// When it was set: the owner's latest setting for the scope wins.
     pub since: Instant,
 }
 
-/// Models.
+/// The model a persona runs on, and how often it changed.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelSummary {
-    /// Current model.
+    /// The model it runs on now; `None` before any `model.use`.
     pub current: Option<ModelLine>,
-    /// Swaps recorded.
+    /// `model.use` events folded.
     pub swaps: u64,
 }
 
-/// A model.
+/// A model a persona runs on.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelLine {
-    /// Model.
+    /// The model's name, as the owner gives it.
     pub model: String,
-    /// Hash.
+    /// The model's content hash, algorithm:digest (e.g. sha256:9f86d0…).
     pub hash: String,
-    /// Since.
+    /// When the persona began to run on it.
     pub since: Instant,
 }
 
-/// Emotions.
+/// A persona's emotions: the latest and the rolling means.
 #[derive(Clone, Debug, Serialize)]
 pub struct EmotionSummary {
-    /// Recorded.
+    /// `persona.emotion-recorded/1` events folded.
     pub recorded: u64,
-    /// Latest.
+    /// The latest emotion recorded; `None` before the first.
     pub latest: Option<EmotionLine>,
     /// Rolling mean valence.
     pub mean_valence: Option<Units>,
@@ -1097,16 +1097,16 @@ pub struct EmotionSummary {
     pub mean_arousal: Option<Units>,
 }
 
-/// An emotion.
+/// One recorded emotion.
 #[derive(Clone, Debug, Serialize)]
 pub struct EmotionLine {
-    /// Valence.
+    /// How pleasant, in [-1, 1].
     pub valence: Units,
-    /// Arousal.
+    /// How intense, in [0, 1].
     pub arousal: Units,
-    /// Label.
+    /// A word for it, if given (e.g. curious).
     pub label: Option<String>,
-    /// When.
+    /// When it was recorded.
     pub at: Instant,
 }
 
@@ -1117,14 +1117,14 @@ pub struct MessageCounts {
     pub user: u64,
     /// The persona.
     pub assistant: u64,
-    /// Instructions.
+    /// System instructions that set up the persona.
     pub system: u64,
 }
 
-/// Lineage.
+/// Where a persona comes from and what was forked from it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Lineage {
-    /// Forked from.
+    /// The persona it was forked from; `None` for an original.
     pub parent: Option<Hash>,
     /// License of the fork.
     pub license: Option<String>,

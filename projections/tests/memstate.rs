@@ -136,7 +136,7 @@ fn scripted(w: &Workload, me: &PublicKey, rng: &mut Rng, index: u64, ts: u64) ->
     let mine: Vec<String> = mem.active_personas(me).map(|p| p.id.to_string()).collect();
     let of = |keep: fn(&Event) -> bool| w.written.iter().filter(move |x| keep(&x.event)).map(|x| x.hash);
     // What each maker below makes: makers of kinds not written yet go first.
-    const KINDS: [&str; 13] = [
+    const KINDS: [&str; 14] = [
         "commitment.opened/1",
         "commitment.expired/1",
         "persona.retired/1",
@@ -150,6 +150,7 @@ fn scripted(w: &Workload, me: &PublicKey, rng: &mut Rng, index: u64, ts: u64) ->
         "guild.awarded/1",
         "market.booking-confirmed/1",
         "audit.tool-requested/1",
+        "rep.resolved/1",
     ];
     let first = rng.below(KINDS.len() as u64) as usize;
     let mut order: Vec<usize> = (first..first + KINDS.len()).map(|k| k % KINDS.len()).collect();
@@ -247,6 +248,17 @@ fn scripted(w: &Workload, me: &PublicKey, rng: &mut Rng, index: u64, ts: u64) ->
                     json!({"command": "market.book", "listing": l.to_string(), "start": start, "end": end})
                 } else {
                     json!({"command": "market.publish", "kind": "service", "name": format!("service-{index}"), "version": "1.0.0"})
+                }
+            }
+            13 => {
+                // A verdict takes a report by another author about a third.
+                let others = |r: &Hash| mem.report(r).unwrap().is_some_and(|r| r.reporter != *me && r.subject != *me);
+                if let Some(r) = of(|e| matches!(e, Event::Reported(_))).find(others) {
+                    json!({"command": "rep.resolve", "report": r.to_string(), "upheld": false})
+                } else {
+                    let Some(subject) = w.keys.iter().find(|k| *k != me) else { continue };
+                    let evidence = Hash([index as u8; 32]).to_string();
+                    json!({"command": "rep.report", "subject": subject.to_string(), "category": "spam", "evidence": evidence})
                 }
             }
             12 => json!({

@@ -11,6 +11,31 @@ use mindlog_commands::{
     RepUnvouch, RepVouch, Review, Unfollow,
 };
 
+/// Declares subcommands that are commands of `mindlog-commands` needing nothing but a decision
+/// and an append: each one line, its doc comment the `--help` text and the literal what stderr
+/// says once it is written. Derives the clap enum and `command()`, its dispatch; `main` runs
+/// every such enum through `persona_cmds::write`, so a new command of this kind is one line here.
+macro_rules! writes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $( $(#[$vmeta:meta])* $variant:ident($ty:ty) => $what:literal, )*
+    }) => {
+        $(#[$meta])*
+        #[derive(Subcommand, Debug)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant($ty), )*
+        }
+
+        impl $name {
+            /// The command, and what to say once it is written.
+            pub(crate) fn command(self) -> (mindlog_commands::Command, &'static str) {
+                match self {
+                    $( $name::$variant(command) => (command.into(), $what), )*
+                }
+            }
+        }
+    };
+}
+
 /// mindlog — an event-sourced ledger for sovereign AI personas.
 ///
 /// One file holds a whole mind: an append-only log of Ed25519-signed, blake3 hash-chained events.
@@ -64,17 +89,12 @@ pub(crate) enum Command {
     /// A persona's memory: add, forget, list
     #[command(subcommand)]
     Memory(MemoryCmd),
-    /// Record a reflection of a persona
-    Reflect(Reflect),
-    /// Record an emotion of a persona
-    Emotion(Emotion),
-    /// Allow or deny a use of a persona's data
-    Consent(Consent),
+    // reflect, emotion, consent, message, review
+    #[command(flatten)]
+    Write(Writes),
     /// The model a persona runs on
     #[command(subcommand)]
     Model(ModelCmd),
-    /// Record a chat turn of a persona
-    Message(Message),
     /// Run commands given as JSON (one object, an array, or one object per line); - for stdin
     Submit {
         /// The JSON file (docs/commands.md gives every command's JSON form)
@@ -89,11 +109,9 @@ pub(crate) enum Command {
     /// Local identities (signing keys): new, list
     #[command(subcommand)]
     Identity(IdentityCmd),
-    /// The marketplace: publish, update, withdraw, list, show, subscribe, buy, book, confirm
+    /// The marketplace: publish, update, withdraw, subscribe, buy, book, confirm, list, show
     #[command(subcommand)]
     Market(MarketCmd),
-    /// Review a listing (1 to 5); a later review of yours replaces the earlier one
-    Review(Review),
     /// Follow an author (public key or local identity name) or a persona
     Follow(Follow),
     /// Stop following
@@ -118,6 +136,22 @@ pub(crate) enum Command {
     /// An agent's audit log: tool calls, decisions, approvals, results
     #[command(subcommand)]
     Audit(AuditCmd),
+}
+
+writes! {
+    /// The top-level commands that write.
+    pub(crate) enum Writes {
+        /// Record a reflection of a persona
+        Reflect(Reflect) => "reflection recorded",
+        /// Record an emotion of a persona
+        Emotion(Emotion) => "emotion recorded",
+        /// Allow or deny a use of a persona's data
+        Consent(Consent) => "consent recorded",
+        /// Record a chat turn of a persona
+        Message(Message) => "message recorded",
+        /// Review a listing (1 to 5); a later review of yours replaces the earlier one
+        Review(Review) => "review recorded",
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,12 +195,9 @@ pub(crate) enum IdentityCmd {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MarketCmd {
-    /// Publish a listing; prints its id
-    Publish(MarketPublish),
-    /// Change a listing's version, price, tiers or license
-    Update(MarketUpdate),
-    /// Take a listing off the market
-    Withdraw(MarketWithdraw),
+    // publish, update, withdraw, subscribe, unsubscribe, buy, book, confirm
+    #[command(flatten)]
+    Write(MarketWrites),
     /// Listings with their price, rating, subscribers and revenue
     List {
         /// Only this kind
@@ -181,26 +212,40 @@ pub(crate) enum MarketCmd {
         /// The listing: its name (when only one listing has it), id or id prefix
         listing: String,
     },
-    /// Subscribe to a tier of a listing
-    Subscribe(MarketSubscribe),
-    /// End your subscription to a listing
-    Unsubscribe(MarketUnsubscribe),
-    /// Buy a listing at its one-off price
-    Buy(MarketBuy),
-    /// Ask for a slot of a service; prints the booking id
-    Book(MarketBook),
-    /// Confirm a booking of your service (overlapping confirmed slots are refused)
-    Confirm(MarketConfirm),
 }
 
-#[derive(Subcommand, Debug)]
-pub(crate) enum GuildCmd {
-    /// Create a guild you own; prints its id
-    Create(GuildCreate),
-    /// Join a guild
-    Join(GuildJoin),
-    /// Leave a guild
-    Leave(GuildLeave),
+writes! {
+    /// `market` subcommands that write.
+    pub(crate) enum MarketWrites {
+        /// Publish a listing; prints its id
+        Publish(MarketPublish) => "listing published",
+        /// Change a listing's version, price, tiers or license
+        Update(MarketUpdate) => "listing updated",
+        /// Take a listing off the market
+        Withdraw(MarketWithdraw) => "listing withdrawn",
+        /// Subscribe to a tier of a listing
+        Subscribe(MarketSubscribe) => "subscribed",
+        /// End your subscription to a listing
+        Unsubscribe(MarketUnsubscribe) => "unsubscribed",
+        /// Buy a listing at its one-off price
+        Buy(MarketBuy) => "bought",
+        /// Ask for a slot of a service; prints the booking id
+        Book(MarketBook) => "booking requested",
+        /// Confirm a booking of your service (overlapping confirmed slots are refused)
+        Confirm(MarketConfirm) => "booking confirmed",
+    }
+}
+
+writes! {
+    /// `guild` subcommands.
+    pub(crate) enum GuildCmd {
+        /// Create a guild you own; prints its id
+        Create(GuildCreate) => "guild created",
+        /// Join a guild
+        Join(GuildJoin) => "joined",
+        /// Leave a guild
+        Leave(GuildLeave) => "left",
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,14 +280,9 @@ pub(crate) enum RepCmd {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum AuditCmd {
-    /// Record a tool call and the policy's decision; prints the request id
-    Tool(AuditTool),
-    /// Approve a request whose decision was ask
-    Approve(AuditApprove),
-    /// Deny a request whose decision was ask
-    Deny(AuditDeny),
-    /// Record how an allowed (or approved) call went
-    Done(AuditDone),
+    // tool, approve, deny, done
+    #[command(flatten)]
+    Write(AuditWrites),
     /// A session's timeline: requests, decisions, approvals, results and cost
     Show {
         /// The session
@@ -252,16 +292,25 @@ pub(crate) enum AuditCmd {
     Pending,
 }
 
+writes! {
+    /// `audit` subcommands that write.
+    pub(crate) enum AuditWrites {
+        /// Record a tool call and the policy's decision; prints the request id
+        Tool(AuditTool) => "request recorded",
+        /// Approve a request whose decision was ask
+        Approve(AuditApprove) => "approved",
+        /// Deny a request whose decision was ask
+        Deny(AuditDeny) => "denied",
+        /// Record how an allowed (or approved) call went
+        Done(AuditDone) => "result recorded",
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum PersonaCmd {
-    /// Create a persona you own; prints its id
-    Create(PersonaCreate),
-    /// Nudge the Big Five traits (each delta at most 0.05 either way; values stay in [0, 1])
-    Traits(PersonaTraits),
-    /// Fork any persona into a new one you own, starting from its traits; prints the new id
-    Fork(PersonaFork),
-    /// Retire a persona: it accepts no more changes
-    Retire(PersonaRetire),
+    // create, traits, fork, retire
+    #[command(flatten)]
+    Write(PersonaWrites),
     /// Identity, stage, traits, commitment health, consent, model, memories, lineage
     Show {
         /// The persona
@@ -278,22 +327,47 @@ pub(crate) enum PersonaCmd {
     List,
 }
 
-#[derive(Subcommand, Debug)]
-pub(crate) enum CommitmentCmd {
-    /// Open a commitment; prints its id
-    Open(CommitmentOpen),
-    /// Close an open commitment
-    Close(CommitmentClose),
-    /// Expire your open commitments that are past due (each expiry is an event)
-    Sweep(CommitmentSweep),
+writes! {
+    /// `persona` subcommands that write.
+    pub(crate) enum PersonaWrites {
+        /// Create a persona you own; prints its id
+        Create(PersonaCreate) => "persona created",
+        /// Nudge the Big Five traits (each delta at most 0.05 either way; values stay in [0, 1])
+        Traits(PersonaTraits) => "traits changed",
+        /// Fork any persona into a new one you own, starting from its traits; prints the new id
+        Fork(PersonaFork) => "persona forked",
+        /// Retire a persona: it accepts no more changes
+        Retire(PersonaRetire) => "retired",
+    }
+}
+
+writes! {
+    /// `commitment` subcommands.
+    pub(crate) enum CommitmentCmd {
+        /// Open a commitment; prints its id
+        Open(CommitmentOpen) => "commitment opened",
+        /// Close an open commitment
+        Close(CommitmentClose) => "commitment closed",
+        /// Expire your open commitments that are past due (each expiry is an event)
+        Sweep(CommitmentSweep) => "overdue commitments expired",
+    }
+}
+
+writes! {
+    /// `memory` subcommands that write.
+    pub(crate) enum MemoryWrites {
+        /// Remember something; prints the memory id
+        Add(MemoryAdd) => "memory added",
+        /// Forget a memory
+        Forget(MemoryForget) => "memory forgotten",
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MemoryCmd {
-    /// Remember something; prints the memory id
-    Add(MemoryAdd),
-    /// Forget a memory
-    Forget(MemoryForget),
+    // add, forget
+    #[command(flatten)]
+    Write(MemoryWrites),
     /// A persona's memories, oldest first, with their strength
     List {
         /// The persona
@@ -310,10 +384,12 @@ pub(crate) enum MemoryCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
-pub(crate) enum ModelCmd {
-    /// Switch a persona to a model (a model swap), recorded with the model's hash
-    Use(ModelUse),
+writes! {
+    /// `model` subcommands.
+    pub(crate) enum ModelCmd {
+        /// Switch a persona to a model (a model swap), recorded with the model's hash
+        Use(ModelUse) => "model recorded",
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -440,4 +516,33 @@ pub(crate) struct DemoArgs {
     /// Events to generate
     #[arg(long, default_value_t = 200_000)]
     pub(crate) events: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command of `mindlog-commands` is a subcommand: `persona.create` is `mindlog persona
+    /// create`, `reflect` is `mindlog reflect`.
+    #[test]
+    fn every_command_has_a_subcommand() {
+        let cli = Cli::command();
+        let missing: Vec<&str> = mindlog_commands::Command::NAMES
+            .iter()
+            .copied()
+            .filter(|name| {
+                let mut at = &cli;
+                for word in name.split('.') {
+                    match at.find_subcommand(word) {
+                        Some(sub) => at = sub,
+                        None => return true,
+                    }
+                }
+                false
+            })
+            .collect();
+        assert!(missing.is_empty(), "commands without a subcommand: {missing:?}");
+    }
 }

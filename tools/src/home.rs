@@ -3,11 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mindlog_commands::Rejection;
 use mindlog_ledger::{Identity, Ledger, OpenError, PublicKey, Snapshot};
 
-use crate::Rejected;
 use crate::output::Format;
+use crate::refusal::Refusal;
 
 /// The store file inside a home.
 pub(crate) const STORE_FILE: &str = "mind.redb";
@@ -155,33 +154,26 @@ impl Home {
     }
 
     /// An author named by `text`: a public key in hex, a local identity's name, or a prefix (4 or
-    /// more hex characters) of exactly one author holding a feed in `snapshot`.
-    pub(crate) fn author(&self, text: &str, snapshot: &Snapshot) -> Result<PublicKey> {
+    /// more hex characters) of exactly one author holding a feed in `snapshot`; otherwise the
+    /// refusal that says why.
+    pub(crate) fn author(&self, text: &str, snapshot: &Snapshot) -> Result<Result<PublicKey, Refusal>> {
         if let Ok(key) = text.parse::<PublicKey>() {
-            return Ok(key);
+            return Ok(Ok(key));
         }
         if let Ok(identity) = self.identity_named(Some(text)) {
-            return Ok(identity.public_key());
+            return Ok(Ok(identity.public_key()));
         }
-        let unknown = || {
-            Rejected(format!(
-                "unknown author {text:?}: give a public key, a local identity name (mindlog identity list) or a \
-                 prefix of an author's key (mindlog stats --json lists them)"
-            ))
-        };
+        let unknown = || Err(Refusal::UnknownAuthor { text: text.to_owned() });
         if !(4..64).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(unknown().into());
+            return Ok(unknown());
         }
         let matches: Vec<PublicKey> =
             snapshot.heads()?.into_iter().map(|h| h.author).filter(|a| a.to_string().starts_with(text)).collect();
-        match matches.as_slice() {
+        Ok(match matches.as_slice() {
             [one] => Ok(*one),
-            [] => Err(unknown().into()),
-            many => {
-                let ambiguous = Rejection::Ambiguous { what: "author", reference: text.to_owned(), count: many.len() };
-                Err(Rejected(ambiguous.to_string()).into())
-            }
-        }
+            [] => unknown(),
+            many => Err(Refusal::AmbiguousAuthor { prefix: text.to_owned(), count: many.len() }),
+        })
     }
 
     /// Creates the folder (mode 0700) if needed.

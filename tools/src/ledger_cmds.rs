@@ -14,8 +14,9 @@ use serde::Serialize;
 use crate::cli::{DemoArgs, ExportArgs, GenArgs, ImportArgs, LogArgs};
 use crate::home::Home;
 use crate::output::{Report, emit, json_line};
+use crate::refusal::{Refusal, resolved};
 use crate::ui::{human_bytes, progress, thousands};
-use crate::{Outcome, Rejected, workload};
+use crate::{Outcome, workload};
 
 /// What `init` made or found.
 #[derive(Serialize)]
@@ -191,8 +192,14 @@ pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
     }
     let ledger = home.open()?;
     let snapshot = ledger.snapshot()?;
-    let author = args.author.as_deref().map(|text| home.author(text, &snapshot)).transpose()?;
-    let kind = args.kind.as_deref().map(|text| event_kind(&snapshot, text)).transpose()?;
+    let author = match &args.author {
+        Some(text) => Some(or_refuse!(home.author(text, &snapshot)?)),
+        None => None,
+    };
+    let kind = match &args.kind {
+        Some(text) => Some(or_refuse!(event_kind(&snapshot, text)?)),
+        None => None,
+    };
     let events = select(&snapshot, author.as_ref(), kind.as_deref(), args.after, args.limit)?;
     let mut lines = Vec::with_capacity(events.len());
     for event in &events {
@@ -219,8 +226,7 @@ pub(crate) fn log(home: &Home, args: &LogArgs) -> Result<Outcome> {
 fn timeline(home: &Home, reference: &str, args: &LogArgs) -> Result<Outcome> {
     let session = crate::session::Session::open(home)?;
     let me = session.identity.public_key();
-    let info =
-        mindlog_commands::resolve_persona(&session.views()?, &me, reference).map_err(crate::session::decide_error)?;
+    let info = or_refuse!(resolved(mindlog_commands::resolve_persona(&session.views()?, &me, reference))?);
     let (since, until) = (args.since.map_or(0, |t| t.0), args.until.map_or(u64::MAX, |t| t.0));
     let (author, events) =
         session.projections.persona_timeline(&info.id, since, until)?.context("the persona vanished")?;
@@ -244,32 +250,27 @@ fn timeline(home: &Home, reference: &str, args: &LogArgs) -> Result<Outcome> {
 }
 
 /// The kind `text` names: a kind with its version (`memory.added/1`) that this build knows or the
-/// store holds, or a kind without its version when it has exactly one.
-fn event_kind(snapshot: &Snapshot, text: &str) -> Result<String> {
+/// store holds, or a kind without its version when it has exactly one; otherwise the refusal that
+/// names the kinds that look like it.
+fn event_kind(snapshot: &Snapshot, text: &str) -> Result<Result<String, Refusal>> {
     let mut known: Vec<String> = mindlog_commands::Event::KINDS.iter().map(|k| (*k).to_owned()).collect();
     known.extend(snapshot.kind_counts()?.into_iter().map(|(kind, _)| kind));
     known.sort();
     known.dedup();
     if known.iter().any(|k| k == text) {
-        return Ok(text.to_owned());
+        return Ok(Ok(text.to_owned()));
     }
     let versions: Vec<&String> =
         known.iter().filter(|k| k.rsplit_once('/').is_some_and(|(name, _)| name == text)).collect();
     if let [one] = versions.as_slice() {
-        return Ok((*one).clone());
+        return Ok(Ok((*one).clone()));
     }
     let name = text.rsplit_once('/').map_or(text, |(name, _)| name);
-    let close: Vec<&str> = known
-        .iter()
+    let close: Vec<String> = known
+        .into_iter()
         .filter(|k| k.contains(name) || name.split('.').any(|part| part.len() > 2 && k.contains(part)))
-        .map(String::as_str)
         .collect();
-    let hint = if close.is_empty() {
-        "mindlog stats lists the kinds this store holds".to_owned()
-    } else {
-        format!("did you mean {}?", close.join(", "))
-    };
-    Err(Rejected(format!("unknown kind {text:?}: kinds carry a version, as in memory.added/1; {hint}")).into())
+    Ok(Err(Refusal::UnknownKind { text: text.to_owned(), close }))
 }
 
 /// The events `log` shows: after `after` (oldest first), or else the latest `limit`.
@@ -518,7 +519,14 @@ pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
     };
     // Lines are about 1 KiB; the bar counts lines against that estimate.
     let bar = progress(len.map(|l| l / 1000), "import");
-    let report = ledger.import_jsonl(&mut input, &|n| bar.set_position(n))?;
+    let report = match ledger.import_jsonl(&mut input, &|n| bar.set_position(n)) {
+        Ok(report) => report,
+        Err(mindlog_ledger::ImportError::Line { line, problem }) => {
+            bar.finish_and_clear();
+            return Ok(Outcome::Refused(Refusal::BadImportLine { line, problem }));
+        }
+        Err(e) => return Err(e.into()),
+    };
     bar.finish_and_clear();
     emit(&report, home.format())?;
     Ok(Outcome::Success)

@@ -1,6 +1,9 @@
 //! The `mindlog` binary: parses the command line, runs one command, and maps the outcome to an
 //! exit code (0 success, 1 the thing checked is wrong, 2 usage, I/O or internal error).
 
+#[macro_use]
+mod refusal;
+
 mod bench;
 mod cli;
 mod home;
@@ -26,7 +29,7 @@ use crate::cli::{Cli, Command};
 use crate::home::Home;
 
 /// What a command concluded, when it ran to the end.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Outcome {
     /// Done; exit 0.
     Success,
@@ -35,13 +38,11 @@ pub(crate) enum Outcome {
     Failed,
     /// The command was rejected and appended nothing: `mindlog: REJECTION` on stderr, exit 1.
     Rejected(mindlog_commands::Rejection),
+    /// The command refused its input and wrote nothing (an unknown or ambiguous name, a kind
+    /// without its version, an instant before the thing existed, a bad line of an import):
+    /// `mindlog: REFUSAL` on stderr, exit 1.
+    Refused(refusal::Refusal),
 }
-
-/// An error of a command that only reads, meaning "the input is wrong" (an unknown reference),
-/// not "we could not run": exit 1. Commands that write are rejected with [`Outcome::Rejected`].
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Rejected(pub(crate) String);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -57,6 +58,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Rejected(rejection)) => {
             eprintln!("mindlog: {rejection}");
+            ExitCode::from(1)
+        }
+        Ok(Outcome::Refused(refusal)) => {
+            eprintln!("mindlog: {refusal}");
             ExitCode::from(1)
         }
         Err(e) => exit_for_error(&e),
@@ -134,12 +139,12 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("mindlog: {error:#}");
-    let checked_thing_is_wrong = error.chain().any(|c| {
-        c.is::<Rejected>()
-            || c.downcast_ref::<mindlog_query::QueryError>().is_some_and(mindlog_query::QueryError::is_bad_query)
-            || matches!(c.downcast_ref::<mindlog_ledger::ImportError>(), Some(mindlog_ledger::ImportError::Line { .. }))
-    });
-    ExitCode::from(if checked_thing_is_wrong { 1 } else { 2 })
+    // A query the engine refused as wrong is the user's to fix (exit 1), like a refusal; a store
+    // or output failure is not (exit 2).
+    let bad_query = error
+        .chain()
+        .any(|c| c.downcast_ref::<mindlog_query::QueryError>().is_some_and(mindlog_query::QueryError::is_bad_query));
+    ExitCode::from(if bad_query { 1 } else { 2 })
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -156,25 +161,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),
-        Command::Commitment(cmd) => persona_cmds::commitment(&home, cmd),
+        Command::Commitment(cmd) => persona_cmds::write_declared(&home, cmd.command()),
         Command::Memory(cmd) => persona_cmds::memory(&home, cmd),
-        Command::Reflect(c) => persona_cmds::write(&home, c, "reflection recorded"),
-        Command::Emotion(c) => persona_cmds::write(&home, c, "emotion recorded"),
-        Command::Consent(c) => {
-            let what = if c.allow { "consent allowed" } else { "consent denied" };
-            persona_cmds::write(&home, c, what)
-        }
-        Command::Model(cmd) => persona_cmds::model(&home, cmd),
-        Command::Message(c) => persona_cmds::write(&home, c, "message recorded"),
+        Command::Write(cmd) => persona_cmds::write_declared(&home, cmd.command()),
+        Command::Model(cmd) => persona_cmds::write_declared(&home, cmd.command()),
         Command::Submit { file } => persona_cmds::submit(&home, &file),
         Command::Projections(cmd) => persona_cmds::projections(&home, cmd),
         Command::Query(args) => query_cmds::query(&home, &args),
         Command::Identity(cmd) => market_cmds::identity(&home, cmd),
         Command::Market(cmd) => market_cmds::market(&home, cmd),
-        Command::Review(c) => persona_cmds::write(&home, c, "review recorded"),
         Command::Follow(c) => market_cmds::follow(&home, c),
         Command::Unfollow(c) => market_cmds::unfollow(&home, c),
-        Command::Guild(cmd) => market_cmds::guild(&home, cmd),
+        Command::Guild(cmd) => persona_cmds::write_declared(&home, cmd.command()),
         Command::Award(c) => market_cmds::award(&home, c),
         Command::Leaderboard { board, limit } => market_cmds::leaderboard(&home, board, limit),
         Command::Rep(cmd) => market_cmds::rep(&home, cmd),

@@ -2,19 +2,20 @@
 
 use std::io::{self, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use mindlog_commands::{Award, Follow, IdSpace, ListingKind, Rejection, Unfollow, resolve_id};
 use mindlog_ledger::{Hash, PublicKey};
 use mindlog_projections::{AuditLine, AuditSession, CreatorRank, ListingPage, ListingRank, Reputation, Views};
 use serde::Serialize;
 
-use crate::cli::{AuditCmd, BoardArg, GuildCmd, IdentityCmd, MarketCmd, RepCmd};
+use crate::Outcome;
+use crate::cli::{AuditCmd, BoardArg, IdentityCmd, MarketCmd, RepCmd};
 use crate::home::Home;
 use crate::output::{Report, decimal, emit};
-use crate::persona_cmds::write;
-use crate::session::{Session, decide_error};
+use crate::persona_cmds::{write, write_declared};
+use crate::refusal::{Refusal, resolved};
+use crate::session::Session;
 use crate::ui::{now_micros, thousands};
-use crate::{Outcome, Rejected};
 
 /// Money in minor units as `12.34 EUR`.
 fn money(amount: u64, currency: &str) -> String {
@@ -71,17 +72,7 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
 
 pub(crate) fn market(home: &Home, cmd: MarketCmd) -> Result<Outcome> {
     match cmd {
-        MarketCmd::Publish(c) => {
-            let what = format!("published {} {:?}", c.kind.as_str(), c.name);
-            write(home, c, &what)
-        }
-        MarketCmd::Update(c) => write(home, c, "listing updated"),
-        MarketCmd::Withdraw(c) => write(home, c, "listing withdrawn"),
-        MarketCmd::Subscribe(c) => write(home, c, "subscribed"),
-        MarketCmd::Unsubscribe(c) => write(home, c, "unsubscribed"),
-        MarketCmd::Buy(c) => write(home, c, "bought"),
-        MarketCmd::Book(c) => write(home, c, "booking requested"),
-        MarketCmd::Confirm(c) => write(home, c, "booking confirmed"),
+        MarketCmd::Write(cmd) => write_declared(home, cmd.command()),
         MarketCmd::List { kind, all } => list(home, kind, all),
         MarketCmd::Show { listing } => show(home, &listing),
     }
@@ -176,17 +167,16 @@ fn list(home: &Home, only: Option<ListingKind>, all: bool) -> Result<Outcome> {
 }
 
 /// The listing `reference` names: its name when exactly one listing has it, else an id or id
-/// prefix.
-fn resolve_listing(views: &Views, reference: &str) -> Result<Hash> {
+/// prefix; otherwise the refusal that says why.
+fn resolve_listing(views: &Views, reference: &str) -> Result<Result<Hash, Refusal>> {
     let named: Vec<Hash> =
         views.listings()?.into_iter().filter(|(_, l, _)| l.name == reference).map(|(id, _, _)| id).collect();
     match named.as_slice() {
-        [one] => Ok(*one),
-        [] => resolve_id(views, IdSpace::Listing, "listing", reference).map_err(decide_error),
+        [one] => Ok(Ok(*one)),
+        [] => resolved(resolve_id(views, IdSpace::Listing, "listing", reference)),
         many => {
-            let ambiguous =
-                Rejection::Ambiguous { what: "listing name", reference: reference.to_owned(), count: many.len() };
-            Err(decide_error(ambiguous.into()))
+            let what = "listing name";
+            Ok(Err(Rejection::Ambiguous { what, reference: reference.to_owned(), count: many.len() }.into()))
         }
     }
 }
@@ -194,8 +184,8 @@ fn resolve_listing(views: &Views, reference: &str) -> Result<Hash> {
 fn show(home: &Home, reference: &str) -> Result<Outcome> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let id = resolve_listing(&views, reference)?;
-    let page = views.listing_page(&id)?.ok_or_else(|| Rejected(format!("unknown listing {reference:?}")))?;
+    let id = or_refuse!(resolve_listing(&views, reference)?);
+    let page = views.listing_page(&id)?.context("the listing vanished from the views")?;
     emit(&Page(page), home.format())?;
     Ok(Outcome::Success)
 }
@@ -274,17 +264,6 @@ pub(crate) fn follow(home: &Home, mut c: Follow) -> Result<Outcome> {
 pub(crate) fn unfollow(home: &Home, mut c: Unfollow) -> Result<Outcome> {
     c.target = home.key_or_name(&c.target);
     write(home, c, "no longer following")
-}
-
-pub(crate) fn guild(home: &Home, cmd: GuildCmd) -> Result<Outcome> {
-    match cmd {
-        GuildCmd::Create(c) => {
-            let what = format!("created guild {:?}", c.name);
-            write(home, c, &what)
-        }
-        GuildCmd::Join(c) => write(home, c, "joined"),
-        GuildCmd::Leave(c) => write(home, c, "left"),
-    }
 }
 
 pub(crate) fn award(home: &Home, mut c: Award) -> Result<Outcome> {
@@ -390,7 +369,7 @@ pub(crate) fn rep(home: &Home, cmd: RepCmd) -> Result<Outcome> {
         RepCmd::Show { subject, as_of } => {
             let session = Session::open(home)?;
             let views = session.views()?;
-            let key = home.author(&subject, views.snapshot())?;
+            let key = or_refuse!(home.author(&subject, views.snapshot())?);
             let rep = views.reputation(&key, as_of.map_or_else(now_micros, |t| t.0))?;
             emit(&rep, home.format())?;
             Ok(Outcome::Success)
@@ -452,13 +431,14 @@ impl Report for Reputation {
 
 pub(crate) fn audit(home: &Home, cmd: AuditCmd) -> Result<Outcome> {
     match cmd {
-        AuditCmd::Tool(c) => write(home, c, "request recorded"),
-        AuditCmd::Approve(c) => write(home, c, "approved"),
-        AuditCmd::Deny(c) => write(home, c, "denied"),
-        AuditCmd::Done(c) => write(home, c, "result recorded"),
+        AuditCmd::Write(cmd) => write_declared(home, cmd.command()),
         AuditCmd::Show { session } => {
             let s = Session::open(home)?;
-            emit(&s.views()?.audit_session(&session)?, home.format())?;
+            let page = s.views()?.audit_session(&session)?;
+            if page.requests == 0 {
+                return Ok(Outcome::Refused(Refusal::UnknownSession { session }));
+            }
+            emit(&page, home.format())?;
             Ok(Outcome::Success)
         }
         AuditCmd::Pending => {

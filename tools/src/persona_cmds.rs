@@ -10,10 +10,11 @@ use mindlog_projections::{ClosedCommitmentLine, MemoryFilter, MemoryLine, Person
 use serde::Serialize;
 
 use crate::Outcome as Exit;
-use crate::cli::{CommitmentCmd, MemoryCmd, ModelCmd, PersonaCmd, ProjectionsCmd};
+use crate::cli::{MemoryCmd, PersonaCmd, ProjectionsCmd};
 use crate::home::Home;
 use crate::output::{Report, decimal, emit};
-use crate::session::{Session, decide_error, written};
+use crate::refusal::{Refusal, resolved};
+use crate::session::{Session, written};
 use crate::ui::{now_micros, progress, thousands};
 
 /// Runs one command that writes, printing event hashes on stdout and `what` on stderr; a
@@ -31,44 +32,25 @@ pub(crate) fn write(home: &Home, command: impl Into<Command>, what: &str) -> Res
     })
 }
 
+/// Runs a command declared in a `writes!` enum of `cli.rs`, with what it says once written.
+pub(crate) fn write_declared(home: &Home, (command, what): (Command, &'static str)) -> Result<Exit> {
+    write(home, command, what)
+}
+
 pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
     match cmd {
-        PersonaCmd::Create(c) => {
-            let what = format!("created persona {:?}", c.name);
-            write(home, c, &what)
-        }
-        PersonaCmd::Traits(c) => write(home, c, "traits changed"),
-        PersonaCmd::Fork(c) => {
-            let what = format!("forked into persona {:?}", c.name);
-            write(home, c, &what)
-        }
-        PersonaCmd::Retire(c) => write(home, c, "retired"),
+        PersonaCmd::Write(cmd) => write_declared(home, cmd.command()),
         PersonaCmd::Show { persona, as_of, all } => show(home, &persona, as_of.map(|t| t.0), all),
         PersonaCmd::List => list(home),
     }
 }
 
-pub(crate) fn commitment(home: &Home, cmd: CommitmentCmd) -> Result<Exit> {
-    match cmd {
-        CommitmentCmd::Open(c) => write(home, c, "commitment opened"),
-        CommitmentCmd::Close(c) => write(home, c, "commitment closed"),
-        CommitmentCmd::Sweep(c) => write(home, c, "overdue commitments expired"),
-    }
-}
-
 pub(crate) fn memory(home: &Home, cmd: MemoryCmd) -> Result<Exit> {
     match cmd {
-        MemoryCmd::Add(c) => write(home, c, "memory added"),
-        MemoryCmd::Forget(c) => write(home, c, "memory forgotten"),
+        MemoryCmd::Write(cmd) => write_declared(home, cmd.command()),
         MemoryCmd::List { persona, all, search, as_of } => {
             memories(home, &persona, MemoryFilter { forgotten: all, search: search.as_deref() }, as_of.map(|t| t.0))
         }
-    }
-}
-
-pub(crate) fn model(home: &Home, cmd: ModelCmd) -> Result<Exit> {
-    match cmd {
-        ModelCmd::Use(c) => write(home, c, "model recorded"),
     }
 }
 
@@ -88,14 +70,14 @@ fn show(home: &Home, reference: &str, as_of: Option<u64>, all: bool) -> Result<E
     let session = Session::open(home)?;
     let views = session.views()?;
     let me = session.identity.public_key();
-    let info = resolve_persona(&views, &me, reference).map_err(decide_error)?;
+    let info = or_refuse!(resolved(resolve_persona(&views, &me, reference))?);
     // As of an instant: the owner's feed up to it, folded into a scratch store by the same views.
     let past = match as_of {
         None => None,
         Some(t) => match session.projections.persona_past(&info.id, t) {
             Ok(past) => Some(past.context("the persona vanished")?),
-            Err(e @ mindlog_projections::ProjectionError::NotYetCreated { .. }) => {
-                return Err(crate::Rejected(e.to_string()).into());
+            Err(mindlog_projections::ProjectionError::NotYetCreated { name, created }) => {
+                return Ok(Exit::Refused(Refusal::NotYetCreated { name, created }));
             }
             Err(e) => return Err(e.into()),
         },
@@ -234,7 +216,7 @@ impl Report for Memories {
 fn memories(home: &Home, reference: &str, filter: MemoryFilter<'_>, as_of: Option<u64>) -> Result<Exit> {
     let session = Session::open(home)?;
     let views = session.views()?;
-    let info = resolve_persona(&views, &session.identity.public_key(), reference).map_err(decide_error)?;
+    let info = or_refuse!(resolved(resolve_persona(&views, &session.identity.public_key(), reference))?);
     let lines = views.memory_list(&info.id, as_of.unwrap_or_else(now_micros), filter)?;
     emit(&Memories(lines), home.format())?;
     Ok(Exit::Success)

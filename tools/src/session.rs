@@ -8,7 +8,6 @@ use mindlog_commands::{Command, DecideError, Event, Rejection, decide};
 use mindlog_ledger::{AppendError, Appended, Draft, Expect, Hash, Identity, Ledger};
 use mindlog_projections::{Projections, Views};
 
-use crate::Rejected;
 use crate::home::Home;
 use crate::output::{Format, Report, emit};
 use crate::ui::{now_micros, progress};
@@ -137,13 +136,4 @@ impl Report for WrittenReport {
 
 pub(crate) fn written(events: &[(Event, Appended)]) -> Vec<Written> {
     events.iter().map(|(e, a)| Written { kind: e.kind(), hash: a.hash, offset: a.offset, seq: a.seq }).collect()
-}
-
-/// For the commands that only read: a rejection of a reference they resolve as the command's
-/// failure (exit 1); a failure to read the views as an error.
-pub(crate) fn decide_error(e: DecideError) -> anyhow::Error {
-    match e {
-        DecideError::Rejected(rejection) => Rejected(rejection.to_string()).into(),
-        DecideError::State(e) => anyhow::Error::from_boxed(e).context("reading the views"),
-    }
 }

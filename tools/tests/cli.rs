@@ -107,6 +107,8 @@ fn import_of_a_bad_file_exits_1_names_the_line_and_changes_nothing() {
     let out = mindlog(&b, &["import", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("line 31:"), "{}", stderr(&out));
+    assert!(stderr(&out).trim_end().ends_with("; nothing was imported"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim_end().lines().count(), 1, "one line: {}", stderr(&out));
     assert_eq!(ok(&b, &["export", "--jsonl"]), "", "nothing was imported");
     // stdin works too
     let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))

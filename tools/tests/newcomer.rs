@@ -172,3 +172,40 @@ fn usage_errors_are_one_line() {
     assert_eq!(group.status.code(), Some(2));
     assert!(stderr(&group).contains("Usage: mindlog persona"), "{}", stderr(&group));
 }
+
+/// Commands that only read refuse an unknown or ambiguous name with exit 1 and one line that says
+/// what to do, like a rejected write, and print nothing on stdout, with `--json` too.
+#[test]
+fn read_commands_refuse_unknown_and_ambiguous_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("h");
+    ok(&home, &["init"]);
+    // Enough authors that two keys share their first four hex characters.
+    ok(&home, &["gen", "--events", "2000", "--authors", "2000"]);
+    ok(&home, &["persona", "create", "Echo"]);
+    let stats = json(&ok(&home, &["stats", "--json"]));
+    let mut prefixes: Vec<String> =
+        stats["heads"].as_array().unwrap().iter().map(|h| h["author"].as_str().unwrap()[..4].to_owned()).collect();
+    prefixes.sort();
+    let shared = prefixes.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone()).expect("a shared prefix");
+
+    for args in [vec!["log", "--author", &shared], vec!["rep", "show", &shared], vec!["--json", "rep", "show", &shared]]
+    {
+        let why = fails(&home, &args, 1);
+        assert!(why.contains(&format!("author prefix \"{shared}\" is ambiguous")), "{why}");
+        assert!(why.contains("give more characters"), "{why}");
+        assert!(mindlog(&home, &args).stdout.is_empty(), "{args:?} prints nothing");
+    }
+    rejected(&home, &["rep", "show", "nobody"], "unknown author \"nobody\": give a public key");
+    rejected(&home, &["persona", "show", "Nobody"], "unknown persona \"Nobody\"");
+    rejected(&home, &["--json", "persona", "show", "Nobody"], "unknown persona \"Nobody\"");
+    rejected(&home, &["log", "--persona", "Nobody"], "unknown persona \"Nobody\"");
+    rejected(&home, &["market", "show", "ffff"], "unknown listing \"ffff\"");
+    rejected(&home, &["audit", "show", "no-such-session"], "no audit session \"no-such-session\": sessions are named");
+    rejected(
+        &home,
+        &["persona", "show", "Echo", "--as-of", "2020-01-01"],
+        "persona \"Echo\" did not exist yet: it was created at",
+    );
+    rejected(&home, &["log", "--kind", "nothing.here/9"], "unknown kind \"nothing.here/9\"");
+}

@@ -1,0 +1,97 @@
+//! Why a command refused what it was given, having written nothing: an unknown or ambiguous name,
+//! a kind without its version, an instant before the thing existed, a bad line of an import. A
+//! refusal is an outcome (exit 1, one line on stderr), returned as [`crate::Outcome::Refused`]; it
+//! never travels as an error. (A write command refused by its rule is `Outcome::Rejected`.)
+
+use mindlog_commands::{DecideError, Instant, Rejection};
+
+/// A read command's refusal, with what it was given, so `main` prints one line that says what to
+/// do and exits 1.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refusal {
+    /// A persona, listing or other reference that the commands' own resolvers refuse (unknown,
+    /// ambiguous): the same rule and message as a write command that names it.
+    #[error(transparent)]
+    Reference(#[from] Rejection),
+    /// `log --author`, `rep show`: `text` is no public key, no local identity name, and no prefix
+    /// of an author's key in this store.
+    #[error(
+        "unknown author {text:?}: give a public key, a local identity name (mindlog identity list) or a prefix of \
+         an author's key (mindlog stats --json lists them)"
+    )]
+    UnknownAuthor {
+        /// What was given.
+        text: String,
+    },
+    /// An author key prefix that starts the key of `count` (two or more) authors of this store.
+    #[error("author prefix {prefix:?} is ambiguous: it starts {count} authors' keys; give more characters")]
+    AmbiguousAuthor {
+        /// The prefix given.
+        prefix: String,
+        /// How many authors' keys it starts.
+        count: usize,
+    },
+    /// `log --kind`: `text` is no kind this build knows or this store holds, and names no kind
+    /// that has exactly one version.
+    #[error("unknown kind {text:?}: kinds carry a version, as in memory.added/1; {}", kind_hint(close))]
+    UnknownKind {
+        /// What was given.
+        text: String,
+        /// Known kinds that look like it, for the hint (empty: none does).
+        close: Vec<String>,
+    },
+    /// `audit show`: no tool request of this store names the session.
+    #[error(
+        "no audit session {session:?}: sessions are named by `mindlog audit tool SESSION`; mindlog query \"SELECT \
+         DISTINCT session FROM audit_requests\" lists them"
+    )]
+    UnknownSession {
+        /// What was given.
+        session: String,
+    },
+    /// `import`: a line of the file is bad (the file is imported all or nothing, so nothing was).
+    #[error("line {line}: {problem}; nothing was imported")]
+    BadImportLine {
+        /// 1-based line number in the file.
+        line: u64,
+        /// What is wrong with it.
+        problem: mindlog_ledger::LineProblem,
+    },
+    /// `persona show --as-of`, `memory list --as-of`: an instant before the persona was created.
+    #[error("persona {name:?} did not exist yet: it was created at {created}; give a later --as-of")]
+    NotYetCreated {
+        /// The persona's name.
+        name: String,
+        /// When it was created.
+        created: Instant,
+    },
+}
+
+fn kind_hint(close: &[String]) -> String {
+    if close.is_empty() {
+        "mindlog stats lists the kinds this store holds".to_owned()
+    } else {
+        format!("did you mean {}?", close.join(", "))
+    }
+}
+
+/// A resolver's answer, for a command that only reads: the value, or the rejection of the
+/// reference as the command's refusal; a failure to read the views stays an error (exit 2).
+pub(crate) fn resolved<T>(result: Result<T, DecideError>) -> anyhow::Result<Result<T, Refusal>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(DecideError::Rejected(rejection)) => Ok(Err(Refusal::Reference(rejection))),
+        Err(DecideError::State(e)) => Err(anyhow::Error::from_boxed(e).context("reading the views")),
+    }
+}
+
+/// The value of a `Result<T, Refusal>`, or a return from the command (whose result is
+/// `anyhow::Result<Outcome>`) with the refusal as its outcome.
+macro_rules! or_refuse {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(refusal) => return Ok($crate::Outcome::Refused(refusal)),
+        }
+    };
+}
