@@ -136,7 +136,10 @@ impl Views {
                 let env = event.envelope()?;
                 // An erased or withheld payload is not read: the tables hold nothing of it.
                 let Some(payload) = event.payload(&env)?.bytes() else { return Ok(None) };
-                Ok(Event::decode(env.kind, payload).ok().flatten().map(|e| (e, env.author, env.seq, env.ts, event.hash)))
+                Ok(Event::decode(env.kind, payload)
+                    .ok()
+                    .flatten()
+                    .map(|e| (e, env.author, env.seq, env.ts, event.hash)))
             })?;
             let Some(Some((event, author, seq, ts, hash))) = read.transpose()? else { continue };
             let persona = match &event {

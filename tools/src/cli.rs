@@ -22,18 +22,30 @@ macro_rules! writes {
         $(#[$meta])*
         #[derive(Subcommand, Debug)]
         $vis enum $name {
-            $( $(#[$vmeta])* $variant($ty), )*
+            $( $(#[$vmeta])* $variant(WriteArgs<$ty>), )*
         }
 
         impl $name {
-            /// The command, and what to say once it is written.
-            pub(crate) fn command(self) -> (mindlog_commands::Command, &'static str) {
+            /// The command, what to say once it is written, and whether its payloads are private.
+            pub(crate) fn command(self) -> (mindlog_commands::Command, &'static str, bool) {
                 match self {
-                    $( $name::$variant(command) => (command.into(), $what), )*
+                    $( $name::$variant(args) => (args.command.into(), $what, args.private), )*
                 }
             }
         }
     };
+}
+
+/// A command that writes, with the flag every such command has.
+#[derive(Args, Debug)]
+pub(crate) struct WriteArgs<T: Args> {
+    #[command(flatten)]
+    pub(crate) command: T,
+    /// Make the payloads this writes private: kept in this store, exported only with
+    /// --include-private, never sent to peers. A persona created private makes its memories,
+    /// messages, reflections and emotions private by default
+    #[arg(long)]
+    pub(crate) private: bool,
 }
 
 /// mindlog — an event-sourced ledger for sovereign AI personas.
@@ -73,6 +85,9 @@ pub(crate) enum Command {
     Verify,
     /// Write every event as one JSON object per line (stdout by default)
     Export(ExportArgs),
+    /// Erase the payloads of your events (hash or unique prefix): gone from the file, the views
+    /// and every later export; a signed ledger.erased/1 event records it
+    Erase(EraseArgs),
     /// Add events from an exported JSONL file (or - for stdin); all or nothing
     Import(ImportArgs),
     /// Measure append, gen, verify and export throughput in a scratch home
@@ -325,6 +340,15 @@ pub(crate) enum PersonaCmd {
     },
     /// Every persona in the store
     List,
+    /// Erase every payload of a persona's private data: its memories, messages, reflections and
+    /// emotions (the persona itself, its traits and commitments stay)
+    Erase {
+        /// The persona (one of yours)
+        persona: String,
+        /// Why (recorded in the signed erasure events; it is public)
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reason: String,
+    },
 }
 
 writes! {
@@ -358,16 +382,22 @@ writes! {
     pub(crate) enum MemoryWrites {
         /// Remember something; prints the memory id
         Add(MemoryAdd) => "memory added",
-        /// Forget a memory
-        Forget(MemoryForget) => "memory forgotten",
     }
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MemoryCmd {
-    // add, forget
+    // add
     #[command(flatten)]
     Write(MemoryWrites),
+    /// Forget a memory (with --erase, also erase its text)
+    Forget {
+        #[command(flatten)]
+        command: MemoryForget,
+        /// Also erase the memory's text from the file, the views and every later export
+        #[arg(long)]
+        erase: bool,
+    },
     /// A persona's memories, oldest first, with their strength
     List {
         /// The persona
@@ -463,6 +493,19 @@ pub(crate) struct ExportArgs {
     /// With --parquet: compute time-dependent columns as of this instant (default: now)
     #[arg(long, value_name = "TIME", requires = "parquet")]
     pub(crate) as_of: Option<Instant>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct EraseArgs {
+    /// The events whose payloads to erase: hashes or unique hash prefixes
+    #[arg(required = true, value_name = "EVENT")]
+    pub(crate) events: Vec<String>,
+    /// Why (recorded in the signed erasure event; it is public)
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub(crate) reason: String,
+    /// Erase in this store only, for events of any author, without a signed record
+    #[arg(long, conflicts_with = "reason")]
+    pub(crate) local: bool,
 }
 
 #[derive(Args, Debug)]

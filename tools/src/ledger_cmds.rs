@@ -389,6 +389,18 @@ impl Report for VerifyReport {
             self.seconds,
             thousands(self.events_per_second as u64)
         )?;
+        let p = &self.payloads;
+        if p.present + p.erased + p.withheld > 0 {
+            writeln!(
+                out,
+                "payloads: {} present ({} private), {} erased, {} withheld; {} in format 1",
+                thousands(p.present),
+                thousands(p.private),
+                thousands(p.erased),
+                thousands(p.withheld),
+                thousands(p.inline)
+            )?;
+        }
         if self.ok {
             return Ok(());
         }

@@ -6,6 +6,7 @@ mod refusal;
 
 mod bench;
 mod cli;
+mod erase_cmds;
 mod home;
 mod ledger_cmds;
 mod market_cmds;
@@ -157,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stats => ledger_cmds::stats(&home),
         Command::Verify => ledger_cmds::verify(&home),
         Command::Export(args) => ledger_cmds::export(&home, &args),
+        Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),
         Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),

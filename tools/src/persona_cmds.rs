@@ -20,7 +20,13 @@ use crate::ui::{now_micros, progress, thousands};
 /// Runs one command that writes, printing event hashes on stdout and `what` on stderr; a
 /// rejection is the outcome `Rejected` (exit 1).
 pub(crate) fn write(home: &Home, command: impl Into<Command>, what: &str) -> Result<Exit> {
-    let session = Session::open(home)?;
+    write_private(home, command, what, false)
+}
+
+/// [`write`], with the payloads private when `private` (or by their persona's default).
+pub(crate) fn write_private(home: &Home, command: impl Into<Command>, what: &str, private: bool) -> Result<Exit> {
+    let mut session = Session::open(home)?;
+    session.private = private;
     let written = session.run_and_print(&command.into(), home.format(), |events| match events.len() {
         0 => format!("{what}: nothing to do"),
         1 => what.to_string(),
@@ -33,8 +39,8 @@ pub(crate) fn write(home: &Home, command: impl Into<Command>, what: &str) -> Res
 }
 
 /// Runs a command declared in a `writes!` enum of `cli.rs`, with what it says once written.
-pub(crate) fn write_declared(home: &Home, (command, what): (Command, &'static str)) -> Result<Exit> {
-    write(home, command, what)
+pub(crate) fn write_declared(home: &Home, (command, what, private): (Command, &'static str, bool)) -> Result<Exit> {
+    write_private(home, command, what, private)
 }
 
 pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
@@ -42,12 +48,14 @@ pub(crate) fn persona(home: &Home, cmd: PersonaCmd) -> Result<Exit> {
         PersonaCmd::Write(cmd) => write_declared(home, cmd.command()),
         PersonaCmd::Show { persona, as_of, all } => show(home, &persona, as_of.map(|t| t.0), all),
         PersonaCmd::List => list(home),
+        PersonaCmd::Erase { persona, reason } => crate::erase_cmds::erase_persona(home, &persona, &reason),
     }
 }
 
 pub(crate) fn memory(home: &Home, cmd: MemoryCmd) -> Result<Exit> {
     match cmd {
         MemoryCmd::Write(cmd) => write_declared(home, cmd.command()),
+        MemoryCmd::Forget { command, erase } => crate::erase_cmds::forget(home, command, erase),
         MemoryCmd::List { persona, all, search, as_of } => {
             memories(home, &persona, MemoryFilter { forgotten: all, search: search.as_deref() }, as_of.map(|t| t.0))
         }

@@ -57,6 +57,44 @@ pub(crate) enum Refusal {
         /// What is wrong with it.
         problem: mindlog_ledger::LineProblem,
     },
+    /// `erase`: not a hash or a hash prefix of 4 or more lowercase hex characters.
+    #[error(
+        "{text:?} is not an event hash: give a hash or a prefix of at least 4 lowercase hex characters (mindlog log)"
+    )]
+    NotAnEventHash {
+        /// What was given.
+        text: String,
+    },
+    /// `erase`: no event's hash starts with `text`.
+    #[error("no event {text:?} in this store (mindlog log lists events with their hashes)")]
+    UnknownEvent {
+        /// What was given.
+        text: String,
+    },
+    /// `erase`: a prefix that starts the hashes of `count` events.
+    #[error("event prefix {prefix:?} is ambiguous: it starts {count} events' hashes; give more characters")]
+    AmbiguousEvent {
+        /// The prefix given.
+        prefix: String,
+        /// How many hashes it starts.
+        count: usize,
+    },
+    /// `erase`: this payload cannot be erased (format 1, erased already, another author's).
+    #[error("cannot erase the payload of {}: {problem}", event.map_or(format!("offset {offset}"), |h| h.to_string()))]
+    CannotErase {
+        /// The event's hash, when it exists.
+        event: Option<mindlog_ledger::Hash>,
+        /// Its offset.
+        offset: u64,
+        /// Why not.
+        problem: mindlog_ledger::EraseProblem,
+    },
+    /// `persona erase`: only a persona's owner signs the erasure of its data.
+    #[error("persona {name:?} is not yours: only its owner can erase its data (erase --local erases it here)")]
+    NotYourPersona {
+        /// The persona's name.
+        name: String,
+    },
     /// `persona show --as-of`, `memory list --as-of`: an instant before the persona was created.
     #[error("persona {name:?} did not exist yet: it was created at {created}; give a later --as-of")]
     NotYetCreated {

@@ -17,6 +17,9 @@ pub(crate) struct Session {
     pub(crate) ledger: Ledger,
     pub(crate) identity: Identity,
     pub(crate) projections: Projections,
+    /// Write every payload private (`--private`); otherwise personal content follows its
+    /// persona's default (`Event::personal_content_of`, `PersonaRow::private`).
+    pub(crate) private: bool,
 }
 
 /// An event a command wrote.
@@ -33,7 +36,7 @@ impl Session {
         let ledger = home.open()?;
         let identity = home.identity()?;
         let projections = Projections::new(&ledger);
-        let session = Session { ledger, identity, projections };
+        let session = Session { ledger, identity, projections, private: false };
         session.catch_up()?;
         Ok(session)
     }
@@ -70,7 +73,8 @@ impl Session {
             let head = self.ledger.head(&me).map_or(0, |h| h.seq);
             self.catch_up()?;
             let now = now_micros();
-            let events = match decide(&self.views()?, &me, now, command) {
+            let views = self.views()?;
+            let events = match decide(&views, &me, now, command) {
                 Ok(events) => events,
                 Err(DecideError::Rejected(rejection)) => return Ok(Err(rejection)),
                 Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
@@ -78,16 +82,18 @@ impl Session {
             if events.is_empty() {
                 return Ok(Ok(Vec::new()));
             }
+            let private = |e: &Event| -> Result<bool> {
+                let Some(persona) = e.personal_content_of() else { return Ok(self.private) };
+                Ok(self.private || views.persona_row(&persona)?.is_some_and(|p| p.private))
+            };
             let drafts = events
                 .iter()
-                .map(|e| Draft {
-                    kind: e.kind().to_owned(),
-                    payload: e.encode(),
-                    refs: e.refs(),
-                    ts: now,
-                    private: false,
+                .map(|e| {
+                    let private = private(e)?;
+                    Ok(Draft { kind: e.kind().to_owned(), payload: e.encode(), refs: e.refs(), ts: now, private })
                 })
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
+            drop(views);
             match self.ledger.append(&self.identity, drafts, Expect::Head(head)) {
                 Ok(appended) => {
                     self.catch_up()?;
