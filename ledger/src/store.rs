@@ -690,7 +690,7 @@ impl Snapshot {
 
     /// The event at `offset`.
     pub fn event(&self, offset: u64) -> Result<Option<StoredEvent>, StorageError> {
-        Ok(self.with_event(offset, |e| e.to_stored())?.transpose()?)
+        self.with_event(offset, |e| e.to_stored())?.transpose()
     }
 
     /// Hands the event at `offset` to `read` in place, without copying it out of the store.

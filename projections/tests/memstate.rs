@@ -795,7 +795,15 @@ fn memstate_ignores_at_the_edges_what_the_views_ignore() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, max_shrink_iters: 0, failure_persistence: None, ..ProptestConfig::default() })]
+    // A fixed seed: the same four workloads on every run, so the test never passes or fails by
+    // chance (a random workload can leave a question without any informative answer).
+    #![proptest_config(ProptestConfig {
+        cases: 4,
+        max_shrink_iters: 0,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20261129),
+        ..ProptestConfig::default()
+    })]
 
     /// What `gen` writes, plus the scripted commands: every answer the same.
     #[test]
