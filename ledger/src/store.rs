@@ -702,7 +702,21 @@ impl Snapshot {
 
     /// Events in offset order over `offsets`, streamed from the file.
     pub fn events(&self, offsets: impl RangeBounds<u64> + Clone) -> Result<EventIter, StorageError> {
-        Ok(EventIter { records: self.records(offsets)? })
+        Ok(EventIter { records: self.records(offsets)?, skip_payloads: false })
+    }
+
+    /// Events in offset order over `offsets` without reading their payloads beside the envelope:
+    /// for scans that need no payload (counts, kinds, authors). Every format-2 event reads as
+    /// [`PayloadState::Withheld`] (withheld from this read); format-1 payloads, inside the
+    /// envelope, are there as always.
+    pub fn events_without_payloads(&self, offsets: impl RangeBounds<u64> + Clone) -> Result<EventIter, StorageError> {
+        let records = Records {
+            events: self.events.range(offsets)?,
+            payloads: self.payloads.range(0..0)?,
+            front: None,
+            back: None,
+        };
+        Ok(EventIter { records, skip_payloads: true })
     }
 
     /// The raw `events` values and `payloads` rows over `offsets`, in offset order: for passes
@@ -921,6 +935,21 @@ fn to_stored(raw: Result<RawRecord, StorageError>) -> Result<StoredEvent, Storag
 /// Events in offset order, streamed from a snapshot (see [`Snapshot::events`]).
 pub struct EventIter {
     records: Records,
+    /// Built by [`Snapshot::events_without_payloads`]: no `payloads` rows are read.
+    skip_payloads: bool,
+}
+
+impl EventIter {
+    fn stored(&self, raw: Result<RawRecord, StorageError>) -> Result<StoredEvent, StorageError> {
+        if !self.skip_payloads {
+            return to_stored(raw);
+        }
+        let (offset, record, _) = raw?;
+        let record = record.value();
+        // The envelope's first byte is its format: from 2 on, the payload is beside it.
+        let beside = record.get(RECORD_HEADER).is_some_and(|&version| version >= 2);
+        StoredEvent::from_record(offset, record, beside.then_some([ROW_WITHHELD].as_slice()))
+    }
 }
 
 impl std::fmt::Debug for EventIter {
@@ -932,12 +961,14 @@ impl std::fmt::Debug for EventIter {
 impl Iterator for EventIter {
     type Item = Result<StoredEvent, StorageError>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.records.next().map(to_stored)
+        let raw = self.records.next()?;
+        Some(self.stored(raw))
     }
 }
 
 impl DoubleEndedIterator for EventIter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.records.next_back().map(to_stored)
+        let raw = self.records.next_back()?;
+        Some(self.stored(raw))
     }
 }

@@ -119,6 +119,24 @@ fn export_import_export_is_identical_with_every_payload_state_and_both_formats()
         (2, 3, 1, 2)
     );
 
+    // A scan without payloads reads every event, format-2 payloads as withheld from the read.
+    let snapshot = a.snapshot().unwrap();
+    let full: Vec<_> = snapshot.events(..).unwrap().map(Result::unwrap).collect();
+    let bare: Vec<_> = snapshot.events_without_payloads(..).unwrap().map(Result::unwrap).collect();
+    assert_eq!(full.len(), bare.len());
+    for (f, b) in full.iter().zip(&bare) {
+        assert_eq!((f.offset, f.hash, &f.bytes), (b.offset, b.hash, &b.bytes));
+        let expected = if f.payload == PayloadState::Inline { PayloadState::Inline } else { PayloadState::Withheld };
+        assert_eq!(b.payload, expected);
+    }
+    assert_eq!(bare.iter().rev().map(|e| e.offset).collect::<Vec<_>>(), {
+        let mut back: Vec<u64> =
+            snapshot.events_without_payloads(..).unwrap().rev().map(|e| e.unwrap().offset).collect();
+        back.reverse();
+        back.into_iter().rev().collect::<Vec<_>>()
+    });
+    drop(snapshot);
+
     // Without --include-private, the private payload leaves as withheld.
     let public = export(&a, false);
     let text = String::from_utf8(public.clone()).unwrap();

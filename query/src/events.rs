@@ -449,7 +449,12 @@ impl ScanJob {
         let mut located: Box<dyn Iterator<Item = Result<Located>>> = match &self.plan.access {
             Access::Offsets => {
                 // The log itself, in order: read records and decode them in parallel, chunk by chunk.
-                let mut events = snapshot.events(lo..=hi).map_err(storage)?;
+                // A scan that shows no payload does not read the `payloads` table.
+                let mut events = if self.projection.contains(&PAYLOAD) {
+                    snapshot.events(lo..=hi).map_err(storage)?
+                } else {
+                    snapshot.events_without_payloads(lo..=hi).map_err(storage)?
+                };
                 loop {
                     let chunk: Vec<StoredEvent> =
                         events.by_ref().take(self.batch_size * 2).collect::<Result<_, _>>().map_err(storage)?;
