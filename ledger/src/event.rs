@@ -235,14 +235,6 @@ impl VerifiedEvent {
             _ => None,
         }
     }
-    /// The same event as sent on without its payload: `Withheld` if it was present (format 2);
-    /// format-1 events always carry theirs.
-    pub fn without_payload(mut self) -> VerifiedEvent {
-        if let PayloadState::Present(_) = self.payload {
-            self.payload = PayloadState::Withheld;
-        }
-        self
-    }
 }
 
 /// An envelope that has been validated, encoded and hashed, waiting for its author's signature.

@@ -149,11 +149,6 @@ impl<'a> PayloadRef<'a> {
         }
     }
 
-    /// Whether the payload is held here and private.
-    pub fn is_private(&self) -> bool {
-        matches!(self, PayloadRef::Present { private: true, .. })
-    }
-
     /// An owned copy.
     pub fn to_state(&self) -> PayloadState {
         match *self {
@@ -398,6 +393,11 @@ impl<'t> LogTable<'t> {
         StoredEvent::from_record(offset, record.value(), row.as_ref().map(|r| r.value())).map(Some)
     }
 
+    /// Whether the payload of the event at `offset` is withheld here (reads its row only).
+    pub(crate) fn is_withheld(&self, offset: u64) -> Result<bool, StorageError> {
+        Ok(self.payloads.get(offset)?.is_some_and(|row| row.value() == [ROW_WITHHELD]))
+    }
+
     /// Replaces the payload of the format-2 event at `offset` (erasing it, or filling in a
     /// withheld one).
     pub(crate) fn set_payload(&mut self, offset: u64, state: &PayloadState) -> Result<(), StorageError> {
@@ -555,7 +555,7 @@ impl<'t> Indexes<'t> {
                 let offset = held.unwrap_or_default();
                 // A payload withheld here and now offered is filled in (an erased one stays erased).
                 if let PayloadState::Present(_) = event.payload_state()
-                    && log.event(offset)?.is_some_and(|e| e.payload == PayloadState::Withheld)
+                    && log.is_withheld(offset)?
                 {
                     log.set_payload(offset, event.payload_state())?;
                 }

@@ -3,18 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Cursor;
 
-use mindlog_ledger::{
-    AppendError, Body, Draft, ERASED_KIND, Envelope, EraseProblem, Hash, Identity, Ledger, PayloadState,
-    SealedEnvelope, VerifiedEvent,
-};
-
-const TS: u64 = 1_767_225_600_000_000;
-
-fn draft(text: &str, private: bool) -> Draft {
-    Draft { kind: "note.added/1".into(), payload: text.as_bytes().to_vec(), refs: vec![], ts: TS, private }
-}
+use common::{TS, draft, format_one};
+use mindlog_ledger::{AppendError, Draft, ERASED_KIND, EraseProblem, Identity, Ledger, PayloadState};
 
 fn export(ledger: &Ledger, include_private: bool) -> Vec<u8> {
     let mut out = Vec::new();
@@ -24,21 +18,6 @@ fn export(ledger: &Ledger, include_private: bool) -> Vec<u8> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// A format-1 event, as an older mindlog wrote it.
-fn format_one(id: &Identity, seq: u64, prev: Option<Hash>, text: &str) -> VerifiedEvent {
-    let envelope = Envelope {
-        version: 1,
-        author: id.public_key(),
-        seq,
-        prev,
-        ts: TS,
-        kind: "note.added/1".into(),
-        refs: vec![],
-        body: Body::Inline(text.as_bytes().to_vec()),
-    };
-    SealedEnvelope::new(envelope, PayloadState::Inline).unwrap().sign(id)
 }
 
 #[test]
@@ -129,12 +108,8 @@ fn export_import_export_is_identical_with_every_payload_state_and_both_formats()
         let expected = if f.payload == PayloadState::Inline { PayloadState::Inline } else { PayloadState::Withheld };
         assert_eq!(b.payload, expected);
     }
-    assert_eq!(bare.iter().rev().map(|e| e.offset).collect::<Vec<_>>(), {
-        let mut back: Vec<u64> =
-            snapshot.events_without_payloads(..).unwrap().rev().map(|e| e.unwrap().offset).collect();
-        back.reverse();
-        back.into_iter().rev().collect::<Vec<_>>()
-    });
+    let backward: Vec<u64> = snapshot.events_without_payloads(..).unwrap().rev().map(|e| e.unwrap().offset).collect();
+    assert_eq!(backward, bare.iter().rev().map(|e| e.offset).collect::<Vec<_>>());
     drop(snapshot);
 
     // Without --include-private, the private payload leaves as withheld.

@@ -5,30 +5,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{TS, draft, format_one};
 use std::path::Path;
 use std::process::Command;
 
-use mindlog_ledger::{Body, Draft, Envelope, Hash, Identity, Ledger, PayloadState, SealedEnvelope, VerifiedEvent};
-
-const TS: u64 = 1_767_225_600_000_000;
-
-fn draft(text: &str, private: bool) -> Draft {
-    Draft { kind: "note.added/1".into(), payload: text.as_bytes().to_vec(), refs: vec![], ts: TS, private }
-}
-
-fn format_one(id: &Identity, seq: u64, prev: Option<Hash>, text: &str) -> VerifiedEvent {
-    let envelope = Envelope {
-        version: 1,
-        author: id.public_key(),
-        seq,
-        prev,
-        ts: TS + seq,
-        kind: "note.added/1".into(),
-        refs: vec![],
-        body: Body::Inline(text.as_bytes().to_vec()),
-    };
-    SealedEnvelope::new(envelope, PayloadState::Inline).unwrap().sign(id)
-}
+use mindlog_ledger::{Identity, Ledger};
 
 /// An export with every kind of line: format 1, format 2 present (public and, with
 /// `include_private`, private), erased by its author, erased locally, withheld.

@@ -3,27 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use mindlog_commands::{Command, decide};
-use mindlog_ledger::{Draft, Expect, Hash, Identity, Ledger};
+mod common;
+
+use common::run;
+use mindlog_ledger::{Hash, Identity, Ledger};
 use mindlog_projections::{ProjectionError, Projections};
 
 const T0: u64 = 1_767_225_600_000_000;
 const HOUR: u64 = 3_600_000_000;
-
-/// Decides `command` (its JSON form) as `who` at `now` against the caught-up views, appends its
-/// events and returns the first event's hash.
-fn run(ledger: &Ledger, projections: &Projections, who: &Identity, now: u64, command: serde_json::Value) -> Hash {
-    let command: Command = serde_json::from_value(command).unwrap();
-    projections.catch_up(&|_, _| {}).unwrap();
-    let events = decide(&projections.views().unwrap(), &who.public_key(), now, &command).unwrap();
-    let drafts = events
-        .iter()
-        .map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now, private: false })
-        .collect();
-    let appended = ledger.append(who, drafts, Expect::Any).unwrap();
-    projections.catch_up(&|_, _| {}).unwrap();
-    appended[0].hash
-}
 
 #[test]
 fn a_persona_as_it_stood_then() {
@@ -32,7 +19,8 @@ fn a_persona_as_it_stood_then() {
     let projections = Projections::new(&ledger);
     let alice = Identity::from_secret(&[1; 32]);
     let bob = Identity::from_secret(&[2; 32]);
-    let echo = run(&ledger, &projections, &alice, T0, serde_json::json!({"command": "persona.create", "name": "Echo"}));
+    let echo =
+        run(&ledger, &projections, &alice, T0, serde_json::json!({"command": "persona.create", "name": "Echo"})).hash;
     // Another author's events in between change nothing of Echo's past.
     run(&ledger, &projections, &bob, T0 + HOUR / 2, serde_json::json!({"command": "persona.create", "name": "Echo"}));
     run(
@@ -89,7 +77,8 @@ fn a_persona_timeline_holds_its_owners_events_about_it() {
     let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
     let projections = Projections::new(&ledger);
     let alice = Identity::from_secret(&[1; 32]);
-    let echo = run(&ledger, &projections, &alice, T0, serde_json::json!({"command": "persona.create", "name": "Echo"}));
+    let echo =
+        run(&ledger, &projections, &alice, T0, serde_json::json!({"command": "persona.create", "name": "Echo"})).hash;
     run(&ledger, &projections, &alice, T0 + 1, serde_json::json!({"command": "persona.create", "name": "Other"}));
     run(
         &ledger,

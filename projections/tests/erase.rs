@@ -3,24 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use mindlog_commands::{Command, decide};
-use mindlog_ledger::{Appended, Draft, Expect, Identity, Ledger};
+mod common;
+
+use common::run;
+use mindlog_ledger::{Identity, Ledger};
 use mindlog_projections::{MemoryFilter, Projections};
 
 const T0: u64 = 1_767_225_600_000_000;
-
-fn run(ledger: &Ledger, projections: &Projections, who: &Identity, now: u64, command: serde_json::Value) -> Appended {
-    let command: Command = serde_json::from_value(command).unwrap();
-    projections.catch_up(&|_, _| {}).unwrap();
-    let events = decide(&projections.views().unwrap(), &who.public_key(), now, &command).unwrap();
-    let drafts = events
-        .iter()
-        .map(|e| Draft { kind: e.kind().into(), payload: e.encode(), refs: e.refs(), ts: now, private: false })
-        .collect();
-    let appended = ledger.append(who, drafts, Expect::Any).unwrap();
-    projections.catch_up(&|_, _| {}).unwrap();
-    appended[0]
-}
 
 #[test]
 fn an_erased_memory_leaves_the_views_and_the_digests_match_a_rebuild() {

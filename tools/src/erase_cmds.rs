@@ -26,8 +26,6 @@ struct Erased {
     local: bool,
     /// The signed `ledger.erased/1` events written (none when local).
     erasures: Vec<Written>,
-    /// Whether the views were folded again (they always forget; a local erasure rebuilds them).
-    views_refolded: bool,
     /// The scrub that followed.
     scrub: ScrubReport,
 }
@@ -160,7 +158,7 @@ fn erase_offsets(home: &Home, session: &Session, offsets: &[u64], reason: &str, 
         .into_iter()
         .map(|a| Written { kind: ERASED_KIND, hash: a.hash, offset: a.offset, seq: a.seq })
         .collect();
-    emit(&Erased { erased: offsets.len(), local, erasures, views_refolded: true, scrub }, home.format())?;
+    emit(&Erased { erased: offsets.len(), local, erasures, scrub }, home.format())?;
     Ok(Outcome::Success)
 }
 
