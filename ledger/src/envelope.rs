@@ -255,6 +255,23 @@ impl Envelope {
         Ok(())
     }
 
+    /// This envelope, borrowed.
+    pub fn as_ref(&self) -> EnvelopeRef<'_> {
+        EnvelopeRef {
+            version: self.version,
+            author: self.author,
+            seq: self.seq,
+            prev: self.prev,
+            ts: self.ts,
+            kind: &self.kind,
+            refs: self.refs.clone(),
+            body: match &self.body {
+                Body::Inline(p) => Body::Inline(p.as_slice()),
+                Body::Committed { size, commitment } => Body::Committed { size: *size, commitment: *commitment },
+            },
+        }
+    }
+
     /// The canonical encoding. Call [`Envelope::validate`] first: this encodes whatever it holds.
     pub fn encode(&self) -> Vec<u8> {
         let header = Header {

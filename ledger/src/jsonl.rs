@@ -9,12 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Body, Envelope, hash_envelope_bytes};
+use crate::envelope::{Body, Envelope, EnvelopeRef, hash_envelope_bytes};
 use crate::error::{ImportError, IngestError, LineProblem, StorageError};
 use crate::event::{EventError, Hashed, KeyCache, PayloadState, Sidecar, VerifiedEvent, check_payload, verify_hashed};
 use crate::ledger::Ledger;
 use crate::pipeline::{default_window, run_ordered};
-use crate::store::StoredEvent;
+use crate::store::{EventRef, PayloadRef};
 use crate::types::{Hash, PublicKey, Signature};
 
 /// Events per parallel chunk.
@@ -34,7 +34,7 @@ struct Line<'a> {
     time: Cow<'a, str>,
     #[serde(borrow)]
     kind: Cow<'a, str>,
-    refs: Vec<Hash>,
+    refs: Cow<'a, [Hash]>,
     payload_size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     commitment: Option<Hash>,
@@ -82,10 +82,26 @@ pub fn render_line(
     signature: Signature,
     payload: &PayloadState,
 ) -> String {
-    let sidecar = match payload {
-        PayloadState::Present(s) => Some(s),
-        _ => None,
+    let mut out = Vec::with_capacity(bytes.len() * 2 + 512);
+    write_line(&mut out, &envelope.as_ref(), bytes, hash, signature, payload.as_row());
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the canonical export line (without its newline) of an event to `out`; `row` is its
+/// payload as stored (`None`: format 1, inline).
+fn write_line(
+    out: &mut Vec<u8>,
+    envelope: &EnvelopeRef<'_>,
+    bytes: &[u8],
+    hash: Hash,
+    signature: Signature,
+    row: Option<PayloadRef<'_>>,
+) {
+    let (salt, payload) = match row {
+        Some(PayloadRef::Present { salt, bytes, .. }) => (Some(*salt), Some(bytes)),
+        _ => (None, None),
     };
+    let mut salt_hex = [0u8; 64];
     let line = Line {
         hash,
         signature,
@@ -94,8 +110,8 @@ pub fn render_line(
         prev: envelope.prev,
         ts: envelope.ts,
         time: Cow::Owned(format_time(envelope.ts)),
-        kind: Cow::Borrowed(&envelope.kind),
-        refs: envelope.refs.clone(),
+        kind: Cow::Borrowed(envelope.kind),
+        refs: Cow::Borrowed(&envelope.refs),
         payload_size: envelope.body.size(),
         commitment: match envelope.body {
             Body::Committed { commitment, .. } => Some(commitment),
@@ -103,12 +119,16 @@ pub fn render_line(
         },
         version: envelope.version,
         signed: Cow::Owned(BASE64.encode(bytes)),
-        payload_state: (*payload != PayloadState::Inline).then(|| Cow::Borrowed(payload.name())),
-        private: sidecar.map(|s| s.private),
-        salt: sidecar.map(|s| Cow::Owned(hex::encode(s.salt))),
-        payload: sidecar.map(|s| Cow::Owned(BASE64.encode(&s.bytes))),
+        payload_state: row.map(|r| Cow::Borrowed(r.name())),
+        private: match row {
+            Some(PayloadRef::Present { private, .. }) => Some(private),
+            _ => None,
+        },
+        salt: salt.map(|salt| Cow::Borrowed(crate::types::hex_str(&salt, &mut salt_hex))),
+        payload: payload.map(|p| Cow::Owned(BASE64.encode(p))),
     };
-    serde_json::to_string(&line).unwrap_or_default()
+    // Writing into a Vec cannot fail, and every field serializes.
+    let _ = serde_json::to_writer(out, &line);
 }
 
 /// What an import did.
@@ -154,15 +174,15 @@ impl Ledger {
             |chunk: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>| -> Result<(Vec<u8>, u64), ExportError> {
                 let mut buf = Vec::with_capacity(chunk.len() * 1200);
                 for (offset, record, row) in &chunk {
-                    let mut event = StoredEvent::from_record(*offset, record, row.as_deref())?;
-                    let envelope = event.envelope_or_corrupt()?;
-                    if let PayloadState::Present(Sidecar { private: true, .. }) = event.payload
+                    let event = EventRef::from_record(*offset, record, row.as_deref())?;
+                    let envelope = event.envelope()?;
+                    let mut row = event.payload(&envelope).map(|_| event.row)?;
+                    if let Some(PayloadRef::Present { private: true, .. }) = row
                         && !include_private
                     {
-                        event.payload = PayloadState::Withheld;
+                        row = Some(PayloadRef::Withheld);
                     }
-                    let line = render_line(&envelope, &event.bytes, event.hash, event.signature, &event.payload);
-                    buf.extend_from_slice(line.as_bytes());
+                    write_line(&mut buf, &envelope, event.bytes, event.hash, event.signature, row);
                     buf.push(b'\n');
                 }
                 Ok((buf, chunk.len() as u64))

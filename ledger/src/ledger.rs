@@ -15,6 +15,9 @@ use crate::identity::Identity;
 use crate::store::{self, Head, Indexes, Ingested, LogTable, Snapshot};
 use crate::types::{Hash, PublicKey};
 
+/// The [`Ledger::path`] of a store held in memory.
+const IN_MEMORY: &str = ":memory:";
+
 /// The most append requests one group commit takes.
 const MAX_GROUP: usize = 1024;
 
@@ -159,7 +162,7 @@ impl Ledger {
     /// subset of events the way the views of a real store fold them (a persona as it stood at
     /// an instant). Its [`Ledger::path`] is `:memory:`.
     pub fn in_memory() -> Result<Ledger, OpenError> {
-        let path = Path::new(":memory:");
+        let path = Path::new(IN_MEMORY);
         let fail = |source: StorageError| OpenError::Storage { path: path.to_owned(), source };
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
@@ -223,14 +226,19 @@ impl Ledger {
         self.inner.leader.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The redb database, for this crate's own passes over it.
-    pub(crate) fn database(&self) -> &Database {
-        &self.inner.db
-    }
-
     /// The store file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Drops this handle and, if it was the last, closes the store: whether it did.
+    pub(crate) fn close_if_last(self) -> bool {
+        Arc::try_unwrap(self.inner).is_ok()
+    }
+
+    /// Whether this store lives in memory ([`Ledger::in_memory`]) rather than in a file.
+    pub(crate) fn is_in_memory(&self) -> bool {
+        self.inner.path == Path::new(IN_MEMORY)
     }
 
     /// Begins a write transaction over the tables and checkpoints of `namespace`, for a crate that

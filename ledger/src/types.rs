@@ -29,6 +29,17 @@ pub(crate) fn parse_hex<const N: usize>(text: &str) -> Result<[u8; N], ParseHexE
     Ok(out)
 }
 
+/// `bytes` as lowercase hex, written into `buf` (exactly twice as long).
+pub(crate) fn hex_str<'b>(bytes: &[u8], buf: &'b mut [u8]) -> &'b str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(buf).unwrap_or_default()
+}
+
 macro_rules! fixed_bytes {
     ($(#[$doc:meta])* $name:ident, $len:expr) => {
         $(#[$doc])*
@@ -44,10 +55,7 @@ macro_rules! fixed_bytes {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let mut buf = [0u8; 2 * $len];
-                // Cannot fail: the buffer is exactly twice the input length.
-                hex::encode_to_slice(self.0, &mut buf).map_err(|_| fmt::Error)?;
-                f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+                f.write_str(hex_str(&self.0, &mut [0u8; 2 * $len]))
             }
         }
 
@@ -67,7 +75,7 @@ macro_rules! fixed_bytes {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 if serializer.is_human_readable() {
-                    serializer.collect_str(self)
+                    serializer.serialize_str(hex_str(&self.0, &mut [0u8; 2 * $len]))
                 } else {
                     // postcard writes a fixed-size tuple of bytes as the raw bytes.
                     let mut tuple = serializer.serialize_tuple($len)?;

@@ -46,6 +46,8 @@ fn an_erased_payload_is_gone_from_the_file_exports_and_reads() {
     assert!(contains(&std::fs::read(&path).unwrap(), marker.as_bytes()), "the freed page still holds it");
     let scrub = ledger.scrub().unwrap();
     assert!(!contains(&std::fs::read(&path).unwrap(), marker.as_bytes()), "still in the file after {scrub:?}");
+    assert!(scrub.size_after <= scrub.size_before, "{scrub:?}");
+    let ledger = Ledger::open(&path).unwrap();
     let snapshot = ledger.snapshot().unwrap();
     let erased = snapshot.event(target.offset).unwrap().unwrap();
     assert_eq!(erased.payload, PayloadState::Erased);

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use mindlog_commands::{Command, MemoryForget, resolve_persona};
-use mindlog_ledger::{AppendError, ERASED_KIND, Hash, ScrubReport};
+use mindlog_ledger::{AppendError, ERASED_KIND, Hash, Ledger, ScrubReport};
+use mindlog_projections::Projections;
 use serde::Serialize;
 
 use crate::Outcome;
@@ -14,7 +15,7 @@ use crate::cli::EraseArgs;
 use crate::home::Home;
 use crate::output::{Report, emit};
 use crate::refusal::{Refusal, resolved};
-use crate::session::{Session, Written};
+use crate::session::{Session, Written, catch_up_views};
 use crate::ui::{human_bytes, now_micros, thousands};
 
 /// What an erasure did: its `--json` form.
@@ -34,14 +35,27 @@ impl Report for Erased {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         let how = if self.local { "here only, unsigned".to_owned() } else { signed_by(&self.erasures) };
         writeln!(out, "erased {} payload{} ({how})", thousands(self.erased as u64), plural(self.erased))?;
-        writeln!(
-            out,
-            "views forgot them; the file was scrubbed: {} of free space overwritten in {:.2} s ({} now)",
-            human_bytes(self.scrub.overwritten_bytes),
-            self.scrub.seconds,
-            human_bytes(self.scrub.size_after)
-        )
+        writeln!(out, "{}", scrubbed(&self.scrub))
     }
+}
+
+/// The line that says what a scrub after an erasure did.
+pub(crate) fn scrubbed(scrub: &ScrubReport) -> String {
+    format!(
+        "views forgot them; the file was rewritten without them in {:.2} s ({} rows copied, the old copy overwritten): {} -> {}",
+        scrub.seconds,
+        thousands(scrub.rows),
+        human_bytes(scrub.size_before),
+        human_bytes(scrub.size_after)
+    )
+}
+
+/// After payloads were erased: the views fold again without them, then the file is scrubbed
+/// (which closes the store: it needs the last handle).
+pub(crate) fn forget_and_scrub(ledger: Ledger, projections: Projections) -> Result<ScrubReport> {
+    catch_up_views(&projections)?;
+    drop(projections);
+    Ok(ledger.scrub()?)
 }
 
 fn signed_by(erasures: &[Written]) -> String {
@@ -65,7 +79,7 @@ pub(crate) fn erase(home: &Home, args: &EraseArgs) -> Result<Outcome> {
         });
     }
     drop(snapshot);
-    erase_offsets(home, &session, &offsets, &args.reason, args.local)
+    erase_offsets(home, session, &offsets, &args.reason, args.local)
 }
 
 /// `mindlog memory forget PERSONA MEMORY [--erase]`: the memory is forgotten (an event), and with
@@ -98,7 +112,7 @@ pub(crate) fn forget(home: &Home, command: MemoryForget, erase: bool) -> Result<
     }
     drop(snapshot);
     eprintln!("memory forgotten");
-    erase_offsets(home, &session, &offsets, "", false)
+    erase_offsets(home, session, &offsets, "", false)
 }
 
 /// `mindlog persona erase NAME`: every present payload of the persona's memories, messages,
@@ -128,12 +142,12 @@ pub(crate) fn erase_persona(home: &Home, reference: &str, reason: &str) -> Resul
         eprintln!("persona {:?} has no memories, messages, reflections or emotions to erase", info.name);
         return Ok(Outcome::Success);
     }
-    erase_offsets(home, &session, &offsets, reason, false)
+    erase_offsets(home, session, &offsets, reason, false)
 }
 
 /// Erases `offsets` (signed by the session's identity, or locally), lets the views forget, and
-/// scrubs the file.
-fn erase_offsets(home: &Home, session: &Session, offsets: &[u64], reason: &str, local: bool) -> Result<Outcome> {
+/// scrubs the file (closing the session).
+fn erase_offsets(home: &Home, session: Session, offsets: &[u64], reason: &str, local: bool) -> Result<Outcome> {
     let erasures = if local {
         session.ledger.erase_local(offsets).map(|()| Vec::new())
     } else {
@@ -150,10 +164,9 @@ fn erase_offsets(home: &Home, session: &Session, offsets: &[u64], reason: &str, 
     // A signed erasure is an event: catch-up folds the views again. A local one is not: rebuild.
     if local {
         session.projections.rebuild(None, &|_, _| {})?;
-    } else {
-        session.catch_up()?;
     }
-    let scrub = session.ledger.scrub()?;
+    let Session { ledger, projections, .. } = session;
+    let scrub = forget_and_scrub(ledger, projections)?;
     let erasures = erasures
         .into_iter()
         .map(|a| Written { kind: ERASED_KIND, hash: a.hash, offset: a.offset, seq: a.seq })

@@ -507,16 +507,22 @@ pub(crate) fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write
     result
 }
 
-impl Report for ImportReport {
+impl Report for Imported {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = &self.report;
         writeln!(
             out,
             "imported {} new events ({} already held) from {} lines in {:.2} s",
-            thousands(self.stored),
-            thousands(self.skipped),
-            thousands(self.lines),
-            self.seconds
-        )
+            thousands(r.stored),
+            thousands(r.skipped),
+            thousands(r.lines),
+            r.seconds
+        )?;
+        if let Some(scrub) = &self.scrub {
+            writeln!(out, "erased {} payloads held here, as imported erasures ask", thousands(r.erased))?;
+            writeln!(out, "{}", crate::erase_cmds::scrubbed(scrub))?;
+        }
+        Ok(())
     }
 }
 
@@ -540,8 +546,25 @@ pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
         Err(e) => return Err(e.into()),
     };
     bar.finish_and_clear();
-    emit(&report, home.format())?;
+    // Imported erasures erased payloads held here: the views forget them, the file is scrubbed.
+    let scrub = if report.erased > 0 {
+        let projections = mindlog_projections::Projections::new(&ledger);
+        Some(crate::erase_cmds::forget_and_scrub(ledger, projections)?)
+    } else {
+        None
+    };
+    emit(&Imported { report, scrub }, home.format())?;
     Ok(Outcome::Success)
+}
+
+/// What `import` did: its `--json` form.
+#[derive(Serialize)]
+struct Imported {
+    #[serde(flatten)]
+    report: ImportReport,
+    /// The scrub after imported erasures erased payloads held here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scrub: Option<mindlog_ledger::ScrubReport>,
 }
 
 /// What `demo` did, step by step, and the disk space it used.

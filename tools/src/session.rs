@@ -31,6 +31,23 @@ pub(crate) struct Written {
     pub(crate) seq: u64,
 }
 
+/// Folds whatever `projections` have not seen yet, with a progress bar when that takes a while.
+pub(crate) fn catch_up_views(projections: &Projections) -> Result<()> {
+    let bar = std::cell::OnceCell::new();
+    projections
+        .catch_up(&|done, total| {
+            if total > 50_000 {
+                let b = bar.get_or_init(|| progress(Some(total), "views"));
+                b.set_position(done);
+            }
+        })
+        .context("updating the views")?;
+    if let Some(b) = bar.get() {
+        b.finish_and_clear();
+    }
+    Ok(())
+}
+
 impl Session {
     pub(crate) fn open(home: &Home) -> Result<Session> {
         let ledger = home.open()?;
@@ -43,19 +60,7 @@ impl Session {
 
     /// Folds whatever the views have not seen yet, with a progress bar when that takes a while.
     pub(crate) fn catch_up(&self) -> Result<()> {
-        let bar = std::cell::OnceCell::new();
-        self.projections
-            .catch_up(&|done, total| {
-                if total > 50_000 {
-                    let b = bar.get_or_init(|| progress(Some(total), "views"));
-                    b.set_position(done);
-                }
-            })
-            .context("updating the views")?;
-        if let Some(b) = bar.get() {
-            b.finish_and_clear();
-        }
-        Ok(())
+        catch_up_views(&self.projections)
     }
 
     /// The views, caught up.

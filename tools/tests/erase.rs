@@ -66,6 +66,33 @@ fn a_private_persona_keeps_its_personal_content_private_and_persona_erase_erases
     assert!(ok(&home, &["persona", "show", "Quiet"]).contains("Quiet"));
 }
 
+#[test]
+fn an_imported_erasure_erases_the_copy_here_and_scrubs_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, copy) = (dir.path().join("h"), dir.path().join("copy"));
+    ok(&home, &["init"]);
+    ok(&copy, &["init"]);
+    ok(&home, &["persona", "create", "Echo"]);
+    let secret = "copied-secret-marker-5521";
+    let memory = ok_trimmed(&home, &["memory", "add", "Echo", secret, "--importance", "0.9"]);
+    let before = dir.path().join("before.jsonl");
+    std::fs::write(&before, ok(&home, &["export", "--jsonl"])).unwrap();
+    ok(&copy, &["import", before.to_str().unwrap()]);
+    assert!(ok(&copy, &["query", "--format", "csv", "SELECT payload FROM events"]).contains(secret));
+    assert!(file_contains(&copy, secret), "the test can fail: the copy holds the secret");
+
+    ok(&home, &["erase", &memory, "--reason", "asked"]);
+    let after = dir.path().join("after.jsonl");
+    std::fs::write(&after, ok(&home, &["export", "--jsonl"])).unwrap();
+    let imported: serde_json::Value = json(&ok(&copy, &["--json", "import", after.to_str().unwrap()]));
+    assert_eq!((imported["stored"].as_u64(), imported["erased"].as_u64()), (Some(1), Some(1)));
+    assert!(imported["scrub"]["size_after"].as_u64().unwrap() <= imported["scrub"]["size_before"].as_u64().unwrap());
+    assert!(!file_contains(&copy, secret));
+    assert!(!ok(&copy, &["query", "--format", "csv", "SELECT payload FROM events"]).contains(secret));
+    assert!(!ok(&copy, &["query", "--format", "csv", "SELECT * FROM memories"]).contains(secret));
+    assert_eq!(state_of(&ok(&copy, &["export", "--jsonl", "--include-private"]), &memory), "erased");
+}
+
 /// The `payload_state` of the event `hash` in an export.
 fn state_of(export: &str, hash: &str) -> String {
     let line = export.lines().map(json).find(|l| l["hash"] == hash).unwrap();
