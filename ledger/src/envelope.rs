@@ -44,6 +44,14 @@ pub enum Body<P> {
 }
 
 impl<P: AsRef<[u8]>> Body<P> {
+    /// Format 2's (size, commitment); `None` for format 1.
+    pub fn committed(&self) -> Option<(u64, Hash)> {
+        match self {
+            Body::Inline(_) => None,
+            Body::Committed { size, commitment } => Some((*size, *commitment)),
+        }
+    }
+
     /// The payload's length in bytes.
     pub fn size(&self) -> u64 {
         match self {

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::envelope::{Body, Envelope, EnvelopeError, hash_envelope_bytes, payload_commitment};
 use crate::identity::Identity;
+use crate::store::PayloadRef;
 use crate::types::{Hash, PublicKey, Signature};
 
 /// Events per batched signature check. The multiscalar multiplication behind batch verification
@@ -79,19 +80,29 @@ impl PayloadState {
 /// Checks that `payload` fits `envelope`: format 1 carries its payload inline; a present
 /// format-2 payload has the committed size and commitment.
 pub(crate) fn check_payload(envelope: &Envelope, payload: &PayloadState) -> Result<(), EventError> {
-    match (&envelope.body, payload) {
-        (Body::Inline(_), PayloadState::Inline) => Ok(()),
-        (Body::Committed { size, commitment }, PayloadState::Present(sidecar)) => {
-            if sidecar.bytes.len() as u64 != *size {
-                Err(EventError::PayloadSize { committed: *size, found: sidecar.bytes.len() as u64 })
-            } else if payload_commitment(&sidecar.salt, &sidecar.bytes) != *commitment {
+    check_row(envelope.version, envelope.body.committed(), payload.as_row())
+}
+
+/// [`check_payload`] on borrowed parts: `committed` is the envelope's (size, commitment) (`None`
+/// for format 1), `row` the payload as stored (`None` for format 1).
+pub(crate) fn check_row(
+    version: u8,
+    committed: Option<(u64, Hash)>,
+    row: Option<PayloadRef<'_>>,
+) -> Result<(), EventError> {
+    match (committed, row) {
+        (None, None) => Ok(()),
+        (Some((size, commitment)), Some(PayloadRef::Present { bytes, salt, .. })) => {
+            if bytes.len() as u64 != size {
+                Err(EventError::PayloadSize { committed: size, found: bytes.len() as u64 })
+            } else if payload_commitment(salt, bytes) != commitment {
                 Err(EventError::CommitmentMismatch)
             } else {
                 Ok(())
             }
         }
-        (Body::Committed { .. }, PayloadState::Erased | PayloadState::Withheld) => Ok(()),
-        (_, state) => Err(EventError::PayloadShape { version: envelope.version, state: state.name() }),
+        (Some(_), Some(PayloadRef::Erased | PayloadRef::Withheld)) => Ok(()),
+        (_, row) => Err(EventError::PayloadShape { version, state: row.map_or("inline", |r| r.name()) }),
     }
 }
 

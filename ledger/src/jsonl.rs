@@ -51,10 +51,44 @@ struct Line<'a> {
     payload: Option<Cow<'a, str>>,
 }
 
+/// What to export, and how.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExportOptions {
+    /// The first offset to export.
+    pub from: u64,
+    /// Write private payloads as they are (otherwise as withheld).
+    pub include_private: bool,
+    /// Leave out records that fail their check, counting them, instead of stopping at the first.
+    pub skip_bad: bool,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExportReport {
+    /// Lines written.
+    pub events: u64,
+    /// Records left out because they fail their check (with [`ExportOptions::skip_bad`]).
+    pub skipped: u64,
+    /// The offset of the first record left out.
+    pub first_skipped: Option<u64>,
+}
+
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExportError {
+    /// A stored record fails its check (hash, or payload against its commitment): the store is
+    /// damaged or was edited. Nothing after it was written.
+    #[error(
+        "the record at offset {offset} fails its check ({problem}): the store is damaged; run mindlog verify, or \
+         export --skip-bad to leave such records out"
+    )]
+    BadRecord {
+        /// The record's offset.
+        offset: u64,
+        /// What is wrong with it.
+        problem: EventError,
+    },
     /// Writing failed (a closed pipe shows up here as `BrokenPipe`).
     #[error("writing output")]
     Io(#[from] std::io::Error),
@@ -148,19 +182,21 @@ pub struct ImportReport {
 }
 
 impl Ledger {
-    /// Writes every event from `from` on, in offset order, one JSON line each. Private payloads
-    /// are written as withheld unless `include_private`.
-    /// `progress` is called with the number of events written so far. Returns that number.
+    /// Writes every event from `options.from` on, in offset order, one JSON line each, after
+    /// checking each record's hash and payload (a record that fails stops the export, or with
+    /// `skip_bad` is left out and counted). Private payloads are written as withheld unless
+    /// `include_private`. `progress` is called with the number of records read so far.
     pub fn export_jsonl(
         &self,
-        from: u64,
-        include_private: bool,
+        options: &ExportOptions,
         out: &mut dyn Write,
         progress: &dyn Fn(u64),
-    ) -> Result<u64, ExportError> {
+    ) -> Result<ExportReport, ExportError> {
+        let ExportOptions { from, include_private, skip_bad } = *options;
         let snapshot = self.snapshot()?;
         let mut records = snapshot.records(from..)?;
-        let mut written = 0u64;
+        let mut report = ExportReport::default();
+        let mut read = 0u64;
         run_ordered(
             default_window(),
             || -> Result<_, ExportError> {
@@ -171,12 +207,20 @@ impl Ledger {
                 }
                 Ok((!chunk.is_empty()).then_some(chunk))
             },
-            |chunk: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>| -> Result<(Vec<u8>, u64), ExportError> {
+            |chunk: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>| -> Result<(Vec<u8>, u64, Vec<u64>), ExportError> {
                 let mut buf = Vec::with_capacity(chunk.len() * 1200);
+                let mut bad = Vec::new();
                 for (offset, record, row) in &chunk {
                     let event = EventRef::from_record(*offset, record, row.as_deref())?;
                     let envelope = event.envelope()?;
                     let mut row = event.payload(&envelope).map(|_| event.row)?;
+                    if let Err(problem) = event.check(&envelope) {
+                        if !skip_bad {
+                            return Err(ExportError::BadRecord { offset: *offset, problem });
+                        }
+                        bad.push(*offset);
+                        continue;
+                    }
                     if let Some(PayloadRef::Present { private: true, .. }) = row
                         && !include_private
                     {
@@ -185,18 +229,21 @@ impl Ledger {
                     write_line(&mut buf, &envelope, event.bytes, event.hash, event.signature, row);
                     buf.push(b'\n');
                 }
-                Ok((buf, chunk.len() as u64))
+                Ok((buf, chunk.len() as u64, bad))
             },
             |rendered| {
-                let (buf, n) = rendered?;
+                let (buf, n, bad) = rendered?;
                 out.write_all(&buf)?;
-                written += n;
-                progress(written);
+                read += n;
+                report.events += n - bad.len() as u64;
+                report.skipped += bad.len() as u64;
+                report.first_skipped = report.first_skipped.or(bad.first().copied());
+                progress(read);
                 Ok(())
             },
         )?;
         out.flush()?;
-        Ok(written)
+        Ok(report)
     }
 
     /// Reads exported lines, checks every one (shape, hash, signature, feed continuity), and adds

@@ -47,7 +47,7 @@ pub use crate::error::{
 };
 pub use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, SignedEvent, VerifiedEvent, verify_batch};
 pub use crate::identity::{Identity, IdentityError};
-pub use crate::jsonl::{ExportError, ImportReport, format_time, render_line};
+pub use crate::jsonl::{ExportError, ExportOptions, ExportReport, ImportReport, format_time, render_line};
 pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, Ledger};
 pub use crate::scrub::ScrubReport;
 pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};

@@ -282,6 +282,17 @@ impl<'a> EventRef<'a> {
         }
     }
 
+    /// Checks what can be checked without the signature: the recorded hash against the envelope
+    /// bytes, and a present payload against the envelope's commitment. `envelope` is this
+    /// event's (from [`EventRef::envelope`]).
+    pub(crate) fn check(&self, envelope: &EnvelopeRef<'a>) -> Result<(), crate::event::EventError> {
+        let computed = crate::envelope::hash_envelope_bytes(self.bytes);
+        if computed != self.hash {
+            return Err(crate::event::EventError::HashMismatch { recorded: self.hash, computed });
+        }
+        crate::event::check_row(envelope.version, envelope.body.committed(), self.row)
+    }
+
     /// The envelope, read in place.
     pub fn envelope(&self) -> Result<EnvelopeRef<'a>, StorageError> {
         EnvelopeRef::decode(self.bytes)

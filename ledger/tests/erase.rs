@@ -12,7 +12,13 @@ use mindlog_ledger::{AppendError, Draft, ERASED_KIND, EraseProblem, Identity, Le
 
 fn export(ledger: &Ledger, include_private: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    ledger.export_jsonl(0, include_private, &mut out, &|_| {}).unwrap();
+    ledger
+        .export_jsonl(
+            &mindlog_ledger::ExportOptions { include_private: include_private, ..Default::default() },
+            &mut out,
+            &|_| {},
+        )
+        .unwrap();
     out
 }
 

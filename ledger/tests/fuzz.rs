@@ -101,7 +101,13 @@ fn valid_export() -> &'static [u8] {
         let appended = ledger.append(&me, drafts, Expect::Any).unwrap();
         ledger.erase(&me, &[appended[2].offset], "why", TS + 9).unwrap();
         let mut out = Vec::new();
-        ledger.export_jsonl(0, false, &mut out, &|_| {}).unwrap();
+        ledger
+            .export_jsonl(
+                &mindlog_ledger::ExportOptions { include_private: false, ..Default::default() },
+                &mut out,
+                &|_| {},
+            )
+            .unwrap();
         out
     })
 }

@@ -30,7 +30,13 @@ pub fn mixed_export(dir: &Path, include_private: bool) -> Vec<u8> {
     ledger.erase(&me, &[gone.offset], "asked to forget", TS + 9).unwrap();
     ledger.erase_local(&[local.offset]).unwrap();
     let mut out = Vec::new();
-    ledger.export_jsonl(0, include_private, &mut out, &|_| {}).unwrap();
+    ledger
+        .export_jsonl(
+            &mindlog_ledger::ExportOptions { include_private: include_private, ..Default::default() },
+            &mut out,
+            &|_| {},
+        )
+        .unwrap();
     out
 }
 

@@ -44,7 +44,9 @@ fn populated(dir: &Path, authors: u8, per_author: u64) -> Ledger {
 
 fn export(ledger: &Ledger) -> Vec<u8> {
     let mut out = Vec::new();
-    ledger.export_jsonl(0, true, &mut out, &|_| {}).unwrap();
+    ledger
+        .export_jsonl(&mindlog_ledger::ExportOptions { include_private: true, ..Default::default() }, &mut out, &|_| {})
+        .unwrap();
     out
 }
 

@@ -78,7 +78,8 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
                 let started = Instant::now();
                 let file = std::fs::File::create(dir.join("export.jsonl"))?;
                 let mut out = BufWriter::with_capacity(1 << 20, file);
-                let n = ledger.export_jsonl(0, true, &mut out, &|n| bar.set_position(n))?;
+                let options = mindlog_ledger::ExportOptions { include_private: true, ..Default::default() };
+                let n = ledger.export_jsonl(&options, &mut out, &|n| bar.set_position(n))?.events;
                 out.flush()?;
                 bar.finish_and_clear();
                 export.push(n as f64 / started.elapsed().as_secs_f64());

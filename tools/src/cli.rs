@@ -487,6 +487,10 @@ pub(crate) struct ExportArgs {
     /// With --jsonl: include private payloads (by default they are written as withheld)
     #[arg(long, requires = "jsonl")]
     pub(crate) include_private: bool,
+    /// With --jsonl: leave out records that fail their check (hash, payload) and count them,
+    /// instead of stopping at the first (exit 1)
+    #[arg(long, requires = "jsonl")]
+    pub(crate) skip_bad: bool,
     /// Write events and every view as Parquet files (one per table) into DIR
     #[arg(long, value_name = "DIR")]
     pub(crate) parquet: Option<PathBuf>,

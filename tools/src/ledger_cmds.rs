@@ -7,7 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use mindlog_commands::Instant;
 use mindlog_ledger::{
-    Hash, Identity, IdentityError, ImportReport, Ledger, PublicKey, Snapshot, StoredEvent, VerifyReport,
+    ExportError, ExportOptions, ExportReport, Hash, Identity, IdentityError, ImportReport, Ledger, PublicKey, Snapshot,
+    StoredEvent, VerifyReport,
 };
 use serde::Serialize;
 
@@ -447,16 +448,30 @@ fn check(ledger: &Ledger) -> Result<VerifyReport> {
 /// What `export --jsonl -o FILE` wrote.
 #[derive(Serialize)]
 pub(crate) struct Exported {
-    /// Events written.
-    events: u64,
+    /// Events written, and records left out.
+    #[serde(flatten)]
+    report: ExportReport,
     /// The file.
     path: String,
 }
 
 impl Report for Exported {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "exported {} events to {}", thousands(self.events), self.path)
+        writeln!(out, "exported {} events to {}", thousands(self.report.events), self.path)?;
+        if let Some(warning) = skipped_warning(&self.report) {
+            writeln!(out, "{warning}")?;
+        }
+        Ok(())
     }
+}
+
+/// What `export --skip-bad` left out, in one line, if anything.
+fn skipped_warning(report: &ExportReport) -> Option<String> {
+    let first = report.first_skipped?;
+    Some(format!(
+        "left out {} records that fail their check (the first at offset {first}): the store is damaged; run mindlog verify",
+        thousands(report.skipped)
+    ))
 }
 
 pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
@@ -464,26 +479,63 @@ pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
         return crate::query_cmds::export_parquet(home, dir, args.as_of.map(|t| t.0));
     }
     let ledger = home.open()?;
-    match &args.output {
+    let options =
+        ExportOptions { include_private: args.include_private, skip_bad: args.skip_bad, ..Default::default() };
+    // A record that fails its check stops the export: exit 1, naming it.
+    let bad = match &args.output {
         None => {
             let bar = progress(Some(ledger.snapshot()?.len()?), "export");
             let mut out = crate::output::stdout();
-            ledger.export_jsonl(0, args.include_private, &mut out, &|n| bar.set_position(n))?;
-            out.flush()?;
+            let report = ledger.export_jsonl(&options, &mut out, &|n| bar.set_position(n));
             bar.finish_and_clear();
+            match report {
+                Ok(report) => {
+                    out.flush()?;
+                    if let Some(warning) = skipped_warning(&report) {
+                        eprintln!("mindlog: {warning}");
+                    }
+                    None
+                }
+                Err(e @ ExportError::BadRecord { .. }) => Some(e),
+                Err(e) => return Err(e.into()),
+            }
         }
-        Some(path) => emit(&export_to(&ledger, path, args.include_private)?, home.format())?,
+        Some(path) => match export_to(&ledger, path, &options)? {
+            Ok(exported) => {
+                emit(&exported, home.format())?;
+                None
+            }
+            Err(e) => Some(e),
+        },
+    };
+    match bad {
+        None => Ok(Outcome::Success),
+        Some(e) => {
+            eprintln!("mindlog: {e}");
+            Ok(Outcome::Failed)
+        }
     }
-    Ok(Outcome::Success)
 }
 
-/// Exports every event to `path`, written atomically.
-fn export_to(ledger: &Ledger, path: &Path, include_private: bool) -> Result<Exported> {
+/// Exports to `path`, written atomically. `Ok(Err(_))`: a record fails its check, and `path`
+/// was left as it was.
+fn export_to(ledger: &Ledger, path: &Path, options: &ExportOptions) -> Result<Result<Exported, ExportError>> {
     let bar = progress(Some(ledger.snapshot()?.len()?), "export");
-    let events =
-        write_atomically(path, |file| Ok(ledger.export_jsonl(0, include_private, file, &|n| bar.set_position(n))?))?;
+    let bad = std::cell::RefCell::new(None);
+    let written = write_atomically(path, |file| match ledger.export_jsonl(options, file, &|n| bar.set_position(n)) {
+        Ok(report) => Ok(report),
+        Err(e @ ExportError::BadRecord { .. }) => {
+            let message = e.to_string();
+            *bad.borrow_mut() = Some(e);
+            Err(anyhow::anyhow!(message))
+        }
+        Err(e) => Err(e.into()),
+    });
     bar.finish_and_clear();
-    Ok(Exported { events, path: path.display().to_string() })
+    if let Some(e) = bad.into_inner() {
+        return Ok(Err(e));
+    }
+    Ok(Ok(Exported { report: written?, path: path.display().to_string() }))
 }
 
 /// Writes through a temporary file beside `path` and renames it into place, so `path` is either
@@ -647,7 +699,7 @@ pub(crate) fn demo(home: &Home, args: &DemoArgs) -> Result<Outcome> {
     let ledger = home.open()?;
     let generated = gen_events(&ledger, &GenArgs { events: args.events, authors: 8, seed: 7, batch: 4096 })?;
     let verify = check(&ledger)?;
-    let export = export_to(&ledger, &home.dir().join("export.jsonl"), false)?;
+    let export = export_to(&ledger, &home.dir().join("export.jsonl"), &ExportOptions::default())??;
     let stats = count(&ledger)?;
     drop(ledger);
     let disk = disk_use(home.dir())?;
