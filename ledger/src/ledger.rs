@@ -162,12 +162,18 @@ impl Ledger {
     /// subset of events the way the views of a real store fold them (a persona as it stood at
     /// an instant). Its [`Ledger::path`] is `:memory:`.
     pub fn in_memory() -> Result<Ledger, OpenError> {
+        Ledger::on_backend(redb::backends::InMemoryBackend::new())
+    }
+
+    /// A store on storage of the caller's (redb's [`redb::StorageBackend`]), created if the
+    /// storage is empty, opened (and repaired, after a crash) if not. Tests use it to fail or
+    /// damage I/O on a schedule. Its [`Ledger::path`] is `:memory:`: there is no file to scrub.
+    pub fn on_backend(backend: impl redb::StorageBackend) -> Result<Ledger, OpenError> {
         let path = Path::new(IN_MEMORY);
         let fail = |source: StorageError| OpenError::Storage { path: path.to_owned(), source };
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| fail(e.into()))?;
+        let db = store::builder().create_with_backend(backend).map_err(|e| fail(e.into()))?;
         store::initialise(&db).map_err(fail)?;
+        store::check_format(&db, path)?;
         Ledger::from_db(db, path)
     }
 
