@@ -34,6 +34,8 @@ mod ledger;
 mod pipeline;
 mod scrub;
 mod store;
+#[doc(hidden)]
+pub mod testing;
 mod types;
 mod verify;
 

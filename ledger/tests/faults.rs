@@ -7,85 +7,14 @@
 
 mod common;
 
-use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
 use common::draft;
-use mindlog_ledger::redb::StorageBackend;
+use mindlog_ledger::testing::{Disk, Plan};
 use mindlog_ledger::{Expect, ExportOptions, Hash, Identity, Ledger};
 
-/// Storage that outlives the ledger opened on it: the "disk" across a crash.
-#[derive(Clone, Debug, Default)]
-struct Disk(Arc<RwLock<Vec<u8>>>);
-
-/// Which I/O operation fails: from the `fail_at`-th on, every write, sync or resize fails (a
-/// disk that died), reads too when `reads` is set.
-#[derive(Debug)]
-struct Plan {
-    ops: AtomicU64,
-    fail_at: u64,
-    reads: bool,
-}
-
-#[derive(Debug)]
-struct Faulty {
-    disk: Disk,
-    plan: Arc<Plan>,
-}
-
-impl Faulty {
-    fn tick(&self) -> io::Result<()> {
-        if self.plan.ops.fetch_add(1, Ordering::SeqCst) >= self.plan.fail_at {
-            Err(io::Error::other("injected fault"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl StorageBackend for Faulty {
-    fn len(&self) -> io::Result<u64> {
-        Ok(self.disk.0.read().unwrap().len() as u64)
-    }
-
-    fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
-        if self.plan.reads {
-            self.tick()?;
-        }
-        let data = self.disk.0.read().unwrap();
-        let start = offset as usize;
-        let end = start.checked_add(out.len()).filter(|&e| e <= data.len()).ok_or(io::ErrorKind::UnexpectedEof)?;
-        out.copy_from_slice(&data[start..end]);
-        Ok(())
-    }
-
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.tick()?;
-        self.disk.0.write().unwrap().resize(len as usize, 0);
-        Ok(())
-    }
-
-    fn sync_data(&self) -> io::Result<()> {
-        self.tick()
-    }
-
-    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.tick()?;
-        let mut disk = self.disk.0.write().unwrap();
-        let end = offset as usize + data.len();
-        if end > disk.len() {
-            disk.resize(end, 0);
-        }
-        disk[offset as usize..end].copy_from_slice(data);
-        Ok(())
-    }
-}
-
 fn open(disk: &Disk, fail_at: u64, reads: bool) -> Result<Ledger, mindlog_ledger::OpenError> {
-    let plan = Arc::new(Plan { ops: AtomicU64::new(0), fail_at, reads });
-    Ledger::on_backend(Faulty { disk: disk.clone(), plan })
+    disk.open(&Plan::new(fail_at, reads))
 }
 
 /// A small export from another store, to import under faults.
@@ -155,13 +84,13 @@ fn run(fail_at: u64, reads: bool, export: &[u8]) -> usize {
 fn a_store_whose_writes_fail_errs_without_panic_and_loses_no_acknowledged_event() {
     let export = foreign_export();
     // How many I/O operations the workload makes when nothing fails, to spread the faults over.
-    let counted = Arc::new(Plan { ops: AtomicU64::new(0), fail_at: u64::MAX, reads: false });
+    let counted = Plan::new(u64::MAX, false);
     let disk = Disk::default();
     drop(open(&disk, u64::MAX, false).unwrap());
-    let ledger = Ledger::on_backend(Faulty { disk, plan: counted.clone() }).unwrap();
+    let ledger = disk.open(&counted).unwrap();
     let acknowledged = workload(&ledger, &Identity::from_secret(&[5; 32]), &export);
     drop(ledger);
-    let total = counted.ops.load(Ordering::SeqCst);
+    let total = counted.ops();
     assert!(
         total > 20 && acknowledged.len() == 12 + 30 + 40,
         "{total} operations, {} acknowledged",

@@ -4,51 +4,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use mindlog_commands::sim::{AuthorSim, GEN_EPOCH_MICROS, GEN_SPACING_MICROS, Rng};
+mod common;
+
+use common::{seal, workload};
+use mindlog_commands::sim::{GEN_EPOCH_MICROS, Rng};
 use mindlog_commands::{Event, Traits, TraitsChanged, Units};
-use mindlog_ledger::{Draft, Hash, Identity, Ledger, VerifiedEvent};
+use mindlog_ledger::{Hash, Identity, Ledger, VerifiedEvent};
 use mindlog_projections::Projections;
 use proptest::prelude::*;
-
-/// Per-author feeds of plausible events of every domain, interleaved as `gen` would, signed for
-/// real; authors learn each other's public events every 128 events, as in `gen`.
-fn workload(seed: u64, authors: u8, n: u64) -> Vec<VerifiedEvent> {
-    let ids: Vec<Identity> = (0..authors).map(|a| Identity::from_secret(&[a + 1; 32])).collect();
-    let everyone: Vec<_> = ids.iter().map(Identity::public_key).collect();
-    let mut sims: Vec<AuthorSim> = ids.iter().map(|i| AuthorSim::new(i.public_key(), &everyone)).collect();
-    let mut heads: Vec<(u64, Option<Hash>)> = vec![(0, None); ids.len()];
-    let mut chooser = Rng::derive(seed, "author", 0);
-    let mut public = Vec::new();
-    let mut out = Vec::new();
-    for index in 0..n {
-        if index % 128 == 0 {
-            for sim in &mut sims {
-                for (author, hash, event) in &public {
-                    sim.learn(author, *hash, event);
-                }
-            }
-            public.clear();
-        }
-        let a = chooser.below(u64::from(authors)) as usize;
-        let mut rng = Rng::derive(seed, "event", index);
-        let ts = GEN_EPOCH_MICROS + index * GEN_SPACING_MICROS;
-        let event = sims[a].next_event(&mut rng, index, ts).unwrap();
-        let signed = seal(&ids[a], &mut heads[a], &event, ts);
-        sims[a].observe(signed.hash(), &event);
-        if AuthorSim::is_public(&event) {
-            public.push((ids[a].public_key(), signed.hash(), event));
-        }
-        out.push(signed);
-    }
-    out
-}
-
-fn seal(id: &Identity, head: &mut (u64, Option<Hash>), event: &Event, ts: u64) -> VerifiedEvent {
-    let draft = Draft { kind: event.kind().into(), payload: event.encode(), refs: event.refs(), ts, private: false };
-    let signed = draft.seal(id.public_key(), head.0 + 1, head.1, [head.0 as u8; 32]).unwrap().sign(id);
-    *head = (head.0 + 1, Some(signed.hash()));
-    signed
-}
 
 fn digests(projections: &Projections) -> Vec<(String, Hash, u64)> {
     projections.status().unwrap().into_iter().map(|s| (s.view, s.digest, s.rows)).collect()
