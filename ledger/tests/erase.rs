@@ -13,11 +13,7 @@ use mindlog_ledger::{AppendError, Draft, ERASED_KIND, EraseProblem, Identity, Le
 fn export(ledger: &Ledger, include_private: bool) -> Vec<u8> {
     let mut out = Vec::new();
     ledger
-        .export_jsonl(
-            &mindlog_ledger::ExportOptions { include_private: include_private, ..Default::default() },
-            &mut out,
-            &|_| {},
-        )
+        .export_jsonl(&mindlog_ledger::ExportOptions { include_private, ..Default::default() }, &mut out, &|_| {})
         .unwrap();
     out
 }

@@ -31,11 +31,7 @@ pub fn mixed_export(dir: &Path, include_private: bool) -> Vec<u8> {
     ledger.erase_local(&[local.offset]).unwrap();
     let mut out = Vec::new();
     ledger
-        .export_jsonl(
-            &mindlog_ledger::ExportOptions { include_private: include_private, ..Default::default() },
-            &mut out,
-            &|_| {},
-        )
+        .export_jsonl(&mindlog_ledger::ExportOptions { include_private, ..Default::default() }, &mut out, &|_| {})
         .unwrap();
     out
 }
