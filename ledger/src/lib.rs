@@ -32,6 +32,7 @@ mod identity;
 mod jsonl;
 mod ledger;
 mod pipeline;
+mod salvage;
 mod scrub;
 mod store;
 #[doc(hidden)]
@@ -51,6 +52,7 @@ pub use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, Signed
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::jsonl::{ExportError, ExportOptions, ExportReport, ImportReport, format_time, render_line};
 pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, Ledger};
+pub use crate::salvage::{FeedLoss, SalvageError, SalvageReport};
 pub use crate::scrub::ScrubReport;
 pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};

@@ -68,7 +68,7 @@ impl Head {
         out
     }
 
-    fn decode(author: PublicKey, bytes: &[u8; 48]) -> Head {
+    pub(crate) fn decode(author: PublicKey, bytes: &[u8; 48]) -> Head {
         let (seq, rest) = bytes.split_at(8);
         let (offset, hash) = rest.split_at(8);
         Head {
