@@ -78,11 +78,13 @@ impl SalvageReport {
     }
 }
 
-/// One record as salvaged: verified, and where it was.
+/// One record as salvaged, verified.
 struct Found {
-    offset: u64,
     event: VerifiedEvent,
 }
+
+/// A feed's events as read: seq → (hash, prev).
+type Links = BTreeMap<u64, (Hash, Option<Hash>)>;
 
 impl Ledger {
     /// Copies every event of the store at `from` that can be read and verified into a new store
@@ -111,16 +113,16 @@ impl Ledger {
         };
 
         // Per feed, the events that chain from seq 1 without a gap.
-        let mut by_feed: HashMap<PublicKey, BTreeMap<u64, (u64, Hash, Option<Hash>)>> = HashMap::new();
+        let mut by_feed: HashMap<PublicKey, Links> = HashMap::new();
         for f in &found {
             let e = f.event.envelope();
-            by_feed.entry(e.author).or_default().insert(e.seq, (f.offset, f.event.hash(), e.prev));
+            by_feed.entry(e.author).or_default().insert(e.seq, (f.event.hash(), e.prev));
         }
         let mut keep: HashMap<PublicKey, u64> = HashMap::new();
         for (author, events) in &by_feed {
             let mut kept = 0u64;
             let mut prev = None;
-            for (&seq, &(_, hash, link)) in events {
+            for (&seq, &(hash, link)) in events {
                 if seq != kept + 1 || link != prev {
                     break;
                 }
@@ -182,7 +184,7 @@ fn read_all(
                 match verify_record(offset, &record, row.as_deref()) {
                     Some((event, withheld)) => {
                         report.payloads_withheld += u64::from(withheld);
-                        found.push(Found { offset, event });
+                        found.push(Found { event });
                     }
                     None => report.unreadable.push(offset),
                 }
