@@ -1,7 +1,7 @@
 //! Author identities: Ed25519 signing keys, drawn from the OS's randomness and kept in mode-0600 files.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -39,6 +39,9 @@ pub enum IdentityError {
     /// The file is not a mindlog key file.
     #[error("{0} is not a mindlog key file (expected '{KEY_FILE_TAG}' and 64 hex characters)")]
     Malformed(String),
+    /// A FIFO, device, socket or folder where a key file should be.
+    #[error("{0} is not a regular file: a key is kept in a plain file of mode 0600")]
+    NotAFile(String),
     /// Others may read the secret.
     #[error("{path} is readable by other users (mode {mode:o}): run chmod 600 {path}")]
     TooOpen {
@@ -108,22 +111,39 @@ impl Identity {
         Ok(())
     }
 
-    /// Reads a key file written by [`Identity::save_new`], refusing one others can read.
+    /// Reads a key file written by [`Identity::save_new`], refusing one others can read and
+    /// anything but a regular file (a FIFO would block the read forever, a device never end).
     pub fn load(path: &Path) -> Result<Identity, IdentityError> {
         let shown = path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|source| IdentityError::Io { path: shown.clone(), source })?;
+        let io_err = |source| IdentityError::Io { path: shown.clone(), source };
+        if !fs::metadata(path).map_err(io_err)?.is_file() {
+            return Err(IdentityError::NotAFile(shown));
+        }
+        let mut options = OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            // Never wait in open(2), should a FIFO take the file's place after the check above.
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NONBLOCK);
+        }
+        let file = options.open(path).map_err(io_err)?;
+        // What counts is the file opened, not the one looked at before.
+        let metadata = file.metadata().map_err(io_err)?;
+        if !metadata.is_file() {
+            return Err(IdentityError::NotAFile(shown));
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(path)
-                .map_err(|source| IdentityError::Io { path: shown.clone(), source })?
-                .permissions()
-                .mode()
-                & 0o777;
+            let mode = metadata.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(IdentityError::TooOpen { path: shown, mode });
             }
         }
+        let mut text = String::new();
+        // A key file is 91 bytes; anything much longer is not one.
+        file.take(4096).read_to_string(&mut text).map_err(io_err)?;
         let mut lines = text.lines();
         let secret = match (lines.next(), lines.next(), lines.next()) {
             (Some(KEY_FILE_TAG), Some(hex), None) => parse_hex::<32>(hex.trim()).ok(),

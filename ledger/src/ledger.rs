@@ -148,11 +148,10 @@ struct Job {
 const INDEX_BATCH: u64 = 1024;
 
 impl Ledger {
-    /// Creates a new, empty store at `path`. Fails if a file is there.
+    /// Creates a new, empty store at `path`, readable and writable by its owner only (mode 0600,
+    /// whatever the umask). Fails if a file is there.
     pub fn create(path: &Path) -> Result<Ledger, OpenError> {
-        if path.exists() {
-            return Err(OpenError::AlreadyExists(path.to_owned()));
-        }
+        store::create_private_file(path)?;
         let db = store::open_database(path, true)?;
         store::initialise(&db).map_err(|source| OpenError::Storage { path: path.to_owned(), source })?;
         Ledger::from_db(db, path)

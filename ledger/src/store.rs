@@ -366,6 +366,24 @@ pub(crate) fn builder() -> redb::Builder {
     builder
 }
 
+/// Makes the empty file a new store is initialised in, with mode 0600 from the start (redb
+/// would create it with 0666 less the umask, and a descriptor opened in the meantime stays
+/// open). Fails with [`OpenError::AlreadyExists`] if anything is at `path`.
+pub(crate) fn create_private_file(path: &Path) -> Result<(), OpenError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(OpenError::AlreadyExists(path.to_owned())),
+        Err(e) => Err(OpenError::Storage { path: path.to_owned(), source: redb::StorageError::Io(e).into() }),
+    }
+}
+
 pub(crate) fn open_database(path: &Path, create: bool) -> Result<Database, OpenError> {
     let builder = builder();
     let result = if create { builder.create(path) } else { builder.open(path) };

@@ -1,6 +1,7 @@
 //! The home folder: where it is, what it holds (mind.redb, identity.key), and opening it.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use mindlog_ledger::{Identity, Ledger, OpenError, PublicKey, Snapshot};
@@ -17,6 +18,10 @@ pub(crate) const DEFAULT_IDENTITY: &str = "default";
 
 /// The folder of identities beyond the first.
 pub(crate) const IDENTITIES_DIR: &str = "identities";
+
+/// How long a command waits for a store another process holds, unless `MINDLOG_BUSY_TIMEOUT`
+/// says otherwise.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A resolved home folder, the identity commands sign as, and how they print (`--json`).
 #[derive(Clone, Debug)]
@@ -60,19 +65,34 @@ impl Home {
     }
 
     /// Opens the store, with an error that says to run `init` when there is none. While another
-    /// mindlog process has it open, waits (saying so once on stderr) until it is free.
+    /// mindlog process has it open, waits (saying so once on stderr) until it is free, but at most
+    /// [`busy_timeout`]: then fails with one line saying what holds the store.
     pub(crate) fn open(&self) -> Result<Ledger> {
         let path = self.store_path();
-        let started = std::time::Instant::now();
+        let limit = busy_timeout()?;
+        let started = Instant::now();
         let mut said = false;
         loop {
             match Ledger::open(&path) {
                 Err(OpenError::Busy(_)) => {
-                    if !said && started.elapsed() > std::time::Duration::from_millis(500) {
-                        eprintln!("waiting for another mindlog process to close {} …", path.display());
+                    let waited = started.elapsed();
+                    if waited >= limit {
+                        anyhow::bail!(
+                            "{} is in use by another mindlog process; gave up after {} s: let that one finish, or set \
+                             MINDLOG_BUSY_TIMEOUT to wait longer",
+                            path.display(),
+                            limit.as_secs_f64()
+                        );
+                    }
+                    if !said && waited > Duration::from_millis(500) {
+                        eprintln!(
+                            "waiting for another mindlog process to close {} (at most {} s) …",
+                            path.display(),
+                            limit.as_secs_f64()
+                        );
                         said = true;
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(20).min(limit.saturating_sub(waited)));
                 }
                 result => return Ok(result?),
             }
@@ -85,10 +105,14 @@ impl Home {
     }
 
     /// The local identity called `name` (`None` or `default`: the first one, identity.key).
+    /// A name that breaks [`identity_name`] names none (no path is built from it).
     pub(crate) fn identity_named(&self, name: Option<&str>) -> Result<Identity> {
         let path = match name {
             None | Some(DEFAULT_IDENTITY) => self.key_path(),
-            Some(name) => self.dir.join(IDENTITIES_DIR).join(format!("{name}.key")),
+            Some(name) => {
+                identity_name(name)?;
+                self.dir.join(IDENTITIES_DIR).join(format!("{name}.key"))
+            }
         };
         if !path.exists() {
             match name {
@@ -109,7 +133,8 @@ impl Home {
         if dir.exists() {
             for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
                 let name = entry?.file_name().to_string_lossy().into_owned();
-                if let Some(stem) = name.strip_suffix(".key") {
+                // A file whose name breaks the rule is no identity of this home (`--as` could not name it).
+                if let Some(stem) = name.strip_suffix(".key").filter(|stem| identity_name(stem).is_ok()) {
                     names.push(stem.to_owned());
                 }
             }
@@ -124,18 +149,10 @@ impl Home {
 
     /// A new identity called `name`, written with mode 0600.
     pub(crate) fn new_identity(&self, name: &str) -> Result<Identity> {
-        if name == DEFAULT_IDENTITY
-            || name.is_empty()
-            || name.len() > 32
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            anyhow::bail!(
-                "{name:?} cannot name an identity: use 1 to 32 letters, digits, '-' or '_' (and not \"default\")"
-            );
-        }
+        new_identity_name(name)?;
         self.identity_named(None)?; // the home exists and has its first identity
         let dir = self.dir.join(IDENTITIES_DIR);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        private_dir(&dir)?;
         let identity = Identity::generate()?;
         identity.save_new(&dir.join(format!("{name}.key")))?;
         Ok(identity)
@@ -178,13 +195,47 @@ impl Home {
 
     /// Creates the folder (mode 0700) if needed.
     pub(crate) fn create_dir(&self) -> Result<()> {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
+        private_dir(&self.dir)
+    }
+}
+
+/// Creates `dir` and any missing parent with mode 0700 (whatever the umask: the umask only
+/// takes bits away), if it is not there.
+fn private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// The one rule for an identity's name (`identity new NAME`, `--as NAME`, a name given for a
+/// public key): 1 to 32 ASCII letters, digits, `-` or `_`, so that `identities/NAME.key` is a
+/// file in the home and never a path out of it.
+pub(crate) fn identity_name(name: &str) -> Result<(), Refusal> {
+    let fits =
+        !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if fits { Ok(()) } else { Err(Refusal::BadIdentityName { name: name.to_owned() }) }
+}
+
+/// A name `identity new` may give: [`identity_name`]'s rule, and not `default` (identity.key's).
+pub(crate) fn new_identity_name(name: &str) -> Result<(), Refusal> {
+    identity_name(name)?;
+    if name == DEFAULT_IDENTITY { Err(Refusal::DefaultIdentityName) } else { Ok(()) }
+}
+
+/// How long a command waits for a store another process holds: `$MINDLOG_BUSY_TIMEOUT` seconds
+/// (a decimal number; 0: do not wait), else 10 s.
+fn busy_timeout() -> Result<Duration> {
+    match std::env::var("MINDLOG_BUSY_TIMEOUT") {
+        Ok(text) if !text.trim().is_empty() => {
+            text.trim().parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok()).with_context(|| {
+                format!("MINDLOG_BUSY_TIMEOUT={text:?} is not a number of seconds: unset it or give one, such as 10")
+            })
         }
-        builder.create(&self.dir).with_context(|| format!("creating {}", self.dir.display()))
+        _ => Ok(DEFAULT_BUSY_TIMEOUT),
     }
 }

@@ -52,16 +52,17 @@ fn init_home(home: &Home) -> Result<InitReport> {
             eprintln!("created {} (mode 0600)", key_path.display());
             true
         }
-        Err(IdentityError::AlreadyExists(_)) => {
-            eprintln!("{} already exists; kept it (mindlog never overwrites a key)", key_path.display());
-            false
-        }
+        Err(IdentityError::AlreadyExists(_)) => false,
         Err(e) => return Err(e.into()),
     };
+    // A kept key must be one: a regular file others cannot read (else exit 2, `run chmod 600`).
     let identity = Identity::load(&key_path)?;
+    if !key_created {
+        eprintln!("{} already exists; kept it (mindlog never overwrites a key)", key_path.display());
+    }
     let store_path = home.store_path();
     let store_created = if store_path.exists() {
-        Ledger::open(&store_path)?;
+        home.open()?;
         eprintln!("{} already exists; kept it", store_path.display());
         false
     } else {

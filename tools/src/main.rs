@@ -54,7 +54,15 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    match run(cli) {
+    install_panic_hook();
+    // The panic boundary (ARCHITECTURE.md, "Panic boundaries"): code that is not ours (redb's
+    // B-tree on a damaged page) or that trusts a length read from the file can panic on a damaged
+    // store; the user gets one line and exit 2, never a backtrace and exit 101.
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(result) => result,
+        Err(payload) => return damaged_store(&*payload),
+    };
+    match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Rejected(rejection)) => {
@@ -131,6 +139,46 @@ fn command_path(args: &[String]) -> Vec<String> {
     path
 }
 
+/// The first panic's message, on one line, as the panic hook kept it.
+static PANIC_MESSAGE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps the first panic's message for [`damaged_store`] instead of printing it with a
+/// backtrace (`MINDLOG_LOG=debug` logs where it happened, with the backtrace).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.payload_as_str().unwrap_or("a panic without a message");
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            tracing::debug!(location = ?info.location(), %message, %backtrace, "panic");
+        }
+        let mut slot = PANIC_MESSAGE.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(message);
+        }
+    }));
+}
+
+/// The first panic's message, if any thread panicked.
+fn panic_message() -> Option<String> {
+    PANIC_MESSAGE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// A command panicked: `mindlog: the store is damaged: MESSAGE; run mindlog verify, then mindlog
+/// repair`, exit 2.
+fn damaged_store(payload: &(dyn std::any::Any + Send)) -> ExitCode {
+    let message = panic_message().unwrap_or_else(|| {
+        let text = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    });
+    eprintln!("mindlog: the store is damaged: {message}; run mindlog verify, then mindlog repair");
+    ExitCode::from(2)
+}
+
 fn exit_for_error(error: &anyhow::Error) -> ExitCode {
     let closed_pipe = error.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
@@ -139,7 +187,11 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
         // The reader went away (`mindlog log --json | head -1`): not an error.
         return ExitCode::SUCCESS;
     }
-    eprintln!("mindlog: {error:#}");
+    match panic_message() {
+        // A worker thread panicked and the command failed with it: say what the panic said.
+        Some(panic) => eprintln!("mindlog: {error:#} (a worker thread stopped: {panic})"),
+        None => eprintln!("mindlog: {error:#}"),
+    }
     // A query the engine refused as wrong is the user's to fix (exit 1), like a refusal; a store
     // or output failure is not (exit 2).
     let bad_query = error
@@ -150,6 +202,9 @@ fn exit_for_error(error: &anyhow::Error) -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let format = if cli.json { output::Format::Json } else { output::Format::Text };
+    if let Some(name) = &cli.as_identity {
+        or_refuse!(home::identity_name(name));
+    }
     let home = Home::resolve(cli.home, cli.as_identity, format)?;
     match cli.command {
         Command::Init => ledger_cmds::init(&home),

@@ -53,6 +53,7 @@ impl Report for Identities {
 pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
     match cmd {
         IdentityCmd::New { name } => {
+            or_refuse!(crate::home::new_identity_name(&name));
             let identity = home.new_identity(&name)?;
             eprintln!("created identity {name:?}; sign with --as {name}");
             emit(&IdentityLine { name, public_key: identity.public_key(), default: false }, home.format())?;

@@ -1,7 +1,7 @@
 //! The persona-domain commands: persona, commitment, memory, reflect, emotion, consent, model,
 //! message, submit, projections.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use anyhow::{Context, Result};
 use mindlog_commands::{Command, resolve_persona};
@@ -307,48 +307,63 @@ struct SubmitResult {
     events: Vec<crate::session::Written>,
 }
 
-/// Reads one command, an array of commands, or one command per line.
-fn parse_commands(text: &str) -> Result<Vec<Command>> {
-    // A whole document that is JSON: one command or an array of them.
-    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-        return match value {
-            serde_json::Value::Array(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| serde_json::from_value(v).with_context(|| format!("command {} of the array", i + 1)))
-                .collect(),
-            other => Ok(vec![serde_json::from_value(other).context("reading the command")?]),
-        };
+/// The commands of one JSON value read by `submit`: one command, or an array of them (every
+/// element parsed before any runs). `number` counts the values read so far, for the message.
+fn commands_of(value: serde_json::Value, number: usize) -> Result<Vec<Command>> {
+    match value {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| serde_json::from_value(v).with_context(|| format!("command {} of array {number}", i + 1)))
+            .collect(),
+        other => Ok(vec![serde_json::from_value(other).with_context(|| format!("command {number}"))?]),
     }
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("line {}", i + 1)))
-        .collect()
 }
 
+/// Runs `command` and writes its acknowledgement line, flushed at once: a caller reading the
+/// output sees each command's line as soon as its events are committed. Whether it was rejected.
+fn submit_one(session: &Session, command: &Command, out: &mut dyn Write) -> Result<bool> {
+    let (result, rejected) = match session.run(command)? {
+        Ok(events) => {
+            (SubmitResult { command: command.name(), ok: true, error: None, events: written(&events) }, false)
+        }
+        Err(rejection) => (
+            SubmitResult { command: command.name(), ok: false, error: Some(rejection.to_string()), events: vec![] },
+            true,
+        ),
+    };
+    crate::output::json_line(out, &result)?;
+    out.flush()?;
+    Ok(rejected)
+}
+
+/// `submit FILE`: every command of the file is parsed before any runs. `submit -`: the commands
+/// on stdin run as they arrive, each value (a command, or an array of them) as soon as it is
+/// complete, so a program can hold a conversation with mindlog through a pipe.
 pub(crate) fn submit(home: &Home, file: &std::path::Path) -> Result<Exit> {
-    let mut text = String::new();
-    if file.as_os_str() == "-" {
-        io::stdin().read_to_string(&mut text)?;
-    } else {
-        text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    }
-    let commands = parse_commands(&text)?;
-    let session = Session::open(home)?;
     let mut out = crate::output::stdout();
     let mut any_rejected = false;
-    for command in &commands {
-        let result = match session.run(command)? {
-            Ok(events) => SubmitResult { command: command.name(), ok: true, error: None, events: written(&events) },
-            Err(rejection) => {
-                any_rejected = true;
-                SubmitResult { command: command.name(), ok: false, error: Some(rejection.to_string()), events: vec![] }
+    if file.as_os_str() == "-" {
+        let session = Session::open(home)?;
+        let values = serde_json::Deserializer::from_reader(io::stdin().lock()).into_iter::<serde_json::Value>();
+        for (i, value) in values.enumerate() {
+            let value = value.with_context(|| format!("reading command {} from stdin", i + 1))?;
+            for command in commands_of(value, i + 1)? {
+                any_rejected |= submit_one(&session, &command, &mut out)?;
             }
-        };
-        crate::output::json_line(&mut out, &result)?;
+        }
+    } else {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let mut commands = Vec::new();
+        for (i, value) in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>().enumerate() {
+            let value = value.with_context(|| format!("reading command {} of {}", i + 1, file.display()))?;
+            commands.extend(commands_of(value, i + 1)?);
+        }
+        let session = Session::open(home)?;
+        for command in &commands {
+            any_rejected |= submit_one(&session, command, &mut out)?;
+        }
     }
-    out.flush()?;
     Ok(if any_rejected { Exit::Failed } else { Exit::Success })
 }
 

@@ -95,6 +95,16 @@ pub(crate) enum Refusal {
         /// The persona's name.
         name: String,
     },
+    /// `--as NAME`, `identity new NAME`: not 1 to 32 letters, digits, '-' or '_'
+    /// ([`crate::home::identity_name`]).
+    #[error("{name:?} cannot name an identity: use 1 to 32 letters, digits, '-' or '_' (mindlog identity list)")]
+    BadIdentityName {
+        /// What was given.
+        name: String,
+    },
+    /// `identity new default`: that name is the first identity's, kept in identity.key.
+    #[error("\"default\" is the first identity's name (identity.key): choose another name")]
+    DefaultIdentityName,
     /// `persona show --as-of`, `memory list --as-of`: an instant before the persona was created.
     #[error("persona {name:?} did not exist yet: it was created at {created}; give a later --as-of")]
     NotYetCreated {
