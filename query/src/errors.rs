@@ -9,6 +9,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use mindlog_ledger::StorageError;
 
 use crate::QueryError;
+use crate::limits::Stop;
 
 /// The store's error `e` carries, if a table's scan failed reading the store; `e` itself if not.
 pub(crate) fn into_storage(e: DataFusionError) -> Result<StorageError, DataFusionError> {
@@ -23,9 +24,34 @@ pub(crate) fn into_storage(e: DataFusionError) -> Result<StorageError, DataFusio
     }
 }
 
+/// The limit or panic that stopped a query, if one did: a [`Stop`] of ours, or a task of
+/// DataFusion's that panicked (which it reports as a "Join Error").
+fn stopped(errors: &[&DataFusionError]) -> Option<QueryError> {
+    errors.iter().find_map(|e| {
+        let DataFusionError::External(inner) = e else { return None };
+        if let Some(stop) = inner.downcast_ref::<Stop>() {
+            return Some(match stop {
+                Stop::TimedOut(limit) => QueryError::TimedOut { limit: *limit },
+                Stop::OutOfMemory(limit) => QueryError::OutOfMemory { limit: *limit },
+                Stop::Panicked(message) => QueryError::Panicked(message.clone()),
+            });
+        }
+        let join = inner.downcast_ref::<std::sync::Arc<tokio::task::JoinError>>()?;
+        join.is_panic().then(|| QueryError::Panicked(sentence(&join.to_string())))
+    })
+}
+
+/// Whether `e` says the memory pool refused a reservation (or a bounded function its result).
+pub(crate) fn exhausted(e: &DataFusionError) -> bool {
+    chain(e).iter().any(|e| matches!(e, DataFusionError::ResourcesExhausted(_)))
+}
+
 /// The error of the right kind for `e`.
 pub(crate) fn classify(e: &DataFusionError) -> QueryError {
     let errors = chain(e);
+    if let Some(stop) = stopped(&errors) {
+        return stop;
+    }
     let text = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
     for marker in ["DDL not supported: ", "DML not supported: ", "Statement not supported: "] {
         if let Some(what) = text.split(marker).nth(1) {

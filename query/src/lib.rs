@@ -19,6 +19,7 @@
 mod cells;
 mod errors;
 mod events;
+mod limits;
 mod output;
 mod parquet;
 mod tables;
@@ -28,12 +29,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use mindlog_commands::Micros;
 use mindlog_ledger::StorageError;
 use mindlog_projections::Views;
 
+pub use crate::limits::Limits;
 pub use crate::output::{Format, write};
 pub use crate::parquet::ExportedTable;
 
@@ -46,13 +51,15 @@ pub struct QueryOptions {
     pub target_partitions: usize,
     /// Rows per record batch.
     pub batch_size: usize,
+    /// What each query may cost.
+    pub limits: Limits,
 }
 
 impl Default for QueryOptions {
     fn default() -> QueryOptions {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-        QueryOptions { as_of: now, target_partitions: 0, batch_size: 8192 }
+        QueryOptions { as_of: now, target_partitions: 0, batch_size: 8192, limits: Limits::default() }
     }
 }
 
@@ -124,14 +131,63 @@ pub enum QueryError {
     /// Writing the output failed.
     #[error("writing the output")]
     Io(#[from] std::io::Error),
+    /// The SQL text is longer than [`Limits::sql_bytes`].
+    #[error("the query is {bytes} bytes long, more than the limit of {limit}; shorten it")]
+    TooLong {
+        /// Its length in bytes.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Expressions nest deeper than [`Limits::depth`].
+    #[error(
+        "the query nests expressions more than {limit} deep; write a long chain of OR as IN (…), or split the query"
+    )]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// The query needed more memory than [`Limits::memory`].
+    #[error(
+        "the query needs more than its memory limit of {} MiB; narrow it (filter, LIMIT, fewer columns), or raise the limit with mindlog query --memory-limit",
+        limit >> 20
+    )]
+    OutOfMemory {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The query ran longer than [`Limits::time`] and was stopped.
+    #[error(
+        "the query ran longer than its time limit of {} s and was stopped; narrow it, or raise the limit with mindlog query --timeout",
+        limit.as_secs_f64()
+    )]
+    TimedOut {
+        /// The limit.
+        limit: std::time::Duration,
+    },
+    /// DataFusion panicked while planning or running the query; the panic was caught and the
+    /// query stopped.
+    #[error("the query engine failed: {0}; this is a bug: report it with the query")]
+    Panicked(String),
 }
 
 impl QueryError {
     /// Whether the query itself is wrong (it does not parse, names what does not exist, is
     /// refused, or fails on the data), rather than the store or the output: `mindlog query`
     /// exits 1 for these and 2 for the others.
+    /// A query past a limit ([`Limits`]) or one that made the engine panic is not counted as
+    /// wrong: exit 2, as for the store.
     pub fn is_bad_query(&self) -> bool {
-        !matches!(self, QueryError::Storage(_) | QueryError::Io(_))
+        !matches!(
+            self,
+            QueryError::Storage(_)
+                | QueryError::Io(_)
+                | QueryError::TooLong { .. }
+                | QueryError::TooDeep { .. }
+                | QueryError::OutOfMemory { .. }
+                | QueryError::TimedOut { .. }
+                | QueryError::Panicked(_)
+        )
     }
 }
 
@@ -195,12 +251,45 @@ pub fn tables() -> Vec<TableInfo> {
 /// A SQL session over one consistent snapshot of the log and the views.
 pub struct QueryEngine {
     ctx: SessionContext,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for QueryEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueryEngine").field("session_id", &self.ctx.session_id()).finish_non_exhaustive()
     }
+}
+
+/// A query planned and ready to run.
+struct Planned {
+    ctx: SessionContext,
+    plan: Arc<dyn ExecutionPlan>,
+    deadline: Option<(tokio::time::Instant, std::time::Duration)>,
+}
+
+/// Parses `sql`, refuses it if its expressions nest deeper than `depth`, and plans it (on the
+/// planning thread: the planner recurses as deep as the expressions nest).
+async fn physical_plan(
+    ctx: &SessionContext,
+    sql: &str,
+    depth: usize,
+    memory: usize,
+) -> Result<Arc<dyn ExecutionPlan>, QueryError> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect)?;
+    if limits::depth(&statement, depth) > depth {
+        return Err(QueryError::TooDeep { limit: depth });
+    }
+    // Planning evaluates constant expressions, which may call a bounded function.
+    let planned = async {
+        let plan = state.statement_to_plan(statement).await?;
+        read_only().verify_plan(&plan)?;
+        ctx.execute_logical_plan(plan).await?.create_physical_plan().await
+    };
+    planned.await.map_err(|e| {
+        if errors::exhausted(&e) { QueryError::OutOfMemory { limit: memory } } else { QueryError::from(e) }
+    })
 }
 
 /// The statements a query may be: no DDL, no DML (which includes COPY), no SET or PREPARE.
@@ -226,6 +315,7 @@ impl QueryEngine {
             .build();
         // JSON functions (`json_get_str(payload, 'label')`) and operators (`payload->>'label'`).
         datafusion_functions_json::register_all(&mut state)?;
+        limits::Bounded::wrap_all(&mut state, options.limits.memory)?;
         let ctx = SessionContext::new_with_state(state);
         let views = Arc::new(views);
         ctx.register_table("events", Arc::new(events::EventsTable::new(Arc::clone(&views))))?;
@@ -233,13 +323,55 @@ impl QueryEngine {
             let provider = view_table::ViewTable::new(table, Arc::clone(&views), options.as_of);
             ctx.register_table(table.name(), Arc::new(provider))?;
         }
-        Ok(QueryEngine { ctx })
+        Ok(QueryEngine { ctx, limits: options.limits })
+    }
+
+    /// A session for one query: this one's tables and functions, with a memory pool of its own
+    /// holding at most [`Limits::memory`] and no disk to spill to.
+    fn session(&self) -> Result<SessionContext, QueryError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(self.limits.memory, 1.0)
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state()).with_runtime_env(runtime).build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    /// Checks `sql` against the limits and plans it on a thread with a large stack, within the
+    /// time limit; the session it is to run in, its physical plan and its deadline.
+    async fn plan(&self, sql: &str) -> Result<Planned, QueryError> {
+        if sql.len() > self.limits.sql_bytes {
+            return Err(QueryError::TooLong { bytes: sql.len(), limit: self.limits.sql_bytes });
+        }
+        let deadline = self.limits.time.map(|limit| (tokio::time::Instant::now() + limit, limit));
+        let ctx = self.session()?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| QueryError::Failed("a query runs inside a tokio runtime: start one".to_owned()))?;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let (sql, depth, memory, plan_ctx) = (sql.to_owned(), self.limits.depth, self.limits.memory, ctx.clone());
+        std::thread::Builder::new().name("mindlog-query-plan".to_owned()).stack_size(limits::PLANNING_STACK).spawn(
+            move || {
+                let planned = limits::unwind(|| runtime.block_on(physical_plan(&plan_ctx, &sql, depth, memory)))
+                    .unwrap_or_else(|stop| Err(QueryError::from(DataFusionError::External(Box::new(stop)))));
+                let _ = tx.send(planned);
+            },
+        )?;
+        let planned = match deadline {
+            Some((at, limit)) => tokio::time::timeout_at(at, rx).await.map_err(|_| QueryError::TimedOut { limit })?,
+            None => rx.await,
+        };
+        let plan =
+            planned.map_err(|_| QueryError::Panicked("the planning thread ended without a plan".to_owned()))??;
+        Ok(Planned { ctx, plan, deadline })
     }
 
     /// Runs a read-only query and streams its result.
     pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream, QueryError> {
-        let frame = self.ctx.sql_with_options(sql, read_only()).await?;
-        Ok(frame.execute_stream().await?)
+        let Planned { ctx, plan, deadline } = self.plan(sql).await?;
+        let task = ctx.task_ctx();
+        let stream = limits::unwind(move || datafusion::physical_plan::execute_stream(plan, task))
+            .map_err(|stop| DataFusionError::External(Box::new(stop)))??;
+        Ok(Box::pin(limits::Guarded::new(stream, deadline, self.limits.memory)))
     }
 
     /// Runs a read-only query to its end and returns how many rows it gave (for benchmarks).
@@ -255,8 +387,7 @@ impl QueryEngine {
 
     /// The physical plan of a query, as `EXPLAIN` prints it.
     pub async fn explain(&self, sql: &str) -> Result<String, QueryError> {
-        let frame = self.ctx.sql_with_options(sql, read_only()).await?;
-        let plan = frame.create_physical_plan().await?;
+        let plan = self.plan(sql).await?.plan;
         Ok(datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string())
     }
 

@@ -647,3 +647,32 @@ fn pushed_down_filters_give_the_same_rows_as_datafusion_alone() {
     ));
     assert_eq!(got, want);
 }
+
+/// A query past a limit stops with its own error, and the same engine answers the next query:
+/// the time limit cancels a recursive CTE that never ends, the memory pool stops a string
+/// aggregate over a cross join, and `repeat` refuses to build more than the memory limit.
+#[test]
+fn a_query_past_a_limit_stops_and_the_engine_stays_healthy() {
+    use mindlog_query::Limits;
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = store(dir.path(), 300);
+    let projections = Projections::new(&ledger);
+    projections.catch_up(&|_, _| {}).unwrap();
+    let limits = Limits { memory: 8 << 20, time: Some(std::time::Duration::from_millis(500)), ..Limits::default() };
+    let options = QueryOptions { limits, ..QueryOptions::default() };
+    let engine = QueryEngine::new(projections.views().unwrap(), options).unwrap();
+    let count = "SELECT count(*) AS n FROM events";
+    assert_eq!(rows(&engine, count)[0]["n"], 300);
+    let endless = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t";
+    let error = run(&engine, endless, Format::Csv).unwrap_err();
+    assert!(matches!(error, QueryError::TimedOut { .. }), "{error:?}");
+    assert_eq!(rows(&engine, count)[0]["n"], 300);
+    let cross = "SELECT length(string_agg(a.payload, ',')) FROM events a, events b";
+    let error = run(&engine, cross, Format::Csv).unwrap_err();
+    assert!(matches!(error, QueryError::OutOfMemory { limit } if limit == 8 << 20), "{error:?}");
+    let error = run(&engine, "SELECT sum(length(repeat(payload, 100000))) FROM events", Format::Csv).unwrap_err();
+    assert!(matches!(error, QueryError::OutOfMemory { .. }), "{error:?}");
+    assert!(!error.is_bad_query(), "a limit exits 2");
+    assert_eq!(rows(&engine, "SELECT length(repeat('ab', 1000)) AS n")[0]["n"], 2000);
+    assert_eq!(rows(&engine, count)[0]["n"], 300);
+}

@@ -195,6 +195,51 @@ pub(crate) struct QueryArgs {
     /// List every table with its columns and types
     #[arg(long, conflicts_with = "format")]
     pub(crate) tables: bool,
+    /// Most memory the query's sorts, joins and aggregates may hold: 512MiB, 2GiB, 100MB or bytes
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub(crate) memory_limit: u64,
+    /// Stop the query after this long: 60s, 500ms, 5m, or seconds; 0: no limit
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+}
+
+/// A size in bytes: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB; case ignored).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("'{text}' is not a size: give one such as 512MiB"))?;
+    let unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        other => return Err(format!("unknown unit '{other}': use B, KB, MB, GB, KiB, MiB or GiB")),
+    };
+    match number.checked_mul(unit) {
+        Some(0) => Err("the size must be more than 0".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{text}' is too large")),
+    }
+}
+
+/// A duration: a number with an optional unit (ms, s, m, h; seconds without one).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration: give one such as 30s"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        other => return Err(format!("unknown unit '{other}': use ms, s, m or h")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a duration"))
 }
 
 #[derive(Subcommand, Debug)]

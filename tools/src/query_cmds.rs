@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use mindlog_query::{ExportedTable, Format, QueryEngine, QueryOptions, TableInfo};
+use mindlog_query::{ExportedTable, Format, Limits, QueryEngine, QueryOptions, TableInfo};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -13,9 +13,10 @@ use crate::home::Home;
 use crate::output::{self, Report, emit};
 use crate::ui::{human_bytes, now_micros, progress, thousands};
 
-/// A runtime for DataFusion: one worker per core.
+/// A runtime for DataFusion: one worker per core, each with an 8 MiB stack (as the main thread
+/// has) for the recursion of deeply nested expressions.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().thread_stack_size(8 << 20).enable_all().build()?)
 }
 
 /// A query engine and the store it reads (which must outlive the engine's snapshot; fields drop in order).
@@ -24,8 +25,8 @@ pub(crate) struct Open {
     _ledger: mindlog_ledger::Ledger,
 }
 
-/// A query engine over the home's views, caught up first.
-pub(crate) fn engine(home: &Home, as_of: Option<u64>) -> Result<Open> {
+/// A query engine over the home's views, caught up first; each query it runs keeps to `limits`.
+pub(crate) fn engine(home: &Home, as_of: Option<u64>, limits: Limits) -> Result<Open> {
     let ledger = home.open()?;
     let projections = mindlog_projections::Projections::new(&ledger);
     let bar = std::cell::OnceCell::new();
@@ -37,7 +38,7 @@ pub(crate) fn engine(home: &Home, as_of: Option<u64>) -> Result<Open> {
     if let Some(b) = bar.get() {
         b.finish_and_clear();
     }
-    let options = QueryOptions { as_of: as_of.unwrap_or_else(now_micros), ..QueryOptions::default() };
+    let options = QueryOptions { as_of: as_of.unwrap_or_else(now_micros), limits, ..QueryOptions::default() };
     let engine = QueryEngine::new(projections.views()?, options)?;
     Ok(Open { engine, _ledger: ledger })
 }
@@ -77,17 +78,50 @@ pub(crate) fn query(home: &Home, args: &QueryArgs) -> Result<Outcome> {
         (Some(FormatArg::Json), output::Format::Text) => Format::Json,
         (Some(FormatArg::Jsonl), output::Format::Text) => Format::Jsonl,
     };
-    let open = engine(home, args.as_of.map(|t| t.0))?;
+    let limits = Limits {
+        memory: usize::try_from(args.memory_limit).unwrap_or(usize::MAX),
+        time: (!args.timeout.is_zero()).then_some(args.timeout),
+        ..Limits::default()
+    };
+    let open = engine(home, args.as_of.map(|t| t.0), limits)?;
     let engine = &open.engine;
+    let runtime = runtime()?;
+    quiet_panics();
     // A query error reaches `main` as a `QueryError`: exit 1 when the query is wrong
-    // (`QueryError::is_bad_query`), 2 when the store or the output failed.
-    runtime()?.block_on(async {
-        let stream = engine.stream(sql).await?;
-        let mut out = output::stdout();
-        mindlog_query::write(stream, format, &mut out).await?;
-        Ok::<_, anyhow::Error>(())
-    })?;
+    // (`QueryError::is_bad_query`), 2 when the store or the output failed or a limit was passed.
+    // The engine catches DataFusion's panics; this catches any other (exit 2, one line).
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let stream = engine.stream(sql).await?;
+            let mut out = output::stdout();
+            mindlog_query::write(stream, format, &mut out).await?;
+            Ok::<_, anyhow::Error>(())
+        })
+    }));
+    match run {
+        Ok(result) => result?,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            anyhow::bail!(
+                "internal error: {}; this is a bug: report it with the query",
+                message.lines().next().unwrap_or("")
+            )
+        }
+    }
     Ok(Outcome::Success)
+}
+
+/// The query engine turns a panic inside DataFusion into `QueryError::Panicked`, whose one line
+/// says what panicked: the panic's own report (several lines on stderr) would only repeat it, so
+/// it goes to the log (`MINDLOG_LOG=debug`) instead.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        tracing::debug!(panic = %info, "caught by the query's panic boundary");
+    }));
 }
 
 /// What `export --parquet` wrote: one file per table.
@@ -105,7 +139,8 @@ impl Report for Parquet {
 }
 
 pub(crate) fn export_parquet(home: &Home, dir: &Path, as_of: Option<u64>) -> Result<Outcome> {
-    let open = engine(home, as_of)?;
+    // An export reads every table in full: no time limit.
+    let open = engine(home, as_of, Limits { time: None, ..Limits::default() })?;
     let engine = &open.engine;
     let bar = progress(None, "parquet");
     let exported = runtime()?.block_on(engine.export_parquet(dir, &|table, rows| {
