@@ -3,11 +3,13 @@
 //! `checkpoints`) from `events` and compares them entry by entry.
 //!
 //! Memory stays bounded by the number of feeds and kinds: every event's expected index entries
-//! are looked up as the log is walked (missing or wrong entries); each index table is then
-//! walked once to count its entries, and only a table holding more entries than the log
-//! explains is walked again, entry by entry against `events`, to name the extra ones.
+//! are looked up as the log is walked (on verify's workers, beside the signature checks: missing
+//! or wrong entries); each index table is then walked once to count its entries, and only a
+//! table holding more entries than the log explains is walked again, entry by entry against
+//! `events`, to name the extra ones.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use redb::{ReadOnlyTable, ReadTransaction};
 use serde::Serialize;
@@ -56,7 +58,7 @@ impl Findings {
     }
 
     /// A table that could not be read to the end: one finding, the read error as what was found.
-    fn unreadable(&mut self, table: &'static str, error: &StorageError) {
+    fn unreadable(&mut self, table: &'static str, error: &dyn std::fmt::Display) {
         self.add(table, "(table)".into(), "a readable table".into(), format!("unreadable: {error}"));
     }
 
@@ -79,12 +81,56 @@ pub(crate) struct Indexed<'a> {
     pub(crate) hash: Hash,
 }
 
-/// The comparison of the derived tables with the log, fed one event at a time in offset order.
-pub(crate) struct IndexCheck {
+/// The three index tables as of verify's snapshot, shared with its workers.
+pub(crate) struct IndexTables {
     by_feed: ReadOnlyTable<&'static [u8; 40], u64>,
     by_kind: ReadOnlyTable<&'static [u8], ()>,
     by_time: ReadOnlyTable<&'static [u8; 16], ()>,
     /// `meta.indexed_to`: the indexes cover the events below it.
+    indexed_to: u64,
+}
+
+/// What the indexes hold for one event (read errors as text).
+pub(crate) struct Lookup {
+    /// The `event_by_feed` value under the event's author and seq.
+    feed: Result<Option<u64>, String>,
+    /// Whether `event_by_kind` holds the event's key.
+    kind: Result<bool, String>,
+    /// Whether `event_by_time` holds the event's key.
+    time: Result<bool, String>,
+}
+
+impl IndexTables {
+    pub(crate) fn open(txn: &ReadTransaction) -> Result<IndexTables, StorageError> {
+        Ok(IndexTables {
+            by_feed: txn.open_table(BY_FEED)?,
+            by_kind: txn.open_table(BY_KIND)?,
+            by_time: txn.open_table(BY_TIME)?,
+            indexed_to: txn.open_table(META)?.get(INDEXED_TO)?.map_or(0, |v| v.value()),
+        })
+    }
+
+    /// The index entries of `event`, or `None` when the indexes do not cover it.
+    pub(crate) fn lookup(&self, event: &Indexed<'_>) -> Option<Lookup> {
+        (event.offset < self.indexed_to).then(|| Lookup {
+            feed: self
+                .by_feed
+                .get(&feed_key(&event.author, event.seq))
+                .map(|v| v.map(|v| v.value()))
+                .map_err(|e| e.to_string()),
+            kind: self
+                .by_kind
+                .get(kind_key(event.kind, event.offset).as_slice())
+                .map(|v| v.is_some())
+                .map_err(|e| e.to_string()),
+            time: self.by_time.get(&time_key(event.ts, event.offset)).map(|v| v.is_some()).map_err(|e| e.to_string()),
+        })
+    }
+}
+
+/// The comparison of the derived tables with the log, fed one event at a time in offset order.
+pub(crate) struct IndexCheck {
+    tables: Arc<IndexTables>,
     indexed_to: u64,
     /// Per table, the entries found as expected by the walk of the log.
     found_feed: u64,
@@ -107,13 +153,10 @@ fn be_u64(bytes: &[u8]) -> u64 {
 }
 
 impl IndexCheck {
-    pub(crate) fn new(txn: &ReadTransaction) -> Result<IndexCheck, StorageError> {
-        let indexed_to = txn.open_table(META)?.get(INDEXED_TO)?.map_or(0, |v| v.value());
-        Ok(IndexCheck {
-            by_feed: txn.open_table(BY_FEED)?,
-            by_kind: txn.open_table(BY_KIND)?,
-            by_time: txn.open_table(BY_TIME)?,
-            indexed_to,
+    pub(crate) fn new(tables: Arc<IndexTables>) -> IndexCheck {
+        IndexCheck {
+            indexed_to: tables.indexed_to,
+            tables,
             found_feed: 0,
             found_kind: 0,
             found_time: 0,
@@ -121,7 +164,7 @@ impl IndexCheck {
             kinds: BTreeMap::new(),
             heads: HashMap::new(),
             findings: Findings::default(),
-        })
+        }
     }
 
     /// A record at `offset` that cannot be decoded: its index entries are unknown.
@@ -129,31 +172,36 @@ impl IndexCheck {
         self.first_undecodable.get_or_insert(offset);
     }
 
-    /// Looks up the index entries `event` implies.
-    pub(crate) fn event(&mut self, event: &Indexed<'_>) {
-        if event.offset >= self.indexed_to {
-            return;
-        }
+    /// The tables, for verify's workers to look events up in ([`IndexTables::lookup`]).
+    pub(crate) fn tables(&self) -> Arc<IndexTables> {
+        Arc::clone(&self.tables)
+    }
+
+    /// Compares the index entries of `event` (`found`, looked up by a worker) with what it implies.
+    pub(crate) fn event(&mut self, event: &Indexed<'_>, found: Option<Lookup>) {
+        let Some(found) = found else { return };
         let Indexed { offset, author, seq, ts, kind, hash } = *event;
-        match self.by_feed.get(&feed_key(&author, seq)) {
-            Ok(Some(v)) if v.value() == offset => self.found_feed += 1,
+        match found.feed {
+            Ok(Some(v)) if v == offset => self.found_feed += 1,
             Ok(found) => self.findings.add(
                 "event_by_feed",
                 readable_feed_key(&author, seq),
                 format!("offset {offset}"),
-                found.map_or(ABSENT.into(), |v| format!("offset {}", v.value())),
+                found.map_or(ABSENT.into(), |v| format!("offset {v}")),
             ),
-            Err(e) => self.findings.unreadable("event_by_feed", &e.into()),
+            Err(e) => self.findings.unreadable("event_by_feed", &e),
         }
-        match self.by_kind.get(kind_key(kind, offset).as_slice()) {
-            Ok(Some(_)) => self.found_kind += 1,
-            Ok(None) => self.findings.add("event_by_kind", format!("{kind}@{offset}"), "present".into(), ABSENT.into()),
-            Err(e) => self.findings.unreadable("event_by_kind", &e.into()),
+        match found.kind {
+            Ok(true) => self.found_kind += 1,
+            Ok(false) => {
+                self.findings.add("event_by_kind", format!("{kind}@{offset}"), "present".into(), ABSENT.into())
+            }
+            Err(e) => self.findings.unreadable("event_by_kind", &e),
         }
-        match self.by_time.get(&time_key(ts, offset)) {
-            Ok(Some(_)) => self.found_time += 1,
-            Ok(None) => self.findings.add("event_by_time", format!("{ts}@{offset}"), "present".into(), ABSENT.into()),
-            Err(e) => self.findings.unreadable("event_by_time", &e.into()),
+        match found.time {
+            Ok(true) => self.found_time += 1,
+            Ok(false) => self.findings.add("event_by_time", format!("{ts}@{offset}"), "present".into(), ABSENT.into()),
+            Err(e) => self.findings.unreadable("event_by_time", &e),
         }
         *self.kinds.entry(kind.to_owned()).or_default() += 1;
         self.heads.insert(author, Head { author, seq, hash, offset });
@@ -199,7 +247,7 @@ impl IndexCheck {
     fn extra_feed_entries(&mut self) {
         let walk = |this: &mut IndexCheck, name: &'static str, check: bool| -> Result<u64, StorageError> {
             let mut n = 0u64;
-            for entry in this.by_feed.range::<&[u8; 40]>(..)? {
+            for entry in this.tables.by_feed.range::<&[u8; 40]>(..)? {
                 let (k, v) = entry?;
                 n += 1;
                 if !check {
@@ -227,7 +275,7 @@ impl IndexCheck {
     fn extra_kind_entries(&mut self, log: &ReadOnlyTable<u64, &'static [u8]>) {
         let walk = |this: &mut IndexCheck, name: &'static str, check: bool| -> Result<u64, StorageError> {
             let mut n = 0u64;
-            for entry in this.by_kind.range::<&[u8]>(..)? {
+            for entry in this.tables.by_kind.range::<&[u8]>(..)? {
                 let (k, _) = entry?;
                 n += 1;
                 if !check {
@@ -268,7 +316,7 @@ impl IndexCheck {
     fn extra_time_entries(&mut self, log: &ReadOnlyTable<u64, &'static [u8]>) {
         let walk = |this: &mut IndexCheck, name: &'static str, check: bool| -> Result<u64, StorageError> {
             let mut n = 0u64;
-            for entry in this.by_time.range::<&[u8; 16]>(..)? {
+            for entry in this.tables.by_time.range::<&[u8; 16]>(..)? {
                 let (k, _) = entry?;
                 n += 1;
                 if !check {

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use crate::envelope::{Envelope, hash_envelope_bytes};
 use crate::error::StorageError;
 use crate::event::{EventError, KeyCache, PayloadState, SignatureCheck, bad_in_chunk, check_payload};
-use crate::index_check::{DerivedFinding, IndexCheck, Indexed};
+use crate::index_check::{DerivedFinding, IndexCheck, IndexTables, Indexed, Lookup};
 use crate::ledger::Ledger;
 use crate::pipeline::{default_window, run_ordered};
 use crate::store::StoredEvent;
@@ -97,6 +98,8 @@ struct Checked {
     problem: Option<String>,
     /// The payload's state, when the record could be read.
     payload: Option<PayloadKind>,
+    /// What the indexes hold for the event, when it decodes and they cover it.
+    index: Option<Lookup>,
 }
 
 /// A payload's state, for counting.
@@ -121,8 +124,9 @@ thread_local! {
     static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::default());
 }
 
-/// Decodes, hashes and signature-checks one chunk of raw records (runs on a worker thread).
-fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
+/// Decodes, hashes and signature-checks one chunk of raw records and looks up their index
+/// entries (runs on a worker thread).
+fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, indexes: &IndexTables) -> Vec<Checked> {
     let mut out = Vec::with_capacity(records.len());
     let mut batch: Vec<SignatureCheck> = Vec::with_capacity(records.len());
     let mut batch_index = Vec::with_capacity(records.len());
@@ -130,14 +134,14 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
         let event = match StoredEvent::from_record(offset, &record, row.as_deref()) {
             Ok(e) => e,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None });
+                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None, index: None });
                 continue;
             }
         };
         let env = match Envelope::decode(&event.bytes) {
             Ok(env) => env,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None });
+                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None, index: None });
                 continue;
             }
         };
@@ -165,7 +169,15 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
                 Err(e) => Some(e.to_string()),
             }
         };
-        out.push(Checked { offset, fields: Ok(fields), problem, payload });
+        let index = indexes.lookup(&Indexed {
+            offset,
+            author: fields.author,
+            seq: fields.seq,
+            ts: fields.ts,
+            kind: &fields.kind,
+            hash: fields.hash,
+        });
+        out.push(Checked { offset, fields: Ok(fields), problem, payload, index });
     }
     for bad in bad_in_chunk(&batch) {
         out[batch_index[bad]].problem = Some(EventError::BadSignature.to_string());
@@ -195,7 +207,8 @@ impl Ledger {
         let mut failed_events = 0u64;
         let mut events = 0u64;
         let mut payloads = PayloadCounts::default();
-        let mut indexes = IndexCheck::new(snapshot.txn())?;
+        let mut indexes = IndexCheck::new(Arc::new(IndexTables::open(snapshot.txn())?));
+        let tables = indexes.tables();
 
         let mut apply = |checked: Vec<Checked>| {
             for c in checked {
@@ -228,14 +241,17 @@ impl Ledger {
                     failure: None,
                 });
                 state.events += 1;
-                indexes.event(&Indexed {
-                    offset: c.offset,
-                    author: fields.author,
-                    seq: fields.seq,
-                    ts: fields.ts,
-                    kind: &fields.kind,
-                    hash: fields.hash,
-                });
+                indexes.event(
+                    &Indexed {
+                        offset: c.offset,
+                        author: fields.author,
+                        seq: fields.seq,
+                        ts: fields.ts,
+                        kind: &fields.kind,
+                        hash: fields.hash,
+                    },
+                    c.index,
+                );
                 let link_problem = if fields.seq != state.last_seq + 1 {
                     Some(format!("gap in the feed: expected seq {}, found {}", state.last_seq + 1, fields.seq))
                 } else if fields.prev != state.last_hash {
@@ -270,7 +286,7 @@ impl Ledger {
                 }
                 Ok((!chunk.is_empty()).then_some(chunk))
             },
-            check_chunk,
+            |records| check_chunk(records, &tables),
             |checked| {
                 apply(checked);
                 Ok(())
