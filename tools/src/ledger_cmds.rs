@@ -460,6 +460,9 @@ pub(crate) struct Verified {
 struct ViewsChecked {
     /// Whether the views were folded again and compared (`--views`, `--full`).
     checked: bool,
+    /// Why they were not, when asked for: the views are folded from the events, so they are
+    /// not checked while events fail their checks.
+    skipped: Option<String>,
     /// How many views were compared.
     compared: usize,
     /// The views that differ from a fold from offset 0.
@@ -470,6 +473,9 @@ impl Report for Verified {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         self.report.text(out)?;
         let v = &self.views;
+        if let Some(why) = &v.skipped {
+            return writeln!(out, "views: not checked: {why}");
+        }
         if !v.checked {
             return writeln!(
                 out,
@@ -494,11 +500,14 @@ impl Report for Verified {
 pub(crate) fn verify(home: &Home, args: &VerifyArgs) -> Result<Outcome> {
     let ledger = home.open()?;
     let mut report = check(&ledger)?;
-    let views = if args.views || args.full {
+    let views = if (args.views || args.full) && report.failed_events > 0 {
+        let why = "events fail their checks, and the views are folded from them".to_owned();
+        ViewsChecked { checked: false, skipped: Some(why), compared: 0, findings: Vec::new() }
+    } else if args.views || args.full {
         let findings = check_views(home, &ledger)?;
-        ViewsChecked { checked: true, compared: mindlog_projections::view_names().len(), findings }
+        ViewsChecked { checked: true, skipped: None, compared: mindlog_projections::view_names().len(), findings }
     } else {
-        ViewsChecked { checked: false, compared: 0, findings: Vec::new() }
+        ViewsChecked { checked: false, skipped: None, compared: 0, findings: Vec::new() }
     };
     report.ok &= views.findings.is_empty();
     let verified = Verified { report, views };

@@ -238,3 +238,21 @@ fn repair_rebuilds_every_index_and_view_and_verify_passes_again() {
     ok(&home, &["persona", "create", "After"]);
     assert_eq!(json(&ok(&home, &["--json", "verify", "--full"]))["ok"], true);
 }
+
+#[test]
+fn views_are_not_folded_from_events_that_fail_their_checks() {
+    let root = tempfile::tempdir().unwrap();
+    pristine(root.path());
+    const EVENTS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("events");
+    let home = tampered(root.path(), "event", |txn| {
+        let mut t = txn.open_table(EVENTS).unwrap();
+        let mut record = t.get(100).unwrap().unwrap().value().to_vec();
+        let last = record.len() - 1;
+        record[last] ^= 0x01;
+        t.insert(100, record.as_slice()).unwrap();
+    });
+    let report = failing_verify(&home, &["--full"]);
+    assert_eq!(report["failed_feeds"], 1, "{report}");
+    assert_eq!(report["views"]["checked"], false);
+    assert!(report["views"]["skipped"].as_str().unwrap().contains("events fail their checks"), "{report}");
+}
