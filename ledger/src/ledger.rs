@@ -263,6 +263,22 @@ impl Ledger {
         Snapshot::new(&self.inner.db)
     }
 
+    /// Rebuilds every derived table of the ledger (`event_by_feed`, `event_by_kind`,
+    /// `event_by_time`, `feed_heads`, `kind_counts`, `meta.indexed_to`) from `events`, in one
+    /// durable transaction, holding off every writer: for a store whose indexes `verify` found
+    /// wrong. Returns the number of events indexed. A damaged record stops the indexing there
+    /// (the indexes are complete below it) and is returned as [`StorageError::Corrupt`].
+    pub fn rebuild_indexes(&self) -> Result<u64, StorageError> {
+        let _writers = self.lock_writers();
+        let outcome = store::rebuild_indexes(&self.inner.db)?;
+        *lock(&self.inner.heads) = store::load_heads(&self.inner.db)?;
+        self.note_damage(outcome.damaged.clone());
+        match outcome.damaged {
+            Some((offset, problem)) => Err(StorageError::Corrupt { offset, problem }),
+            None => Ok(outcome.indexed),
+        }
+    }
+
     /// The head of `author`'s feed, as of the last commit.
     pub fn head(&self, author: &PublicKey) -> Option<Head> {
         lock(&self.inner.heads).get(author).copied()

@@ -715,6 +715,25 @@ pub(crate) fn catch_up_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     Ok(outcome)
 }
 
+/// Empties every derived table of the ledger and indexes `events` again from offset 0, in one
+/// durable transaction (`mindlog repair`); stops short of a damaged record, as a catch-up does.
+pub(crate) fn rebuild_indexes(db: &Database) -> Result<CatchUp, StorageError> {
+    let txn = db.begin_write()?;
+    txn.delete_table(BY_FEED)?;
+    txn.delete_table(BY_KIND)?;
+    txn.delete_table(BY_TIME)?;
+    txn.delete_table(HEADS)?;
+    txn.delete_table(KIND_COUNTS)?;
+    txn.open_table(META)?.insert(INDEXED_TO, 0)?;
+    let log = LogTable::open(&txn)?;
+    let mut indexes = Indexes::open(&txn)?;
+    let outcome = indexes.catch_up(&log)?;
+    indexes.finish()?;
+    drop(log);
+    txn.commit()?;
+    Ok(outcome)
+}
+
 /// Every feed's head, read from the (caught-up) index.
 pub(crate) fn load_heads(db: &Database) -> Result<HashMap<PublicKey, Head>, StorageError> {
     Ok(Snapshot::new(db)?.heads()?.into_iter().map(|h| (h.author, h)).collect())

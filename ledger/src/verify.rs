@@ -1,19 +1,21 @@
 //! `verify`: re-checks every stored event — encoding, hash, signature, feed links — streaming,
-//! with signature checks batched and spread over all cores.
+//! with signature checks batched and spread over all cores, and compares every derived table
+//! with what the events imply (`index_check.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redb::ReadableTableMetadata;
 use serde::Serialize;
 
 use crate::envelope::{Envelope, hash_envelope_bytes};
 use crate::error::StorageError;
 use crate::event::{EventError, KeyCache, PayloadState, SignatureCheck, bad_in_chunk, check_payload};
+use crate::index_check::{DerivedFinding, IndexCheck, IndexTables, Indexed, Lookup};
 use crate::ledger::Ledger;
 use crate::pipeline::{default_window, run_ordered};
-use crate::store::{BY_FEED, Head, StoredEvent};
+use crate::store::StoredEvent;
 use crate::types::{Hash, PublicKey};
 
 /// Events handed to one parallel check.
@@ -40,8 +42,9 @@ pub struct VerifyReport {
     pub feed_reports: Vec<FeedReport>,
     /// Records that could not be attributed to a feed (undecodable), first 100.
     pub unattributed: Vec<Failure>,
-    /// Checks of the store's indexes against the log.
-    pub index_failures: Vec<String>,
+    /// The derived tables (indexes, heads, counters, `meta.indexed_to`, checkpoints) that differ
+    /// from what the events imply, one entry per table, in a fixed table order.
+    pub derived: Vec<DerivedFinding>,
     /// Where the payloads are: how many inline (format 1), present, erased and withheld.
     pub payloads: PayloadCounts,
 }
@@ -95,6 +98,8 @@ struct Checked {
     problem: Option<String>,
     /// The payload's state, when the record could be read.
     payload: Option<PayloadKind>,
+    /// What the indexes hold for the event, when it decodes and they cover it.
+    index: Option<Lookup>,
 }
 
 /// A payload's state, for counting.
@@ -111,14 +116,17 @@ struct Fields {
     seq: u64,
     prev: Option<Hash>,
     hash: Hash,
+    ts: u64,
+    kind: String,
 }
 
 thread_local! {
     static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::default());
 }
 
-/// Decodes, hashes and signature-checks one chunk of raw records (runs on a worker thread).
-fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
+/// Decodes, hashes and signature-checks one chunk of raw records and looks up their index
+/// entries (runs on a worker thread).
+fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, indexes: &IndexTables) -> Vec<Checked> {
     let mut out = Vec::with_capacity(records.len());
     let mut batch: Vec<SignatureCheck> = Vec::with_capacity(records.len());
     let mut batch_index = Vec::with_capacity(records.len());
@@ -126,19 +134,20 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
         let event = match StoredEvent::from_record(offset, &record, row.as_deref()) {
             Ok(e) => e,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None });
+                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None, index: None });
                 continue;
             }
         };
         let env = match Envelope::decode(&event.bytes) {
             Ok(env) => env,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None });
+                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None, index: None });
                 continue;
             }
         };
         let hash = hash_envelope_bytes(&event.bytes);
-        let fields = Fields { author: env.author, seq: env.seq, prev: env.prev, hash };
+        let fields =
+            Fields { author: env.author, seq: env.seq, prev: env.prev, hash, ts: env.ts, kind: env.kind.clone() };
         let payload = Some(match &event.payload {
             PayloadState::Inline => PayloadKind::Inline,
             PayloadState::Present(s) => PayloadKind::Present { private: s.private },
@@ -160,7 +169,15 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>) -> Vec<Checked> {
                 Err(e) => Some(e.to_string()),
             }
         };
-        out.push(Checked { offset, fields: Ok(fields), problem, payload });
+        let index = indexes.lookup(&Indexed {
+            offset,
+            author: fields.author,
+            seq: fields.seq,
+            ts: fields.ts,
+            kind: &fields.kind,
+            hash: fields.hash,
+        });
+        out.push(Checked { offset, fields: Ok(fields), problem, payload, index });
     }
     for bad in bad_in_chunk(&batch) {
         out[batch_index[bad]].problem = Some(EventError::BadSignature.to_string());
@@ -173,15 +190,15 @@ struct FeedState {
     events: u64,
     last_seq: u64,
     last_hash: Option<Hash>,
-    last_offset: u64,
     failure: Option<Failure>,
 }
 
 impl Ledger {
-    /// Re-checks the whole log. `progress` is called with the number of events checked so far.
+    /// Re-checks the whole log and every derived table. `progress` is called with the number of
+    /// events checked so far.
     ///
-    /// Memory is bounded by the number of feeds and a fixed window of in-flight chunks, not by
-    /// the length of the log.
+    /// Memory is bounded by the number of feeds, the number of kinds and a fixed window of
+    /// in-flight chunks, not by the length of the log.
     pub fn verify(&self, progress: &dyn Fn(u64)) -> Result<VerifyReport, StorageError> {
         let started = Instant::now();
         let snapshot = self.snapshot()?;
@@ -190,6 +207,8 @@ impl Ledger {
         let mut failed_events = 0u64;
         let mut events = 0u64;
         let mut payloads = PayloadCounts::default();
+        let mut indexes = IndexCheck::new(Arc::new(IndexTables::open(snapshot.txn())?));
+        let tables = indexes.tables();
 
         let mut apply = |checked: Vec<Checked>| {
             for c in checked {
@@ -207,6 +226,7 @@ impl Ledger {
                 let fields = match c.fields {
                     Ok(f) => f,
                     Err(problem) => {
+                        indexes.undecodable(c.offset);
                         failed_events += 1;
                         if unattributed.len() < 100 {
                             unattributed.push(Failure { seq: None, offset: c.offset, problem });
@@ -218,10 +238,20 @@ impl Ledger {
                     events: 0,
                     last_seq: 0,
                     last_hash: None,
-                    last_offset: 0,
                     failure: None,
                 });
                 state.events += 1;
+                indexes.event(
+                    &Indexed {
+                        offset: c.offset,
+                        author: fields.author,
+                        seq: fields.seq,
+                        ts: fields.ts,
+                        kind: &fields.kind,
+                        hash: fields.hash,
+                    },
+                    c.index,
+                );
                 let link_problem = if fields.seq != state.last_seq + 1 {
                     Some(format!("gap in the feed: expected seq {}, found {}", state.last_seq + 1, fields.seq))
                 } else if fields.prev != state.last_hash {
@@ -241,7 +271,6 @@ impl Ledger {
                 }
                 state.last_seq = fields.seq;
                 state.last_hash = Some(fields.hash);
-                state.last_offset = c.offset;
             }
             progress(events);
         };
@@ -257,40 +286,14 @@ impl Ledger {
                 }
                 Ok((!chunk.is_empty()).then_some(chunk))
             },
-            check_chunk,
+            |records| check_chunk(records, &tables),
             |checked| {
                 apply(checked);
                 Ok(())
             },
         )?;
 
-        let heads: HashMap<PublicKey, Head> = snapshot.heads()?.into_iter().map(|h| (h.author, h)).collect();
-        let mut index_failures = Vec::new();
-        for (author, state) in &feeds {
-            match heads.get(author) {
-                Some(h)
-                    if h.seq == state.last_seq && Some(h.hash) == state.last_hash && h.offset == state.last_offset => {}
-                Some(h) => index_failures.push(format!(
-                    "feed_heads for {author} says seq {} at offset {}, the log ends at seq {} at offset {}",
-                    h.seq, h.offset, state.last_seq, state.last_offset
-                )),
-                None => index_failures.push(format!("feed_heads has no entry for {author}")),
-            }
-        }
-        for author in heads.keys().filter(|a| !feeds.contains_key(a)) {
-            index_failures.push(format!("feed_heads names {author}, which has no events"));
-        }
-        for (name, next) in snapshot.checkpoints()? {
-            if next > events {
-                index_failures
-                    .push(format!("checkpoint {name:?} is at offset {next}, ahead of the log's {events} events"));
-            }
-        }
-        let feed_index_len =
-            snapshot.txn().open_table(BY_FEED).map_err(StorageError::from)?.len().map_err(StorageError::from)?;
-        if feed_index_len != events {
-            index_failures.push(format!("event_by_feed holds {feed_index_len} entries for {events} events"));
-        }
+        let derived = indexes.finish(snapshot.txn(), snapshot.len()?, snapshot.checkpoints()?)?;
 
         let mut feed_reports: Vec<FeedReport> = feeds
             .into_iter()
@@ -300,7 +303,7 @@ impl Ledger {
         let failed_feeds = feed_reports.iter().filter(|f| f.first_failure.is_some()).count() as u64;
         let elapsed = started.elapsed().max(Duration::from_nanos(1));
         Ok(VerifyReport {
-            ok: failed_events == 0 && index_failures.is_empty(),
+            ok: failed_events == 0 && derived.is_empty(),
             events,
             feeds: feed_reports.len() as u64,
             failed_feeds,
@@ -309,7 +312,7 @@ impl Ledger {
             events_per_second: events as f64 / elapsed.as_secs_f64(),
             feed_reports,
             unattributed,
-            index_failures,
+            derived,
             payloads,
         })
     }

@@ -125,6 +125,19 @@ pub enum ProjectionError {
     ScratchOpen(#[from] mindlog_ledger::OpenError),
 }
 
+/// A view that differs from the same view folded again from offset 0 ([`Projections::check`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ViewFinding {
+    /// The view.
+    pub view: String,
+    /// What differs, in one line.
+    pub problem: String,
+    /// The digest of the view folded from offset 0 (`projections status` shows digests).
+    pub expected_digest: mindlog_ledger::Hash,
+    /// The digest of the view in the store.
+    pub found_digest: mindlog_ledger::Hash,
+}
+
 /// The views of one store.
 #[derive(Clone, Debug)]
 pub struct Projections {
@@ -161,6 +174,49 @@ impl Projections {
     /// Per view: checkpoint, lag, rows, digest, skipped and ignored events.
     pub fn status(&self) -> Result<Vec<ViewStatus>, ProjectionError> {
         Ok(runner::status(&self.ledger, &all())?)
+    }
+
+    /// Compares every view with the view folded again from offset 0 into `scratch`, an empty
+    /// store that nothing else uses (a new file beside the store, or [`Ledger::in_memory`]): the
+    /// views here are caught up first, then each one's digest, rows, counters and checkpoint are
+    /// compared with the scratch fold's. The views here are not changed beyond the catch-up;
+    /// the scratch store is left holding the expected views. `progress` gets the scratch fold's
+    /// (done, to do).
+    ///
+    /// A view that cannot be caught up here (a damaged row stops its fold) is a finding too.
+    pub fn check(&self, scratch: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Vec<ViewFinding>, ProjectionError> {
+        let caught_up = self.catch_up(&|_, _| {});
+        let snapshot = self.ledger.snapshot()?;
+        runner::fold_into(&snapshot, scratch, &all(), progress)?;
+        let expected = runner::status_in(&scratch.snapshot()?, &all())?;
+        let found = runner::status_in(&snapshot, &all())?;
+        let end = snapshot.len()?;
+        let mut findings = Vec::new();
+        for (e, f) in expected.iter().zip(&found) {
+            let problem = if f.checkpoint != end {
+                let why = caught_up.as_ref().err().map(|e| format!(": {e}")).unwrap_or_default();
+                Some(format!("it stands at offset {} of {end} and could not be caught up{why}", f.checkpoint))
+            } else if e.digest != f.digest || e.rows != f.rows {
+                Some(format!("its tables differ from a fold from offset 0: {} rows expected, {} found", e.rows, f.rows))
+            } else if (e.unknown, e.ignored, e.version) != (f.unknown, f.ignored, f.version) {
+                Some(format!(
+                    "its counters differ from a fold from offset 0: version {}, {} unknown, {} ignored expected; \
+                     version {}, {} unknown, {} ignored found",
+                    e.version, e.unknown, e.ignored, f.version, f.unknown, f.ignored
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                findings.push(ViewFinding {
+                    view: f.view.clone(),
+                    problem,
+                    expected_digest: e.digest,
+                    found_digest: f.digest,
+                });
+            }
+        }
+        Ok(findings)
     }
 
     /// The views as they are now (call [`Projections::catch_up`] first to include every event).

@@ -7,7 +7,9 @@ use rayon::prelude::*;
 
 use mindlog_commands::Event;
 use mindlog_ledger::redb::{ReadableTable, TableDefinition, TableHandle};
-use mindlog_ledger::{DerivedWriteTxn, ERASED_KIND, Hash, Ledger, PayloadState, PublicKey, StorageError, StoredEvent};
+use mindlog_ledger::{
+    DerivedWriteTxn, ERASED_KIND, Hash, Ledger, PayloadState, PublicKey, Snapshot, StorageError, StoredEvent,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{self, VIEWS, def};
@@ -154,15 +156,26 @@ pub(crate) fn catch_up(
     projections: &[&dyn Projection],
     progress: &dyn Fn(u64, u64),
 ) -> Result<CatchUpReport, StorageError> {
+    fold_into(&ledger.snapshot()?, ledger, projections, progress)
+}
+
+/// Brings every view in `projections` kept in `target`'s file up to the end of the log of
+/// `snapshot`: `target` is the store itself (a catch-up) or an empty scratch store (the views
+/// `verify --views` expects).
+pub(crate) fn fold_into(
+    snapshot: &Snapshot,
+    target: &Ledger,
+    projections: &[&dyn Projection],
+    progress: &dyn Fn(u64, u64),
+) -> Result<CatchUpReport, StorageError> {
     let started = Instant::now();
-    let snapshot = ledger.snapshot()?;
     let end = snapshot.len()?;
     let mut report = CatchUpReport::default();
 
     // Where each view stands; a view of another version starts again from nothing.
     let mut starts = Vec::with_capacity(projections.len());
     {
-        let txn = ledger.begin_derived_write(VIEWS)?;
+        let txn = target.begin_derived_write(VIEWS)?;
         let mut changed = false;
         for p in projections {
             let meta = read_meta(&txn, p.name())?;
@@ -202,7 +215,6 @@ pub(crate) fn catch_up(
     // and are whole chunks, so a chunk never straddles a commit.
     let (chunks, decoded_chunks) = std::sync::mpsc::sync_channel::<Result<Vec<Decoded>, StorageError>>(4);
     std::thread::scope(|scope| -> Result<(), StorageError> {
-        let snapshot = &snapshot;
         scope.spawn(move || {
             let read = || -> Result<(), StorageError> {
                 let mut events = snapshot.events(first..end)?;
@@ -225,7 +237,7 @@ pub(crate) fn catch_up(
         let mut from = first;
         while from < end {
             let to = (from + BATCH).min(end);
-            let txn = ledger.begin_derived_write(VIEWS)?;
+            let txn = target.begin_derived_write(VIEWS)?;
             {
                 let behind: Vec<usize> = (0..projections.len()).filter(|&i| starts[i] < to).collect();
                 let mut folds = Vec::with_capacity(behind.len());
@@ -315,7 +327,11 @@ pub struct ViewStatus {
 }
 
 pub(crate) fn status(ledger: &Ledger, projections: &[&dyn Projection]) -> Result<Vec<ViewStatus>, StorageError> {
-    let snapshot = ledger.snapshot()?;
+    status_in(&ledger.snapshot()?, projections)
+}
+
+/// The status of the views kept in `snapshot`'s file.
+pub(crate) fn status_in(snapshot: &Snapshot, projections: &[&dyn Projection]) -> Result<Vec<ViewStatus>, StorageError> {
     let end = snapshot.len()?;
     let checkpoints: std::collections::HashMap<String, u64> = snapshot.checkpoints()?.into_iter().collect();
     let txn = snapshot.derived_tables(VIEWS);

@@ -81,8 +81,12 @@ pub(crate) enum Command {
     Log(LogArgs),
     /// Counts: events, feeds and their heads, kinds, file size
     Stats,
-    /// Re-check every event: encoding, hash, signature, feed links. Exit 0 valid, 1 integrity failure, 2 error
-    Verify,
+    /// Re-check every event (encoding, hash, signature, feed links) and every derived table
+    /// against the events; with --views or --full the views too. Exit 0 valid, 1 a failure, 2 error
+    Verify(VerifyArgs),
+    /// Rebuild every index of the log and every view from the events, in place (after verify
+    /// found a derived table or a view wrong; the events themselves are not touched)
+    Repair,
     /// Write every event as one JSON object per line (stdout by default)
     Export(ExportArgs),
     /// Erase the payloads of your events (hash or unique prefix): gone from the file, the views
@@ -518,6 +522,16 @@ pub(crate) struct LogArgs {
     /// With --persona: only events stamped at or before this instant
     #[arg(long, value_name = "TIME", requires = "persona")]
     pub(crate) until: Option<Instant>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// Also fold every view again from offset 0 into a scratch store and compare it with the view
+    #[arg(long)]
+    pub(crate) views: bool,
+    /// Check everything verify can check: the log, the derived tables and the views
+    #[arg(long)]
+    pub(crate) full: bool,
 }
 
 #[derive(Args, Debug)]

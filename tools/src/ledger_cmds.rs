@@ -10,9 +10,10 @@ use mindlog_ledger::{
     ExportError, ExportOptions, ExportReport, Hash, Identity, IdentityError, ImportReport, Ledger, PublicKey, Snapshot,
     StoredEvent, VerifyReport,
 };
+use mindlog_projections::{Projections, ViewFinding};
 use serde::Serialize;
 
-use crate::cli::{DemoArgs, ExportArgs, GenArgs, ImportArgs, LogArgs};
+use crate::cli::{DemoArgs, ExportArgs, GenArgs, ImportArgs, LogArgs, VerifyArgs};
 use crate::home::Home;
 use crate::output::{Report, emit, json_line};
 use crate::refusal::{Refusal, resolved};
@@ -424,18 +425,147 @@ impl Report for VerifyReport {
         for f in &self.unattributed {
             writeln!(out, "  offset {}: {}", f.offset, f.problem)?;
         }
-        for problem in &self.index_failures {
-            writeln!(out, "  index: {problem}")?;
+        for f in &self.derived {
+            writeln!(
+                out,
+                "  {}: {} wrong {}; first at {}: expected {}, found {}",
+                f.table,
+                thousands(f.wrong_entries),
+                if f.wrong_entries == 1 { "entry" } else { "entries" },
+                f.first_key,
+                f.expected,
+                f.found
+            )?;
+        }
+        if !self.derived.is_empty() {
+            let tables: Vec<&str> = self.derived.iter().map(|f| f.table.as_str()).collect();
+            writeln!(
+                out,
+                "derived tables differ from the events ({}): rebuild them with mindlog repair",
+                tables.join(", ")
+            )?;
         }
         Ok(())
     }
 }
 
-pub(crate) fn verify(home: &Home) -> Result<Outcome> {
+/// What `verify` found: the log and its derived tables, and the views if asked.
+#[derive(Serialize)]
+pub(crate) struct Verified {
+    #[serde(flatten)]
+    report: VerifyReport,
+    views: ViewsChecked,
+}
+
+/// The views' part of `verify`.
+#[derive(Serialize)]
+struct ViewsChecked {
+    /// Whether the views were folded again and compared (`--views`, `--full`).
+    checked: bool,
+    /// Why they were not, when asked for: the views are folded from the events, so they are
+    /// not checked while events fail their checks.
+    skipped: Option<String>,
+    /// How many views were compared.
+    compared: usize,
+    /// The views that differ from a fold from offset 0.
+    findings: Vec<ViewFinding>,
+}
+
+impl Report for Verified {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.report.text(out)?;
+        let v = &self.views;
+        if let Some(why) = &v.skipped {
+            return writeln!(out, "views: not checked: {why}");
+        }
+        if !v.checked {
+            return writeln!(
+                out,
+                "views: not checked (mindlog verify --views folds them again from offset 0 and compares)"
+            );
+        }
+        if v.findings.is_empty() {
+            return writeln!(out, "views: all {} match a fold from offset 0", v.compared);
+        }
+        for f in &v.findings {
+            writeln!(
+                out,
+                "  view {}: {} (digest {} expected, {} found)",
+                f.view, f.problem, f.expected_digest, f.found_digest
+            )?;
+        }
+        let names: Vec<&str> = v.findings.iter().map(|f| f.view.as_str()).collect();
+        writeln!(out, "views differ from the events ({}): rebuild them with mindlog repair", names.join(", "))
+    }
+}
+
+pub(crate) fn verify(home: &Home, args: &VerifyArgs) -> Result<Outcome> {
     let ledger = home.open()?;
-    let report = check(&ledger)?;
-    emit(&report, home.format())?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
+    let mut report = check(&ledger)?;
+    let views = if (args.views || args.full) && report.failed_events > 0 {
+        let why = "events fail their checks, and the views are folded from them".to_owned();
+        ViewsChecked { checked: false, skipped: Some(why), compared: 0, findings: Vec::new() }
+    } else if args.views || args.full {
+        let findings = check_views(home, &ledger)?;
+        ViewsChecked { checked: true, skipped: None, compared: mindlog_projections::view_names().len(), findings }
+    } else {
+        ViewsChecked { checked: false, skipped: None, compared: 0, findings: Vec::new() }
+    };
+    report.ok &= views.findings.is_empty();
+    let verified = Verified { report, views };
+    emit(&verified, home.format())?;
+    Ok(if verified.report.ok { Outcome::Success } else { Outcome::Failed })
+}
+
+/// What `repair` rebuilt.
+#[derive(Serialize)]
+pub(crate) struct Repaired {
+    /// Events indexed again.
+    events: u64,
+    /// The views folded again from offset 0.
+    views: Vec<&'static str>,
+    /// Seconds taken.
+    seconds: f64,
+}
+
+impl Report for Repaired {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "rebuilt the indexes of {} events and {} views from the events in {:.2} s; mindlog verify --full checks them",
+            thousands(self.events),
+            self.views.len(),
+            self.seconds
+        )
+    }
+}
+
+pub(crate) fn repair(home: &Home) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let ledger = home.open()?;
+    let events = ledger.rebuild_indexes()?;
+    let bar = progress(Some(events), "views");
+    Projections::new(&ledger).rebuild(None, &|done, _| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let repaired =
+        Repaired { events, views: mindlog_projections::view_names(), seconds: started.elapsed().as_secs_f64() };
+    emit(&repaired, home.format())?;
+    Ok(Outcome::Success)
+}
+
+/// Folds every view again from offset 0 into a scratch store in a temporary folder inside the
+/// home (removed afterwards) and compares it with the store's views.
+fn check_views(home: &Home, ledger: &Ledger) -> Result<Vec<ViewFinding>> {
+    let scratch_dir = tempfile::Builder::new()
+        .prefix(".verify-views-")
+        .tempdir_in(home.dir())
+        .with_context(|| format!("making a scratch folder in {}", home.dir().display()))?;
+    let scratch = Ledger::create(&scratch_dir.path().join("scratch.redb"))?;
+    let bar = progress(Some(ledger.snapshot()?.len()?), "views");
+    let findings = Projections::new(ledger).check(&scratch, &|done, _| bar.set_position(done))?;
+    bar.finish_and_clear();
+    drop(scratch);
+    Ok(findings)
 }
 
 fn check(ledger: &Ledger) -> Result<VerifyReport> {

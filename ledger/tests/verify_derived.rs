@@ -1,0 +1,214 @@
+//! `verify` compares every derived table with what `events` implies, entry by entry: each test
+//! changes one entry of one table through redb directly, and verify must name that table.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use mindlog_ledger::redb::{self, ReadableTable};
+use mindlog_ledger::{DerivedFinding, Draft, Identity, Ledger, VerifyReport};
+
+const BY_FEED: redb::TableDefinition<&[u8; 40], u64> = redb::TableDefinition::new("event_by_feed");
+const BY_KIND: redb::TableDefinition<&[u8], ()> = redb::TableDefinition::new("event_by_kind");
+const BY_TIME: redb::TableDefinition<&[u8; 16], ()> = redb::TableDefinition::new("event_by_time");
+const HEADS: redb::TableDefinition<&[u8; 32], &[u8; 48]> = redb::TableDefinition::new("feed_heads");
+const KIND_COUNTS: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("kind_counts");
+const META: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+const CHECKPOINTS: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("checkpoints");
+
+const TS: u64 = 1_767_225_600_000_000;
+const KINDS: [&str; 3] = ["note.added/1", "memo.kept/1", "chat.said/2"];
+const AUTHORS: u64 = 3;
+const PER_AUTHOR: u64 = 40;
+
+fn identity(n: u8) -> Identity {
+    Identity::from_secret(&[n; 32])
+}
+
+/// A store of 3 feeds × 40 events of three kinds, closed; returns its path.
+fn pristine(dir: &Path) -> PathBuf {
+    let path = dir.join("pristine.redb");
+    let ledger = Ledger::create(&path).unwrap();
+    for a in 0..AUTHORS {
+        let drafts = (0..PER_AUTHOR)
+            .map(|i| Draft {
+                kind: KINDS[((i + a) % 3) as usize].into(),
+                payload: format!("event {a}/{i}").into_bytes(),
+                refs: vec![],
+                ts: TS + i * 1_000 + a,
+                private: false,
+            })
+            .collect();
+        ledger.append(&identity(a as u8 + 1), drafts, mindlog_ledger::Expect::Any).unwrap();
+    }
+    assert!(ledger.verify(&|_| {}).unwrap().ok);
+    drop(ledger);
+    path
+}
+
+/// A copy of the pristine store with `change` applied to it through redb, then verified.
+fn tampered(dir: &Path, name: &str, change: impl FnOnce(&redb::WriteTransaction)) -> VerifyReport {
+    let path = dir.join(format!("{name}.redb"));
+    std::fs::copy(dir.join("pristine.redb"), &path).unwrap();
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        change(&txn);
+        txn.commit().unwrap();
+    }
+    Ledger::open(&path).unwrap().verify(&|_| {}).unwrap()
+}
+
+/// The report's only finding, which must be about `table`.
+fn only_finding(report: &VerifyReport, table: &str) -> DerivedFinding {
+    assert!(!report.ok, "verify passed a damaged {table}");
+    assert_eq!(report.failed_events, 0, "no event is damaged: {report:?}");
+    assert_eq!(report.derived.len(), 1, "one table is wrong: {:?}", report.derived);
+    let finding = report.derived[0].clone();
+    assert_eq!(finding.table, table);
+    finding
+}
+
+fn feed_key(author: u8, seq: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(identity(author).public_key().as_bytes());
+    key[32..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn kind_key(kind: &str, offset: u64) -> Vec<u8> {
+    [kind.as_bytes(), &[0], &offset.to_be_bytes()].concat()
+}
+
+fn time_key(ts: u64, offset: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&ts.to_be_bytes());
+    key[8..].copy_from_slice(&offset.to_be_bytes());
+    key
+}
+
+#[test]
+fn every_derived_table_is_compared_entry_by_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    pristine(dir.path());
+    // Author 1 wrote offsets 0..40: seq s is at offset s − 1, kind KINDS[(s − 1) % 3], ts TS + (s − 1)·1000.
+    let who = identity(1).public_key();
+
+    // event_by_feed: one value points at the wrong event.
+    let report = tampered(dir.path(), "feed-value", |txn| {
+        txn.open_table(BY_FEED).unwrap().insert(&feed_key(1, 5), 7).unwrap();
+    });
+    let f = only_finding(&report, "event_by_feed");
+    assert_eq!((f.wrong_entries, f.first_key.as_str()), (1, format!("{who}/5").as_str()));
+    assert_eq!((f.expected.as_str(), f.found.as_str()), ("offset 4", "offset 7"));
+
+    // event_by_feed: an entry missing, and one extra beyond a feed's end.
+    let report = tampered(dir.path(), "feed-missing", |txn| {
+        let mut t = txn.open_table(BY_FEED).unwrap();
+        t.remove(&feed_key(2, 3)).unwrap();
+        t.insert(&feed_key(3, PER_AUTHOR + 1), 0).unwrap();
+    });
+    assert_eq!(only_finding(&report, "event_by_feed").wrong_entries, 2);
+
+    // event_by_kind: one byte of a key flipped: the right key is missing, a wrong one is there.
+    let report = tampered(dir.path(), "kind-flip", |txn| {
+        let mut t = txn.open_table(BY_KIND).unwrap();
+        let key = kind_key(KINDS[0], 3);
+        t.remove(key.as_slice()).unwrap();
+        let mut flipped = key.clone();
+        *flipped.last_mut().unwrap() ^= 0x01; // offset 3 → 2, whose kind is KINDS[2]
+        t.insert(flipped.as_slice(), ()).unwrap();
+    });
+    let f = only_finding(&report, "event_by_kind");
+    assert_eq!(f.wrong_entries, 2);
+    assert_eq!((f.first_key.as_str(), f.expected.as_str(), f.found.as_str()), ("note.added/1@3", "present", "absent"));
+
+    // event_by_kind: an entry for an offset beyond the log.
+    let report = tampered(dir.path(), "kind-extra", |txn| {
+        txn.open_table(BY_KIND).unwrap().insert(kind_key(KINDS[1], 10_000).as_slice(), ()).unwrap();
+    });
+    let f = only_finding(&report, "event_by_kind");
+    assert_eq!((f.wrong_entries, f.first_key.as_str(), f.found.as_str()), (1, "memo.kept/1@10000", "present"));
+
+    // event_by_time: an entry's timestamp changed.
+    let report = tampered(dir.path(), "time", |txn| {
+        let mut t = txn.open_table(BY_TIME).unwrap();
+        t.remove(&time_key(TS + 9_000, 9)).unwrap();
+        t.insert(&time_key(TS + 9_001, 9), ()).unwrap();
+    });
+    let f = only_finding(&report, "event_by_time");
+    assert_eq!(f.wrong_entries, 2);
+    assert_eq!(f.first_key, format!("{}@9", TS + 9_000));
+
+    // feed_heads: one byte of a head flipped (its seq).
+    let report = tampered(dir.path(), "heads", |txn| {
+        let mut t = txn.open_table(HEADS).unwrap();
+        let key = *who.as_bytes();
+        let mut value = *t.get(&key).unwrap().unwrap().value();
+        value[7] ^= 0x01;
+        t.insert(&key, &value).unwrap();
+    });
+    let f = only_finding(&report, "feed_heads");
+    assert_eq!((f.wrong_entries, f.first_key.clone()), (1, who.to_string()));
+    assert!(f.expected.starts_with("seq 40 at offset 39") && f.found.starts_with("seq 41 at offset 39"), "{f:?}");
+
+    // feed_heads: a head missing.
+    let report = tampered(dir.path(), "heads-missing", |txn| {
+        txn.open_table(HEADS).unwrap().remove(identity(2).public_key().as_bytes()).unwrap();
+    });
+    assert_eq!(only_finding(&report, "feed_heads").found, "absent");
+
+    // kind_counts: a count changed, and a kind that has no events.
+    let report = tampered(dir.path(), "counts", |txn| {
+        let mut t = txn.open_table(KIND_COUNTS).unwrap();
+        t.insert(KINDS[2], 3).unwrap();
+        t.insert("zzz.none/1", 1).unwrap();
+    });
+    let f = only_finding(&report, "kind_counts");
+    assert_eq!((f.wrong_entries, f.first_key.as_str()), (2, KINDS[2]));
+    assert_eq!((f.expected.as_str(), f.found.as_str()), ("40", "3"));
+
+    // meta.indexed_to beyond the log.
+    let report = tampered(dir.path(), "meta", |txn| {
+        txn.open_table(META).unwrap().insert("indexed_to", 500).unwrap();
+    });
+    let f = only_finding(&report, "meta");
+    assert_eq!((f.first_key.as_str(), f.found.as_str()), ("indexed_to", "500"));
+
+    // A checkpoint beyond the log.
+    let report = tampered(dir.path(), "checkpoint", |txn| {
+        txn.open_table(CHECKPOINTS).unwrap().insert("view.persona", 121).unwrap();
+    });
+    assert_eq!(only_finding(&report, "checkpoints").first_key, "view.persona");
+
+    // Two tables at once: both named, in table order.
+    let report = tampered(dir.path(), "two", |txn| {
+        txn.open_table(KIND_COUNTS).unwrap().remove(KINDS[0]).unwrap();
+        txn.open_table(BY_TIME).unwrap().remove(&time_key(TS, 0)).unwrap();
+    });
+    let tables: Vec<&str> = report.derived.iter().map(|f| f.table.as_str()).collect();
+    assert_eq!(tables, ["event_by_time", "kind_counts"]);
+}
+
+/// Indexes the ledger wrote itself over several catch-ups (single appends, private payloads)
+/// pass.
+#[test]
+fn indexes_written_by_single_appends_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
+    for i in 0..30u64 {
+        let draft = Draft {
+            kind: KINDS[(i % 3) as usize].into(),
+            payload: vec![1],
+            refs: vec![],
+            ts: TS + i,
+            private: i % 2 == 0,
+        };
+        ledger.append_one(&identity((i % 4) as u8 + 1), draft).unwrap();
+        if i == 17 {
+            assert!(ledger.verify(&|_| {}).unwrap().ok);
+        }
+    }
+    let report = ledger.verify(&|_| {}).unwrap();
+    assert!(report.ok && report.derived.is_empty(), "{:?}", report.derived);
+}
