@@ -4,6 +4,7 @@
 //! expensive per-event work in parallel, and must see results in input order.
 
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::mpsc;
 
 /// Runs `work` on each input from `next_input` in the rayon pool, at most `window` at a time,
@@ -18,7 +19,7 @@ where
     I: Send,
     O: Send,
 {
-    let (done_tx, done_rx) = mpsc::channel::<(usize, O)>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, std::thread::Result<O>)>();
     let work = &work;
     rayon::in_place_scope(|scope| {
         let mut pending: BTreeMap<usize, O> = BTreeMap::new();
@@ -30,8 +31,11 @@ where
                     Some(input) => {
                         let tx = done_tx.clone();
                         let index = sent;
+                        // A panicking `work` (third-party code on damaged bytes) must still
+                        // answer, or the loop below would wait for it forever: its panic is sent
+                        // and raised again on this thread.
                         scope.spawn(move |_| {
-                            let _ = tx.send((index, work(input)));
+                            let _ = tx.send((index, catch_unwind(AssertUnwindSafe(|| work(input)))));
                         });
                         sent += 1;
                     }
@@ -44,6 +48,7 @@ where
             // A worker always sends before finishing, and we hold a sender, so this cannot fail
             // while work is outstanding.
             let Ok((index, output)) = done_rx.recv() else { return Ok(()) };
+            let output = output.unwrap_or_else(|panic| resume_unwind(panic));
             pending.insert(index, output);
             while let Some(output) = pending.remove(&applied) {
                 applied += 1;
@@ -61,6 +66,20 @@ pub(crate) fn default_window() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_work_panics_the_caller_instead_of_hanging_it() {
+        let mut inputs = (0..100u32).collect::<Vec<_>>().into_iter();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            run_ordered::<_, _, ()>(
+                4,
+                || Ok(inputs.next()),
+                |i| if i == 37 { panic!("damaged") } else { i },
+                |_| Ok(()),
+            )
+        }));
+        assert!(outcome.is_err());
+    }
 
     #[test]
     fn keeps_order_and_stops_on_error() {

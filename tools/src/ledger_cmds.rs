@@ -540,9 +540,63 @@ impl Report for Repaired {
     }
 }
 
+/// What `repair` made of a store whose events themselves are damaged: a salvaged copy.
+#[derive(Serialize)]
+struct Salvaged {
+    /// The damaged store, left as it was.
+    damaged: String,
+    /// The new store holding every event that still reads and verifies.
+    salvaged: String,
+    #[serde(flatten)]
+    report: mindlog_ledger::SalvageReport,
+}
+
+impl Report for Salvaged {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = &self.report;
+        writeln!(
+            out,
+            "the events themselves are damaged: salvaged {} of {} records read into {} in {:.2} s",
+            thousands(r.kept),
+            thousands(r.read),
+            self.salvaged,
+            r.seconds
+        )?;
+        if r.payloads_withheld > 0 {
+            writeln!(out, "  {} payloads failed their commitment and are withheld", thousands(r.payloads_withheld))?;
+        }
+        if !r.unreadable.is_empty() {
+            let first: Vec<String> = r.unreadable.iter().take(10).map(u64::to_string).collect();
+            writeln!(
+                out,
+                "  {} records unreadable (offsets {}…)",
+                thousands(r.unreadable.len() as u64),
+                first.join(", ")
+            )?;
+        }
+        for feed in &r.feeds {
+            let seqs: Vec<String> = feed.lost.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+            writeln!(out, "  lost from feed {}: seqs {} (kept 1-{})", feed.author, seqs.join(", "), feed.kept)?;
+        }
+        writeln!(
+            out,
+            "{} is untouched; to use the salvaged store: mv {} {}.damaged && mv {} {}",
+            self.damaged, self.damaged, self.damaged, self.salvaged, self.damaged
+        )
+    }
+}
+
 pub(crate) fn repair(home: &Home) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let ledger = home.open()?;
+    // Indexes and views are rebuilt from the events: only if the events themselves are sound. A
+    // check that panics (redb on a damaged page) says they are not.
+    let sound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&ledger)))
+        .is_ok_and(|report| report.is_ok_and(|r| r.failed_events == 0 && r.unattributed.is_empty()));
+    if !sound {
+        drop(ledger);
+        return salvage(home);
+    }
     let events = ledger.rebuild_indexes()?;
     let bar = progress(Some(events), "views");
     Projections::new(&ledger).rebuild(None, &|done, _| bar.set_position(done))?;
@@ -551,6 +605,22 @@ pub(crate) fn repair(home: &Home) -> Result<Outcome> {
         Repaired { events, views: mindlog_projections::view_names(), seconds: started.elapsed().as_secs_f64() };
     emit(&repaired, home.format())?;
     Ok(Outcome::Success)
+}
+
+/// Copies what still reads and verifies into `mind.salvaged.redb` beside the store; exit 1 when
+/// anything was lost.
+fn salvage(home: &Home) -> Result<Outcome> {
+    let damaged = home.store_path();
+    let salvaged = damaged.with_file_name("mind.salvaged.redb");
+    if salvaged.exists() {
+        anyhow::bail!("{} exists (an earlier salvage?): move it away first", salvaged.display());
+    }
+    let report = Ledger::salvage(&damaged, &salvaged)?;
+    let lost = report.lost_anything();
+    let salvaged =
+        Salvaged { damaged: damaged.display().to_string(), salvaged: salvaged.display().to_string(), report };
+    emit(&salvaged, home.format())?;
+    Ok(if lost { Outcome::Failed } else { Outcome::Success })
 }
 
 /// Folds every view again from offset 0 into a scratch store in a temporary folder inside the
