@@ -146,7 +146,7 @@ static PANIC_MESSAGE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(N
 /// backtrace (`MINDLOG_LOG=debug` logs where it happened, with the backtrace).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info.payload_as_str().unwrap_or("a panic without a message");
+        let message = panic_text(info.payload());
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
         if tracing::enabled!(tracing::Level::DEBUG) {
             let backtrace = std::backtrace::Backtrace::force_capture();
@@ -159,6 +159,15 @@ fn install_panic_hook() {
     }));
 }
 
+/// What a panic said.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
 /// The first panic's message, if any thread panicked.
 fn panic_message() -> Option<String> {
     PANIC_MESSAGE.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -167,14 +176,8 @@ fn panic_message() -> Option<String> {
 /// A command panicked: `mindlog: the store is damaged: MESSAGE; run mindlog verify, then mindlog
 /// repair`, exit 2.
 fn damaged_store(payload: &(dyn std::any::Any + Send)) -> ExitCode {
-    let message = panic_message().unwrap_or_else(|| {
-        let text = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("a panic without a message");
-        text.split_whitespace().collect::<Vec<_>>().join(" ")
-    });
+    let message =
+        panic_message().unwrap_or_else(|| panic_text(payload).split_whitespace().collect::<Vec<_>>().join(" "));
     eprintln!("mindlog: the store is damaged: {message}; run mindlog verify, then mindlog repair");
     ExitCode::from(2)
 }

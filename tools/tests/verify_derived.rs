@@ -36,7 +36,7 @@ fn tampered(root: &Path, name: &str, change: impl FnOnce(&redb::WriteTransaction
     for file in ["mind.redb", "identity.key"] {
         std::fs::copy(root.join("pristine").join(file), home.join(file)).unwrap();
     }
-    let db = redb::Database::open(&home.join("mind.redb")).unwrap();
+    let db = redb::Database::open(home.join("mind.redb")).unwrap();
     let txn = db.begin_write().unwrap();
     change(&txn);
     txn.commit().unwrap();
@@ -168,7 +168,7 @@ fn a_changed_row_in_any_view_fails_verify_views_and_names_the_view() {
     for (view, table) in VIEW_TABLES {
         let def: Raw = redb::TableDefinition::new(table);
         let has_rows = {
-            let db = redb::Database::open(&pristine.join("mind.redb")).unwrap();
+            let db = redb::Database::open(pristine.join("mind.redb")).unwrap();
             let txn = db.begin_read().unwrap();
             txn.list_tables().unwrap().any(|t| t.name() == table)
                 && txn.open_table(def).unwrap().first().unwrap().is_some()
