@@ -78,11 +78,6 @@ impl SalvageReport {
     }
 }
 
-/// One record as salvaged, verified.
-struct Found {
-    event: VerifiedEvent,
-}
-
 /// A feed's events as read: seq → (hash, prev).
 type Links = BTreeMap<u64, (Hash, Option<Hash>)>;
 
@@ -114,9 +109,9 @@ impl Ledger {
 
         // Per feed, the events that chain from seq 1 without a gap.
         let mut by_feed: HashMap<PublicKey, Links> = HashMap::new();
-        for f in &found {
-            let e = f.event.envelope();
-            by_feed.entry(e.author).or_default().insert(e.seq, (f.event.hash(), e.prev));
+        for event in &found {
+            let e = event.envelope();
+            by_feed.entry(e.author).or_default().insert(e.seq, (event.hash(), e.prev));
         }
         let mut keep: HashMap<PublicKey, u64> = HashMap::new();
         for (author, events) in &by_feed {
@@ -146,8 +141,7 @@ impl Ledger {
         let ledger = Ledger::create(to)?;
         let kept: Vec<VerifiedEvent> = found
             .into_iter()
-            .filter(|f| f.event.envelope().seq <= keep.get(&f.event.envelope().author).copied().unwrap_or(0))
-            .map(|f| f.event)
+            .filter(|event| event.envelope().seq <= keep.get(&event.envelope().author).copied().unwrap_or(0))
             .collect();
         for batch in kept.chunks(BATCH) {
             ledger.ingest(batch)?;
@@ -162,7 +156,7 @@ impl Ledger {
 fn read_all(
     db: &redb::Database,
     report: &mut SalvageReport,
-) -> Result<(Vec<Found>, HashMap<PublicKey, u64>), StorageError> {
+) -> Result<(Vec<VerifiedEvent>, HashMap<PublicKey, u64>), StorageError> {
     let txn = db.begin_read()?;
     let events = txn.open_table(EVENTS)?;
     let payloads = txn.open_table(PAYLOADS)?;
@@ -184,7 +178,7 @@ fn read_all(
                 match verify_record(offset, &record, row.as_deref()) {
                     Some((event, withheld)) => {
                         report.payloads_withheld += u64::from(withheld);
-                        found.push(Found { event });
+                        found.push(event);
                     }
                     None => report.unreadable.push(offset),
                 }

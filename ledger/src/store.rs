@@ -703,16 +703,10 @@ pub(crate) struct CatchUp {
 /// Indexes whatever `events` holds beyond the checkpoint, in its own durable transaction.
 pub(crate) fn catch_up_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     let txn = db.begin_write()?;
-    let log = LogTable::open(&txn)?;
-    if indexed_to(&txn)? >= log.next_offset() {
+    if indexed_to(&txn)? >= LogTable::open(&txn)?.next_offset() {
         return Ok(CatchUp::default());
     }
-    let mut indexes = Indexes::open(&txn)?;
-    let outcome = indexes.catch_up(&log)?;
-    indexes.finish()?;
-    drop(log);
-    txn.commit()?;
-    Ok(outcome)
+    index_and_commit(txn)
 }
 
 /// Empties every derived table of the ledger and indexes `events` again from offset 0, in one
@@ -725,6 +719,11 @@ pub(crate) fn rebuild_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     txn.delete_table(HEADS)?;
     txn.delete_table(KIND_COUNTS)?;
     txn.open_table(META)?.insert(INDEXED_TO, 0)?;
+    index_and_commit(txn)
+}
+
+/// Indexes `events` from `meta.indexed_to` on and commits.
+fn index_and_commit(txn: redb::WriteTransaction) -> Result<CatchUp, StorageError> {
     let log = LogTable::open(&txn)?;
     let mut indexes = Indexes::open(&txn)?;
     let outcome = indexes.catch_up(&log)?;

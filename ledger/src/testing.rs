@@ -15,12 +15,9 @@ pub struct Disk(Arc<RwLock<Vec<u8>>>);
 /// disk that died), reads too when `reads` is set.
 #[derive(Debug)]
 pub struct Plan {
-    /// Operations counted so far.
-    pub ops: AtomicU64,
-    /// The first operation that fails.
-    pub fail_at: u64,
-    /// Whether reads count and fail too.
-    pub reads: bool,
+    ops: AtomicU64,
+    fail_at: u64,
+    reads: bool,
 }
 
 impl Plan {
@@ -38,10 +35,8 @@ impl Plan {
 /// A redb storage backend over a [`Disk`] that fails as its [`Plan`] says.
 #[derive(Debug)]
 pub struct Faulty {
-    /// What it stores into.
-    pub disk: Disk,
-    /// When it fails.
-    pub plan: Arc<Plan>,
+    disk: Disk,
+    plan: Arc<Plan>,
 }
 
 impl Faulty {
