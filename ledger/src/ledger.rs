@@ -368,8 +368,8 @@ impl Ledger {
     /// Erases the payloads of `offsets`, events of `identity`'s own feed in envelope format 2,
     /// and appends the signed `ledger.erased/1` events that say so (refs: their hashes, at most
     /// 64 to an event; payload: `reason`), in one durable transaction. The payloads and salts are
-    /// removed from the log; their bytes may stay in the file's free pages until [`Ledger::scrub`]
-    /// overwrites them. Returns the erasure events.
+    /// removed from the log; their bytes may stay in the file (free pages, unused tails of pages)
+    /// until [`Ledger::scrub`] rewrites it. Returns the erasure events.
     pub fn erase(
         &self,
         identity: &Identity,

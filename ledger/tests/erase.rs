@@ -44,7 +44,7 @@ fn an_erased_payload_is_gone_from_the_file_exports_and_reads() {
     let erasure = ledger.erase(&me, &[target.offset], "asked to forget", TS + 1).unwrap()[0];
     assert_eq!(erasure.seq, 1002);
     // The row is gone, but redb keeps the freed page, marker and all, until a later commit reuses
-    // it; `scrub` overwrites every free page.
+    // it; `scrub` rewrites the file with only what is live.
     assert!(contains(&std::fs::read(&path).unwrap(), marker.as_bytes()), "the freed page still holds it");
     let scrub = ledger.scrub().unwrap();
     assert!(!contains(&std::fs::read(&path).unwrap(), marker.as_bytes()), "still in the file after {scrub:?}");
