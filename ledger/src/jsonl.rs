@@ -73,6 +73,22 @@ pub struct ExportReport {
     pub first_skipped: Option<u64>,
 }
 
+/// Which events [`Ledger::export_lines`] gives: all, or one author's, or one kind's, or both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineFilter {
+    /// Only this author's events.
+    pub author: Option<PublicKey>,
+    /// Only events of this kind (`persona.created/1`).
+    pub kind: Option<String>,
+}
+
+impl LineFilter {
+    /// Whether the event of `envelope` is one of those wanted.
+    pub fn admits(&self, envelope: &EnvelopeRef<'_>) -> bool {
+        self.author.is_none_or(|a| a == envelope.author) && self.kind.as_deref().is_none_or(|k| k == envelope.kind)
+    }
+}
+
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -244,6 +260,48 @@ impl Ledger {
         )?;
         out.flush()?;
         Ok(report)
+    }
+
+    /// Renders the export lines of the events at `offsets` that `filter` admits, in offset order,
+    /// checking each record as [`Ledger::export_jsonl`] does, and gives each to `each` with its
+    /// offset (the line without its newline); private payloads are withheld. Stops after `limit`
+    /// lines, or when `each` returns `false`, or at the end of the log. Returns the offset to
+    /// read from next. Reads the log only (never the indexes), so a live reader never waits for a
+    /// writer; memory stays bounded by one chunk of lines.
+    pub fn export_lines(
+        &self,
+        offsets: std::ops::Range<u64>,
+        filter: &LineFilter,
+        limit: u64,
+        each: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<u64, ExportError> {
+        let snapshot = self.log_snapshot()?;
+        let end = offsets.end.min(snapshot.len()?);
+        let mut next = offsets.start;
+        let mut sent = 0u64;
+        let mut line = Vec::with_capacity(2048);
+        for r in snapshot.records(offsets.start..end)? {
+            let (offset, record, row) = r?;
+            let row_bytes = row.as_ref().map(|r| r.value());
+            let event = EventRef::from_record(offset, record.value(), row_bytes)?;
+            let envelope = event.envelope()?;
+            next = offset + 1;
+            if !filter.admits(&envelope) {
+                continue;
+            }
+            let mut row = event.payload(&envelope).map(|_| event.row)?;
+            event.check(&envelope).map_err(|problem| ExportError::BadRecord { offset, problem })?;
+            if let Some(PayloadRef::Present { private: true, .. }) = row {
+                row = Some(PayloadRef::Withheld);
+            }
+            line.clear();
+            write_line(&mut line, &envelope, event.bytes, event.hash, event.signature, row);
+            sent += 1;
+            if !each(offset, &line) || sent >= limit {
+                break;
+            }
+        }
+        Ok(next.max(offsets.start))
     }
 
     /// Reads exported lines, checks every one (shape, hash, signature, feed continuity), and adds

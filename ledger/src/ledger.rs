@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use redb::Database;
 
@@ -124,7 +124,12 @@ struct Inner {
     queue: Mutex<Vec<Job>>,
     /// Held by the caller that is committing the queue (the group-commit leader).
     leader: Mutex<()>,
+    /// Called after every commit that adds events or changes a payload ([`Ledger::on_commit`]).
+    commit_hook: OnceLock<CommitHook>,
 }
+
+/// What [`Ledger::on_commit`] calls.
+type CommitHook = Arc<dyn Fn() + Send + Sync>;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -201,6 +206,7 @@ impl Ledger {
                 damaged: Mutex::new(None),
                 queue: Mutex::new(Vec::new()),
                 leader: Mutex::new(()),
+                commit_hook: OnceLock::new(),
             }),
         };
         ledger.note_damage(caught_up.damaged);
@@ -229,6 +235,26 @@ impl Ledger {
     /// Holds off every writer of this handle until the guard drops (group commits and erasures).
     pub(crate) fn lock_writers(&self) -> std::sync::MutexGuard<'_, ()> {
         self.inner.leader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Calls `hook` after every durable commit that adds events to the log or changes a payload
+    /// (appends, ingest, import, erasures), once per commit, on the committing thread, after the
+    /// commit is visible to new readers: a live reader waits for it instead of polling. One hook
+    /// per store; returns `false` (and keeps the first) if one is set already.
+    pub fn on_commit(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {
+        self.inner.commit_hook.set(Arc::new(hook)).is_ok()
+    }
+
+    fn committed(&self) {
+        if let Some(hook) = self.inner.commit_hook.get() {
+            hook();
+        }
+    }
+
+    /// How many handles (clones of this one) are open on the store in this process, this one
+    /// included: a host that must close the store (for a scrub) waits until it holds the last.
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.inner)
     }
 
     /// The store file.
@@ -260,6 +286,12 @@ impl Ledger {
     pub fn snapshot(&self) -> Result<Snapshot, StorageError> {
         let caught_up = store::catch_up_indexes(&self.inner.db)?;
         self.note_damage(caught_up.damaged);
+        Snapshot::new(&self.inner.db)
+    }
+
+    /// A read view for reads by offset only, without bringing the indexes up to date first (which
+    /// needs the write transaction): live readers of the log never wait for a writer.
+    pub(crate) fn log_snapshot(&self) -> Result<Snapshot, StorageError> {
         Snapshot::new(&self.inner.db)
     }
 
@@ -312,6 +344,7 @@ impl Ledger {
                         break;
                     }
                     commit_and_answer(&self.inner.db, &self.inner.heads, group);
+                    self.committed();
                 }
             }
             match answer.recv_timeout(std::time::Duration::from_micros(200)) {
@@ -346,6 +379,7 @@ impl Ledger {
         }
         Ok(WriteBatch {
             txn,
+            hook: self.inner.commit_hook.get().cloned(),
             heads: Arc::clone(&self.inner.heads),
             changed: HashMap::new(),
             poisoned: false,
@@ -417,6 +451,7 @@ impl Ledger {
         if let Some(last) = appended.last() {
             let head = Head { author, seq: last.seq, hash: last.hash, offset: last.offset };
             commit_with_heads(txn, &self.inner.heads, HashMap::from([(author, head)]))?;
+            self.committed();
         }
         Ok(appended)
     }
@@ -434,6 +469,7 @@ impl Ledger {
             }
         }
         txn.commit().map_err(StorageError::from)?;
+        self.committed();
         Ok(())
     }
 }
@@ -555,6 +591,8 @@ fn seal_job(head: Option<Head>, job: &Job) -> Result<Vec<VerifiedEvent>, AppendE
 /// discards everything it holds.
 pub(crate) struct WriteBatch {
     txn: redb::WriteTransaction,
+    /// The store's commit hook, called once this batch is committed.
+    hook: Option<CommitHook>,
     heads: HeadCache,
     changed: HashMap<PublicKey, Head>,
     poisoned: bool,
@@ -609,7 +647,11 @@ impl WriteBatch {
         if self.poisoned {
             return Err(poisoned());
         }
-        commit_with_heads(self.txn, &self.heads, self.changed)
+        commit_with_heads(self.txn, &self.heads, self.changed)?;
+        if let Some(hook) = &self.hook {
+            hook();
+        }
+        Ok(())
     }
 }
 

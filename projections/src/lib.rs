@@ -73,6 +73,15 @@ pub fn payload_json(kind: &str, payload: &[u8]) -> Option<String> {
 }
 
 /// Every view this build maintains.
+/// Held while a fold writes the views of a store. A fold reads each view's checkpoint and then
+/// folds from there in several transactions: two at once on the same store (a node serving
+/// concurrent commands) would fold the same events twice, so a process folds one at a time.
+/// A caller that waited finds the views caught up and has little left to do.
+fn folding() -> std::sync::MutexGuard<'static, ()> {
+    static FOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    FOLDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn all() -> Vec<&'static dyn Projection> {
     vec![
         &persona::PersonaView,
@@ -152,6 +161,7 @@ impl Projections {
 
     /// Folds every event not folded yet into every view. `progress` gets (done, to do).
     pub fn catch_up(&self, progress: &dyn Fn(u64, u64)) -> Result<CatchUpReport, ProjectionError> {
+        let _one_at_a_time = folding();
         Ok(runner::catch_up(&self.ledger, &all(), progress)?)
     }
 
@@ -167,6 +177,7 @@ impl Projections {
                 found
             }
         };
+        let _one_at_a_time = folding();
         runner::clear(&self.ledger, &chosen)?;
         Ok(runner::catch_up(&self.ledger, &chosen, progress)?)
     }

@@ -114,9 +114,13 @@ pub(crate) enum Command {
     /// The model a persona runs on
     #[command(subcommand)]
     Model(ModelCmd),
+    /// Serve this home: the HTTP API with live subscriptions, and every mindlog command run on
+    /// this home while it runs (docs/api.md). Stop with Ctrl-C
+    Node(NodeArgs),
     /// Run commands given as JSON (one object, an array, or one object per line); - for stdin
     Submit {
         /// The JSON file (docs/commands.md gives every command's JSON form)
+        #[arg(value_parser = crate::served::path_arg)]
         file: PathBuf,
     },
     /// The views folded from the log: status, rebuild
@@ -541,7 +545,7 @@ pub(crate) struct ExportArgs {
     #[arg(long)]
     pub(crate) jsonl: bool,
     /// With --jsonl: write to this file instead of stdout
-    #[arg(short = 'o', long, value_name = "FILE", requires = "jsonl")]
+    #[arg(short = 'o', long, value_name = "FILE", requires = "jsonl", value_parser = crate::served::path_arg)]
     pub(crate) output: Option<PathBuf>,
     /// With --jsonl: include private payloads (by default they are written as withheld)
     #[arg(long, requires = "jsonl")]
@@ -551,7 +555,7 @@ pub(crate) struct ExportArgs {
     #[arg(long, requires = "jsonl")]
     pub(crate) skip_bad: bool,
     /// Write events and every view as Parquet files (one per table) into DIR
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = crate::served::path_arg)]
     pub(crate) parquet: Option<PathBuf>,
     /// With --parquet: compute time-dependent columns as of this instant (default: now)
     #[arg(long, value_name = "TIME", requires = "parquet")]
@@ -572,8 +576,31 @@ pub(crate) struct EraseArgs {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct NodeArgs {
+    /// The address to listen on; port 0 picks a free port. Beyond loopback only with --allow-remote
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Allow --listen on an address other hosts can reach (the token still guards every route)
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    /// How the node logs on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How the node logs.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// One line per event, for people
+    Text,
+    /// One JSON object per line, with every field
+    Json,
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct ImportArgs {
     /// A file written by `mindlog export --jsonl`, or - for stdin
+    #[arg(value_parser = crate::served::path_arg)]
     pub(crate) file: PathBuf,
 }
 

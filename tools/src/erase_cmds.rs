@@ -55,7 +55,11 @@ pub(crate) fn scrubbed(scrub: &ScrubReport) -> String {
 pub(crate) fn forget_and_scrub(ledger: Ledger, projections: Projections) -> Result<ScrubReport> {
     catch_up_views(&projections)?;
     drop(projections);
-    Ok(ledger.scrub()?)
+    match crate::served::current() {
+        // A node holds the store for every request: the scrub waits until it holds it alone.
+        Some(served) => served.hosted.exclusive(ledger, |ledger| Ok(ledger.scrub()?)),
+        None => Ok(ledger.scrub()?),
+    }
 }
 
 fn signed_by(erasures: &[Written]) -> String {
@@ -92,7 +96,7 @@ pub(crate) fn forget(home: &Home, command: MemoryForget, erase: bool) -> Result<
     };
     if !erase {
         emit(&crate::session::WrittenReport(crate::session::written(&events)), home.format())?;
-        eprintln!("memory forgotten");
+        say!("memory forgotten");
         return Ok(Outcome::Success);
     }
     let memories: Vec<Hash> = events
@@ -111,7 +115,7 @@ pub(crate) fn forget(home: &Home, command: MemoryForget, erase: bool) -> Result<
         }
     }
     drop(snapshot);
-    eprintln!("memory forgotten");
+    say!("memory forgotten");
     erase_offsets(home, session, &offsets, "", false)
 }
 
@@ -139,7 +143,7 @@ pub(crate) fn erase_persona(home: &Home, reference: &str, reason: &str) -> Resul
         .map(|t| t.offset)
         .collect();
     if offsets.is_empty() {
-        eprintln!("persona {:?} has no memories, messages, reflections or emotions to erase", info.name);
+        say!("persona {:?} has no memories, messages, reflections or emotions to erase", info.name);
         return Ok(Outcome::Success);
     }
     erase_offsets(home, session, &offsets, reason, false)

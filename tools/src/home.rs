@@ -35,7 +35,12 @@ pub(crate) struct Home {
 
 impl Home {
     /// `--home`, else `$MINDLOG_HOME`, else `~/.mindlog`.
+    /// A command a node runs for a client runs on the node's home, whatever the client named (it
+    /// found the node through the same home).
     pub(crate) fn resolve(flag: Option<PathBuf>, signer: Option<String>, format: Format) -> Result<Home> {
+        if let Some(served) = crate::served::current() {
+            return Ok(Home { dir: served.hosted.home().to_owned(), signer, format });
+        }
         let dir = match flag.or_else(|| std::env::var_os("MINDLOG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from)) {
             Some(dir) => dir,
             None => {
@@ -68,6 +73,9 @@ impl Home {
     /// mindlog process has it open, waits (saying so once on stderr) until it is free, but at most
     /// [`busy_timeout`]: then fails with one line saying what holds the store.
     pub(crate) fn open(&self) -> Result<Ledger> {
+        if let Some(served) = crate::served::current() {
+            return served.hosted.ledger();
+        }
         let path = self.store_path();
         let limit = busy_timeout()?;
         let started = Instant::now();
@@ -85,7 +93,7 @@ impl Home {
                         );
                     }
                     if !said && waited > Duration::from_millis(500) {
-                        eprintln!(
+                        say!(
                             "waiting for another mindlog process to close {} (at most {} s) …",
                             path.display(),
                             limit.as_secs_f64()

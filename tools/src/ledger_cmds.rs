@@ -50,7 +50,7 @@ fn init_home(home: &Home) -> Result<InitReport> {
     let key_path = home.key_path();
     let key_created = match Identity::generate()?.save_new(&key_path) {
         Ok(()) => {
-            eprintln!("created {} (mode 0600)", key_path.display());
+            say!("created {} (mode 0600)", key_path.display());
             true
         }
         Err(IdentityError::AlreadyExists(_)) => false,
@@ -59,16 +59,16 @@ fn init_home(home: &Home) -> Result<InitReport> {
     // A kept key must be one: a regular file others cannot read (else exit 2, `run chmod 600`).
     let identity = Identity::load(&key_path)?;
     if !key_created {
-        eprintln!("{} already exists; kept it (mindlog never overwrites a key)", key_path.display());
+        say!("{} already exists; kept it (mindlog never overwrites a key)", key_path.display());
     }
     let store_path = home.store_path();
     let store_created = if store_path.exists() {
         home.open()?;
-        eprintln!("{} already exists; kept it", store_path.display());
+        say!("{} already exists; kept it", store_path.display());
         false
     } else {
         Ledger::create(&store_path)?;
-        eprintln!("created {}", store_path.display());
+        say!("created {}", store_path.display());
         true
     };
     Ok(InitReport {
@@ -693,7 +693,7 @@ pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
                 Ok(report) => {
                     out.flush()?;
                     if let Some(warning) = skipped_warning(&report) {
-                        eprintln!("mindlog: {warning}");
+                        say!("mindlog: {warning}");
                     }
                     None
                 }
@@ -712,7 +712,7 @@ pub(crate) fn export(home: &Home, args: &ExportArgs) -> Result<Outcome> {
     match bad {
         None => Ok(Outcome::Success),
         Some(e) => {
-            eprintln!("mindlog: {e}");
+            say!("mindlog: {e}");
             Ok(Outcome::Failed)
         }
     }
@@ -782,7 +782,7 @@ impl Report for Imported {
 pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
     let ledger = home.open()?;
     let (mut input, len): (Box<dyn BufRead>, Option<u64>) = if args.file.as_os_str() == "-" {
-        (Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock())), None)
+        (Box::new(BufReader::with_capacity(1 << 20, crate::served::stdin())), None)
     } else {
         let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
         let len = file.metadata().ok().map(|m| m.len());

@@ -2,6 +2,8 @@
 //! exit code (0 success, 1 the thing checked is wrong, 2 usage, I/O or internal error).
 
 #[macro_use]
+mod output;
+#[macro_use]
 mod refusal;
 
 mod bench;
@@ -10,9 +12,11 @@ mod erase_cmds;
 mod home;
 mod ledger_cmds;
 mod market_cmds;
-mod output;
+mod node;
 mod persona_cmds;
 mod query_cmds;
+mod remote;
+mod served;
 mod session;
 mod ui;
 mod workload;
@@ -46,35 +50,111 @@ pub(crate) enum Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing(&cli);
     install_panic_hook();
-    // The panic boundary (ARCHITECTURE.md, "Panic boundaries"): code that is not ours (redb's
-    // B-tree on a damaged page) or that trusts a length read from the file can panic on a damaged
-    // store; the user gets one line and exit 2, never a backtrace and exit 101.
+    // While a node serves this home, the command runs there (the node holds the store).
+    if remote::forwards(&cli.command) {
+        match remote::node_for(cli.home.clone()) {
+            Ok(Some(node)) => return remote::forward(&node, cli, &args),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("mindlog: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::from(execute(cli).code)
+}
+
+/// Logs on stderr, at `warn` unless `MINDLOG_LOG` says otherwise (`info` for a node, in the
+/// format of its `--log-format`).
+fn init_tracing(cli: &Cli) {
+    let (default, json) = match &cli.command {
+        Command::Node(args) => ("info", args.log_format == cli::LogFormat::Json),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json { builder.json().init() } else { builder.init() }
+}
+
+/// How a command ended: its exit code, and for one that did not succeed, why (the line it
+/// printed on stderr), which the node's HTTP routes turn into a status.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) code: u8,
+    pub(crate) failure: Option<Failure>,
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line is wrong (exit 2).
+    Usage(String),
+    /// The thing checked is wrong, and the command said so in its output (exit 1).
+    Failed,
+    /// A rule rejected the command (exit 1).
+    Rejected(mindlog_commands::Rejection),
+    /// The command refused its input (exit 1).
+    Refused(refusal::Refusal),
+    /// A query the engine refused as wrong (exit 1).
+    BadQuery(String),
+    /// A query ran past its time limit (exit 2).
+    TimedOut(String),
+    /// A query needed more memory than its limit (exit 2).
+    TooLarge(String),
+    /// The store is damaged: a panic (exit 2).
+    Damaged(String),
+    /// Anything else (exit 2).
+    Error(String),
+}
+
+impl Failure {
+    /// The one line the command printed about it (without `mindlog: `).
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Failure::Failed => "the check failed; the report says what".to_owned(),
+            Failure::Rejected(rejection) => rejection.to_string(),
+            Failure::Refused(refusal) => refusal.to_string(),
+            Failure::Usage(m)
+            | Failure::BadQuery(m)
+            | Failure::TimedOut(m)
+            | Failure::TooLarge(m)
+            | Failure::Error(m) => m.clone(),
+            Failure::Damaged(m) => format!("the store is damaged: {m}; run mindlog verify, then mindlog repair"),
+        }
+    }
+}
+
+/// Runs a parsed command inside the panic boundary (ARCHITECTURE.md, "Panic boundaries"): code
+/// that is not ours (redb's B-tree on a damaged page) or that trusts a length read from the file
+/// can panic on a damaged store; the user gets one line and exit 2, never a backtrace and exit
+/// 101. Prints what went wrong on the command's stderr. The same for the process and for a
+/// command a node runs for a client.
+pub(crate) fn execute(cli: Cli) -> Finished {
     let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
         Ok(result) => result,
         Err(payload) => return damaged_store(&*payload),
     };
-    match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Failed) => ExitCode::from(1),
+    let (code, failure) = match result {
+        Ok(Outcome::Success) => (0, None),
+        Ok(Outcome::Failed) => (1, Some(Failure::Failed)),
         Ok(Outcome::Rejected(rejection)) => {
-            eprintln!("mindlog: {rejection}");
-            ExitCode::from(1)
+            say!("mindlog: {rejection}");
+            (1, Some(Failure::Rejected(rejection)))
         }
         Ok(Outcome::Refused(refusal)) => {
-            eprintln!("mindlog: {refusal}");
-            ExitCode::from(1)
+            say!("mindlog: {refusal}");
+            (1, Some(Failure::Refused(refusal)))
         }
         Err(e) => exit_for_error(&e),
-    }
+    };
+    Finished { code, failure }
 }
 
 /// Help and version go to stdout (exit 0); `mindlog` or a command group alone prints its help on
@@ -93,10 +173,16 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         }
         _ => {
             let args: Vec<String> = std::env::args().skip(1).collect();
-            eprintln!("mindlog: {}; see {} --help", one_line(&e.render().to_string()), command_path(&args).join(" "));
+            eprintln!("mindlog: {}", usage_line(e, &args));
             ExitCode::from(2)
         }
     }
+}
+
+/// A usage error on one line, `<what is wrong>; see mindlog <command> --help`, for the command
+/// line `args` (without the program's name).
+pub(crate) fn usage_line(e: &clap::Error, args: &[String]) -> String {
+    format!("{}; see {} --help", one_line(&e.render().to_string()), command_path(args).join(" "))
 }
 
 /// clap's error message without its usage block: the message and its tips, on one line.
@@ -168,39 +254,53 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("a panic without a message")
 }
 
-/// The first panic's message, if any thread panicked.
+/// The first panic's message, if any thread panicked (in a node, only the panic of this request
+/// counts: another request's panic says nothing about this one).
 fn panic_message() -> Option<String> {
+    if served::current().is_some() {
+        return None;
+    }
     PANIC_MESSAGE.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// A command panicked: `mindlog: the store is damaged: MESSAGE; run mindlog verify, then mindlog
 /// repair`, exit 2.
-fn damaged_store(payload: &(dyn std::any::Any + Send)) -> ExitCode {
+fn damaged_store(payload: &(dyn std::any::Any + Send)) -> Finished {
     let message =
         panic_message().unwrap_or_else(|| panic_text(payload).split_whitespace().collect::<Vec<_>>().join(" "));
-    eprintln!("mindlog: the store is damaged: {message}; run mindlog verify, then mindlog repair");
-    ExitCode::from(2)
+    say!("mindlog: the store is damaged: {message}; run mindlog verify, then mindlog repair");
+    Finished { code: 2, failure: Some(Failure::Damaged(message)) }
 }
 
-fn exit_for_error(error: &anyhow::Error) -> ExitCode {
+fn exit_for_error(error: &anyhow::Error) -> (u8, Option<Failure>) {
     let closed_pipe = error.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     });
     if closed_pipe || output::reader_went_away() {
         // The reader went away (`mindlog log --json | head -1`): not an error.
-        return ExitCode::SUCCESS;
+        return (0, None);
     }
-    match panic_message() {
+    let message = match panic_message() {
         // A worker thread panicked and the command failed with it: say what the panic said.
-        Some(panic) => eprintln!("mindlog: {error:#} (a worker thread stopped: {panic})"),
-        None => eprintln!("mindlog: {error:#}"),
-    }
+        Some(panic) => format!("{error:#} (a worker thread stopped: {panic})"),
+        None => format!("{error:#}"),
+    };
+    say!("mindlog: {message}");
     // A query the engine refused as wrong is the user's to fix (exit 1), like a refusal; a store
     // or output failure is not (exit 2).
     let bad_query = error
         .chain()
         .any(|c| c.downcast_ref::<mindlog_query::QueryError>().is_some_and(mindlog_query::QueryError::is_bad_query));
-    ExitCode::from(if bad_query { 1 } else { 2 })
+    let limit = error.chain().find_map(|c| match c.downcast_ref::<mindlog_query::QueryError>() {
+        Some(mindlog_query::QueryError::TimedOut { .. }) => Some(Failure::TimedOut(message.clone())),
+        Some(mindlog_query::QueryError::OutOfMemory { .. }) => Some(Failure::TooLarge(message.clone())),
+        _ => None,
+    });
+    match limit {
+        Some(failure) => (2, Some(failure)),
+        None if bad_query => (1, Some(Failure::BadQuery(message))),
+        None => (2, Some(Failure::Error(message))),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -216,6 +316,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stats => ledger_cmds::stats(&home),
         Command::Verify(args) => ledger_cmds::verify(&home, &args),
         Command::Repair => ledger_cmds::repair(&home),
+        Command::Node(args) => node::run(&home, &args),
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),

@@ -55,7 +55,7 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
         IdentityCmd::New { name } => {
             or_refuse!(crate::home::new_identity_name(&name));
             let identity = home.new_identity(&name)?;
-            eprintln!("created identity {name:?}; sign with --as {name}");
+            say!("created identity {name:?}; sign with --as {name}");
             emit(&IdentityLine { name, public_key: identity.public_key(), default: false }, home.format())?;
         }
         IdentityCmd::List => {
@@ -341,7 +341,7 @@ pub(crate) fn leaderboard(home: &Home, board: BoardArg, limit: usize) -> Result<
             emit(&CreatorBoard(ranks), home.format())?;
         }
     }
-    eprintln!("ranked by formula {}", mindlog_projections::LEADERBOARD_FORMULA);
+    say!("ranked by formula {}", mindlog_projections::LEADERBOARD_FORMULA);
     Ok(Outcome::Success)
 }
 

@@ -6,7 +6,7 @@
 //! exits 0.
 
 use std::io::{self, BufWriter, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -123,29 +123,59 @@ pub(crate) fn decimal(x: f64, decimals: usize) -> String {
     }
 }
 
-/// Set when a write to stdout found the reader gone.
-static READER_GONE: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Set when a write to stdout found the reader gone (per thread: a node runs many commands).
+    static READER_GONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// Whether a write to stdout found that the reader went away (a closed pipe): then the command's
 /// error is not one.
 pub(crate) fn reader_went_away() -> bool {
-    READER_GONE.load(Ordering::Relaxed)
+    READER_GONE.get()
 }
 
-/// Standard output, buffered, noting a closed pipe for [`reader_went_away`].
+/// Standard output, buffered, noting a closed pipe for [`reader_went_away`]: the process's, or,
+/// for a command a node runs for a client, the client's ([`crate::served`]).
 pub(crate) fn stdout() -> BufWriter<Stdout> {
-    BufWriter::with_capacity(1 << 16, Stdout(io::stdout()))
+    let out = match crate::served::current() {
+        Some(served) => Stdout::Served(Arc::clone(&served.sink)),
+        None => Stdout::Process(io::stdout()),
+    };
+    BufWriter::with_capacity(1 << 16, out)
+}
+
+/// Writes one line on standard error: the process's, or the client's when served. Every message
+/// a command prints beside its output goes through here (the `say!` macro).
+pub(crate) fn stderr_line(line: std::fmt::Arguments<'_>) {
+    match crate::served::current() {
+        Some(served) => {
+            let _ = served.sink.stderr(format!("{line}\n").as_bytes());
+        }
+        None => {
+            let _ = writeln!(io::stderr().lock(), "{line}");
+        }
+    }
+}
+
+/// `eprintln!` for commands: one line on the command's standard error ([`stderr_line`]).
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::output::stderr_line(format_args!($($arg)*)) };
 }
 
 /// Standard output that remembers a broken pipe.
-pub(crate) struct Stdout(io::Stdout);
+pub(crate) enum Stdout {
+    /// This process's.
+    Process(io::Stdout),
+    /// A client's, through the node.
+    Served(Arc<dyn crate::served::Sink>),
+}
 
 impl Stdout {
     fn note<T>(result: io::Result<T>) -> io::Result<T> {
         if let Err(e) = &result
             && e.kind() == io::ErrorKind::BrokenPipe
         {
-            READER_GONE.store(true, Ordering::Relaxed);
+            READER_GONE.set(true);
         }
         result
     }
@@ -153,11 +183,17 @@ impl Stdout {
 
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Stdout::note(self.0.write(buf))
+        match self {
+            Stdout::Process(out) => Stdout::note(out.write(buf)),
+            Stdout::Served(sink) => Stdout::note(sink.stdout(buf).map(|()| buf.len())),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Stdout::note(self.0.flush())
+        match self {
+            Stdout::Process(out) => Stdout::note(out.flush()),
+            Stdout::Served(_) => Ok(()),
+        }
     }
 }
 

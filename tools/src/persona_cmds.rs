@@ -345,7 +345,7 @@ pub(crate) fn submit(home: &Home, file: &std::path::Path) -> Result<Exit> {
     let mut any_rejected = false;
     if file.as_os_str() == "-" {
         let session = Session::open(home)?;
-        let values = serde_json::Deserializer::from_reader(io::stdin().lock()).into_iter::<serde_json::Value>();
+        let values = serde_json::Deserializer::from_reader(crate::served::stdin()).into_iter::<serde_json::Value>();
         for (i, value) in values.enumerate() {
             let value = value.with_context(|| format!("reading command {} from stdin", i + 1))?;
             for command in commands_of(value, i + 1)? {

@@ -22,6 +22,15 @@ pub(crate) struct Session {
     pub(crate) private: bool,
 }
 
+/// Why [`Session::run_expecting`] appended nothing.
+#[derive(Debug)]
+pub(crate) enum NotRun {
+    /// The command's rule rejected it.
+    Rejected(Rejection),
+    /// The author's feed is not at the seq the caller expected.
+    HeadMoved { expected: u64, found: u64 },
+}
+
 /// An event a command wrote.
 #[derive(serde::Serialize)]
 pub(crate) struct Written {
@@ -72,16 +81,35 @@ impl Session {
     /// expecting that head; if another writer got there first, decides again. `Ok(Err(_))`: the
     /// command was rejected and nothing was appended; `Err(_)`: it could not run (I/O, store).
     pub(crate) fn run(&self, command: &Command) -> Result<Result<Vec<(Event, Appended)>, Rejection>> {
+        Ok(self.run_expecting(command, None)?.map_err(|not_run| match not_run {
+            NotRun::Rejected(rejection) => rejection,
+            NotRun::HeadMoved { .. } => unreachable!("no head expected"),
+        }))
+    }
+
+    /// [`Session::run`], and with `expect_head`, only if this author's feed is still at that seq
+    /// (an application's precondition: it decided on what it read there); otherwise nothing is
+    /// appended and [`NotRun::HeadMoved`] says where the head is.
+    pub(crate) fn run_expecting(
+        &self,
+        command: &Command,
+        expect_head: Option<u64>,
+    ) -> Result<Result<Vec<(Event, Appended)>, NotRun>> {
         let me = self.identity.public_key();
         loop {
             // The head first, then the views: the views then include every event up to it.
             let head = self.ledger.head(&me).map_or(0, |h| h.seq);
+            if let Some(expected) = expect_head
+                && expected != head
+            {
+                return Ok(Err(NotRun::HeadMoved { expected, found: head }));
+            }
             self.catch_up()?;
             let now = now_micros();
             let views = self.views()?;
             let events = match decide(&views, &me, now, command) {
                 Ok(events) => events,
-                Err(DecideError::Rejected(rejection)) => return Ok(Err(rejection)),
+                Err(DecideError::Rejected(rejection)) => return Ok(Err(NotRun::Rejected(rejection))),
                 Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
             };
             if events.is_empty() {
@@ -103,6 +131,9 @@ impl Session {
                 Ok(appended) => {
                     self.catch_up()?;
                     return Ok(Ok(events.into_iter().zip(appended).collect()));
+                }
+                Err(AppendError::Conflict { found, .. }) if expect_head.is_some() => {
+                    return Ok(Err(NotRun::HeadMoved { expected: head, found }));
                 }
                 Err(AppendError::Conflict { .. }) => {
                     tracing::debug!(command = command.name(), "another writer appended first; deciding again");
@@ -126,7 +157,7 @@ impl Session {
             Err(rejection) => return Ok(Err(rejection)),
         };
         emit(&WrittenReport(written(&events)), format)?;
-        eprintln!("{}", what(&events));
+        say!("{}", what(&events));
         Ok(Ok(()))
     }
 }

@@ -11,7 +11,8 @@ pub(crate) fn progress(len: Option<u64>, what: &str) -> ProgressBar {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
-    if !std::io::stderr().is_terminal() {
+    // A command a node runs for a client draws no bar: the node's terminal is not the client's.
+    if !std::io::stderr().is_terminal() || crate::served::current().is_some() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let template = if len.is_some() {

@@ -1,0 +1,759 @@
+//! The node's HTTP routes (docs/api.md). Every route that reads a view, the statistics, verify,
+//! export or SQL runs the `mindlog` command that prints the same thing ([`served_command`]):
+//! the route is a command line, the JSON answer is that command's `--json` report, and an error
+//! is the one line the command prints, with a status ([`status_of`]). Commands go through the
+//! same [`Session`] as the CLI's writes. Nothing here decides a rule or shapes a report.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, RawPathParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::TryStreamExt as _;
+use mindlog_commands::Rejection;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::guard::{self, LoginCodes};
+use super::hosted::Hosted;
+use super::metrics::Metrics;
+use super::{CLI_MEDIA_TYPE, CliRequest, Frame};
+use crate::cli::Cli;
+use crate::home::Home;
+use crate::output::Format;
+use crate::refusal::Refusal;
+use crate::served::{self, Served, Sink};
+use crate::session::{NotRun, Session, written};
+use crate::{Failure, Finished};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub(crate) hosted: Arc<Hosted>,
+    pub(crate) token: String,
+    pub(crate) address: SocketAddr,
+    pub(crate) allow_remote: bool,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) login: LoginCodes,
+    pub(crate) metrics: Metrics,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        hosted: Arc<Hosted>,
+        token: String,
+        address: SocketAddr,
+        allow_remote: bool,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+        login: LoginCodes,
+    ) -> AppState {
+        AppState(Arc::new(Shared {
+            hosted,
+            token,
+            address,
+            allow_remote,
+            shutdown,
+            tracker,
+            login,
+            metrics: Metrics::default(),
+        }))
+    }
+}
+
+/// The view routes: each is the command line whose `--json` report it serves (`{name}` is the
+/// path parameter; query parameters become flags: `?as_of=2026-01-01` is `--as-of 2026-01-01`,
+/// `?all=true` is `--all`). `limit` and `offset` page a report that is a list.
+pub(crate) const VIEWS: &[(&str, &[&str])] = &[
+    ("/v1/personas", &["persona", "list"]),
+    ("/v1/personas/{persona}", &["persona", "show", "{persona}"]),
+    ("/v1/personas/{persona}/memories", &["memory", "list", "{persona}"]),
+    ("/v1/listings", &["market", "list"]),
+    ("/v1/listings/{listing}", &["market", "show", "{listing}"]),
+    ("/v1/leaderboard/{board}", &["leaderboard", "{board}", "--limit", "1000000"]),
+    ("/v1/reputation/{subject}", &["rep", "show", "{subject}"]),
+    ("/v1/audit/pending", &["audit", "pending"]),
+    ("/v1/audit/sessions/{session}", &["audit", "show", "{session}"]),
+    ("/v1/identities", &["identity", "list"]),
+    ("/v1/projections", &["projections", "status"]),
+    ("/v1/stats", &["stats"]),
+];
+
+/// Every route, with its method, for docs/api.md and the test that tries each without a token.
+pub(crate) fn routes() -> Vec<(&'static str, &'static str)> {
+    let mut all = vec![
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+        ("GET", "/login"),
+        ("POST", "/v1/cli"),
+        ("POST", "/v1/commands"),
+        ("POST", "/v1/commands:batch"),
+        ("GET", "/v1/events"),
+        ("POST", "/v1/events"),
+        ("GET", "/v1/events/{hash}"),
+        ("GET", "/v1/subscribe"),
+        ("GET", "/v1/feeds"),
+        ("POST", "/v1/verify"),
+        ("POST", "/v1/query"),
+        ("GET", "/v1/export.jsonl"),
+        ("GET", "/v1/export/{table}"),
+        ("GET", "/openapi.json"),
+    ];
+    all.extend(VIEWS.iter().map(|(path, _)| ("GET", *path)));
+    all
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let mut views = Router::new();
+    for (path, template) in VIEWS {
+        views = views.route(
+            path,
+            get(
+                move |State(state): State<AppState>,
+                      params: RawPathParams,
+                      Query(query): Query<Vec<(String, String)>>| {
+                    view(state, template, params, query)
+                },
+            ),
+        );
+    }
+    let streamed = Router::new()
+        .route("/v1/cli", post(cli))
+        .route("/v1/events", get(super::stream::events).post(ingest))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(super::metrics::render))
+        .route("/login", get(guard::login))
+        .route("/v1/commands", post(command))
+        .route("/v1/commands:batch", post(batch))
+        .route("/v1/events/{hash}", get(super::stream::event))
+        .route("/v1/subscribe", get(super::stream::subscribe))
+        .route("/v1/feeds", get(feeds))
+        .route("/v1/verify", post(verify))
+        .route("/v1/query", post(query))
+        .route("/v1/export.jsonl", get(export_jsonl))
+        .route("/v1/export/{table}", get(export_parquet))
+        .route("/openapi.json", get(openapi))
+        .merge(views)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(streamed)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route; see docs/api.md") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::count))
+        .with_state(state)
+}
+
+/// The largest JSON body a route takes (the streamed ones, `/v1/cli` and `POST /v1/events`, take any).
+const BODY_LIMIT: usize = 16 << 20;
+
+/// `{"error": {"code": CODE, "message": MESSAGE}}` with `status`.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+/// The status and code of a command that did not succeed.
+pub(crate) fn status_of(failure: &Failure) -> (StatusCode, &'static str) {
+    fn rejection(r: &Rejection) -> (StatusCode, &'static str) {
+        match r {
+            Rejection::UnknownPersona(_)
+            | Rejection::UnknownCommitment(_)
+            | Rejection::UnknownMemory(_)
+            | Rejection::Unknown { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            _ => (StatusCode::CONFLICT, "rejected"),
+        }
+    }
+    match failure {
+        Failure::Usage(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        Failure::Failed => (StatusCode::UNPROCESSABLE_ENTITY, "failed"),
+        Failure::Rejected(r) => rejection(r),
+        Failure::Refused(Refusal::Reference(r)) => match rejection(r) {
+            (StatusCode::NOT_FOUND, code) => (StatusCode::NOT_FOUND, code),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+        },
+        Failure::Refused(
+            Refusal::UnknownAuthor { .. }
+            | Refusal::UnknownKind { .. }
+            | Refusal::UnknownSession { .. }
+            | Refusal::UnknownEvent { .. }
+            | Refusal::NotYetCreated { .. },
+        ) => (StatusCode::NOT_FOUND, "not_found"),
+        Failure::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+        Failure::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+        Failure::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "timed_out"),
+        Failure::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        Failure::Damaged(_) => (StatusCode::INTERNAL_SERVER_ERROR, "damaged"),
+        Failure::Error(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// A piece of a served command's answer, as it is produced.
+pub(crate) enum Piece {
+    Out(Vec<u8>),
+    Err(Vec<u8>),
+    Done(Finished),
+}
+
+/// A served command's output, sent to the handler as it is written. A full channel holds the
+/// command up (it writes into a bounded buffer); a handler that went away reads as a closed pipe.
+struct ChannelSink(mpsc::Sender<Piece>);
+
+impl ChannelSink {
+    /// Waits for room in the channel. Not tokio's `blocking_send`, which refuses to run inside a
+    /// runtime: a command may write from inside one of its own (`query` does).
+    fn send(&self, piece: Piece) -> io::Result<()> {
+        futures::executor::block_on(self.0.send(piece)).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl Sink for ChannelSink {
+    fn stdout(&self, bytes: &[u8]) -> io::Result<()> {
+        self.send(Piece::Out(bytes.to_vec()))
+    }
+
+    fn stderr(&self, bytes: &[u8]) -> io::Result<()> {
+        self.send(Piece::Err(bytes.to_vec()))
+    }
+}
+
+/// What a served command is given: its command line (without the program's name), the client's
+/// working folder, and its standard input. Read on the blocking thread (it may read the request).
+type Input = Box<dyn FnOnce() -> Result<(Vec<String>, Option<PathBuf>, Option<Box<dyn Read + Send>>), String> + Send>;
+
+/// Runs a `mindlog` command on a blocking thread as a served command ([`crate::served`]), and
+/// returns its output as it comes, ending with [`Piece::Done`].
+pub(crate) fn served_command(state: &AppState, input: Input) -> mpsc::Receiver<Piece> {
+    let (tx, rx) = mpsc::channel(16);
+    let hosted = Arc::clone(&state.hosted);
+    // A thread of its own, not tokio's blocking pool: a command may run a runtime of its own
+    // (`query` does), which a thread of the node's runtime may not.
+    let spawned = std::thread::Builder::new().name("mindlog-served".into()).spawn(move || {
+        let sink: Arc<dyn Sink> = Arc::new(ChannelSink(tx.clone()));
+        let finished = match input() {
+            Err(message) => {
+                let _ = sink.stderr(format!("mindlog: {message}\n").as_bytes());
+                Finished { code: 2, failure: Some(Failure::Usage(message)) }
+            }
+            Ok((argv, cwd, stdin)) => {
+                let served = Served { sink: Arc::clone(&sink), stdin: Mutex::new(stdin), cwd, hosted };
+                served::within(served, || parse_and_execute(argv))
+            }
+        };
+        let _ = futures::executor::block_on(tx.send(Piece::Done(finished)));
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start a thread for a command");
+    }
+    rx
+}
+
+/// The served side of `main`: parse, then [`crate::execute`].
+fn parse_and_execute(argv: Vec<String>) -> Finished {
+    use clap::Parser as _;
+    use clap::error::ErrorKind;
+    let full: Vec<String> = std::iter::once("mindlog".to_owned()).chain(argv).collect();
+    match Cli::try_parse_from(&full) {
+        Ok(cli) if !crate::remote::forwards(&cli.command) => {
+            let message = "`mindlog node` and `mindlog bench` do not run through a node".to_owned();
+            say!("mindlog: {message}");
+            Finished { code: 2, failure: Some(Failure::Usage(message)) }
+        }
+        Ok(cli) => crate::execute(cli),
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            use std::io::Write as _;
+            let mut out = crate::output::stdout();
+            let _ = write!(out, "{}", e.render()).and_then(|()| out.flush());
+            Finished { code: 0, failure: None }
+        }
+        Err(e) => {
+            let line = crate::usage_line(&e, &full[1..]);
+            say!("mindlog: {line}");
+            Finished { code: 2, failure: Some(Failure::Usage(line)) }
+        }
+    }
+}
+
+/// A served command's whole output (its messages on stderr aside), and how it finished.
+async fn collect(mut rx: mpsc::Receiver<Piece>) -> (Vec<u8>, Finished) {
+    let mut out = Vec::new();
+    while let Some(piece) = rx.recv().await {
+        match piece {
+            Piece::Out(b) => out.extend(b),
+            Piece::Err(_) => {}
+            Piece::Done(finished) => return (out, finished),
+        }
+    }
+    let failure = Failure::Error("the command stopped without finishing".into());
+    (out, Finished { code: 2, failure: Some(failure) })
+}
+
+/// The error answer of a command that did not succeed: the one line it printed.
+fn failed(failure: &Failure) -> Response {
+    let (status, code) = status_of(failure);
+    error(status, code, &failure.message())
+}
+
+/// Runs a command line and answers with its output as `content_type`, streamed as it is written;
+/// a command that fails before it writes anything answers with its error.
+async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'static str) -> Response {
+    let mut rx = served_command(state, Box::new(move || Ok((argv, None, None))));
+    let first = loop {
+        match rx.recv().await {
+            Some(Piece::Out(bytes)) => break bytes,
+            Some(Piece::Err(_)) => {}
+            Some(Piece::Done(finished)) => {
+                return match &finished.failure {
+                    None => ([(header::CONTENT_TYPE, content_type)], Body::empty()).into_response(),
+                    Some(failure) => failed(failure),
+                };
+            }
+            None => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the command stopped"),
+        }
+    };
+    let rest = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await? {
+                Piece::Out(bytes) => return Some((Ok::<_, Infallible>(Bytes::from(bytes)), rx)),
+                Piece::Err(_) => continue,
+                Piece::Done(finished) => {
+                    if let Some(failure) = finished.failure {
+                        tracing::warn!(?failure, "a streamed command failed after it started writing");
+                    }
+                    return None;
+                }
+            }
+        }
+    });
+    let body = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(first)) }).chain(rest);
+    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(body)).into_response()
+}
+
+use futures::StreamExt as _;
+
+/// `POST /v1/cli`: the CLI through the node ([`crate::remote`]). The body is a [`CliRequest`]
+/// line, then the command's standard input; the answer is the command's [`Frame`]s.
+async fn cli(State(state): State<AppState>, request: Request) -> Response {
+    if !guard::media_type_is(request.headers(), CLI_MEDIA_TYPE) {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", &format!("send {CLI_MEDIA_TYPE}"));
+    }
+    let reader = SyncIoBridge::new(StreamReader::new(request.into_body().into_data_stream().map_err(io::Error::other)));
+    let input: Input = Box::new(move || {
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        (&mut reader).take(1 << 20).read_until(b'\n', &mut line).map_err(|e| format!("reading the request: {e}"))?;
+        let request: CliRequest =
+            serde_json::from_slice(&line).map_err(|e| format!("the first line is not a command request: {e}"))?;
+        let stdin: Box<dyn Read + Send> = Box::new(reader);
+        Ok((request.argv, request.cwd, Some(stdin)))
+    });
+    let rx = served_command(&state, input);
+    let frames = futures::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let piece = rx.recv().await?;
+        let (bytes, next) = match piece {
+            Piece::Out(b) => (Frame::encode(1, &b), Some(rx)),
+            Piece::Err(b) => (Frame::encode(2, &b), Some(rx)),
+            Piece::Done(finished) => (Frame::encode(3, &[finished.code]), None),
+        };
+        Some((Ok::<_, Infallible>(Bytes::from(bytes)), next))
+    });
+    ([(header::CONTENT_TYPE, CLI_MEDIA_TYPE)], Body::from_stream(frames)).into_response()
+}
+
+/// A view route: the command line of `template`, its `--json` report.
+async fn view(
+    state: AppState,
+    template: &'static [&'static str],
+    params: RawPathParams,
+    query: Vec<(String, String)>,
+) -> Response {
+    let params: HashMap<&str, &str> = params.iter().collect();
+    let mut argv = vec!["--json".to_owned()];
+    for part in template {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => argv.push(params.get(name).copied().unwrap_or_default().to_owned()),
+            None => argv.push((*part).to_owned()),
+        }
+    }
+    let (mut limit, mut offset) = (None, 0usize);
+    for (key, value) in query {
+        let number = || value.parse::<usize>().map_err(|_| format!("{key}={value:?} is not a number"));
+        match key.as_str() {
+            "limit" => match number() {
+                Ok(n) => limit = Some(n),
+                Err(m) => return error(StatusCode::BAD_REQUEST, "bad_request", &m),
+            },
+            "offset" => match number() {
+                Ok(n) => offset = n,
+                Err(m) => return error(StatusCode::BAD_REQUEST, "bad_request", &m),
+            },
+            _ => flag(&mut argv, &key, &value),
+        }
+    }
+    let rx = served_command(&state, Box::new(move || Ok((argv, None, None))));
+    let (out, finished) = collect(rx).await;
+    if let Some(failure) = finished.failure.as_ref().filter(|f| out.is_empty() || !matches!(f, Failure::Failed)) {
+        return failed(failure);
+    }
+    match serde_json::from_slice::<serde_json::Value>(&out) {
+        Ok(serde_json::Value::Array(items)) => {
+            let total = items.len();
+            let page: Vec<_> = items.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).collect();
+            let mut response = axum::Json(page).into_response();
+            response.headers_mut().insert("x-total-count", HeaderValue::from(total));
+            response
+        }
+        Ok(value) => axum::Json(value).into_response(),
+        Err(_) => ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response(),
+    }
+}
+
+/// A query parameter as a flag: `as_of=X` is `--as-of X`, `all=true` is `--all`, `all=false` nothing.
+fn flag(argv: &mut Vec<String>, key: &str, value: &str) {
+    let name = format!("--{}", key.replace('_', "-"));
+    match value {
+        "true" | "" => argv.push(name),
+        "false" => {}
+        _ => {
+            argv.push(name);
+            argv.push(value.to_owned());
+        }
+    }
+}
+
+/// `GET /openapi.json`: every route and method of this node, from [`routes`] (docs/api.md
+/// describes each).
+async fn openapi() -> Response {
+    let mut paths = serde_json::Map::new();
+    for (method, path) in routes() {
+        let entry = paths.entry(path.to_owned()).or_insert_with(|| serde_json::json!({}));
+        let parameters: Vec<_> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| serde_json::json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        entry[method.to_ascii_lowercase()] = serde_json::json!({
+            "parameters": parameters,
+            "responses": { "200": { "description": "see docs/api.md" } },
+        });
+    }
+    axum::Json(serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "mindlog node", "version": env!("CARGO_PKG_VERSION") },
+        "components": { "securitySchemes": { "token": { "type": "http", "scheme": "bearer" } } },
+        "security": [{ "token": [] }],
+        "paths": paths,
+    }))
+    .into_response()
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let open = state.hosted.ledger().is_ok();
+    axum::Json(serde_json::json!({ "status": if open { "ok" } else { "closing" }, "version": env!("CARGO_PKG_VERSION"), "store_open": open }))
+        .into_response()
+}
+
+/// `?as=NAME`: sign as this local identity.
+#[derive(Debug, Default, Deserialize)]
+struct Signer {
+    #[serde(rename = "as")]
+    as_identity: Option<String>,
+}
+
+/// One command to run: its JSON form (docs/commands.md) and an optional `expect_head`.
+fn parse_command(mut value: serde_json::Value) -> Result<(mindlog_commands::Command, Option<u64>), String> {
+    let expect = match value.as_object_mut().and_then(|o| o.remove("expect_head")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or("expect_head must be a number: the seq of your feed's head, 0 for none")?),
+    };
+    let command = serde_json::from_value(value).map_err(|e| format!("not a command: {e} (docs/commands.md)"))?;
+    Ok((command, expect))
+}
+
+/// What one command of `POST /v1/commands` or `:batch` became.
+enum Ran {
+    Written(serde_json::Value),
+    Failed(StatusCode, &'static str, String),
+}
+
+impl Ran {
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Ran::Written(events) => serde_json::json!({ "ok": true, "events": events }),
+            Ran::Failed(_, code, message) => {
+                serde_json::json!({ "ok": false, "error": { "code": code, "message": message } })
+            }
+        }
+    }
+}
+
+/// Decides and appends `commands` in order, through the CLI's [`Session`], on a blocking thread.
+async fn run_commands(
+    state: &AppState,
+    signer: Option<String>,
+    commands: Vec<serde_json::Value>,
+) -> Result<Vec<Ran>, Response> {
+    if let Some(name) = &signer
+        && let Err(refusal) = crate::home::identity_name(name)
+    {
+        return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "refused", &refusal.to_string()));
+    }
+    let hosted = Arc::clone(&state.hosted);
+    let metrics = state.metrics.clone();
+    let task = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Ran>> {
+        let served = Served { sink: Arc::new(NullSink), stdin: Mutex::new(None), cwd: None, hosted };
+        served::within(served, || {
+            let home = Home::resolve(None, signer, Format::Json)?;
+            let session = Session::open(&home)?;
+            let mut out = Vec::with_capacity(commands.len());
+            for value in commands {
+                let (command, expect) = match parse_command(value) {
+                    Ok(parsed) => parsed,
+                    Err(message) => {
+                        out.push(Ran::Failed(StatusCode::BAD_REQUEST, "bad_request", message));
+                        continue;
+                    }
+                };
+                let started = Instant::now();
+                out.push(match session.run_expecting(&command, expect)? {
+                    Ok(events) => {
+                        metrics.appended(events.len() as u64, started.elapsed());
+                        Ran::Written(serde_json::to_value(written(&events))?)
+                    }
+                    Err(NotRun::Rejected(rejection)) => {
+                        let message = rejection.to_string();
+                        let (status, code) = status_of(&Failure::Rejected(rejection));
+                        Ran::Failed(status, code, message)
+                    }
+                    Err(NotRun::HeadMoved { expected, found }) => Ran::Failed(
+                        StatusCode::CONFLICT,
+                        "head_moved",
+                        format!("expect_head {expected}, but the feed's head is at seq {found}: read it again and decide again"),
+                    ),
+                });
+            }
+            Ok(out)
+        })
+    });
+    match task.await {
+        Ok(Ok(ran)) => Ok(ran),
+        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}"))),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string())),
+    }
+}
+
+/// Output of a command run for a route that prints nothing.
+struct NullSink;
+
+impl Sink for NullSink {
+    fn stdout(&self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn stderr(&self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `POST /v1/commands`: one command; the events it appended, after the durable commit.
+async fn command(State(state): State<AppState>, Query(signer): Query<Signer>, body: Bytes) -> Response {
+    let value = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(value) => value,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", &format!("the body is not JSON: {e}")),
+    };
+    match run_commands(&state, signer.as_identity, vec![value]).await {
+        Err(response) => response,
+        Ok(mut ran) => match ran.pop() {
+            Some(Ran::Written(events)) => (StatusCode::OK, axum::Json(events)).into_response(),
+            Some(Ran::Failed(status, code, message)) => error(status, code, &message),
+            None => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no result"),
+        },
+    }
+}
+
+/// `POST /v1/commands:batch`: an array of commands, run in order (each on its own, as `submit`
+/// runs them); one result per command.
+async fn batch(State(state): State<AppState>, Query(signer): Query<Signer>, body: Bytes) -> Response {
+    let commands = match serde_json::from_slice::<Vec<serde_json::Value>>(&body) {
+        Ok(commands) => commands,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("the body is not a JSON array of commands: {e}"),
+            );
+        }
+    };
+    match run_commands(&state, signer.as_identity, commands).await {
+        Err(response) => response,
+        Ok(ran) => axum::Json(ran.iter().map(Ran::json).collect::<Vec<_>>()).into_response(),
+    }
+}
+
+/// `POST /v1/events`: signed events as export lines (NDJSON), checked and added all or nothing
+/// by `mindlog import`.
+async fn ingest(State(state): State<AppState>, request: Request) -> Response {
+    if !guard::media_type_is(request.headers(), "application/x-ndjson") {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/x-ndjson: export lines",
+        );
+    }
+    let reader = SyncIoBridge::new(StreamReader::new(request.into_body().into_data_stream().map_err(io::Error::other)));
+    let input: Input = Box::new(move || {
+        let stdin: Box<dyn Read + Send> = Box::new(reader);
+        Ok((vec!["--json".into(), "import".into(), "-".into()], None, Some(stdin)))
+    });
+    let (out, finished) = collect(served_command(&state, input)).await;
+    match &finished.failure {
+        None => ([(header::CONTENT_TYPE, "application/json")], out).into_response(),
+        Some(failure) => failed(failure),
+    }
+}
+
+async fn feeds(State(state): State<AppState>) -> Response {
+    let hosted = Arc::clone(&state.hosted);
+    let heads =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> { Ok(hosted.ledger()?.snapshot()?.heads()?) }).await;
+    match heads {
+        Ok(Ok(heads)) => axum::Json(heads).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+    }
+}
+
+/// `POST /v1/verify?views=true|full=true`: `mindlog verify --json`; a store that fails its check
+/// answers 200 with `"ok": false` in the report.
+async fn verify(State(state): State<AppState>, Query(query): Query<Vec<(String, String)>>) -> Response {
+    let mut argv = vec!["--json".to_owned(), "verify".to_owned()];
+    for (key, value) in &query {
+        if !matches!(key.as_str(), "views" | "full") {
+            return error(StatusCode::BAD_REQUEST, "bad_request", &format!("unknown parameter {key:?}: views or full"));
+        }
+        flag(&mut argv, key, value);
+    }
+    let (out, finished) = collect(served_command(&state, Box::new(move || Ok((argv, None, None))))).await;
+    match &finished.failure {
+        Some(Failure::Failed) | None if !out.is_empty() => {
+            ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+        }
+        Some(failure) => failed(failure),
+        None => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "verify printed nothing"),
+    }
+}
+
+/// The body of `POST /v1/query`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryBody {
+    sql: String,
+    /// An instant for the time-dependent columns.
+    as_of: Option<String>,
+    /// Seconds before the query is cancelled (default 60).
+    timeout_s: Option<f64>,
+}
+
+/// `POST /v1/query`: read-only SQL, as `mindlog query`: JSON rows, or CSV with `Accept: text/csv`.
+async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: QueryBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return error(StatusCode::BAD_REQUEST, "bad_request", &format!("the body is not {{\"sql\": ...}}: {e}"));
+        }
+    };
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let (format, content_type) = if accept.contains("text/csv") {
+        ("csv", "text/csv")
+    } else if accept.contains("application/x-ndjson") {
+        ("jsonl", "application/x-ndjson")
+    } else if accept.contains("application/json") || accept.contains("*/*") {
+        ("json", "application/json")
+    } else {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+            "answers are application/json, application/x-ndjson or text/csv",
+        );
+    };
+    let mut argv = vec!["query".to_owned(), body.sql, "--format".to_owned(), format.to_owned()];
+    if let Some(at) = body.as_of {
+        argv.extend(["--as-of".to_owned(), at]);
+    }
+    if let Some(seconds) = body.timeout_s {
+        argv.extend(["--timeout".to_owned(), format!("{seconds}s")]);
+    }
+    let started = Instant::now();
+    let response = stream_command(&state, argv, content_type).await;
+    state.metrics.queried(started.elapsed());
+    response
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ExportQuery {
+    include_private: Option<bool>,
+}
+
+/// `GET /v1/export.jsonl`: `mindlog export --jsonl`, streamed.
+async fn export_jsonl(State(state): State<AppState>, Query(q): Query<ExportQuery>) -> Response {
+    let mut argv = vec!["export".to_owned(), "--jsonl".to_owned()];
+    if q.include_private == Some(true) {
+        argv.push("--include-private".to_owned());
+    }
+    stream_command(&state, argv, "application/x-ndjson").await
+}
+
+/// `GET /v1/export/{table}.parquet`: `mindlog export --parquet` into a scratch folder, then the
+/// one file asked for.
+async fn export_parquet(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some(table) = file
+        .strip_suffix(".parquet")
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "ask for TABLE.parquet (mindlog query --tables lists the tables)",
+        );
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+    };
+    let argv = vec!["export".to_owned(), "--parquet".to_owned(), dir.path().display().to_string()];
+    let (_, finished) = collect(served_command(&state, Box::new(move || Ok((argv, None, None))))).await;
+    if let Some(failure) = &finished.failure {
+        return failed(failure);
+    }
+    match tokio::fs::read(dir.path().join(format!("{table}.parquet"))).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/vnd.apache.parquet")], bytes).into_response(),
+        Err(_) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no table {table:?} (mindlog query --tables lists the tables)"),
+        ),
+    }
+}

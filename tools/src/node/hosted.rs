@@ -1,0 +1,145 @@
+//! The store a node holds open for every request, and the one way to close it for a moment (the
+//! scrub after an erasure needs the last handle on the store).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use mindlog_ledger::{Ledger, OpenError};
+use tokio::sync::watch;
+
+/// How long a request waits for the store while a scrub holds it.
+const WAIT_FOR_SCRUB: Duration = Duration::from_secs(120);
+/// How long a scrub waits for other requests to let go of the store.
+const WAIT_FOR_REQUESTS: Duration = Duration::from_secs(30);
+
+/// The node's store: a handle every request clones, and the count of commits, which live
+/// subscriptions wait on.
+pub(crate) struct Hosted {
+    path: PathBuf,
+    state: Mutex<State>,
+    reopened: Condvar,
+    commits: Arc<watch::Sender<u64>>,
+}
+
+/// The node's handle, absent while a scrub holds the store; `closed` once the node stops.
+struct State {
+    ledger: Option<Ledger>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Hosted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hosted").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Hosted {
+    pub(crate) fn new(ledger: Ledger) -> Arc<Hosted> {
+        let commits = Arc::new(watch::Sender::new(0));
+        watch_commits(&ledger, &commits);
+        Arc::new(Hosted {
+            path: ledger.path().to_owned(),
+            state: Mutex::new(State { ledger: Some(ledger), closed: false }),
+            reopened: Condvar::new(),
+            commits,
+        })
+    }
+
+    /// The home folder the store is in.
+    pub(crate) fn home(&self) -> &std::path::Path {
+        self.path.parent().unwrap_or(std::path::Path::new("."))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle on the store; waits while a scrub holds it.
+    pub(crate) fn ledger(&self) -> Result<Ledger> {
+        let (state, timeout) = self
+            .reopened
+            .wait_timeout_while(self.lock(), WAIT_FOR_SCRUB, |state| state.ledger.is_none() && !state.closed)
+            .unwrap_or_else(|e| e.into_inner());
+        match &state.ledger {
+            Some(ledger) => Ok(ledger.clone()),
+            None if state.closed => anyhow::bail!("the node is shutting down"),
+            None if timeout.timed_out() => anyhow::bail!("the store has been closed for a scrub for too long"),
+            None => anyhow::bail!("the store is closed"),
+        }
+    }
+
+    /// Counts commits; a subscription reads the log again whenever it moves.
+    pub(crate) fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
+    /// Runs `f` with the only handle on the store (`mine`, this request's): new requests wait, the
+    /// node's own handle is let go, and `f` starts once every other request has dropped its
+    /// handle (at most [`WAIT_FOR_REQUESTS`]). The store is opened again afterwards.
+    pub(crate) fn exclusive<R>(&self, mine: Ledger, f: impl FnOnce(Ledger) -> Result<R>) -> Result<R> {
+        let held = self.lock().ledger.take();
+        drop(held);
+        let started = Instant::now();
+        while mine.handles() > 1 {
+            if started.elapsed() > WAIT_FOR_REQUESTS {
+                self.lock().ledger = Some(mine);
+                self.reopened.notify_all();
+                anyhow::bail!(
+                    "other requests kept the store open for {} s: try again when the node is less busy",
+                    WAIT_FOR_REQUESTS.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let result = f(mine);
+        let reopened = reopen(&self.path).context("opening the store again after the scrub");
+        match reopened {
+            Ok(ledger) => {
+                watch_commits(&ledger, &self.commits);
+                let mut state = self.lock();
+                if !state.closed {
+                    state.ledger = Some(ledger);
+                }
+                drop(state);
+                self.reopened.notify_all();
+                self.commits.send_modify(|n| *n += 1);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the store could not be opened again; the node cannot serve");
+                return Err(e);
+            }
+        }
+        result
+    }
+
+    /// Lets go of the node's handle (at shutdown): the store closes when the last request ends.
+    pub(crate) fn close(&self) {
+        let held = {
+            let mut state = self.lock();
+            state.closed = true;
+            state.ledger.take()
+        };
+        drop(held);
+        self.reopened.notify_all();
+    }
+}
+
+fn watch_commits(ledger: &Ledger, commits: &Arc<watch::Sender<u64>>) {
+    let commits = Arc::clone(commits);
+    ledger.on_commit(move || commits.send_modify(|n| *n += 1));
+}
+
+/// Opens the store again; the handle just closed may take a moment to release the file.
+fn reopen(path: &std::path::Path) -> Result<Ledger> {
+    let started = Instant::now();
+    loop {
+        match Ledger::open(path) {
+            Err(OpenError::Busy(_)) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return Ok(result?),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! A command run by a node on behalf of a client (`mindlog` on the same home while a node runs,
+//! or an HTTP route served by a command): where its output goes, what its standard input is, the
+//! folder its relative paths mean, and the store it shares with every other request.
+//!
+//! The command itself does not know: it prints through [`crate::output`], reads standard input
+//! through [`stdin`], opens the store through [`crate::home::Home`], and each of those asks
+//! [`current`]. Outside a node nothing is set and everything is the process's own.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use crate::node::hosted::Hosted;
+
+/// Where a served command's standard output and standard error go.
+pub(crate) trait Sink: Send + Sync {
+    /// Bytes for standard output. An error means the reader went away.
+    fn stdout(&self, bytes: &[u8]) -> io::Result<()>;
+    /// Bytes for standard error.
+    fn stderr(&self, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// The context of one served command.
+pub(crate) struct Served {
+    pub(crate) sink: Arc<dyn Sink>,
+    /// The client's standard input, for `submit -` and `import -`.
+    pub(crate) stdin: Mutex<Option<Box<dyn Read + Send>>>,
+    /// The client's working folder: relative paths on its command line mean paths in it.
+    pub(crate) cwd: Option<PathBuf>,
+    /// The node's store.
+    pub(crate) hosted: Arc<Hosted>,
+}
+
+thread_local! {
+    static SERVED: RefCell<Option<Rc<Served>>> = const { RefCell::new(None) };
+}
+
+/// The served command running on this thread, if any.
+pub(crate) fn current() -> Option<Rc<Served>> {
+    SERVED.with(|s| s.borrow().clone())
+}
+
+/// Runs `f` as a served command on this thread (a blocking thread of the node).
+pub(crate) fn within<R>(served: Served, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SERVED.with(|s| s.borrow_mut().take());
+        }
+    }
+    SERVED.with(|s| *s.borrow_mut() = Some(Rc::new(served)));
+    let _reset = Reset;
+    f()
+}
+
+/// Standard input: the client's when served, else the process's.
+pub(crate) fn stdin() -> Box<dyn Read> {
+    match current() {
+        Some(served) => match served.stdin.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(input) => input,
+            None => Box::new(io::empty()),
+        },
+        None => Box::new(io::stdin().lock()),
+    }
+}
+
+/// A path from the command line: relative to the client's working folder when served (the node
+/// runs elsewhere), as given otherwise.
+pub(crate) fn path(given: &Path) -> PathBuf {
+    match current().and_then(|s| s.cwd.clone()) {
+        Some(cwd) if given.is_relative() && given.as_os_str() != "-" => cwd.join(given),
+        _ => given.to_owned(),
+    }
+}
+
+/// clap's value parser for every path argument: see [`path`].
+pub(crate) fn path_arg(text: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(path(Path::new(text)))
+}

@@ -1,0 +1,575 @@
+//! `mindlog node` end to end: real nodes on 127.0.0.1:0, real HTTP and WebSocket clients, the
+//! CLI through a running node, the seam of a subscription, a slow subscriber, and shutdown.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{mindlog, ok};
+
+/// A node running on a home; killed when dropped.
+struct Node {
+    child: Child,
+    address: String,
+    token: String,
+    home: PathBuf,
+}
+
+impl Node {
+    fn start(home: &Path) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+            .args(["node", "--home"])
+            .arg(home)
+            .env_remove("MINDLOG_HOME")
+            .env("MINDLOG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("the node says where it listens").unwrap();
+        let address = first.strip_prefix("listening on http://").unwrap_or_else(|| panic!("{first}")).to_owned();
+        // Keep reading stdout so the node never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        let token = std::fs::read_to_string(home.join("node.token")).unwrap().trim().to_owned();
+        Node { child, address, token, home: home.to_owned() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<(&str, &[u8])>, token: bool) -> (u16, String) {
+        let agent = agent();
+        let url = self.url(path);
+        let auth = format!("Bearer {}", self.token);
+        let response = match (method, body) {
+            ("GET", _) => {
+                let r = agent.get(&url);
+                if token { r.header("Authorization", &auth).call() } else { r.call() }
+            }
+            (_, body) => {
+                let (ty, bytes) = body.unwrap_or(("application/json", b"{}"));
+                let r = agent.post(&url).header("Content-Type", ty);
+                let r = if token { r.header("Authorization", &auth) } else { r };
+                r.send(bytes)
+            }
+        };
+        let mut response = response.unwrap();
+        (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, None, true)
+    }
+
+    fn post(&self, path: &str, json: &str) -> (u16, String) {
+        self.request("POST", path, Some(("application/json", json.as_bytes())), true)
+    }
+
+    /// Stops the node with SIGTERM and waits for it: its exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the node did not stop within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A home with a persona and a memory.
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["init"]);
+    ok(dir.path(), &["persona", "create", "Echo", "--description", "a test persona"]);
+    ok(dir.path(), &["memory", "add", "Echo", "the first memory", "--importance", "0.7"]);
+    dir
+}
+
+fn copy_home(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.path().join(entry.file_name())).unwrap();
+        }
+    }
+    to
+}
+
+#[test]
+fn the_cli_through_a_node_prints_and_exits_as_without_one() {
+    let served = home();
+    let local = copy_home(served.path());
+    let node = Node::start(served.path());
+    let json_file = served.path().join("cmd.json");
+    std::fs::write(&json_file, r#"{"command":"persona.create","name":"Echo"}"#).unwrap();
+    let json_file = json_file.to_str().unwrap();
+    // Reads print the same bytes; failures the same line and code; usage errors too.
+    let reads: &[&[&str]] = &[
+        &["persona", "list"],
+        &["--json", "persona", "list"],
+        &["persona", "show", "Echo", "--as-of", "2030-01-01T00:00:00Z"],
+        &["memory", "list", "Echo", "--as-of", "2030-01-01T00:00:00Z"],
+        &["persona", "show", "Nobody"],
+        &["query", "SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY kind"],
+        &["query", "SELECT kind FROM events ORDER BY seq", "--format", "csv"],
+        &["query", "SELEC nothing"],
+        &["query", "SELECT nope FROM events"],
+        &["log", "--json"],
+        &["export", "--jsonl"],
+        &["stats"],
+        &["persona", "frobnicate"],
+        &["market", "show", "no-such-listing"],
+        &["submit", json_file],
+        &["persona", "create", "Echo"],
+        &["--as", "../evil", "persona", "list"],
+        &["identity", "list"],
+    ];
+    for args in reads {
+        let through = mindlog(served.path(), args);
+        let alone = mindlog(local.path(), args);
+        let show = |o: &std::process::Output| {
+            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        };
+        assert_eq!(
+            through.status.code(),
+            alone.status.code(),
+            "mindlog {args:?}:\nnode: {}\nalone: {}",
+            show(&through),
+            show(&alone)
+        );
+        let same_text = |a: &[u8], b: &[u8]| {
+            let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+            // Paths printed differ (two homes); nothing else may.
+            a.replace(served.path().to_str().unwrap(), "HOME") == b.replace(local.path().to_str().unwrap(), "HOME")
+        };
+        assert!(
+            same_text(&through.stdout, &alone.stdout),
+            "stdout of {args:?}:\nnode: {}\nalone: {}",
+            show(&through),
+            show(&alone)
+        );
+        assert!(
+            same_text(&through.stderr, &alone.stderr),
+            "stderr of {args:?}:\nnode: {}\nalone: {}",
+            show(&through),
+            show(&alone)
+        );
+    }
+    // A write through the node lands in the node's store, and standard input travels.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .args(["--home", served.path().to_str().unwrap(), "submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(br#"{"command":"persona.create","name":"Nova"}"#).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"ok\":true"));
+    let (status, body) = node.get("/v1/personas");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"Nova\""), "{body}");
+    // A relative path means the client's folder, not the node's.
+    let out = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .args(["--home", served.path().to_str().unwrap(), "export", "--jsonl", "-o", "out.jsonl"])
+        .current_dir(local.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(local.path().join("out.jsonl")).unwrap().lines().count(), 3);
+    // The store is the node's: a command on the home does not wait for the lock.
+    assert!(node.home.join("node.json").exists());
+    let status = node.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(!served.path().join("node.json").exists(), "node.json is removed on exit");
+    // Without the node the command runs on its own again.
+    assert!(ok(served.path(), &["persona", "list"]).contains("Nova"));
+}
+
+#[test]
+fn a_stale_node_file_is_removed_and_a_second_node_refused() {
+    let home = home();
+    let stale = r#"{"pid": 4000000, "address": "127.0.0.1:9", "started": "2026-01-01T00:00:00Z", "version": "0"}"#;
+    std::fs::write(home.path().join("node.json"), stale).unwrap();
+    assert!(ok(home.path(), &["persona", "list"]).contains("Echo"));
+    assert!(!home.path().join("node.json").exists(), "a node.json whose process is gone is removed");
+
+    let node = Node::start(home.path());
+    let second = mindlog(home.path(), &["node"]);
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("a node already serves"), "{stderr}");
+    assert!(node.get("/health").1.contains("\"ok\""));
+    let refused = mindlog(home.path(), &["node", "--listen", "0.0.0.0:0"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"), "{refused:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(home.path().join("node.token")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert_eq!(node.token.len(), 64);
+}
+
+#[test]
+fn every_route_needs_the_token_and_answers_with_the_right_status() {
+    let home = home();
+    let node = Node::start(home.path());
+    let (status, doc) = node.get("/openapi.json");
+    assert_eq!(status, 200);
+    let doc = json(&doc);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{paths:?}");
+    for (path, methods) in paths {
+        for method in methods.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("{persona}", "Echo")
+                .replace("{hash}", &"0".repeat(64))
+                .replace("{table}", "events.parquet")
+                .replace("{listing}", "x")
+                .replace("{board}", "listings")
+                .replace("{subject}", "x")
+                .replace("{session}", "x");
+            let (status, body) = node.request(&method.to_ascii_uppercase(), &concrete, None, false);
+            let open = matches!(path.as_str(), "/health" | "/metrics" | "/login");
+            if open {
+                assert_ne!(status, 401, "{method} {path} is open");
+            } else {
+                assert_eq!(status, 401, "{method} {path} without the token: {body}");
+                assert_eq!(json(&body)["error"]["code"], "unauthorized");
+            }
+        }
+    }
+    // A wrong token, a foreign Host, a foreign Origin, a wrong media type.
+    let agent = agent();
+    let r = agent.get(&node.url("/v1/personas")).header("Authorization", "Bearer nope").call().unwrap();
+    assert_eq!(r.status(), 401);
+    let auth = format!("Bearer {}", node.token);
+    let r = agent
+        .get(&node.url("/v1/personas"))
+        .header("Authorization", &auth)
+        .header("Host", "evil.example")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = agent
+        .get(&node.url("/v1/personas"))
+        .header("Authorization", &auth)
+        .header("Origin", "http://evil.example")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = agent
+        .post(&node.url("/v1/commands"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "text/plain")
+        .send("{}")
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let r = agent.get(&node.url("/v1/personas")).header("Authorization", &auth).call().unwrap();
+    assert_eq!(r.headers().get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(r.headers().get("x-content-type-options").unwrap(), "nosniff");
+    assert!(r.headers().get("content-security-policy").is_some());
+    // The login code trades once for a cookie that works where a header cannot be sent.
+    let login = format!("/login?code={}", "0".repeat(32));
+    assert_eq!(node.request("GET", &login, None, false).0, 403);
+
+    // Statuses: 200, 400, 404, 409, 422; expect_head.
+    let (status, body) = node.post("/v1/commands", r#"{"command":"persona.create","name":"Nova"}"#);
+    assert_eq!(status, 200, "{body}");
+    let written = json(&body);
+    assert_eq!(written[0]["kind"], "persona.created/1");
+    let seq = written[0]["seq"].as_u64().unwrap();
+    let (status, body) = node.post("/v1/commands", r#"{"command":"persona.create","name":"Nova"}"#);
+    assert_eq!((status, json(&body)["error"]["code"].as_str().unwrap()), (409, "rejected"), "{body}");
+    let (status, _) = node.post("/v1/commands", r#"{"command":"no.such"}"#);
+    assert_eq!(status, 400);
+    let (status, _) = node.post("/v1/commands", "not json");
+    assert_eq!(status, 400);
+    let moved = format!(r#"{{"command":"persona.create","name":"Vega","expect_head":{}}}"#, seq - 1);
+    let (status, body) = node.post("/v1/commands", &moved);
+    assert_eq!((status, json(&body)["error"]["code"].as_str().unwrap()), (409, "head_moved"), "{body}");
+    let at_head = format!(r#"{{"command":"persona.create","name":"Vega","expect_head":{seq}}}"#);
+    assert_eq!(node.post("/v1/commands", &at_head).0, 200);
+    let (status, body) = node.post(
+        "/v1/commands:batch",
+        r#"[{"command":"persona.create","name":"Lyra"},{"command":"persona.create","name":"Lyra"}]"#,
+    );
+    assert_eq!(status, 200);
+    let results = json(&body);
+    assert_eq!((results[0]["ok"].as_bool(), results[1]["ok"].as_bool()), (Some(true), Some(false)), "{body}");
+    assert_eq!(node.get("/v1/personas/Nobody").0, 404);
+    let (status, body) = node.get("/v1/personas?limit=2&offset=1");
+    assert_eq!(status, 200);
+    assert_eq!(json(&body).as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(node.get("/v1/personas/Echo?bogus=1").0, 400);
+    assert_eq!(node.get(&format!("/v1/events/{}", "0".repeat(64))).0, 404);
+    let hash = written[0]["hash"].as_str().unwrap();
+    let (status, body) = node.get(&format!("/v1/events/{hash}"));
+    assert_eq!((status, json(&body)["hash"].as_str().unwrap()), (200, hash));
+
+    // Events: pages of export lines; ingest all or nothing.
+    let (status, page) = node.get("/v1/events?after=1&limit=2");
+    assert_eq!(status, 200);
+    assert_eq!(page.lines().count(), 2);
+    let other = tempfile::tempdir().unwrap();
+    ok(other.path(), &["init"]);
+    ok(other.path(), &["persona", "create", "Elsewhere"]);
+    let lines = ok(other.path(), &["export", "--jsonl"]);
+    let (status, body) = node.request("POST", "/v1/events", Some(("application/x-ndjson", lines.as_bytes())), true);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) =
+        node.request("POST", "/v1/events", Some(("application/x-ndjson", b"{\"not\": \"an event\"}\n")), true);
+    assert_eq!((status, json(&body)["error"]["code"].as_str().unwrap()), (422, "refused"), "{body}");
+
+    // SQL: JSON, CSV, a wrong query, a query past its time.
+    let (status, body) = node.post("/v1/query", r#"{"sql": "SELECT count(*) AS n FROM events"}"#);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)[0]["n"], 6);
+    let r = agent
+        .post(&node.url("/v1/query"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/csv")
+        .send(r#"{"sql": "SELECT count(*) AS n FROM events"}"#)
+        .unwrap();
+    assert_eq!(r.into_body().read_to_string().unwrap(), "n\n6\n");
+    assert_eq!(node.post("/v1/query", r#"{"sql": "SELEC"}"#).0, 400);
+    assert_eq!(node.post("/v1/query", r#"{"sql": "DELETE FROM events"}"#).0, 400);
+    let slow = r#"{"sql": "SELECT count(*) FROM events a, events b, events c, events d, events e, events f, events g, events h", "timeout_s": 0.05}"#;
+    let (status, body) = node.post("/v1/query", slow);
+    assert_eq!(status, 408, "{body}");
+    assert_eq!(node.get("/health").0, 200, "the node keeps serving");
+
+    // Verify, stats, feeds, export, metrics.
+    let (status, body) = node.post("/v1/verify", "{}");
+    assert_eq!((status, json(&body)["ok"].as_bool()), (200, Some(true)), "{body}");
+    assert_eq!(json(&node.get("/v1/stats").1)["events"], 6);
+    assert_eq!(json(&node.get("/v1/feeds").1).as_array().unwrap().len(), 2);
+    assert_eq!(node.get("/v1/export.jsonl").1.lines().count(), 6);
+    let r = agent.get(&node.url("/v1/export/events.parquet")).header("Authorization", &auth).call().unwrap();
+    assert_eq!(r.status(), 200);
+    let parquet = r.into_body().read_to_vec().unwrap();
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"), "{} bytes", parquet.len());
+    assert_eq!(node.get("/v1/export/nope.parquet").0, 404);
+    let metrics = node.get("/metrics").1;
+    assert!(metrics.contains("mindlog_events 6") && metrics.contains("mindlog_http_requests_total{"), "{metrics}");
+}
+
+/// Reads a subscription's NDJSON lines until `until` says stop; offsets of the events.
+fn read_ndjson(reader: impl Read, mut until: impl FnMut(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    for line in BufReader::new(reader).lines() {
+        let item = json(&line.unwrap());
+        let stop = until(&item);
+        items.push(item);
+        if stop {
+            break;
+        }
+    }
+    items
+}
+
+/// Checks that `offsets` are `first`, `first + 1`, … `last`: no gap, no duplicate (a short message).
+fn check_consecutive(offsets: &[u64], first: u64, last: u64) {
+    let wrong = offsets.iter().enumerate().find(|(i, o)| **o != first + *i as u64);
+    assert!(
+        wrong.is_none(),
+        "{} offsets; at position {:?} found {:?} (no gap or duplicate allowed)",
+        offsets.len(),
+        wrong.map(|w| w.0),
+        wrong.map(|w| w.1)
+    );
+    assert_eq!(offsets.last().copied(), Some(last), "{} offsets", offsets.len());
+}
+
+/// The events among `items` must be at offsets 0, 1, 2, … with `caught_up` once.
+fn check_seamless(items: &[serde_json::Value], total: u64) {
+    let offsets: Vec<u64> = items.iter().filter_map(|i| i["offset"].as_u64()).collect();
+    check_consecutive(&offsets, 0, total - 1);
+    assert_eq!(items.iter().filter(|i| i.get("caught_up").is_some()).count(), 1);
+}
+
+#[test]
+fn subscriptions_replay_then_follow_without_gap_or_duplicate() {
+    let home = home();
+    let node = Node::start(home.path());
+    let before = 2u64;
+    let appends = 150u64;
+    // Appends race the catch-up: they start as the subscriptions do.
+    let writer = {
+        let (url, token) = (node.url("/v1/commands"), node.token.clone());
+        std::thread::spawn(move || {
+            let agent = agent();
+            for i in 0..appends {
+                let body =
+                    format!(r#"{{"command":"memory.add","persona":"Echo","text":"memory {i}","importance":0.5}}"#);
+                let r = agent
+                    .post(&url)
+                    .header("Authorization", format!("Bearer {token}"))
+                    .header("Content-Type", "application/json")
+                    .send(body)
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+        })
+    };
+    let total = before + appends;
+    let auth = format!("Bearer {}", node.token);
+    // NDJSON.
+    let ndjson = {
+        let (url, auth) = (node.url("/v1/subscribe?after=0"), auth.clone());
+        std::thread::spawn(move || {
+            let r = agent().get(&url).header("Authorization", &auth).call().unwrap();
+            read_ndjson(r.into_body().into_reader(), |i| i["offset"].as_u64() == Some(total - 1))
+        })
+    };
+    // Server-Sent Events, resumed with Last-Event-ID.
+    let sse = {
+        let (url, auth) = (node.url("/v1/subscribe"), auth.clone());
+        std::thread::spawn(move || {
+            let r = agent()
+                .get(&url)
+                .header("Authorization", &auth)
+                .header("Accept", "text/event-stream")
+                .header("Last-Event-ID", "1")
+                .call()
+                .unwrap();
+            let mut ids = Vec::new();
+            let mut caught_up = 0;
+            let (mut event, mut id) = (String::new(), None);
+            for line in BufReader::new(r.into_body().into_reader()).lines() {
+                let line = line.unwrap();
+                if let Some(name) = line.strip_prefix("event: ") {
+                    event = name.to_owned();
+                } else if let Some(value) = line.strip_prefix("id: ") {
+                    id = Some(value.parse::<u64>().unwrap());
+                } else if line.is_empty() {
+                    // The end of one SSE event: its fields come in any order.
+                    match (event.as_str(), id) {
+                        ("event", Some(id)) => ids.push(id),
+                        ("caught_up", _) => caught_up += 1,
+                        _ => {}
+                    }
+                    (event, id) = (String::new(), None);
+                    if ids.last() == Some(&total) {
+                        break;
+                    }
+                }
+            }
+            (ids, caught_up)
+        })
+    };
+    // WebSocket.
+    let ws = {
+        let url = format!("ws://{}/v1/subscribe?after=0", node.address);
+        let token = node.token.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                use futures::StreamExt as _;
+                use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+                let mut request = url.into_client_request().unwrap();
+                request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
+                let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+                let mut items = Vec::new();
+                while let Some(message) = socket.next().await {
+                    let text = message.unwrap().into_text().unwrap();
+                    let item = json(&text);
+                    let last = item["offset"].as_u64() == Some(total - 1);
+                    items.push(item);
+                    if last {
+                        break;
+                    }
+                }
+                items
+            })
+        })
+    };
+    writer.join().unwrap();
+    check_seamless(&ndjson.join().unwrap(), total);
+    check_seamless(&ws.join().unwrap(), total);
+    let (ids, caught_up) = sse.join().unwrap();
+    // SSE ids are resume offsets (an event's offset + 1): Last-Event-ID 1 resumes at offset 1.
+    check_consecutive(&ids, 2, total);
+    assert_eq!(caught_up, 1);
+}
+
+#[test]
+fn a_slow_subscriber_stalls_nobody_and_shutdown_gives_the_resume_offset() {
+    let home = home();
+    let node = Node::start(home.path());
+    let auth = format!("Bearer {}", node.token);
+    // A subscriber that reads nothing while thousands of events commit.
+    let slow = agent().get(&node.url("/v1/subscribe?after=0")).header("Authorization", &auth).call().unwrap();
+    let mut slow = BufReader::new(slow.into_body().into_reader());
+    let commands: Vec<String> = (0..2000)
+        .map(|i| {
+            format!(r#"{{"command":"memory.add","persona":"Echo","text":"{i} {}","importance":0.5}}"#, "x".repeat(400))
+        })
+        .collect();
+    let batch = format!("[{}]", commands.join(","));
+    let started = Instant::now();
+    let (status, _) = node.post("/v1/commands:batch", &batch);
+    assert_eq!(status, 200);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(60), "appends went on while a subscriber read nothing ({took:?})");
+    // A subscriber that reads gets everything at once.
+    let fresh = agent().get(&node.url("/v1/subscribe?after=0")).header("Authorization", &auth).call().unwrap();
+    let items = read_ndjson(fresh.into_body().into_reader(), |i| i.get("caught_up").is_some());
+    assert_eq!(items.iter().filter(|i| i.get("offset").is_some()).count(), 2002);
+    // The slow one, once it reads, has every event in order, then caught_up.
+    let mut offsets = Vec::new();
+    let mut caught_up = 0;
+    let mut line = String::new();
+    while offsets.last() != Some(&2001) {
+        line.clear();
+        slow.read_line(&mut line).unwrap();
+        let item = json(&line);
+        match item["offset"].as_u64() {
+            Some(offset) => offsets.push(offset),
+            None => caught_up += usize::from(item.get("caught_up").is_some()),
+        }
+    }
+    check_consecutive(&offsets, 0, 2001);
+    assert_eq!(caught_up, 1);
+    // Shutdown with the stream open: it ends with the offset to resume from, and the node exits.
+    let home_path = node.home.clone();
+    let status = node.stop();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    let _ = slow.read_to_string(&mut rest);
+    let end =
+        rest.lines().map(json).find(|i| i.get("end").is_some()).unwrap_or_else(|| panic!("no end item in {rest:?}"));
+    assert_eq!(end["end"]["next"], 2002);
+    assert_eq!(end["end"]["reason"], "shutdown");
+    assert!(!home_path.join("node.json").exists());
+}
