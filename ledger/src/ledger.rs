@@ -126,6 +126,8 @@ struct Inner {
     leader: Mutex<()>,
     /// Called after every commit that adds events or changes a payload ([`Ledger::on_commit`]).
     commit_hook: OnceLock<CommitHook>,
+    /// Derived writes (the views) commit without waiting for the disk ([`Ledger::lazy_derived_writes`]).
+    lazy_derived: std::sync::atomic::AtomicBool,
 }
 
 /// What [`Ledger::on_commit`] calls.
@@ -137,6 +139,13 @@ impl Drop for Inner {
         // appends left unindexed, so the next open starts clean.
         if let Err(e) = store::catch_up_indexes(&self.db) {
             tracing::warn!(error = %e, "could not index the tail of the log on close; the next open will");
+        }
+        if self.lazy_derived.load(std::sync::atomic::Ordering::Relaxed) {
+            // A durable commit makes the lazy ones before it durable too.
+            let durable = || -> Result<(), StorageError> { Ok(self.db.begin_write()?.commit()?) };
+            if let Err(e) = durable() {
+                tracing::warn!(error = %e, "could not make the views durable on close; the next open folds again");
+            }
         }
     }
 }
@@ -207,6 +216,7 @@ impl Ledger {
                 queue: Mutex::new(Vec::new()),
                 leader: Mutex::new(()),
                 commit_hook: OnceLock::new(),
+                lazy_derived: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         ledger.note_damage(caught_up.damaged);
@@ -279,7 +289,20 @@ impl Ledger {
     /// redb has one writer at a time: this waits while another write transaction is open, and
     /// while it is open appends and [`Ledger::snapshot`] wait for it (take the snapshot first).
     pub fn begin_derived_write(&self, namespace: Namespace) -> Result<DerivedWriteTxn, StorageError> {
-        Ok(DerivedWriteTxn::new(self.inner.db.begin_write()?, namespace))
+        let mut txn = self.inner.db.begin_write()?;
+        if self.inner.lazy_derived.load(std::sync::atomic::Ordering::Relaxed) {
+            txn.set_durability(redb::Durability::None).map_err(|e| StorageError::Other(e.to_string()))?;
+        }
+        Ok(DerivedWriteTxn::new(txn, namespace))
+    }
+
+    /// Makes derived writes (the views' folds) commit without waiting for the disk: atomic and
+    /// visible at once, and durable with the next durable commit (any append) or when the store
+    /// closes. A crash loses only folds, which the next catch-up redoes from the views' last
+    /// durable checkpoints. For a long-running process (`mindlog node`) whose every command would
+    /// otherwise wait for one more disk flush after its append.
+    pub fn lazy_derived_writes(&self) {
+        self.inner.lazy_derived.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A consistent read view as of now, with the indexes brought up to date first.

@@ -46,7 +46,7 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         }
         None => tempfile::tempdir()?,
     };
-    let wants = |w: BenchWhat| args.what == BenchWhat::All || args.what == w;
+    let wants = |w: BenchWhat| (args.what == BenchWhat::All && w != BenchWhat::Node) || args.what == w;
     let needs_store = wants(BenchWhat::Gen)
         || wants(BenchWhat::Verify)
         || wants(BenchWhat::Export)

@@ -620,6 +620,10 @@ pub(crate) enum BenchWhat {
     Rebuild,
     /// SQL over the generated store: GROUP BY kind over every event, one author's events, Parquet export
     Query,
+    /// The node over HTTP on loopback (not part of all): --appends commands from 1 client, then
+    /// from 64 at once with 100 live subscribers; a catch-up of the --events store over one
+    /// subscription; the idle node's memory
+    Node,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ mod output;
 mod refusal;
 
 mod bench;
+mod bench_node;
 mod cli;
 mod erase_cmds;
 mod home;
@@ -320,6 +321,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),
+        Command::Bench(args) if args.what == cli::BenchWhat::Node => bench_node::run(&args, format),
         Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),

@@ -126,7 +126,10 @@ impl Hosted {
     }
 }
 
+/// What the node sets on every handle it opens: a hook for subscriptions, and lazy view commits
+/// (a crash loses only folds, redone on the next start).
 fn watch_commits(ledger: &Ledger, commits: &Arc<watch::Sender<u64>>) {
+    ledger.lazy_derived_writes();
     let commits = Arc::clone(commits);
     ledger.on_commit(move || commits.send_modify(|n| *n += 1));
 }

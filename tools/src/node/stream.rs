@@ -86,16 +86,14 @@ pub(crate) struct Wanted {
 }
 
 impl Wanted {
-    fn filter(&self) -> Result<LineFilter, Response> {
+    /// The filter asked for, or why it is wrong.
+    fn filter(&self) -> Result<LineFilter, String> {
         let author = match &self.author {
             None => None,
-            Some(text) => Some(text.parse::<PublicKey>().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    &format!("author {text:?} is not a public key (64 hex characters)"),
-                )
-            })?),
+            Some(text) => Some(
+                text.parse::<PublicKey>()
+                    .map_err(|_| format!("author {text:?} is not a public key (64 hex characters)"))?,
+            ),
         };
         Ok(LineFilter { author, kind: self.kind.clone() })
     }
@@ -126,7 +124,7 @@ async fn read(
 pub(crate) async fn events(State(state): State<AppState>, Query(wanted): Query<Wanted>) -> Response {
     let filter = match wanted.filter() {
         Ok(filter) => filter,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
     let limit = wanted.limit.unwrap_or(1000).clamp(1, 100_000);
     match read(&state, wanted.after.unwrap_or(0), filter, limit).await {
@@ -252,7 +250,7 @@ pub(crate) async fn subscribe(
 ) -> Response {
     let filter = match wanted.filter() {
         Ok(filter) => filter,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
     let headers: &HeaderMap = request.headers();
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
