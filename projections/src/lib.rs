@@ -72,7 +72,6 @@ pub fn payload_json(kind: &str, payload: &[u8]) -> Option<String> {
     serde_json::to_string(&event).ok()
 }
 
-/// Every view this build maintains.
 /// Held while a fold writes the views of a store. A fold reads each view's checkpoint and then
 /// folds from there in several transactions: two at once on the same store (a node serving
 /// concurrent commands) would fold the same events twice, so a process folds one at a time.
@@ -82,6 +81,7 @@ fn folding() -> std::sync::MutexGuard<'static, ()> {
     FOLDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Every view this build maintains.
 fn all() -> Vec<&'static dyn Projection> {
     vec![
         &persona::PersonaView,
@@ -161,6 +161,9 @@ impl Projections {
 
     /// Folds every event not folded yet into every view. `progress` gets (done, to do).
     pub fn catch_up(&self, progress: &dyn Fn(u64, u64)) -> Result<CatchUpReport, ProjectionError> {
+        if runner::caught_up(&self.ledger, &all())? {
+            return Ok(CatchUpReport::default());
+        }
         let _one_at_a_time = folding();
         Ok(runner::catch_up(&self.ledger, &all(), progress)?)
     }

@@ -610,6 +610,12 @@ pub(crate) fn repair(home: &Home) -> Result<Outcome> {
 /// Copies what still reads and verifies into `mind.salvaged.redb` beside the store; exit 1 when
 /// anything was lost.
 fn salvage(home: &Home) -> Result<Outcome> {
+    if crate::served::current().is_some() {
+        // Salvage reads a copy of the file, which must not change under it.
+        anyhow::bail!(
+            "the events themselves are damaged: stop the node (Ctrl-C), then run mindlog repair to salvage them"
+        );
+    }
     let damaged = home.store_path();
     let salvaged = damaged.with_file_name("mind.salvaged.redb");
     if salvaged.exists() {

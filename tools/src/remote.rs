@@ -23,7 +23,7 @@ pub(crate) fn forwards(command: &Command) -> bool {
 
 /// A node serving the home, and its token.
 pub(crate) struct Running {
-    info: NodeInfo,
+    pub(crate) info: NodeInfo,
     token: String,
     file: PathBuf,
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -189,7 +189,6 @@ fn the_cli_through_a_node_prints_and_exits_as_without_one() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write as _;
     child.stdin.take().unwrap().write_all(br#"{"command":"persona.create","name":"Nova"}"#).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -197,6 +196,22 @@ fn the_cli_through_a_node_prints_and_exits_as_without_one() {
     let (status, body) = node.get("/v1/personas");
     assert_eq!(status, 200);
     assert!(body.contains("\"Nova\""), "{body}");
+    // A long `submit -` (more answers than a connection buffers) neither hangs nor loses one.
+    let many: String =
+        (0..1500).map(|i| format!("{{\"command\":\"persona.create\",\"name\":\"bulk-{i}\"}}\n")).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .args(["--home", served.path().to_str().unwrap(), "submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(many.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches("\"ok\":true").count(), 1500);
     // A relative path means the client's folder, not the node's.
     let out = Command::new(env!("CARGO_BIN_EXE_mindlog"))
         .args(["--home", served.path().to_str().unwrap(), "export", "--jsonl", "-o", "out.jsonl"])
@@ -204,7 +219,7 @@ fn the_cli_through_a_node_prints_and_exits_as_without_one() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(local.path().join("out.jsonl")).unwrap().lines().count(), 3);
+    assert_eq!(std::fs::read_to_string(local.path().join("out.jsonl")).unwrap().lines().count(), 1503);
     // The store is the node's: a command on the home does not wait for the lock.
     assert!(node.home.join("node.json").exists());
     let status = node.stop();

@@ -337,18 +337,19 @@ async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'sta
     let rest = futures::stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await? {
-                Piece::Out(bytes) => return Some((Ok::<_, Infallible>(Bytes::from(bytes)), rx)),
+                Piece::Out(bytes) => return Some((Ok(Bytes::from(bytes)), rx)),
                 Piece::Err(_) => continue,
                 Piece::Done(finished) => {
-                    if let Some(failure) = finished.failure {
-                        tracing::warn!(?failure, "a streamed command failed after it started writing");
-                    }
-                    return None;
+                    let failure = finished.failure?;
+                    // The status is sent: the body ends with an error, so the client sees a broken
+                    // transfer, never a short answer that looks whole.
+                    tracing::warn!(?failure, "a streamed command failed after it started writing");
+                    return Some((Err(io::Error::other(failure.message())), rx));
                 }
             }
         }
     });
-    let body = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(first)) }).chain(rest);
+    let body = futures::stream::once(async move { Ok::<_, io::Error>(Bytes::from(first)) }).chain(rest);
     ([(header::CONTENT_TYPE, content_type)], Body::from_stream(body)).into_response()
 }
 
@@ -356,7 +357,20 @@ use futures::StreamExt as _;
 
 /// `POST /v1/cli`: the CLI through the node ([`crate::remote`]). The body is a [`CliRequest`]
 /// line, then the command's standard input; the answer is the command's [`Frame`]s.
-async fn cli(State(state): State<AppState>, request: Request) -> Response {
+async fn cli(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        // A command line names files on the node's machine (export -o, import FILE): only a
+        // client on that machine may send one.
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the CLI runs through a node only from the node's own machine",
+        );
+    }
     if !guard::media_type_is(request.headers(), CLI_MEDIA_TYPE) {
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", &format!("send {CLI_MEDIA_TYPE}"));
     }
@@ -367,7 +381,13 @@ async fn cli(State(state): State<AppState>, request: Request) -> Response {
         (&mut reader).take(1 << 20).read_until(b'\n', &mut line).map_err(|e| format!("reading the request: {e}"))?;
         let request: CliRequest =
             serde_json::from_slice(&line).map_err(|e| format!("the first line is not a command request: {e}"))?;
-        let stdin: Box<dyn Read + Send> = Box::new(reader);
+        // The whole input first, into a scratch file: a client sends all of its stdin before it
+        // reads an answer, so a command answering as it reads would fill the connection both
+        // ways and wait forever.
+        let mut spool = tempfile::tempfile().map_err(|e| format!("spooling standard input: {e}"))?;
+        io::copy(&mut reader, &mut spool).map_err(|e| format!("reading standard input: {e}"))?;
+        io::Seek::rewind(&mut spool).map_err(|e| format!("spooling standard input: {e}"))?;
+        let stdin: Box<dyn Read + Send> = Box::new(spool);
         Ok((request.argv, request.cwd, Some(stdin)))
     });
     let rx = served_command(&state, input);
@@ -472,7 +492,7 @@ async fn openapi() -> Response {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    let open = state.hosted.ledger().is_ok();
+    let open = state.hosted.is_open();
     axum::Json(serde_json::json!({ "status": if open { "ok" } else { "closing" }, "version": env!("CARGO_PKG_VERSION"), "store_open": open }))
         .into_response()
 }

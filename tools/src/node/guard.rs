@@ -105,7 +105,8 @@ fn refuse(state: &AppState, request: &Request) -> Option<Response> {
         }
     }
     let loopback_peer = request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|c| c.0.ip().is_loopback());
-    let open = path == "/health" || path == "/login" || (path == "/metrics" && loopback_peer);
+    // /metrics is open to scrapers on the machine, unless remote peers may come through a proxy.
+    let open = path == "/health" || path == "/login" || (path == "/metrics" && loopback_peer && !state.allow_remote);
     if !open && !authorized(headers, &state.token) {
         return Some(error(
             StatusCode::UNAUTHORIZED,

@@ -70,6 +70,11 @@ impl Hosted {
         }
     }
 
+    /// Whether the store is open now (not closed for a scrub, not shut down); never waits.
+    pub(crate) fn is_open(&self) -> bool {
+        self.lock().ledger.is_some()
+    }
+
     /// Counts commits; a subscription reads the log again whenever it moves.
     pub(crate) fn commits(&self) -> watch::Receiver<u64> {
         self.commits.subscribe()
@@ -108,6 +113,9 @@ impl Hosted {
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "the store could not be opened again; the node cannot serve");
+                // Requests fail at once instead of waiting for a store that will not come back.
+                self.lock().closed = true;
+                self.reopened.notify_all();
                 return Err(e);
             }
         }

@@ -4,7 +4,8 @@
 //!
 //! Shutdown order (Ctrl-C or SIGTERM): the listener stops accepting; the root cancellation token
 //! fires, so every subscription sends its resume offset and ends; axum waits for the requests in
-//! flight (an append in progress finishes: it runs on a blocking thread that is never cancelled);
+//! flight (an append in progress finishes: it runs on a blocking thread that is never cancelled,
+//! but its answer is sent only if the node is still up when it is ready);
 //! WebSocket tasks (which axum does not wait for) are awaited through the task tracker; after
 //! [`SHUTDOWN_DEADLINE`] the node stops waiting. Then `node.json` is removed and the store closed.
 
@@ -104,8 +105,7 @@ pub(crate) fn run(home: &Home, args: &NodeArgs) -> Result<Outcome> {
     }
     let node_file = home.dir().join(NODE_FILE);
     if let Some(running) = crate::remote::node_for(Some(home.dir().to_owned()))? {
-        let _ = running;
-        let info: NodeInfo = serde_json::from_str(&std::fs::read_to_string(&node_file)?)?;
+        let info = &running.info;
         anyhow::bail!(
             "a node already serves {} (pid {}, http://{}): stop it first",
             home.dir().display(),

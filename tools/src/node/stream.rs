@@ -184,18 +184,22 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
         let mut commits = state.hosted.commits();
         let mut next = after;
         let mut caught_up = false;
+        // Heartbeats are due HEARTBEAT after the last item sent, whatever woke the reader since.
+        let mut last_sent = tokio::time::Instant::now();
         // Sends an item unless the node stops or the subscriber went away first.
         macro_rules! send {
-            ($item:expr) => {
+            ($item:expr) => {{
                 tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => {
-                        let _ = tx.try_send(Item::End { next, reason: "shutdown" });
+                        let end = tx.send(Item::End { next, reason: "shutdown" });
+                        let _ = tokio::time::timeout(Duration::from_secs(1), end).await;
                         return;
                     }
                     sent = tx.send($item) => if sent.is_err() { return },
                 }
-            };
+                last_sent = tokio::time::Instant::now();
+            }};
         }
         loop {
             commits.borrow_and_update();
@@ -234,7 +238,7 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
                     let _ = tx.send(Item::End { next, reason: "closed" }).await;
                     return;
                 },
-                _ = tokio::time::sleep(HEARTBEAT) => send!(Item::Heartbeat { next }),
+                _ = tokio::time::sleep_until(last_sent + HEARTBEAT) => send!(Item::Heartbeat { next }),
             }
         }
     });
