@@ -279,10 +279,14 @@ pub(crate) async fn subscribe(
         // Each item is its own SSE event; heartbeats are SSE comments.
         return Sse::new(items.map(|item| Ok::<_, Infallible>(item.sse()))).into_response();
     }
-    let lines = items.map(|item| {
-        let mut line = item.json();
-        line.push('\n');
-        Ok::<_, Infallible>(Bytes::from(line))
+    // Whatever is waiting goes out as one chunk: a catch-up is not a write per event.
+    let lines = items.ready_chunks(BUFFER).map(|items| {
+        let mut chunk = String::new();
+        for item in items {
+            chunk.push_str(&item.json());
+            chunk.push('\n');
+        }
+        Ok::<_, Infallible>(Bytes::from(chunk))
     });
     ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response()
 }
