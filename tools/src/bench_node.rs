@@ -116,7 +116,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("sh").args(["-c", &format!("kill -TERM {}", self.child.id())]).status();
         let _ = self.child.wait();
     }
 }

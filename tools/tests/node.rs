@@ -74,7 +74,7 @@ impl Node {
 
     /// Stops the node with SIGTERM and waits for it: its exit status.
     fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        Command::new("sh").args(["-c", &format!("kill -TERM {}", self.child.id())]).status().unwrap();
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

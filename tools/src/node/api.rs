@@ -17,7 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use futures::TryStreamExt as _;
 use mindlog_commands::Rejection;
 use serde::Deserialize;
@@ -102,65 +102,64 @@ pub(crate) const VIEWS: &[(&str, &[&str])] = &[
     ("/v1/stats", &["stats"]),
 ];
 
-/// Every route, with its method, for docs/api.md and the test that tries each without a token.
-pub(crate) fn routes() -> Vec<(&'static str, &'static str)> {
-    let mut all = vec![
-        ("GET", "/health"),
-        ("GET", "/metrics"),
-        ("GET", "/login"),
-        ("POST", "/v1/cli"),
-        ("POST", "/v1/commands"),
-        ("POST", "/v1/commands:batch"),
-        ("GET", "/v1/events"),
-        ("POST", "/v1/events"),
-        ("GET", "/v1/events/{hash}"),
-        ("GET", "/v1/subscribe"),
-        ("GET", "/v1/feeds"),
-        ("POST", "/v1/verify"),
-        ("POST", "/v1/query"),
-        ("GET", "/v1/export.jsonl"),
-        ("GET", "/v1/export/{table}"),
-        ("GET", "/openapi.json"),
+/// The routes whose POST body is streamed, not JSON: their media type, and no size limit.
+pub(crate) const STREAMED: &[(&str, &str)] = &[("/v1/cli", CLI_MEDIA_TYPE), ("/v1/events", "application/x-ndjson")];
+
+/// Every route: method, path and handler, declared once for the router, `/openapi.json` and the
+/// test that tries each without a token.
+fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    let mut all: Vec<(&'static str, &'static str, MethodRouter<AppState>)> = vec![
+        ("GET", "/health", get(health)),
+        ("GET", "/metrics", get(super::metrics::render)),
+        ("GET", "/login", get(guard::login)),
+        ("POST", "/v1/cli", post(cli)),
+        ("POST", "/v1/commands", post(command)),
+        ("POST", "/v1/commands:batch", post(batch)),
+        ("GET", "/v1/events", get(super::stream::events)),
+        ("POST", "/v1/events", post(ingest)),
+        ("GET", "/v1/events/{hash}", get(super::stream::event)),
+        ("GET", "/v1/subscribe", get(super::stream::subscribe)),
+        ("GET", "/v1/feeds", get(feeds)),
+        ("POST", "/v1/verify", post(verify)),
+        ("POST", "/v1/query", post(query)),
+        ("GET", "/v1/export.jsonl", get(export_jsonl)),
+        ("GET", "/v1/export/{table}", get(export_parquet)),
+        ("GET", "/openapi.json", get(openapi)),
     ];
-    all.extend(VIEWS.iter().map(|(path, _)| ("GET", *path)));
+    for (path, template) in VIEWS {
+        let handler =
+            move |State(state): State<AppState>, params: RawPathParams, Query(query): Query<Vec<(String, String)>>| {
+                view(state, template, params, query)
+            };
+        all.push(("GET", path, get(handler)));
+    }
     all
 }
 
+/// Every route's method and path.
+pub(crate) fn routes() -> Vec<(&'static str, &'static str)> {
+    table().into_iter().map(|(method, path, _)| (method, path)).collect()
+}
+
 pub(crate) fn router(state: AppState) -> Router {
-    let mut views = Router::new();
-    for (path, template) in VIEWS {
-        views = views.route(
-            path,
-            get(
-                move |State(state): State<AppState>,
-                      params: RawPathParams,
-                      Query(query): Query<Vec<(String, String)>>| {
-                    view(state, template, params, query)
-                },
-            ),
-        );
+    let mut paths: std::collections::BTreeMap<&'static str, MethodRouter<AppState>> = Default::default();
+    for (_, path, handler) in table() {
+        let merged = match paths.remove(path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        paths.insert(path, merged);
     }
-    let streamed = Router::new()
-        .route("/v1/cli", post(cli))
-        .route("/v1/events", get(super::stream::events).post(ingest))
-        .layer(axum::extract::DefaultBodyLimit::disable());
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(super::metrics::render))
-        .route("/login", get(guard::login))
-        .route("/v1/commands", post(command))
-        .route("/v1/commands:batch", post(batch))
-        .route("/v1/events/{hash}", get(super::stream::event))
-        .route("/v1/subscribe", get(super::stream::subscribe))
-        .route("/v1/feeds", get(feeds))
-        .route("/v1/verify", post(verify))
-        .route("/v1/query", post(query))
-        .route("/v1/export.jsonl", get(export_jsonl))
-        .route("/v1/export/{table}", get(export_parquet))
-        .route("/openapi.json", get(openapi))
-        .merge(views)
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .merge(streamed)
+    let mut router = Router::new();
+    for (path, handler) in paths {
+        let limit = if STREAMED.iter().any(|(p, _)| *p == path) {
+            axum::extract::DefaultBodyLimit::disable()
+        } else {
+            axum::extract::DefaultBodyLimit::max(BODY_LIMIT)
+        };
+        router = router.route(path, handler.layer(limit));
+    }
+    router
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route; see docs/api.md") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::count))
@@ -370,9 +369,6 @@ async fn cli(
             "forbidden",
             "the CLI runs through a node only from the node's own machine",
         );
-    }
-    if !guard::media_type_is(request.headers(), CLI_MEDIA_TYPE) {
-        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", &format!("send {CLI_MEDIA_TYPE}"));
     }
     let reader = SyncIoBridge::new(StreamReader::new(request.into_body().into_data_stream().map_err(io::Error::other)));
     let input: Input = Box::new(move || {
@@ -636,13 +632,6 @@ async fn batch(State(state): State<AppState>, Query(signer): Query<Signer>, body
 /// `POST /v1/events`: signed events as export lines (NDJSON), checked and added all or nothing
 /// by `mindlog import`.
 async fn ingest(State(state): State<AppState>, request: Request) -> Response {
-    if !guard::media_type_is(request.headers(), "application/x-ndjson") {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send application/x-ndjson: export lines",
-        );
-    }
     let reader = SyncIoBridge::new(StreamReader::new(request.into_body().into_data_stream().map_err(io::Error::other)));
     let input: Input = Box::new(move || {
         let stdin: Box<dyn Read + Send> = Box::new(reader);

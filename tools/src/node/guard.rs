@@ -115,12 +115,12 @@ fn refuse(state: &AppState, request: &Request) -> Option<Response> {
         ));
     }
     let body_methods = [Method::POST, Method::PUT, Method::PATCH];
-    let streamed = path == "/v1/cli" || path == "/v1/events"; // these check their own media type
-    if body_methods.contains(request.method()) && !streamed && !media_type_is(headers, "application/json") {
+    let wanted = super::api::STREAMED.iter().find(|(p, _)| *p == path).map_or("application/json", |(_, media)| *media);
+    if body_methods.contains(request.method()) && !media_type_is(headers, wanted) {
         return Some(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send Content-Type: application/json",
+            &format!("send Content-Type: {wanted}"),
         ));
     }
     None
