@@ -48,6 +48,18 @@ struct Rate {
     p99_ms: f64,
 }
 
+impl Rate {
+    /// The rate of commands whose latencies (ms) are `latencies`.
+    fn of(latencies: &mut [f64], events_per_second: f64) -> Rate {
+        Rate {
+            events: latencies.len() as u64,
+            events_per_second,
+            p50_ms: percentile(latencies, 0.5),
+            p99_ms: percentile(latencies, 0.99),
+        }
+    }
+}
+
 impl Report for NodeBench {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "mindlog bench node: HTTP on 127.0.0.1, {} cores; latencies are p50/p99", self.cores)?;
@@ -274,26 +286,11 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
 
     let report = NodeBench {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        single: Rate {
-            events: single.len() as u64,
-            events_per_second: single_rate,
-            p50_ms: percentile(&mut single, 0.5),
-            p99_ms: percentile(&mut single, 0.99),
-        },
-        concurrent: Rate {
-            events: concurrent.len() as u64,
-            events_per_second: concurrent_rate,
-            p50_ms: percentile(&mut concurrent, 0.5),
-            p99_ms: percentile(&mut concurrent, 0.99),
-        },
+        single: Rate::of(&mut single, single_rate),
+        concurrent: Rate::of(&mut concurrent, concurrent_rate),
         clients: CLIENTS,
         group_commit_gain: concurrent_rate / single_rate,
-        with_subscribers: Rate {
-            events: fanned.len() as u64,
-            events_per_second: fanned_rate,
-            p50_ms: percentile(&mut fanned, 0.5),
-            p99_ms: percentile(&mut fanned, 0.99),
-        },
+        with_subscribers: Rate::of(&mut fanned, fanned_rate),
         subscribers: SUBSCRIBERS,
         delivered_p50_ms: percentile(&mut delivered, 0.5),
         delivered_p99_ms: percentile(&mut delivered, 0.99),
