@@ -83,10 +83,24 @@ pub struct LineFilter {
 }
 
 impl LineFilter {
-    /// Whether the event of `envelope` is one of those wanted.
-    pub fn admits(&self, envelope: &EnvelopeRef<'_>) -> bool {
-        self.author.is_none_or(|a| a == envelope.author) && self.kind.as_deref().is_none_or(|k| k == envelope.kind)
+    /// Whether an event by `author` of `kind` is one of those wanted.
+    pub fn admits(&self, author: &PublicKey, kind: &str) -> bool {
+        self.author.is_none_or(|a| a == *author) && self.kind.as_deref().is_none_or(|k| k == kind)
     }
+}
+
+/// One line [`Ledger::export_lines`] gives: the event's offset, author and kind, and its export
+/// line (without the newline).
+#[derive(Debug)]
+pub struct ExportedLine<'a> {
+    /// The event's offset in this store.
+    pub offset: u64,
+    /// Its author.
+    pub author: PublicKey,
+    /// Its kind.
+    pub kind: &'a str,
+    /// Its export line.
+    pub line: &'a [u8],
 }
 
 /// Why an export stopped.
@@ -263,8 +277,8 @@ impl Ledger {
     }
 
     /// Renders the export lines of the events at `offsets` that `filter` admits, in offset order,
-    /// checking each record as [`Ledger::export_jsonl`] does, and gives each to `each` with its
-    /// offset (the line without its newline); private payloads are withheld. Stops after `limit`
+    /// checking each record as [`Ledger::export_jsonl`] does, and gives each to `each` (with its
+    /// offset, author and kind); private payloads are withheld. Stops after `limit`
     /// lines, or when `each` returns `false`, or at the end of the log. Returns the offset to
     /// read from next. Reads the log only (never the indexes), so a live reader never waits for a
     /// writer; memory stays bounded by one chunk of lines.
@@ -273,7 +287,7 @@ impl Ledger {
         offsets: std::ops::Range<u64>,
         filter: &LineFilter,
         limit: u64,
-        each: &mut dyn FnMut(u64, &[u8]) -> bool,
+        each: &mut dyn FnMut(&ExportedLine<'_>) -> bool,
     ) -> Result<u64, ExportError> {
         let snapshot = self.log_snapshot()?;
         let end = offsets.end.min(snapshot.len()?);
@@ -286,7 +300,7 @@ impl Ledger {
             let event = EventRef::from_record(offset, record.value(), row_bytes)?;
             let envelope = event.envelope()?;
             next = offset + 1;
-            if !filter.admits(&envelope) {
+            if !filter.admits(&envelope.author, envelope.kind) {
                 continue;
             }
             let mut row = event.payload(&envelope).map(|_| event.row)?;
@@ -297,7 +311,8 @@ impl Ledger {
             line.clear();
             write_line(&mut line, &envelope, event.bytes, event.hash, event.signature, row);
             sent += 1;
-            if !each(offset, &line) || sent >= limit {
+            let exported = ExportedLine { offset, author: envelope.author, kind: envelope.kind, line: &line };
+            if !each(&exported) || sent >= limit {
                 break;
             }
         }

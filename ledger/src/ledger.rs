@@ -126,8 +126,9 @@ struct Inner {
     leader: Mutex<()>,
     /// Called after every commit that adds events or changes a payload ([`Ledger::on_commit`]).
     commit_hook: OnceLock<CommitHook>,
-    /// Derived writes (the views) commit without waiting for the disk ([`Ledger::lazy_derived_writes`]).
-    lazy_derived: std::sync::atomic::AtomicBool,
+    /// Set up for a long-running process ([`Ledger::long_running`]): derived writes (the views)
+    /// commit without waiting for the disk, and every append indexes its own events.
+    long_running: std::sync::atomic::AtomicBool,
 }
 
 /// What [`Ledger::on_commit`] calls.
@@ -140,7 +141,7 @@ impl Drop for Inner {
         if let Err(e) = store::catch_up_indexes(&self.db) {
             tracing::warn!(error = %e, "could not index the tail of the log on close; the next open will");
         }
-        if self.lazy_derived.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.long_running.load(std::sync::atomic::Ordering::Relaxed) {
             // A durable commit makes the lazy ones before it durable too.
             let durable = || -> Result<(), StorageError> { Ok(self.db.begin_write()?.commit()?) };
             if let Err(e) = durable() {
@@ -148,6 +149,17 @@ impl Drop for Inner {
             }
         }
     }
+}
+
+/// One request of [`Ledger::append_group`]: `drafts` to sign as `identity` and append to its feed.
+#[derive(Debug)]
+pub struct GroupAppend {
+    /// Who signs the events.
+    pub identity: Identity,
+    /// The events to append, in order.
+    pub drafts: Vec<Draft>,
+    /// What the feed's head must be.
+    pub expect: Expect,
 }
 
 struct Job {
@@ -216,7 +228,7 @@ impl Ledger {
                 queue: Mutex::new(Vec::new()),
                 leader: Mutex::new(()),
                 commit_hook: OnceLock::new(),
-                lazy_derived: std::sync::atomic::AtomicBool::new(false),
+                long_running: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         ledger.note_damage(caught_up.damaged);
@@ -290,19 +302,26 @@ impl Ledger {
     /// while it is open appends and [`Ledger::snapshot`] wait for it (take the snapshot first).
     pub fn begin_derived_write(&self, namespace: Namespace) -> Result<DerivedWriteTxn, StorageError> {
         let mut txn = self.inner.db.begin_write()?;
-        if self.inner.lazy_derived.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.inner.long_running.load(std::sync::atomic::Ordering::Relaxed) {
             txn.set_durability(redb::Durability::None).map_err(|e| StorageError::Other(e.to_string()))?;
         }
         Ok(DerivedWriteTxn::new(txn, namespace))
     }
 
-    /// Makes derived writes (the views' folds) commit without waiting for the disk: atomic and
-    /// visible at once, and durable with the next durable commit (any append) or when the store
-    /// closes. A crash loses only folds, which the next catch-up redoes from the views' last
-    /// durable checkpoints. For a long-running process (`mindlog node`) whose every command would
-    /// otherwise wait for one more disk flush after its append.
-    pub fn lazy_derived_writes(&self) {
-        self.inner.lazy_derived.store(true, std::sync::atomic::Ordering::Relaxed);
+    /// Sets the store up for a long-running process (`mindlog node`) that many readers and
+    /// writers share:
+    /// - derived writes (the views' folds) commit without waiting for the disk: atomic and
+    ///   visible at once, and durable with the next durable commit (any append) or when the store
+    ///   closes. A crash loses only folds, which the next catch-up redoes from the views' last
+    ///   durable checkpoints; every command would otherwise wait for one more disk flush.
+    /// - every append indexes its own events in its own transaction, so no read has to bring the
+    ///   indexes up to date in a durable transaction of its own first.
+    pub fn long_running(&self) {
+        self.inner.long_running.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn index_every_commit(&self) -> bool {
+        self.inner.long_running.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A consistent read view as of now, with the indexes brought up to date first.
@@ -316,6 +335,12 @@ impl Ledger {
     /// needs the write transaction): live readers of the log never wait for a writer.
     pub(crate) fn log_snapshot(&self) -> Result<Snapshot, StorageError> {
         Snapshot::new(&self.inner.db)
+    }
+
+    /// How many events the log holds (the offset the next one gets), read without bringing the
+    /// indexes up to date: never waits for a writer.
+    pub fn log_len(&self) -> Result<u64, StorageError> {
+        self.log_snapshot()?.len()
     }
 
     /// Rebuilds every derived table of the ledger (`event_by_feed`, `event_by_kind`,
@@ -347,35 +372,57 @@ impl Ledger {
         drafts: Vec<Draft>,
         expect: Expect,
     ) -> Result<Vec<Appended>, AppendError> {
+        let mut results = self.append_group(vec![GroupAppend { identity: identity.clone(), drafts, expect }])?;
+        results.pop().unwrap_or(Err(AppendError::WriterStopped))
+    }
+
+    /// Appends several requests (each all or none, as [`Ledger::append`]; requests of one author
+    /// apply in order) in one durable commit when they fit one group, and answers each: a host
+    /// that decides many commands at once writes them as one group instead of waiting for other
+    /// threads to join it. The outer error: nothing could be appended at all.
+    pub fn append_group(
+        &self,
+        requests: Vec<GroupAppend>,
+    ) -> Result<Vec<Result<Vec<Appended>, AppendError>>, AppendError> {
         self.check_writable()?;
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job { identity: identity.clone(), drafts, expect, reply };
-        self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()).push(job);
-        // Group commit without a writer thread: whoever gets the leader lock commits everything
-        // queued (its own request included) in one transaction, and repeats until the queue is
-        // empty; the others wait for their answer. A request queued just as a leader finished is
-        // picked up by its own caller on the next turn of this loop.
-        loop {
-            if let Ok(_leader) = self.inner.leader.try_lock() {
-                loop {
-                    let group: Vec<Job> = {
-                        let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
-                        let n = queue.len().min(MAX_GROUP);
-                        queue.drain(..n).collect()
-                    };
-                    if group.is_empty() {
-                        break;
-                    }
-                    commit_and_answer(&self.inner.db, &self.inner.heads, group);
-                    self.committed();
-                }
-            }
-            match answer.recv_timeout(std::time::Duration::from_micros(200)) {
-                Ok(result) => return result,
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(AppendError::WriterStopped),
+        let mut answers = Vec::with_capacity(requests.len());
+        {
+            let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+            for GroupAppend { identity, drafts, expect } in requests {
+                let (reply, answer) = mpsc::sync_channel(1);
+                queue.push(Job { identity, drafts, expect, reply });
+                answers.push(answer);
             }
         }
+        // Group commit without a writer thread: whoever gets the leader lock commits everything
+        // queued (its own requests included) in one transaction, and repeats until the queue is
+        // empty; the others wait for their answer. A request queued just as a leader finished is
+        // picked up by its own caller on the next turn of this loop.
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(loop {
+                if let Ok(_leader) = self.inner.leader.try_lock() {
+                    loop {
+                        let group: Vec<Job> = {
+                            let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+                            let n = queue.len().min(MAX_GROUP);
+                            queue.drain(..n).collect()
+                        };
+                        if group.is_empty() {
+                            break;
+                        }
+                        commit_and_answer(&self.inner.db, &self.inner.heads, group, self.index_every_commit());
+                        self.committed();
+                    }
+                }
+                match answer.recv_timeout(std::time::Duration::from_micros(200)) {
+                    Ok(result) => break result,
+                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break Err(AppendError::WriterStopped),
+                }
+            });
+        }
+        Ok(results)
     }
 
     /// Appends one event; see [`Ledger::append`].
@@ -529,9 +576,9 @@ fn commit_with_heads(
 
 /// Commits one group of requests and answers each. If the shared transaction fails, each
 /// request gets a transaction of its own, so each gets its own answer.
-fn commit_and_answer(db: &Database, heads: &HeadCache, group: Vec<Job>) {
+fn commit_and_answer(db: &Database, heads: &HeadCache, group: Vec<Job>, index: bool) {
     tracing::trace!(requests = group.len(), "group commit");
-    match commit_group(db, heads, &group) {
+    match commit_group(db, heads, &group, index) {
         Ok(results) => {
             for (job, result) in group.into_iter().zip(results) {
                 let _ = job.reply.send(result);
@@ -539,7 +586,7 @@ fn commit_and_answer(db: &Database, heads: &HeadCache, group: Vec<Job>) {
         }
         Err(_) => {
             for job in group {
-                let result = commit_group(db, heads, std::slice::from_ref(&job))
+                let result = commit_group(db, heads, std::slice::from_ref(&job), index)
                     .map_err(AppendError::from)
                     .and_then(|mut r| r.pop().unwrap_or(Err(AppendError::WriterStopped)));
                 let _ = job.reply.send(result);
@@ -549,11 +596,12 @@ fn commit_and_answer(db: &Database, heads: &HeadCache, group: Vec<Job>) {
 }
 
 /// One group commit. Single appends write only the log; the indexes catch up in the same
-/// transaction once [`INDEX_BATCH`] events are waiting.
+/// transaction once [`INDEX_BATCH`] events are waiting, or always with `index`.
 fn commit_group(
     db: &Database,
     heads: &HeadCache,
     group: &[Job],
+    index: bool,
 ) -> Result<Vec<Result<Vec<Appended>, AppendError>>, StorageError> {
     let txn = db.begin_write()?;
     let mut results = Vec::with_capacity(group.len());
@@ -577,7 +625,7 @@ fn commit_group(
                 Err(e) => Err(e),
             });
         }
-        if log.next_offset() - store::indexed_to(&txn)? >= INDEX_BATCH {
+        if index || log.next_offset() - store::indexed_to(&txn)? >= INDEX_BATCH {
             // A damaged record stops the indexes short; the next open or snapshot reports it.
             let mut indexes = Indexes::open(&txn)?;
             indexes.catch_up(&log)?;

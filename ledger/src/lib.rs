@@ -52,8 +52,10 @@ pub use crate::error::{
 pub use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, SignedEvent, VerifiedEvent, verify_batch};
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::index_check::DerivedFinding;
-pub use crate::jsonl::{ExportError, ExportOptions, ExportReport, ImportReport, LineFilter, format_time, render_line};
-pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, Ledger};
+pub use crate::jsonl::{
+    ExportError, ExportOptions, ExportReport, ExportedLine, ImportReport, LineFilter, format_time, render_line,
+};
+pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, GroupAppend, Ledger};
 pub use crate::salvage::{FeedLoss, SalvageError, SalvageReport};
 pub use crate::scrub::ScrubReport;
 pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};

@@ -30,6 +30,10 @@ struct NodeBench {
     clients: usize,
     /// Concurrent rate over the single-writer rate.
     group_commit_gain: f64,
+    /// CPU time (user + system) per command while the concurrent clients ran: the node's, and
+    /// the clients' (this process), which share the machine's cores.
+    node_cpu_us_per_command: f64,
+    clients_cpu_us_per_command: f64,
     /// The concurrent clients again, while the subscribers receive every event.
     with_subscribers: Rate,
     subscribers: usize,
@@ -76,6 +80,11 @@ impl Report for NodeBench {
         rate(out, "1 client, one after another", &self.single)?;
         rate(out, &format!("{} clients at once", self.clients), &self.concurrent)?;
         writeln!(out, "  group commit gain            {:>8.1}x", self.group_commit_gain)?;
+        writeln!(
+            out,
+            "  CPU per command, {} clients: node {:.0} us, clients {:.0} us (one machine, {} cores)",
+            self.clients, self.node_cpu_us_per_command, self.clients_cpu_us_per_command, self.cores
+        )?;
         rate(out, &format!("{} clients + {} subscribers", self.clients, self.subscribers), &self.with_subscribers)?;
         writeln!(
             out,
@@ -114,6 +123,11 @@ impl Node {
         std::thread::spawn(move || for _ in lines {});
         let token = std::fs::read_to_string(home.join(crate::node::TOKEN_FILE))?.trim().to_owned();
         Ok(Node { child, address, token })
+    }
+
+    /// The node's CPU time so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
 
     fn rss_mb(&self) -> f64 {
@@ -161,6 +175,8 @@ fn client(address: &str, token: &str, as_: Option<&str>, tag: &str, count: usize
             .header("Content-Type", "application/json")
             .send(body)?;
         anyhow::ensure!(response.status() == 200, "a command failed: {}", response.status());
+        // Read to the end, so the connection is kept for the next command.
+        response.into_body().read_to_vec()?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
     }
     Ok(latencies)
@@ -181,6 +197,19 @@ fn clients(node: &Node, per_client: usize, round: &str) -> Result<(Vec<f64>, f64
         latencies.extend(t.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??);
     }
     Ok((latencies, started.elapsed().as_secs_f64()))
+}
+
+/// User + system CPU seconds of the process whose `/proc/PID/stat` is `stat` (Linux; NaN elsewhere).
+fn cpu_seconds(stat: &str) -> f64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with ')': utime and stime are
+    // the 14th and 15th fields, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = text.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
 }
 
 fn percentile(values: &mut [f64], p: f64) -> f64 {
@@ -216,8 +245,12 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     let single_rate = single.len() as f64 / started.elapsed().as_secs_f64();
 
     // 64 clients alone: what group commit does.
+    let cpu_before = (node.cpu_seconds(), cpu_seconds("/proc/self/stat"));
     let (mut concurrent, seconds) = clients(&node, per_client, "a")?;
     let concurrent_rate = concurrent.len() as f64 / seconds;
+    let per_command = |before: f64, after: f64| (after - before) * 1e6 / concurrent.len() as f64;
+    let node_cpu_us_per_command = per_command(cpu_before.0, node.cpu_seconds());
+    let clients_cpu_us_per_command = per_command(cpu_before.1, cpu_seconds("/proc/self/stat"));
     let after = single.len() + concurrent.len();
     let ready = Arc::new(Barrier::new(SUBSCRIBERS + 1));
     let expected = CLIENTS * per_client;
@@ -290,6 +323,8 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         concurrent: Rate::of(&mut concurrent, concurrent_rate),
         clients: CLIENTS,
         group_commit_gain: concurrent_rate / single_rate,
+        node_cpu_us_per_command,
+        clients_cpu_us_per_command,
         with_subscribers: Rate::of(&mut fanned, fanned_rate),
         subscribers: SUBSCRIBERS,
         delivered_p50_ms: percentile(&mut delivered, 0.5),

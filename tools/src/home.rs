@@ -130,6 +130,9 @@ impl Home {
                 Some(name) => anyhow::bail!("no identity named {name:?}: create it with `mindlog identity new {name}`"),
             }
         }
+        if let Some(served) = crate::served::current() {
+            return served.hosted.identity_at(&path);
+        }
         Ok(Identity::load(&path)?)
     }
 

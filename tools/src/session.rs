@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use anyhow::{Context, Result};
 use mindlog_commands::{Command, DecideError, Event, Rejection, decide};
-use mindlog_ledger::{AppendError, Appended, Draft, Expect, Hash, Identity, Ledger};
+use mindlog_ledger::{AppendError, Appended, Draft, Expect, Hash, Identity, Ledger, PublicKey};
 use mindlog_projections::{Projections, Views};
 
 use crate::home::Home;
@@ -29,6 +29,48 @@ pub(crate) enum NotRun {
     Rejected(Rejection),
     /// The author's feed is not at the seq the caller expected.
     HeadMoved { expected: u64, found: u64 },
+}
+
+/// A command decided on the views as of its author's feed at seq `head`: the events it becomes
+/// and the drafts to append for them (with `Expect::Head(head)`).
+pub(crate) struct Decided {
+    pub(crate) events: Vec<Event>,
+    pub(crate) drafts: Vec<Draft>,
+}
+
+/// Decides `command` by `me` on `views`, which include `me`'s feed up to seq `head` (read the head
+/// first, then the views); `expect_head` is the caller's precondition on that head. The one rule
+/// for what a command writes, shared by a process's [`Session`] and a node's writer.
+pub(crate) fn decide_on(
+    views: &Views,
+    me: &PublicKey,
+    head: u64,
+    private: bool,
+    command: &Command,
+    expect_head: Option<u64>,
+) -> Result<Result<Decided, NotRun>> {
+    if let Some(expected) = expect_head
+        && expected != head
+    {
+        return Ok(Err(NotRun::HeadMoved { expected, found: head }));
+    }
+    let now = now_micros();
+    let events = match decide(views, me, now, command) {
+        Ok(events) => events,
+        Err(DecideError::Rejected(rejection)) => return Ok(Err(NotRun::Rejected(rejection))),
+        Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
+    };
+    let private = |e: &Event| -> Result<bool> {
+        let Some(persona) = e.personal_content_of() else { return Ok(private) };
+        Ok(private || views.persona_row(&persona)?.is_some_and(|p| p.private))
+    };
+    let drafts = events
+        .iter()
+        .map(|e| {
+            Ok(Draft { kind: e.kind().to_owned(), payload: e.encode(), refs: e.refs(), ts: now, private: private(e)? })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Ok(Decided { events, drafts }))
 }
 
 /// An event a command wrote.
@@ -95,47 +137,26 @@ impl Session {
         command: &Command,
         expect_head: Option<u64>,
     ) -> Result<Result<Vec<(Event, Appended)>, NotRun>> {
+        // A node decides the commands of every request in its writer, many at once.
+        if let Some(served) = crate::served::current() {
+            return served.hosted.writer().run(self.identity.clone(), self.private, command.clone(), expect_head);
+        }
         let me = self.identity.public_key();
         loop {
             // The head first, then the views: the views then include every event up to it.
             let head = self.ledger.head(&me).map_or(0, |h| h.seq);
-            if let Some(expected) = expect_head
-                && expected != head
-            {
-                return Ok(Err(NotRun::HeadMoved { expected, found: head }));
-            }
             self.catch_up()?;
-            let now = now_micros();
-            let views = self.views()?;
-            let events = match decide(&views, &me, now, command) {
-                Ok(events) => events,
-                Err(DecideError::Rejected(rejection)) => return Ok(Err(NotRun::Rejected(rejection))),
-                Err(DecideError::State(e)) => return Err(anyhow::Error::from_boxed(e).context("reading the views")),
+            let decided = match decide_on(&self.views()?, &me, head, self.private, command, expect_head)? {
+                Ok(decided) => decided,
+                Err(not_run) => return Ok(Err(not_run)),
             };
-            if events.is_empty() {
+            if decided.events.is_empty() {
                 return Ok(Ok(Vec::new()));
             }
-            let private = |e: &Event| -> Result<bool> {
-                let Some(persona) = e.personal_content_of() else { return Ok(self.private) };
-                Ok(self.private || views.persona_row(&persona)?.is_some_and(|p| p.private))
-            };
-            let drafts = events
-                .iter()
-                .map(|e| {
-                    let private = private(e)?;
-                    Ok(Draft { kind: e.kind().to_owned(), payload: e.encode(), refs: e.refs(), ts: now, private })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            drop(views);
-            match self.ledger.append(&self.identity, drafts, Expect::Head(head)) {
+            match self.ledger.append(&self.identity, decided.drafts, Expect::Head(head)) {
                 Ok(appended) => {
-                    // A process leaves its views caught up. A node does not wait for that here:
-                    // every read catches up first, and one fold then covers the events of many
-                    // concurrent commands instead of one fold (in turn) for each.
-                    if crate::served::current().is_none() {
-                        self.catch_up()?;
-                    }
-                    return Ok(Ok(events.into_iter().zip(appended).collect()));
+                    self.catch_up()?;
+                    return Ok(Ok(decided.events.into_iter().zip(appended).collect()));
                 }
                 Err(AppendError::Conflict { found, .. }) if expect_head.is_some() => {
                     return Ok(Err(NotRun::HeadMoved { expected: head, found }));

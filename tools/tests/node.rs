@@ -544,17 +544,26 @@ fn a_slow_subscriber_stalls_nobody_and_shutdown_gives_the_resume_offset() {
     let started = Instant::now();
     let (status, _) = node.post("/v1/commands:batch", &batch);
     assert_eq!(status, 200);
+    // Far more events than the live tail keeps (4,096) and the sockets hold (26 MB) arrive at
+    // once, signed elsewhere: the slow subscriber falls behind the tail and goes back to the store.
+    let other = tempfile::tempdir().unwrap();
+    ok(other.path(), &["init"]);
+    ok(other.path(), &["gen", "--events", "20000", "--authors", "2"]);
+    let lines = ok(other.path(), &["export", "--jsonl"]);
+    let (status, body) = node.request("POST", "/v1/events", Some(("application/x-ndjson", lines.as_bytes())), true);
+    assert_eq!(status, 200, "{body}");
     let took = started.elapsed();
     assert!(took < Duration::from_secs(60), "appends went on while a subscriber read nothing ({took:?})");
+    let last = 2002 + 20000 - 1;
     // A subscriber that reads gets everything at once.
     let fresh = agent().get(&node.url("/v1/subscribe?after=0")).header("Authorization", &auth).call().unwrap();
     let items = read_ndjson(fresh.into_body().into_reader(), |i| i.get("caught_up").is_some());
-    assert_eq!(items.iter().filter(|i| i.get("offset").is_some()).count(), 2002);
+    assert_eq!(items.iter().filter(|i| i.get("offset").is_some()).count(), last as usize + 1);
     // The slow one, once it reads, has every event in order, then caught_up.
     let mut offsets = Vec::new();
     let mut caught_up = 0;
     let mut line = String::new();
-    while offsets.last() != Some(&2001) {
+    while offsets.last() != Some(&last) {
         line.clear();
         slow.read_line(&mut line).unwrap();
         let item = json(&line);
@@ -563,8 +572,11 @@ fn a_slow_subscriber_stalls_nobody_and_shutdown_gives_the_resume_offset() {
             None => caught_up += usize::from(item.get("caught_up").is_some()),
         }
     }
-    check_consecutive(&offsets, 0, 2001);
+    check_consecutive(&offsets, 0, last);
     assert_eq!(caught_up, 1);
+    let (_, metrics) = node.get("/metrics");
+    let fell_behind = metrics.lines().find_map(|l| l.strip_prefix("mindlog_subscribers_fell_behind_total "));
+    assert!(fell_behind.is_some_and(|n| n.trim() != "0"), "the slow subscriber went back to the store: {metrics}");
     // Shutdown with the stream open: it ends with the offset to resume from, and the node exits.
     let home_path = node.home.clone();
     let status = node.stop();
@@ -573,7 +585,100 @@ fn a_slow_subscriber_stalls_nobody_and_shutdown_gives_the_resume_offset() {
     let _ = slow.read_to_string(&mut rest);
     let end =
         rest.lines().map(json).find(|i| i.get("end").is_some()).unwrap_or_else(|| panic!("no end item in {rest:?}"));
-    assert_eq!(end["end"]["next"], 2002);
+    assert_eq!(end["end"]["next"], last + 1);
     assert_eq!(end["end"]["reason"], "shutdown");
     assert!(!home_path.join("node.json").exists());
+}
+
+/// Many clients at once: the node's writer decides their commands in rounds, each author's in
+/// order (a command sees the one before it), one author's racing commands once each.
+#[test]
+fn concurrent_commands_keep_each_authors_order_and_preconditions() {
+    let home = tempfile::tempdir().unwrap();
+    ok(home.path(), &["init"]);
+    let names = ["w0", "w1", "w2", "w3"];
+    for name in names {
+        ok(home.path(), &["identity", "new", name]);
+    }
+    let node = Node::start(home.path());
+    // Two clients per identity, each sending batches whose second command needs the first.
+    let threads: Vec<_> = names
+        .iter()
+        .flat_map(|name| (0..2).map(move |client| (*name, client)))
+        .map(|(name, client)| {
+            let (url, auth) = (node.url(&format!("/v1/commands:batch?as={name}")), format!("Bearer {}", node.token));
+            std::thread::spawn(move || {
+                let agent = agent();
+                for i in 0..12 {
+                    let persona = format!("P{client}-{i}");
+                    let batch = format!(
+                        r#"[{{"command":"persona.create","name":"{persona}"}},{{"command":"memory.add","persona":"{persona}","text":"t","importance":0.5}}]"#
+                    );
+                    let mut r = agent
+                        .post(&url)
+                        .header("Authorization", &auth)
+                        .header("Content-Type", "application/json")
+                        .send(batch.as_bytes())
+                        .unwrap();
+                    let body = r.body_mut().read_to_string().unwrap();
+                    let results = json(&body);
+                    assert!(
+                        results.as_array().unwrap().iter().all(|r| r["ok"] == true),
+                        "{name}: a command failed: {body}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // One author, the same command twice at once: one of them is rejected.
+    let race = |path: &str, body: &str| -> Vec<(u16, String)> {
+        let go = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (url, auth, body, go) =
+                    (node.url(path), format!("Bearer {}", node.token), body.to_owned(), go.clone());
+                std::thread::spawn(move || {
+                    go.wait();
+                    let mut r = agent()
+                        .post(&url)
+                        .header("Authorization", &auth)
+                        .header("Content-Type", "application/json")
+                        .send(body.as_bytes())
+                        .unwrap();
+                    let code = json(&r.body_mut().read_to_string().unwrap())["error"]["code"]
+                        .as_str()
+                        .unwrap_or("ok")
+                        .to_owned();
+                    (r.status().as_u16(), code)
+                })
+            })
+            .collect();
+        let mut out: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        out.sort();
+        out
+    };
+    for i in 0..3 {
+        let once = race("/v1/commands?as=w0", &format!(r#"{{"command":"persona.create","name":"Same{i}"}}"#));
+        assert_eq!(once, [(200, "ok".to_owned()), (409, "rejected".to_owned())]);
+    }
+    // The same precondition twice at once: one command finds the head moved.
+    let seq = 2 * 2 * 12; // w1's feed: two clients, twelve batches of two events
+    let expecting =
+        race("/v1/commands?as=w1", &format!(r#"{{"command":"persona.create","name":"X","expect_head":{seq}}}"#));
+    let expecting_other =
+        race("/v1/commands?as=w1", &format!(r#"{{"command":"persona.create","name":"Y","expect_head":{}}}"#, seq + 1));
+    for pair in [expecting, expecting_other] {
+        assert_eq!(pair.iter().filter(|(s, _)| *s == 200).count(), 1, "{pair:?}");
+    }
+    // Every feed continues its chain, and every command's events are there.
+    ok(home.path(), &["verify"]);
+    let stats = json(&ok(home.path(), &["--json", "stats"]));
+    assert_eq!(stats["events"], 4 * 2 * 12 * 2 + 3 + 2, "{stats}");
+    let heads: Vec<u64> = stats["heads"].as_array().unwrap().iter().map(|h| h["seq"].as_u64().unwrap()).collect();
+    assert_eq!(heads.iter().filter(|&&seq| seq == 48).count(), 2, "w2 and w3 wrote 48 each: {stats}");
+    let (_, metrics) = node.get("/metrics");
+    assert!(metrics.contains("mindlog_commit_group_commands_count"), "{metrics}");
 }

@@ -2,7 +2,8 @@
 //! export or SQL runs the `mindlog` command that prints the same thing ([`served_command`]):
 //! the route is a command line, the JSON answer is that command's `--json` report, and an error
 //! is the one line the command prints, with a status ([`status_of`]). Commands go through the
-//! same [`Session`] as the CLI's writes. Nothing here decides a rule or shapes a report.
+//! node's writer, which decides them as the CLI's `Session` does ([`crate::session::decide_on`]).
+//! Nothing here decides a rule or shapes a report.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -29,13 +30,14 @@ use tokio_util::task::TaskTracker;
 use super::guard::{self, LoginCodes};
 use super::hosted::Hosted;
 use super::metrics::Metrics;
+use super::stream::Tail;
 use super::{CLI_MEDIA_TYPE, CliRequest, Frame};
 use crate::cli::Cli;
 use crate::home::Home;
 use crate::output::Format;
 use crate::refusal::Refusal;
 use crate::served::{self, Served, Sink};
-use crate::session::{NotRun, Session, written};
+use crate::session::{NotRun, written};
 use crate::{Failure, Finished};
 
 /// What every handler shares.
@@ -51,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     pub(crate) login: LoginCodes,
     pub(crate) metrics: Metrics,
+    /// Newly committed events, rendered once for every live subscriber.
+    pub(crate) tail: Tail,
 }
 
 impl std::ops::Deref for AppState {
@@ -70,17 +74,10 @@ impl AppState {
         shutdown: CancellationToken,
         tracker: TaskTracker,
         login: LoginCodes,
+        metrics: Metrics,
     ) -> AppState {
-        AppState(Arc::new(Shared {
-            hosted,
-            token,
-            address,
-            allow_remote,
-            shutdown,
-            tracker,
-            login,
-            metrics: Metrics::default(),
-        }))
+        let tail = Tail::start(Arc::clone(&hosted), shutdown.clone(), &tracker);
+        AppState(Arc::new(Shared { tail, hosted, token, address, allow_remote, shutdown, tracker, login, metrics }))
     }
 }
 
@@ -527,7 +524,8 @@ impl Ran {
     }
 }
 
-/// Decides and appends `commands` in order, through the CLI's [`Session`], on a blocking thread.
+/// Decides and appends `commands` in order, through the node's writer (the same decision as the
+/// CLI's [`crate::session::Session`]): each on its own, answered after its durable commit.
 async fn run_commands(
     state: &AppState,
     signer: Option<String>,
@@ -538,48 +536,58 @@ async fn run_commands(
     {
         return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "refused", &refusal.to_string()));
     }
-    let hosted = Arc::clone(&state.hosted);
-    let metrics = state.metrics.clone();
-    let task = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Ran>> {
-        let served = Served { sink: Arc::new(NullSink), stdin: Mutex::new(None), cwd: None, hosted };
-        served::within(served, || {
-            let home = Home::resolve(None, signer, Format::Json)?;
-            let session = Session::open(&home)?;
-            let mut out = Vec::with_capacity(commands.len());
-            for value in commands {
-                let (command, expect) = match parse_command(value) {
-                    Ok(parsed) => parsed,
-                    Err(message) => {
-                        out.push(Ran::Failed(StatusCode::BAD_REQUEST, "bad_request", message));
-                        continue;
-                    }
-                };
-                let started = Instant::now();
-                out.push(match session.run_expecting(&command, expect)? {
-                    Ok(events) => {
-                        metrics.appended(events.len() as u64, started.elapsed());
-                        Ran::Written(serde_json::to_value(written(&events))?)
-                    }
-                    Err(NotRun::Rejected(rejection)) => {
-                        let message = rejection.to_string();
-                        let (status, code) = status_of(&Failure::Rejected(rejection));
-                        Ran::Failed(status, code, message)
-                    }
-                    Err(NotRun::HeadMoved { expected, found }) => Ran::Failed(
-                        StatusCode::CONFLICT,
-                        "head_moved",
-                        format!("expect_head {expected}, but the feed's head is at seq {found}: read it again and decide again"),
-                    ),
-                });
-            }
-            Ok(out)
-        })
-    });
-    match task.await {
-        Ok(Ok(ran)) => Ok(ran),
-        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}"))),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string())),
+    // Loaded once and kept by the node: no blocking thread for this.
+    let served =
+        Served { sink: Arc::new(NullSink), stdin: Mutex::new(None), cwd: None, hosted: Arc::clone(&state.hosted) };
+    let identity = match served::within(served, || Home::resolve(None, signer, Format::Json)?.identity()) {
+        Ok(identity) => identity,
+        Err(e) => return Err(error(StatusCode::NOT_FOUND, "not_found", &format!("{e:#}"))),
+    };
+    // Every command is queued at once: the writer keeps one author's commands in order.
+    let started = Instant::now();
+    let mut answers = Vec::with_capacity(commands.len());
+    for value in commands {
+        answers.push(match parse_command(value) {
+            Ok((command, expect)) => match state.hosted.writer().submit(identity.clone(), false, command, expect) {
+                Ok(answer) => Ok(answer),
+                Err(e) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &format!("{e:#}"))),
+            },
+            Err(message) => Err(message),
+        });
     }
+    let mut out = Vec::with_capacity(answers.len());
+    for answer in answers {
+        let outcome = match answer {
+            Err(message) => {
+                out.push(Ran::Failed(StatusCode::BAD_REQUEST, "bad_request", message));
+                continue;
+            }
+            Ok(answer) => answer.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the node's writer has stopped"))),
+        };
+        out.push(match outcome {
+            Ok(Ok(events)) => {
+                state.metrics.appended(events.len() as u64, started.elapsed());
+                match serde_json::to_value(written(&events)) {
+                    Ok(events) => Ran::Written(events),
+                    Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string())),
+                }
+            }
+            Ok(Err(NotRun::Rejected(rejection))) => {
+                let message = rejection.to_string();
+                let (status, code) = status_of(&Failure::Rejected(rejection));
+                Ran::Failed(status, code, message)
+            }
+            Ok(Err(NotRun::HeadMoved { expected, found })) => Ran::Failed(
+                StatusCode::CONFLICT,
+                "head_moved",
+                format!(
+                    "expect_head {expected}, but the feed's head is at seq {found}: read it again and decide again"
+                ),
+            ),
+            Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}"))),
+        });
+    }
+    Ok(out)
 }
 
 /// Output of a command run for a route that prints nothing.

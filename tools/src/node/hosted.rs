@@ -1,13 +1,17 @@
 //! The store a node holds open for every request, and the one way to close it for a moment (the
 //! scrub after an erasure needs the last handle on the store).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::{Ledger, OpenError};
+use mindlog_ledger::{Identity, Ledger, OpenError};
 use tokio::sync::watch;
+
+use super::metrics::Metrics;
+use super::writer::Writer;
 
 /// How long a request waits for the store while a scrub holds it.
 const WAIT_FOR_SCRUB: Duration = Duration::from_secs(120);
@@ -21,6 +25,10 @@ pub(crate) struct Hosted {
     state: Mutex<State>,
     reopened: Condvar,
     commits: Arc<watch::Sender<u64>>,
+    /// Decides and appends every command the node runs.
+    writer: Writer,
+    /// Identities loaded from their key files, by path, with the file's modification time.
+    identities: Mutex<HashMap<PathBuf, (SystemTime, Identity)>>,
 }
 
 /// The node's handle, absent while a scrub holds the store; `closed` once the node stops.
@@ -36,15 +44,39 @@ impl std::fmt::Debug for Hosted {
 }
 
 impl Hosted {
-    pub(crate) fn new(ledger: Ledger) -> Arc<Hosted> {
+    pub(crate) fn new(ledger: Ledger, metrics: Metrics) -> Arc<Hosted> {
         let commits = Arc::new(watch::Sender::new(0));
         watch_commits(&ledger, &commits);
-        Arc::new(Hosted {
+        Arc::new_cyclic(|me| Hosted {
             path: ledger.path().to_owned(),
             state: Mutex::new(State { ledger: Some(ledger), closed: false }),
             reopened: Condvar::new(),
             commits,
+            writer: Writer::start(me.clone(), metrics),
+            identities: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The identity in the key file at `path`, loaded once (and again if the file changes): a
+    /// key's public half costs a scalar multiplication to derive, too much for every request.
+    pub(crate) fn identity_at(&self, path: &std::path::Path) -> Result<Identity> {
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut cache = self.identities.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, identity)) = cache.get(path)
+            && *seen == modified
+        {
+            return Ok(identity.clone());
+        }
+        let identity = Identity::load(path)?;
+        cache.insert(path.to_owned(), (modified, identity.clone()));
+        Ok(identity)
+    }
+
+    /// The writer every command goes through.
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     /// The home folder the store is in.
@@ -134,10 +166,11 @@ impl Hosted {
     }
 }
 
-/// What the node sets on every handle it opens: a hook for subscriptions, and lazy view commits
-/// (a crash loses only folds, redone on the next start).
+/// What the node sets on every handle it opens: a hook for subscriptions, and the long-running
+/// setup (lazy view commits: a crash loses only folds, redone on the next start; appends index
+/// their own events).
 fn watch_commits(ledger: &Ledger, commits: &Arc<watch::Sender<u64>>) {
-    ledger.lazy_derived_writes();
+    ledger.long_running();
     let commits = Arc::clone(commits);
     ledger.on_commit(move || commits.send_modify(|n| *n += 1));
 }

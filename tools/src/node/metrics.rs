@@ -31,7 +31,9 @@ struct Inner {
     events: Gauge,
     appended: Counter,
     append_seconds: Histogram,
+    commit_group: Histogram,
     subscribers: Gauge,
+    fell_behind: Counter,
     requests: Family<Route, Counter>,
     query_seconds: Histogram,
 }
@@ -42,7 +44,9 @@ impl Default for Metrics {
         let events = Gauge::default();
         let appended = Counter::default();
         let append_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let commit_group = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         let subscribers = Gauge::default();
+        let fell_behind = Counter::default();
         let requests = Family::<Route, Counter>::default();
         let query_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 18));
         registry.register("events", "Events in the store", events.clone());
@@ -52,10 +56,30 @@ impl Default for Metrics {
             "Time from a command's arrival to its durable commit",
             append_seconds.clone(),
         );
+        registry.register(
+            "commit_group_commands",
+            "Commands the writer decided together and appended in one commit",
+            commit_group.clone(),
+        );
         registry.register("subscribers", "Live subscriptions open", subscribers.clone());
+        registry.register(
+            "subscribers_fell_behind",
+            "Times a live subscriber fell behind the live tail and went back to reading the store",
+            fell_behind.clone(),
+        );
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("query_seconds", "SQL query time", query_seconds.clone());
-        Metrics(Arc::new(Inner { registry, events, appended, append_seconds, subscribers, requests, query_seconds }))
+        Metrics(Arc::new(Inner {
+            registry,
+            events,
+            appended,
+            append_seconds,
+            commit_group,
+            subscribers,
+            fell_behind,
+            requests,
+            query_seconds,
+        }))
     }
 }
 
@@ -66,6 +90,11 @@ impl Metrics {
         self.0.append_seconds.observe(took.as_secs_f64());
     }
 
+    /// The writer appended the events of `commands` commands in one commit.
+    pub(crate) fn commit_group(&self, commands: usize) {
+        self.0.commit_group.observe(commands as f64);
+    }
+
     pub(crate) fn queried(&self, took: Duration) {
         self.0.query_seconds.observe(took.as_secs_f64());
     }
@@ -74,6 +103,13 @@ impl Metrics {
     pub(crate) fn subscriber(&self) -> SubscriberGuard {
         self.0.subscribers.inc();
         SubscriberGuard(self.clone())
+    }
+}
+
+impl Metrics {
+    /// A live subscriber fell behind the tail.
+    pub(crate) fn fell_behind(&self) {
+        self.0.fell_behind.inc();
     }
 }
 

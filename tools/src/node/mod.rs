@@ -14,6 +14,7 @@ pub(crate) mod guard;
 pub(crate) mod hosted;
 pub(crate) mod metrics;
 pub(crate) mod stream;
+pub(crate) mod writer;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -118,10 +119,11 @@ pub(crate) fn run(home: &Home, args: &NodeArgs) -> Result<Outcome> {
     crate::session::catch_up_views(&projections)?;
     drop(projections);
     let token = token(&home.dir().join(TOKEN_FILE))?;
-    let hosted = hosted::Hosted::new(ledger);
+    let metrics = metrics::Metrics::default();
+    let hosted = hosted::Hosted::new(ledger, metrics.clone());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    let outcome = runtime.block_on(serve(home, args, Arc::clone(&hosted), token, &node_file));
+    let outcome = runtime.block_on(serve(home, args, Arc::clone(&hosted), metrics, token, &node_file));
     hosted.close();
     let _ = std::fs::remove_file(&node_file);
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -132,6 +134,7 @@ async fn serve(
     home: &Home,
     args: &NodeArgs,
     hosted: Arc<hosted::Hosted>,
+    metrics: metrics::Metrics,
     token: String,
     node_file: &Path,
 ) -> Result<Outcome> {
@@ -150,6 +153,7 @@ async fn serve(
         shutdown.clone(),
         tracker.clone(),
         login,
+        metrics,
     );
     let app = api::router(state);
 

@@ -1,14 +1,18 @@
 //! Events out of the node: pages of the log (`GET /v1/events`), one event by hash, and live
 //! subscriptions (`GET /v1/subscribe`) as WebSocket, Server-Sent Events or NDJSON.
 //!
-//! A subscription reads the log itself from its offset, never a copy kept for it: it replays
-//! what is stored, says `caught_up`, then waits for the next commit and reads again from where
-//! it stopped. So there is no seam to fall into (no gap, no duplicate: each read starts at the
-//! offset after the last event sent), and a slow subscriber costs only itself: its buffer
-//! ([`BUFFER`] items) fills, its reader waits, and it goes on from the store when it drains —
-//! no writer and no other subscriber ever waits for it.
+//! A subscription first reads the log itself from its offset (several chunks rendered at once,
+//! one per core), says `caught_up`, and then follows the node's [`Tail`]: one task that renders
+//! each newly committed event once for every subscriber. The seam has no gap and no duplicate:
+//! a subscriber joins the tail *before* its last read of the store, so every event committed
+//! after that read reaches it through the tail, and it drops what the tail sends below the offset
+//! it has reached. A slow subscriber costs only itself: its buffer ([`BUFFER`] items) fills, it
+//! falls behind the tail's ring ([`TAIL`] events), and it goes back to reading the store from
+//! where it stopped — no writer and no other subscriber ever waits for it.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -18,16 +22,21 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
-use mindlog_ledger::{Hash, LineFilter, PublicKey};
+use mindlog_ledger::{ExportedLine, Hash, LineFilter, PublicKey};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::api::{AppState, error};
+use super::hosted::Hosted;
 
 /// Items a subscriber may have waiting before its reader pauses.
 const BUFFER: usize = 256;
-/// Events read from the store at a time.
+/// Offsets read from the store at a time.
 const CHUNK: u64 = 1024;
+/// Events the tail keeps for subscribers that have not taken them yet.
+const TAIL: usize = 4096;
 /// How often an idle stream says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -35,7 +44,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// `Heartbeat`s while idle, and `End` (with the offset to resume from) when the node stops.
 #[derive(Debug)]
 enum Item {
-    Event { offset: u64, line: Vec<u8> },
+    Event { offset: u64, line: Arc<str> },
     CaughtUp { next: u64 },
     Heartbeat { next: u64 },
     End { next: u64, reason: &'static str },
@@ -46,7 +55,7 @@ impl Item {
     fn json(&self) -> String {
         match self {
             Item::Event { offset, line } => {
-                format!("{{\"offset\":{offset},\"event\":{}}}", String::from_utf8_lossy(line))
+                format!("{{\"offset\":{offset},\"event\":{line}}}")
             }
             Item::CaughtUp { next } => format!("{{\"caught_up\":{{\"next\":{next}}}}}"),
             Item::Heartbeat { next } => format!("{{\"heartbeat\":{{\"next\":{next}}}}}"),
@@ -58,7 +67,7 @@ impl Item {
     fn sse(&self) -> SseEvent {
         match self {
             Item::Event { offset, line } => {
-                SseEvent::default().id((offset + 1).to_string()).event("event").data(String::from_utf8_lossy(line))
+                SseEvent::default().id((offset + 1).to_string()).event("event").data(&**line)
             }
             Item::CaughtUp { next } => {
                 SseEvent::default().id(next.to_string()).event("caught_up").data(format!("{{\"next\":{next}}}"))
@@ -99,19 +108,41 @@ impl Wanted {
     }
 }
 
-/// Reads up to `limit` lines from `next` on a blocking thread: the lines and the offset after them.
+/// One event's export line, with what a filter looks at.
+#[derive(Debug)]
+struct Line {
+    offset: u64,
+    author: PublicKey,
+    kind: Box<str>,
+    line: Arc<str>,
+}
+
+impl Line {
+    fn of(exported: &ExportedLine<'_>) -> Line {
+        Line {
+            offset: exported.offset,
+            author: exported.author,
+            kind: exported.kind.into(),
+            // Export lines are JSON: always UTF-8.
+            line: String::from_utf8_lossy(exported.line).into(),
+        }
+    }
+}
+
+/// Reads the lines `filter` admits among `offsets` (at most `limit`) on a blocking thread: the
+/// lines and the offset after the last one read.
 async fn read(
-    state: &AppState,
-    next: u64,
+    hosted: &Arc<Hosted>,
+    offsets: std::ops::Range<u64>,
     filter: LineFilter,
     limit: u64,
-) -> anyhow::Result<(Vec<(u64, Vec<u8>)>, u64)> {
-    let hosted = std::sync::Arc::clone(&state.hosted);
+) -> anyhow::Result<(Vec<Line>, u64)> {
+    let hosted = Arc::clone(hosted);
     tokio::task::spawn_blocking(move || {
         let ledger = hosted.ledger()?;
         let mut lines = Vec::new();
-        let next = ledger.export_lines(next..u64::MAX, &filter, limit, &mut |offset, line| {
-            lines.push((offset, line.to_vec()));
+        let next = ledger.export_lines(offsets, &filter, limit, &mut |exported| {
+            lines.push(Line::of(exported));
             true
         })?;
         Ok((lines, next))
@@ -127,11 +158,11 @@ pub(crate) async fn events(State(state): State<AppState>, Query(wanted): Query<W
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
     let limit = wanted.limit.unwrap_or(1000).clamp(1, 100_000);
-    match read(&state, wanted.after.unwrap_or(0), filter, limit).await {
+    match read(&state.hosted, wanted.after.unwrap_or(0)..u64::MAX, filter, limit).await {
         Ok((lines, next)) => {
-            let mut body = Vec::with_capacity(lines.iter().map(|(_, l)| l.len() + 1).sum());
-            for (_, line) in lines {
-                body.extend_from_slice(&line);
+            let mut body = Vec::with_capacity(lines.iter().map(|l| l.line.len() + 1).sum());
+            for Line { line, .. } in lines {
+                body.extend_from_slice(line.as_bytes());
                 body.push(b'\n');
             }
             (
@@ -159,8 +190,8 @@ pub(crate) async fn event(State(state): State<AppState>, Path(hash): Path<String
             return Ok(None);
         };
         let mut found = None;
-        ledger.export_lines(offset..offset + 1, &LineFilter::default(), 1, &mut |_, line| {
-            found = Some(line.to_vec());
+        ledger.export_lines(offset..offset + 1, &LineFilter::default(), 1, &mut |exported| {
+            found = Some(exported.line.to_vec());
             false
         })?;
         Ok(found)
@@ -174,6 +205,68 @@ pub(crate) async fn event(State(state): State<AppState>, Path(hash): Path<String
     }
 }
 
+/// The node's live tail: every event committed while someone listens, rendered once and sent
+/// to every subscriber that has caught up.
+pub(crate) struct Tail {
+    sender: broadcast::Sender<Arc<Line>>,
+}
+
+impl Tail {
+    /// Starts the task that follows `hosted`'s commits until `shutdown`.
+    pub(crate) fn start(hosted: Arc<Hosted>, shutdown: CancellationToken, tracker: &TaskTracker) -> Tail {
+        let (sender, _) = broadcast::channel(TAIL);
+        let tail = sender.clone();
+        tracker.spawn(async move {
+            let mut commits = hosted.commits();
+            let mut next = None;
+            loop {
+                commits.borrow_and_update();
+                if let Err(e) = follow(&hosted, &tail, &mut next).await {
+                    tracing::warn!(error = %format!("{e:#}"), "the live tail could not read the log; subscribers read the store");
+                    next = None;
+                }
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return,
+                    changed = commits.changed() => if changed.is_err() { return },
+                }
+            }
+        });
+        Tail { sender }
+    }
+}
+
+/// Sends every event stored from `next` on to the tail's subscribers (from the end of the log
+/// when `next` is unknown). With nobody listening it only moves on: whoever subscribes after
+/// the log's length was read reads those events from the store (it subscribes before it reads).
+async fn follow(
+    hosted: &Arc<Hosted>,
+    tail: &broadcast::Sender<Arc<Line>>,
+    next: &mut Option<u64>,
+) -> anyhow::Result<()> {
+    loop {
+        let len = {
+            let hosted = Arc::clone(hosted);
+            tokio::task::spawn_blocking(move || anyhow::Ok(hosted.ledger()?.log_len()?)).await??
+        };
+        let from = match *next {
+            Some(from) if tail.receiver_count() > 0 => from,
+            _ => {
+                *next = Some(len);
+                return Ok(());
+            }
+        };
+        if from >= len {
+            return Ok(());
+        }
+        let (lines, after) = read(hosted, from..len.min(from + CHUNK), LineFilter::default(), u64::MAX).await?;
+        for line in lines {
+            let _ = tail.send(Arc::new(line));
+        }
+        *next = Some(after);
+    }
+}
+
 /// Starts a subscription's reader: items arrive on the receiver, [`BUFFER`] at most waiting.
 fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Receiver<Item> {
     let (tx, rx) = mpsc::channel(BUFFER);
@@ -181,7 +274,6 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
     state.tracker.clone().spawn(async move {
         let _counted = state.metrics.subscriber();
         let shutdown = state.shutdown.clone();
-        let mut commits = state.hosted.commits();
         let mut next = after;
         let mut caught_up = false;
         // Heartbeats are due HEARTBEAT after the last item sent, whatever woke the reader since.
@@ -201,11 +293,26 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
                 last_sent = tokio::time::Instant::now();
             }};
         }
+        let window = std::thread::available_parallelism().map_or(1, |n| n.get()).max(2);
         loop {
-            commits.borrow_and_update();
-            // Everything stored from `next` on, then `caught_up` (once).
+            // Join the tail first, then read the store to its end: nothing falls between.
+            let mut live = state.tail.sender.subscribe();
+            // Chunks of offsets, `window` of them read at once, sent in order.
+            let mut reads = VecDeque::new();
+            let mut ahead = next;
             loop {
-                let (lines, after_read) = match read(&state, next, filter.clone(), CHUNK).await {
+                while reads.len() < window {
+                    let offsets = ahead..ahead + CHUNK;
+                    ahead += CHUNK;
+                    let hosted = Arc::clone(&state.hosted);
+                    let filter = filter.clone();
+                    reads.push_back((
+                        offsets.end,
+                        tokio::spawn(async move { read(&hosted, offsets, filter, u64::MAX).await }),
+                    ));
+                }
+                let (end, reading) = reads.pop_front().expect("a read in flight");
+                let (lines, after_read) = match reading.await.map_err(anyhow::Error::from).and_then(|r| r) {
                     Ok(read) => read,
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), next, "a subscription could not read the log");
@@ -213,32 +320,51 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
                         return;
                     }
                 };
-                let full = lines.len() as u64 == CHUNK;
-                for (offset, line) in lines {
+                for Line { offset, line, .. } in lines {
                     send!(Item::Event { offset, line });
-                    next = offset + 1;
                 }
                 next = next.max(after_read);
-                if !full {
-                    break;
+                if after_read < end {
+                    break; // the end of the log: later reads found nothing
                 }
+            }
+            for (_, reading) in reads {
+                reading.abort();
             }
             if !caught_up {
                 caught_up = true;
                 send!(Item::CaughtUp { next });
             }
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => {
-                    let _ = tx.send(Item::End { next, reason: "shutdown" }).await;
-                    return;
+            // Live: what the tail sends, until this subscriber falls behind it.
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => {
+                        let _ = tx.send(Item::End { next, reason: "shutdown" }).await;
+                        return;
+                    }
+                    _ = tx.closed() => return,
+                    received = live.recv() => match received {
+                        Ok(line) if line.offset < next => {}
+                        Ok(line) if line.offset == next => {
+                            next += 1;
+                            if filter.admits(&line.author, &line.kind) {
+                                send!(Item::Event { offset: line.offset, line: Arc::clone(&line.line) });
+                            }
+                        }
+                        // Behind the tail (or it skipped ahead): read the store again.
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            tracing::debug!(next, "a subscriber fell behind the live tail; it reads the store");
+                            state.metrics.fell_behind();
+                            break;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => {
+                            let _ = tx.send(Item::End { next, reason: "closed" }).await;
+                            return;
+                        }
+                    },
+                    _ = tokio::time::sleep_until(last_sent + HEARTBEAT) => send!(Item::Heartbeat { next }),
                 }
-                _ = tx.closed() => return,
-                changed = commits.changed() => if changed.is_err() {
-                    let _ = tx.send(Item::End { next, reason: "closed" }).await;
-                    return;
-                },
-                _ = tokio::time::sleep_until(last_sent + HEARTBEAT) => send!(Item::Heartbeat { next }),
             }
         }
     });
