@@ -8,6 +8,7 @@ use datafusion::arrow::array::{Array, ArrayRef, Float32Array, Float64Array};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::json::WriterBuilder as JsonWriterBuilder;
 use datafusion::arrow::json::writer::{JsonArray, LineDelimited};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -61,6 +62,9 @@ pub enum Format {
     Json,
     /// One JSON object per line.
     Jsonl,
+    /// The Arrow IPC stream format (binary; media type `application/vnd.apache.arrow.stream`):
+    /// the schema, then the record batches as they come.
+    Arrow,
 }
 
 /// Writes a result stream in `format`; returns the number of rows.
@@ -110,6 +114,15 @@ pub async fn write(
             let mut writer = JsonWriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut *out);
             while let Some(batch) = stream.next().await {
                 let batch = without_negative_zero(batch?)?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).map_err(arrow_error)?;
+            }
+            writer.finish().map_err(arrow_error)?;
+        }
+        Format::Arrow => {
+            let mut writer = StreamWriter::try_new(&mut *out, &stream.schema()).map_err(arrow_error)?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
                 rows += batch.num_rows() as u64;
                 writer.write(&batch).map_err(arrow_error)?;
             }

@@ -117,6 +117,12 @@ pub(crate) enum Command {
     /// Serve this home: the HTTP API with live subscriptions, and every mindlog command run on
     /// this home while it runs (docs/api.md). Stop with Ctrl-C
     Node(NodeArgs),
+    /// Open the running node's pages in your browser, signed in (a new one-time login URL)
+    Open {
+        /// Only print the URL
+        #[arg(long)]
+        print: bool,
+    },
     /// Run commands given as JSON (one object, an array, or one object per line); - for stdin
     Submit {
         /// The JSON file (docs/commands.md gives every command's JSON form)
@@ -187,6 +193,8 @@ pub(crate) enum FormatArg {
     Json,
     /// One JSON object per line
     Jsonl,
+    /// Arrow IPC stream (binary), for Arrow-based tools: pyarrow.ipc.open_stream, DuckDB, Polars
+    Arrow,
 }
 
 #[derive(Args, Debug)]

@@ -318,6 +318,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(args) => ledger_cmds::verify(&home, &args),
         Command::Repair => ledger_cmds::repair(&home),
         Command::Node(args) => node::run(&home, &args),
+        Command::Open { print } => node::open(&home, print),
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),

@@ -18,7 +18,23 @@ use crate::output::Format;
 /// Whether `command` goes through a running node: all but `node` itself and `bench` (which works
 /// in a scratch folder of its own).
 pub(crate) fn forwards(command: &Command) -> bool {
-    !matches!(command, Command::Node(_) | Command::Bench(_))
+    // `open` asks the node for a login URL itself.
+    !matches!(command, Command::Node(_) | Command::Bench(_) | Command::Open { .. })
+}
+
+impl Running {
+    /// A new one-time login URL from the node (`POST /v1/login`).
+    pub(crate) fn login_url(&self) -> Result<String> {
+        let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().proxy(None).build());
+        let mut response = agent
+            .post(&format!("http://{}/v1/login", self.info.address))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send("{}")
+            .with_context(|| format!("asking the node at {} for a login URL", self.info.address))?;
+        let answer: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
+        answer["url"].as_str().map(str::to_owned).context("the node's answer has no url")
+    }
 }
 
 /// A node serving the home, and its token.
@@ -120,6 +136,8 @@ fn send(node: &Running, cli: &Cli, args: &[OsString]) -> Result<Sent> {
     }
     let mut body = response.into_body().into_reader();
     let mut stdout = io::stdout().lock();
+    // The node's progress, drawn here (when standard error is a terminal) as the command would.
+    let mut bar: Option<indicatif::ProgressBar> = None;
     loop {
         match Frame::read(&mut body)
             .with_context(|| format!("reading the answer of the node at {}", node.info.address))?
@@ -135,7 +153,20 @@ fn send(node: &Running, cli: &Cli, args: &[OsString]) -> Result<Sent> {
             Some(Frame::Stderr(bytes)) => {
                 let _ = io::stderr().lock().write_all(&bytes);
             }
-            Some(Frame::Exit(code)) => return Ok(Sent::Finished(code)),
+            Some(Frame::Progress(p)) => {
+                let bar = bar.get_or_insert_with(|| crate::ui::progress(p.total, &p.what));
+                if bar.message() != p.what {
+                    bar.set_message(p.what.clone());
+                }
+                bar.set_length(p.total.unwrap_or(0));
+                bar.set_position(p.done);
+            }
+            Some(Frame::Exit(code)) => {
+                if let Some(bar) = bar.take() {
+                    bar.finish_and_clear();
+                }
+                return Ok(Sent::Finished(code));
+            }
             None => anyhow::bail!("the node at {} stopped before the command finished", node.info.address),
         }
     }

@@ -20,6 +20,39 @@ pub(crate) trait Sink: Send + Sync {
     fn stdout(&self, bytes: &[u8]) -> io::Result<()>;
     /// Bytes for standard error.
     fn stderr(&self, bytes: &[u8]) -> io::Result<()>;
+    /// How far a long step has come; never waits (an update with no room is dropped).
+    fn progress(&self, _progress: Progress) {}
+}
+
+/// How far a served command's long step has come (what `mindlog` draws as a progress bar).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct Progress {
+    /// The step: `verify`, `export`, `views`, …
+    pub(crate) what: String,
+    /// Events done so far.
+    pub(crate) done: u64,
+    /// Events to do, when known.
+    pub(crate) total: Option<u64>,
+}
+
+/// How often a served command's progress is sent.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Sends `bar`'s position to the served command's client while the bar lives and is not
+/// finished (the bar itself draws nothing when served: the node's terminal is not the client's).
+pub(crate) fn report_progress(bar: &indicatif::ProgressBar, what: &str) {
+    let Some(served) = current() else { return };
+    let (sink, bar, what) = (Arc::clone(&served.sink), bar.downgrade(), what.to_owned());
+    let _ = std::thread::Builder::new().name("mindlog-progress".into()).spawn(move || {
+        loop {
+            std::thread::sleep(PROGRESS_EVERY);
+            let Some(bar) = bar.upgrade() else { return };
+            if bar.is_finished() {
+                return;
+            }
+            sink.progress(Progress { what: what.clone(), done: bar.position(), total: bar.length() });
+        }
+    });
 }
 
 /// The context of one served command.
@@ -78,4 +111,50 @@ pub(crate) fn path(given: &Path) -> PathBuf {
 /// clap's value parser for every path argument: see [`path`].
 pub(crate) fn path_arg(text: &str) -> Result<PathBuf, std::convert::Infallible> {
     Ok(path(Path::new(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A sink that keeps what it is given.
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<Progress>>);
+
+    impl Sink for Kept {
+        fn stdout(&self, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn stderr(&self, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn progress(&self, progress: Progress) {
+            self.0.lock().unwrap().push(progress);
+        }
+    }
+
+    /// A served command's progress bar draws nothing but reports its position to the client
+    /// while it runs, and stops once it is finished.
+    #[test]
+    fn a_served_progress_bar_reports_to_the_client() {
+        let kept = Arc::new(Kept::default());
+        let ledger = mindlog_ledger::Ledger::in_memory().unwrap();
+        let hosted = crate::node::hosted::Hosted::new(ledger, crate::node::metrics::Metrics::default());
+        let served = Served { sink: kept.clone(), stdin: Mutex::new(None), cwd: None, hosted };
+        within(served, || {
+            let bar = crate::ui::progress(Some(1000), "verify");
+            bar.set_position(400);
+            std::thread::sleep(PROGRESS_EVERY * 3);
+            bar.finish_and_clear();
+        });
+        let seen = kept.0.lock().unwrap().clone();
+        assert!(seen.contains(&Progress { what: "verify".into(), done: 400, total: Some(1000) }), "{seen:?}");
+        let count = seen.len();
+        std::thread::sleep(PROGRESS_EVERY * 2);
+        assert_eq!(kept.0.lock().unwrap().len(), count, "nothing after the bar finished");
+    }
 }

@@ -74,11 +74,16 @@ pub(crate) fn decide_on(
 }
 
 /// An event a command wrote.
-#[derive(serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Written {
+    /// Its kind (`persona.created/1`).
     pub(crate) kind: &'static str,
+    /// Its hash (64 hex characters): for a command that creates something, that thing's id.
+    #[schema(value_type = String)]
     pub(crate) hash: Hash,
+    /// Where it is in this store's log.
     pub(crate) offset: u64,
+    /// Where it is in its author's feed, from 1.
     pub(crate) seq: u64,
 }
 

@@ -11,7 +11,8 @@ pub(crate) fn progress(len: Option<u64>, what: &str) -> ProgressBar {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
-    // A command a node runs for a client draws no bar: the node's terminal is not the client's.
+    // A command a node runs for a client draws no bar: the node's terminal is not the client's;
+    // its position goes to the client instead (`served::report_progress`).
     if !std::io::stderr().is_terminal() || crate::served::current().is_some() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
@@ -25,6 +26,7 @@ pub(crate) fn progress(len: Option<u64>, what: &str) -> ProgressBar {
     }
     bar.set_message(what.to_owned());
     bar.enable_steady_tick(Duration::from_millis(200));
+    crate::served::report_progress(&bar, what);
     bar
 }
 

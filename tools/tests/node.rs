@@ -287,6 +287,30 @@ fn every_route_needs_the_token_and_answers_with_the_right_status() {
     // A wrong token, a foreign Host, a foreign Origin, a wrong media type.
     let agent = agent();
     let auth = format!("Bearer {}", node.token);
+    // The Swagger UI: behind the token too, and everything it loads comes from the node.
+    assert_eq!(node.request("GET", "/docs/", None, false).0, 401);
+    let r = agent.get(&node.url("/docs/")).header("Authorization", &auth).call().unwrap();
+    assert_eq!(r.status(), 200);
+    let policy = r.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"), "{policy}");
+    let page = r.into_body().read_to_string().unwrap();
+    assert!(page.contains("swagger-ui") && !page.contains("http://") && !page.contains("https://"), "{page}");
+    let (status, init) = node.get("/docs/swagger-initializer.js");
+    assert!(status == 200 && init.contains("\"/openapi.json\"") && !init.contains("https://"), "{init}");
+    // A login URL (mindlog open's) signs a browser in once: a cookie, then on to the pages.
+    let (status, body) = node.post("/v1/login", "{}");
+    assert_eq!(status, 200, "{body}");
+    let url = json(&body)["url"].as_str().unwrap().to_owned();
+    let browser = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).proxy(None).max_redirects(0).build(),
+    );
+    let r = browser.get(&url).call().unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap();
+    assert_eq!(browser.get(&node.url("/v1/personas")).header("Cookie", session).call().unwrap().status(), 200);
+    assert_eq!(browser.get(&url).call().unwrap().status(), 403, "a login URL works once");
     let status_with = |method: &str, path: &str, headers: &[(&str, &str)]| {
         let mut request = ureq::http::Request::builder().method(method).uri(node.url(path));
         for (name, value) in headers {
@@ -366,6 +390,18 @@ fn every_route_needs_the_token_and_answers_with_the_right_status() {
         .send(r#"{"sql": "SELECT count(*) AS n FROM events"}"#)
         .unwrap();
     assert_eq!(r.into_body().read_to_string().unwrap(), "n\n6\n");
+    let r = agent
+        .post(&node.url("/v1/query"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/vnd.apache.arrow.stream")
+        .send(r#"{"sql": "SELECT kind FROM events"}"#)
+        .unwrap();
+    assert_eq!(r.headers().get("content-type").unwrap(), "application/vnd.apache.arrow.stream");
+    let arrow = r.into_body().read_to_vec().unwrap();
+    // An IPC stream: a continuation marker, then the schema message; the rows' kinds inside.
+    assert!(arrow.starts_with(&[0xff, 0xff, 0xff, 0xff]), "{:?}", &arrow[..arrow.len().min(16)]);
+    assert!(arrow.windows(17).any(|w| w == b"persona.created/1"), "{} bytes", arrow.len());
     assert_eq!(node.post("/v1/query", r#"{"sql": "SELEC"}"#).0, 400);
     assert_eq!(node.post("/v1/query", r#"{"sql": "DELETE FROM events"}"#).0, 400);
     let slow = r#"{"sql": "SELECT count(*) FROM events a, events b, events c, events d, events e, events f, events g, events h", "timeout_s": 0.05}"#;
@@ -376,6 +412,17 @@ fn every_route_needs_the_token_and_answers_with_the_right_status() {
     // Verify, stats, feeds, export, metrics.
     let (status, body) = node.post("/v1/verify", "{}");
     assert_eq!((status, json(&body)["ok"].as_bool()), (200, Some(true)), "{body}");
+    let r = agent
+        .post(&node.url("/v1/verify"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/x-ndjson")
+        .send("{}")
+        .unwrap();
+    let lines = r.into_body().read_to_string().unwrap();
+    let last = json(lines.lines().last().unwrap());
+    assert_eq!(last["report"]["ok"], true, "{lines}");
+    assert!(lines.lines().rev().skip(1).all(|l| json(l).get("progress").is_some()), "{lines}");
     assert_eq!(json(&node.get("/v1/stats").1)["events"], 6);
     assert_eq!(json(&node.get("/v1/feeds").1).as_array().unwrap().len(), 2);
     assert_eq!(node.get("/v1/export.jsonl").1.lines().count(), 6);

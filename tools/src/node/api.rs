@@ -36,8 +36,8 @@ use crate::cli::Cli;
 use crate::home::Home;
 use crate::output::Format;
 use crate::refusal::Refusal;
-use crate::served::{self, Served, Sink};
-use crate::session::{NotRun, written};
+use crate::served::{self, Progress, Served, Sink};
+use crate::session::{NotRun, Written, written};
 use crate::{Failure, Finished};
 
 /// What every handler shares.
@@ -102,45 +102,234 @@ pub(crate) const VIEWS: &[(&str, &[&str])] = &[
 /// The routes whose POST body is streamed, not JSON: their media type, and no size limit.
 pub(crate) const STREAMED: &[(&str, &str)] = &[("/v1/cli", CLI_MEDIA_TYPE), ("/v1/events", "application/x-ndjson")];
 
-/// Every route: method, path and handler, declared once for the router, `/openapi.json` and the
-/// test that tries each without a token.
-fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
-    let mut all: Vec<(&'static str, &'static str, MethodRouter<AppState>)> = vec![
-        ("GET", "/health", get(health)),
-        ("GET", "/metrics", get(super::metrics::render)),
-        ("GET", "/login", get(guard::login)),
-        ("POST", "/v1/cli", post(cli)),
-        ("POST", "/v1/commands", post(command)),
-        ("POST", "/v1/commands:batch", post(batch)),
-        ("GET", "/v1/events", get(super::stream::events)),
-        ("POST", "/v1/events", post(ingest)),
-        ("GET", "/v1/events/{hash}", get(super::stream::event)),
-        ("GET", "/v1/subscribe", get(super::stream::subscribe)),
-        ("GET", "/v1/feeds", get(feeds)),
-        ("POST", "/v1/verify", post(verify)),
-        ("POST", "/v1/query", post(query)),
-        ("GET", "/v1/export.jsonl", get(export_jsonl)),
-        ("GET", "/v1/export/{table}", get(export_parquet)),
-        ("GET", "/openapi.json", get(openapi)),
+/// One route: method, path, handler and what the API document says of it — declared once for
+/// the router, `/openapi.json` and the test that tries each route without a token.
+pub(crate) struct Route {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    handler: MethodRouter<AppState>,
+    pub(crate) doc: Doc,
+}
+
+/// What `/openapi.json` says of a route.
+pub(crate) struct Doc {
+    pub(crate) summary: std::borrow::Cow<'static, str>,
+    /// Query parameters: name, meaning.
+    pub(crate) query: &'static [(&'static str, &'static str)],
+    /// The request body, if any.
+    pub(crate) request: Option<Media>,
+    /// The answer of a success.
+    pub(crate) answer: Media,
+}
+
+/// A body: its media type, and the schema of a JSON one (a component's name; `NAME[]` an array
+/// of them), if it has one.
+pub(crate) type Media = (&'static str, Option<&'static str>);
+
+const JSON: &str = "application/json";
+const PAGED: &[(&str, &str)] =
+    &[("limit", "At most this many items of a list"), ("offset", "Skip this many items of a list first")];
+const SUBSCRIPTION: &[(&str, &str)] = &[
+    ("after", "The offset to start from: 0 for the whole log, or the `next` a stream gave"),
+    ("author", "Only this author's events (a public key in hex)"),
+    ("kind", "Only events of this kind (`persona.created/1`)"),
+];
+const SIGNER: &[(&str, &str)] = &[("as", "Sign as this local identity (a name from `mindlog identity list`)")];
+
+fn route(method: &'static str, path: &'static str, handler: MethodRouter<AppState>, doc: Doc) -> Route {
+    Route { method, path, handler, doc }
+}
+
+fn doc(summary: impl Into<std::borrow::Cow<'static, str>>, answer: Media) -> Doc {
+    Doc { summary: summary.into(), query: &[], request: None, answer }
+}
+
+pub(crate) fn table() -> Vec<Route> {
+    let mut all = vec![
+        route(
+            "GET",
+            "/health",
+            get(health),
+            doc("Whether the node is up and its store open; needs no token", (JSON, Some("Health"))),
+        ),
+        route(
+            "GET",
+            "/metrics",
+            get(super::metrics::render),
+            doc(
+                "Prometheus metrics (OpenMetrics text); no token from the node's own machine",
+                ("application/openmetrics-text", None),
+            ),
+        ),
+        route(
+            "GET",
+            "/login",
+            get(guard::login),
+            Doc {
+                query: &[("code", "The one-time code `mindlog node` printed")],
+                ..doc(
+                    "Trades the one-time login code for a cookie that holds the token (for browsers)",
+                    ("text/plain", None),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/login",
+            post(guard::new_login),
+            doc("A new one-time login URL for a browser (`mindlog open`): {\"url\": …}", (JSON, None)),
+        ),
+        route(
+            "POST",
+            "/v1/cli",
+            post(cli),
+            Doc {
+                request: Some((CLI_MEDIA_TYPE, None)),
+                ..doc(
+                    "Runs a mindlog command line (the CLI through the node; from the node's machine only)",
+                    (CLI_MEDIA_TYPE, None),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/commands",
+            post(command),
+            Doc {
+                query: SIGNER,
+                request: Some((JSON, Some("Command"))),
+                ..doc(
+                    "Decides and appends one command; the events written, after the durable commit",
+                    (JSON, Some("Written[]")),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/commands:batch",
+            post(batch),
+            Doc {
+                query: SIGNER,
+                request: Some((JSON, Some("Command[]"))),
+                ..doc("Several commands in order, each on its own; one result each", (JSON, Some("BatchResult[]")))
+            },
+        ),
+        route(
+            "GET",
+            "/v1/events",
+            get(super::stream::events),
+            Doc {
+                query: &[
+                    ("after", "The offset to start from"),
+                    ("limit", "At most this many events (default 1,000, at most 100,000)"),
+                    ("author", "Only this author's events"),
+                    ("kind", "Only events of this kind"),
+                ],
+                ..doc(
+                    "A page of the log as export lines (importable); the mindlog-next header is the next page's `after`",
+                    (NDJSON, None),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/events",
+            post(ingest),
+            Doc {
+                request: Some((NDJSON, None)),
+                ..doc(
+                    "Adds events signed elsewhere (export lines), checked, all or nothing, as `mindlog import`",
+                    (JSON, None),
+                )
+            },
+        ),
+        route("GET", "/v1/events/{hash}", get(super::stream::event), doc("One event's export line", (JSON, None))),
+        route(
+            "GET",
+            "/v1/subscribe",
+            get(super::stream::subscribe),
+            Doc {
+                query: SUBSCRIPTION,
+                ..doc(
+                    "Live events: what is stored after an offset, then `caught_up`, then each event as it commits; \
+                 NDJSON, Server-Sent Events (Accept: text/event-stream) or WebSocket (an upgrade request)",
+                    (NDJSON, None),
+                )
+            },
+        ),
+        route("GET", "/v1/feeds", get(feeds), doc("Every feed's head: author, seq, hash, offset", (JSON, None))),
+        route(
+            "POST",
+            "/v1/verify",
+            post(verify),
+            Doc {
+                query: &[
+                    ("views", "Also check the views (true)"),
+                    ("full", "Also rebuild the views and compare (true)"),
+                ],
+                ..doc(
+                    "Verifies the store: `mindlog verify`'s report; with Accept: application/x-ndjson, progress lines, then the report",
+                    (JSON, None),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/query",
+            post(query),
+            Doc {
+                request: Some((JSON, Some("QueryBody"))),
+                ..doc(
+                    "Read-only SQL: JSON rows, or NDJSON, CSV or Arrow IPC (application/vnd.apache.arrow.stream) by Accept",
+                    (JSON, None),
+                )
+            },
+        ),
+        route(
+            "GET",
+            "/v1/export.jsonl",
+            get(export_jsonl),
+            Doc {
+                query: &[("include_private", "Include private payloads (true)")],
+                ..doc("The whole log as export lines, streamed: `mindlog export --jsonl`", (NDJSON, None))
+            },
+        ),
+        route(
+            "GET",
+            "/v1/export/{table}",
+            get(export_parquet),
+            doc(
+                "One table as Parquet (`events.parquet`, `personas.parquet`, …): `mindlog export --parquet`",
+                ("application/vnd.apache.parquet", None),
+            ),
+        ),
+        route("GET", "/openapi.json", get(openapi), doc("This document (Swagger UI at /docs)", (JSON, None))),
     ];
     for (path, template) in VIEWS {
         let handler =
             move |State(state): State<AppState>, params: RawPathParams, Query(query): Query<Vec<(String, String)>>| {
                 view(state, template, params, query)
             };
-        all.push(("GET", path, get(handler)));
+        all.push(Route {
+            method: "GET",
+            path,
+            handler: get(handler),
+            doc: Doc { query: PAGED, ..doc(view_summary(template), (JSON, None)) },
+        });
     }
     all
 }
 
-/// Every route's method and path.
-pub(crate) fn routes() -> Vec<(&'static str, &'static str)> {
-    table().into_iter().map(|(method, path, _)| (method, path)).collect()
+/// A view route's summary: the command whose `--json` report it serves.
+fn view_summary(template: &[&str]) -> String {
+    let command =
+        template.iter().filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err()).copied().collect::<Vec<_>>();
+    format!("`mindlog {} --json`'s report (other query parameters are its flags)", command.join(" "))
 }
 
 pub(crate) fn router(state: AppState) -> Router {
     let mut paths: std::collections::BTreeMap<&'static str, MethodRouter<AppState>> = Default::default();
-    for (_, path, handler) in table() {
+    for Route { path, handler, .. } in table() {
         let merged = match paths.remove(path) {
             Some(existing) => existing.merge(handler),
             None => handler,
@@ -157,6 +346,7 @@ pub(crate) fn router(state: AppState) -> Router {
         router = router.route(path, handler.layer(limit));
     }
     router
+        .merge(super::openapi::swagger_ui())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route; see docs/api.md") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::count))
@@ -166,9 +356,24 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The largest JSON body a route takes (the streamed ones, `/v1/cli` and `POST /v1/events`, take any).
 const BODY_LIMIT: usize = 16 << 20;
 
+/// The body of every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong: a stable code (`bad_request`, `unauthorized`, `not_found`, `rejected`,
+/// `head_moved`, `refused`, …) and the one line `mindlog` prints for it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
 /// `{"error": {"code": CODE, "message": MESSAGE}}` with `status`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.to_owned() } };
     (status, axum::Json(body)).into_response()
 }
 
@@ -211,6 +416,7 @@ pub(crate) fn status_of(failure: &Failure) -> (StatusCode, &'static str) {
 pub(crate) enum Piece {
     Out(Vec<u8>),
     Err(Vec<u8>),
+    Progress(Progress),
     Done(Finished),
 }
 
@@ -233,6 +439,10 @@ impl Sink for ChannelSink {
 
     fn stderr(&self, bytes: &[u8]) -> io::Result<()> {
         self.send(Piece::Err(bytes.to_vec()))
+    }
+
+    fn progress(&self, progress: Progress) {
+        let _ = self.0.try_send(Piece::Progress(progress));
     }
 }
 
@@ -299,7 +509,7 @@ async fn collect(mut rx: mpsc::Receiver<Piece>) -> (Vec<u8>, Finished) {
     while let Some(piece) = rx.recv().await {
         match piece {
             Piece::Out(b) => out.extend(b),
-            Piece::Err(_) => {}
+            Piece::Err(_) | Piece::Progress(_) => {}
             Piece::Done(finished) => return (out, finished),
         }
     }
@@ -320,7 +530,7 @@ async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'sta
     let first = loop {
         match rx.recv().await {
             Some(Piece::Out(bytes)) => break bytes,
-            Some(Piece::Err(_)) => {}
+            Some(Piece::Err(_) | Piece::Progress(_)) => {}
             Some(Piece::Done(finished)) => {
                 return match &finished.failure {
                     None => ([(header::CONTENT_TYPE, content_type)], Body::empty()).into_response(),
@@ -334,7 +544,7 @@ async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'sta
         loop {
             match rx.recv().await? {
                 Piece::Out(bytes) => return Some((Ok(Bytes::from(bytes)), rx)),
-                Piece::Err(_) => continue,
+                Piece::Err(_) | Piece::Progress(_) => continue,
                 Piece::Done(finished) => {
                     let failure = finished.failure?;
                     // The status is sent: the body ends with an error, so the client sees a broken
@@ -390,6 +600,7 @@ async fn cli(
         let (bytes, next) = match piece {
             Piece::Out(b) => (Frame::encode(1, &b), Some(rx)),
             Piece::Err(b) => (Frame::encode(2, &b), Some(rx)),
+            Piece::Progress(p) => (Frame::encode(4, &serde_json::to_vec(&p).unwrap_or_default()), Some(rx)),
             Piece::Done(finished) => (Frame::encode(3, &[finished.code]), None),
         };
         Some((Ok::<_, Infallible>(Bytes::from(bytes)), next))
@@ -461,33 +672,25 @@ fn flag(argv: &mut Vec<String>, key: &str, value: &str) {
 /// `GET /openapi.json`: every route and method of this node, from [`routes`] (docs/api.md
 /// describes each).
 async fn openapi() -> Response {
-    let mut paths = serde_json::Map::new();
-    for (method, path) in routes() {
-        let entry = paths.entry(path.to_owned()).or_insert_with(|| serde_json::json!({}));
-        let parameters: Vec<_> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| serde_json::json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        entry[method.to_ascii_lowercase()] = serde_json::json!({
-            "parameters": parameters,
-            "responses": { "200": { "description": "see docs/api.md" } },
-        });
-    }
-    axum::Json(serde_json::json!({
-        "openapi": "3.1.0",
-        "info": { "title": "mindlog node", "version": env!("CARGO_PKG_VERSION") },
-        "components": { "securitySchemes": { "token": { "type": "http", "scheme": "bearer" } } },
-        "security": [{ "token": [] }],
-        "paths": paths,
-    }))
-    .into_response()
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| super::openapi::document(&table()).to_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, JSON)], text.clone()).into_response()
+}
+
+/// `GET /health`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok`, or `closing` while the store is closed (for a scrub, or at shutdown).
+    status: &'static str,
+    /// The node's version.
+    version: &'static str,
+    store_open: bool,
 }
 
 async fn health(State(state): State<AppState>) -> Response {
     let open = state.hosted.is_open();
-    axum::Json(serde_json::json!({ "status": if open { "ok" } else { "closing" }, "version": env!("CARGO_PKG_VERSION"), "store_open": open }))
-        .into_response()
+    let status = if open { "ok" } else { "closing" };
+    axum::Json(Health { status, version: env!("CARGO_PKG_VERSION"), store_open: open }).into_response()
 }
 
 /// `?as=NAME`: sign as this local identity.
@@ -509,16 +712,26 @@ fn parse_command(mut value: serde_json::Value) -> Result<(mindlog_commands::Comm
 
 /// What one command of `POST /v1/commands` or `:batch` became.
 enum Ran {
-    Written(serde_json::Value),
+    Written(Vec<Written>),
     Failed(StatusCode, &'static str, String),
 }
 
+/// One command's result in `POST /v1/commands:batch`: the events it wrote, or why none.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct BatchResult {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<Vec<Written>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail>,
+}
+
 impl Ran {
-    fn json(&self) -> serde_json::Value {
+    fn result(self) -> BatchResult {
         match self {
-            Ran::Written(events) => serde_json::json!({ "ok": true, "events": events }),
+            Ran::Written(events) => BatchResult { ok: true, events: Some(events), error: None },
             Ran::Failed(_, code, message) => {
-                serde_json::json!({ "ok": false, "error": { "code": code, "message": message } })
+                BatchResult { ok: false, events: None, error: Some(ErrorDetail { code: code.to_owned(), message }) }
             }
         }
     }
@@ -567,10 +780,7 @@ async fn run_commands(
         out.push(match outcome {
             Ok(Ok(events)) => {
                 state.metrics.appended(events.len() as u64, started.elapsed());
-                match serde_json::to_value(written(&events)) {
-                    Ok(events) => Ran::Written(events),
-                    Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string())),
-                }
+                Ran::Written(written(&events))
             }
             Ok(Err(NotRun::Rejected(rejection))) => {
                 let message = rejection.to_string();
@@ -633,7 +843,7 @@ async fn batch(State(state): State<AppState>, Query(signer): Query<Signer>, body
     };
     match run_commands(&state, signer.as_identity, commands).await {
         Err(response) => response,
-        Ok(ran) => axum::Json(ran.iter().map(Ran::json).collect::<Vec<_>>()).into_response(),
+        Ok(ran) => axum::Json(ran.into_iter().map(Ran::result).collect::<Vec<_>>()).into_response(),
     }
 }
 
@@ -665,7 +875,11 @@ async fn feeds(State(state): State<AppState>) -> Response {
 
 /// `POST /v1/verify?views=true|full=true`: `mindlog verify --json`; a store that fails its check
 /// answers 200 with `"ok": false` in the report.
-async fn verify(State(state): State<AppState>, Query(query): Query<Vec<(String, String)>>) -> Response {
+async fn verify(
+    State(state): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
     let mut argv = vec!["--json".to_owned(), "verify".to_owned()];
     for (key, value) in &query {
         if !matches!(key.as_str(), "views" | "full") {
@@ -673,20 +887,70 @@ async fn verify(State(state): State<AppState>, Query(query): Query<Vec<(String, 
         }
         flag(&mut argv, key, value);
     }
-    let (out, finished) = collect(served_command(&state, Box::new(move || Ok((argv, None, None))))).await;
-    match &finished.failure {
-        Some(Failure::Failed) | None if !out.is_empty() => {
-            ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+    let rx = served_command(&state, Box::new(move || Ok((argv, None, None))));
+    // The report, or (NDJSON) progress lines as verify goes, then the report.
+    let reported = |out: &[u8], finished: &Finished| -> Result<serde_json::Value, (StatusCode, &'static str, String)> {
+        match &finished.failure {
+            Some(Failure::Failed) | None if !out.is_empty() => serde_json::from_slice(out)
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("verify's report: {e}"))),
+            Some(failure) => {
+                let (status, code) = status_of(failure);
+                Err((status, code, failure.message()))
+            }
+            None => Err((StatusCode::INTERNAL_SERVER_ERROR, "internal", "verify printed nothing".to_owned())),
         }
-        Some(failure) => failed(failure),
-        None => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "verify printed nothing"),
+    };
+    if !accepts(&headers, NDJSON) {
+        let (out, finished) = collect(rx).await;
+        return match reported(&out, &finished) {
+            Ok(report) => axum::Json(report).into_response(),
+            Err((status, code, message)) => error(status, code, &message),
+        };
     }
+    let lines = futures::stream::unfold((rx, Vec::new(), false), move |(mut rx, mut out, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let line = match rx.recv().await {
+                Some(Piece::Out(bytes)) => {
+                    out.extend(bytes);
+                    continue;
+                }
+                Some(Piece::Err(_)) => continue,
+                Some(Piece::Progress(p)) => (serde_json::json!({ "progress": p }), false),
+                Some(Piece::Done(finished)) => match reported(&out, &finished) {
+                    Ok(report) => (serde_json::json!({ "report": report }), true),
+                    Err((_, code, message)) => {
+                        (serde_json::json!({ "error": { "code": code, "message": message } }), true)
+                    }
+                },
+                None => (serde_json::json!({ "error": { "code": "internal", "message": "verify stopped" } }), true),
+            };
+            let mut bytes = serde_json::to_vec(&line.0).unwrap_or_default();
+            bytes.push(b'\n');
+            return Some((Ok::<_, Infallible>(Bytes::from(bytes)), (rx, out, line.1)));
+        }
+    });
+    ([(header::CONTENT_TYPE, NDJSON)], Body::from_stream(lines)).into_response()
+}
+
+/// The media type of the Arrow IPC stream format.
+const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+
+/// The NDJSON media type.
+const NDJSON: &str = "application/x-ndjson";
+
+/// Whether the request's `Accept` header names `media_type`.
+fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(media_type))
 }
 
 /// The body of `POST /v1/query`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct QueryBody {
+pub(crate) struct QueryBody {
+    /// Read-only SQL (SELECT, WITH, EXPLAIN); the tables are in docs/query.md.
     sql: String,
     /// An instant for the time-dependent columns.
     as_of: Option<String>,
@@ -694,7 +958,8 @@ struct QueryBody {
     timeout_s: Option<f64>,
 }
 
-/// `POST /v1/query`: read-only SQL, as `mindlog query`: JSON rows, or CSV with `Accept: text/csv`.
+/// `POST /v1/query`: read-only SQL, as `mindlog query`: JSON rows, or NDJSON, CSV or Arrow IPC by
+/// the `Accept` header.
 async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let body: QueryBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
@@ -705,6 +970,8 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     let (format, content_type) = if accept.contains("text/csv") {
         ("csv", "text/csv")
+    } else if accept.contains(ARROW_STREAM) {
+        ("arrow", ARROW_STREAM)
     } else if accept.contains("application/x-ndjson") {
         ("jsonl", "application/x-ndjson")
     } else if accept.contains("application/json") || accept.contains("*/*") {
@@ -713,7 +980,7 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         return error(
             StatusCode::NOT_ACCEPTABLE,
             "not_acceptable",
-            "answers are application/json, application/x-ndjson or text/csv",
+            "answers are application/json, application/x-ndjson, text/csv or application/vnd.apache.arrow.stream",
         );
     };
     let mut argv = vec!["query".to_owned(), body.sql, "--format".to_owned(), format.to_owned()];

@@ -3,9 +3,10 @@
 //! (as a bearer header, or as the cookie a one-time login URL gave a browser), the media type of
 //! a body, and the security headers of every answer.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -19,9 +20,12 @@ use super::api::{AppState, error};
 /// The cookie a browser gets from the login URL.
 const COOKIE: &str = "mindlog_session";
 
-/// One-time login codes: each trades once for the session cookie.
+/// One-time login codes: each trades once for the session cookie, within [`LOGIN_VALID`].
 #[derive(Clone, Default)]
-pub(crate) struct LoginCodes(Arc<Mutex<HashSet<String>>>);
+pub(crate) struct LoginCodes(Arc<Mutex<HashMap<String, Instant>>>);
+
+/// How long a login code may wait to be used.
+const LOGIN_VALID: Duration = Duration::from_secs(15 * 60);
 
 impl LoginCodes {
     /// A new code (128 random bits, hex).
@@ -32,13 +36,16 @@ impl LoginCodes {
             return String::new();
         }
         let code = hex::encode(bytes);
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(code.clone());
+        let mut codes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        codes.retain(|_, issued| issued.elapsed() < LOGIN_VALID);
+        codes.insert(code.clone(), Instant::now());
         code
     }
 
-    /// Whether `code` was issued and not used yet; it is used now.
+    /// Whether `code` was issued, is not too old and was not used yet; it is used now.
     fn redeem(&self, code: &str) -> bool {
-        !code.is_empty() && self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(code)
+        let issued = self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(code);
+        !code.is_empty() && issued.is_some_and(|at| at.elapsed() < LOGIN_VALID)
     }
 }
 
@@ -47,20 +54,31 @@ pub(crate) struct LoginQuery {
     code: String,
 }
 
-/// `GET /login?code=CODE`: a one-time code printed by `mindlog node` becomes an `HttpOnly;
-/// SameSite=Strict` cookie holding the token, which browsers send on EventSource and WebSocket
-/// requests (they cannot send an Authorization header there).
+/// `GET /login?code=CODE`: a one-time code printed by `mindlog node` (or given to `mindlog open`)
+/// becomes an `HttpOnly; SameSite=Strict` cookie holding the token, which browsers send on
+/// EventSource and WebSocket requests (they cannot send an Authorization header there); then on
+/// to the node's pages.
 pub(crate) async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
     if !state.login.redeem(&query.code) {
-        return error(StatusCode::FORBIDDEN, "forbidden", "this login code is unknown or was used already");
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this login code is unknown, used already or older than 15 minutes: `mindlog open` gives a new one",
+        );
     }
     let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", state.token);
     let mut response =
-        (StatusCode::OK, "Signed in: this browser may now use the node's API and live streams.\n").into_response();
+        (StatusCode::SEE_OTHER, [(header::LOCATION, format!("{}/", super::openapi::DOCS))]).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// `POST /v1/login`: a new one-time login URL (for `mindlog open`).
+pub(crate) async fn new_login(State(state): State<AppState>) -> Response {
+    let url = format!("http://{}/login?code={}", state.address, state.login.issue());
+    axum::Json(serde_json::json!({ "url": url })).into_response()
 }
 
 /// Whether the request's Content-Type is `media_type` (parameters such as `charset` aside).
@@ -74,6 +92,7 @@ pub(crate) fn media_type_is(headers: &HeaderMap, media_type: &str) -> bool {
 
 /// The checks every request passes, then the security headers on every answer.
 pub(crate) async fn check(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let page = request.uri().path().starts_with(super::openapi::DOCS);
     let mut response = match refuse(&state, &request) {
         Some(refusal) => refusal,
         None => next.run(request).await,
@@ -82,10 +101,15 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
-    );
+    // The API's answers load nothing; the Swagger UI loads its own scripts, styles and inline
+    // images, and calls the API — all from this node.
+    let policy = if page {
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    } else {
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    };
+    headers.insert("content-security-policy", HeaderValue::from_static(policy));
     response
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod api;
 pub(crate) mod guard;
 pub(crate) mod hosted;
 pub(crate) mod metrics;
+pub(crate) mod openapi;
 pub(crate) mod stream;
 pub(crate) mod writer;
 
@@ -59,12 +60,14 @@ pub(crate) struct CliRequest {
 }
 
 /// One piece of a served command's answer: `[tag: u8][length: u32 big-endian][bytes]`, tag 1
-/// standard output, 2 standard error, 3 the exit code (one byte).
-#[derive(Debug, PartialEq, Eq)]
+/// standard output, 2 standard error, 3 the exit code (one byte), 4 progress (a JSON
+/// [`Progress`](crate::served::Progress)).
+#[derive(Debug, PartialEq)]
 pub(crate) enum Frame {
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
     Exit(u8),
+    Progress(crate::served::Progress),
 }
 
 impl Frame {
@@ -91,9 +94,44 @@ impl Frame {
             1 => Frame::Stdout(bytes),
             2 => Frame::Stderr(bytes),
             3 => Frame::Exit(bytes.first().copied().unwrap_or(2)),
+            4 => Frame::Progress(
+                serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+            ),
             tag => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame tag {tag}"))),
         }))
     }
+}
+
+/// `mindlog open`: the running node's pages in a browser, through a new one-time login URL.
+pub(crate) fn open(home: &Home, print: bool) -> Result<Outcome> {
+    let Some(running) = crate::remote::node_for(Some(home.dir().to_owned()))? else {
+        anyhow::bail!("no node serves {}: start one with `mindlog node`", home.dir().display());
+    };
+    let url = running.login_url()?;
+    let mut out = crate::output::stdout();
+    if print {
+        writeln!(out, "{url}")?;
+        return Ok(Outcome::Success);
+    }
+    let opener: &[&str] = if cfg!(target_os = "macos") {
+        &["open"]
+    } else if cfg!(windows) {
+        &["cmd", "/C", "start", ""]
+    } else {
+        &["xdg-open"]
+    };
+    let opened = std::process::Command::new(opener[0])
+        .args(&opener[1..])
+        .arg(&url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match opened {
+        Ok(status) if status.success() => writeln!(out, "opened {url}")?,
+        _ => writeln!(out, "open this in your browser (it signs you in once): {url}")?,
+    }
+    Ok(Outcome::Success)
 }
 
 /// `mindlog node`.
