@@ -28,7 +28,7 @@ struct Erased {
     /// The signed `ledger.erased/1` events written (none when local).
     erasures: Vec<Written>,
     /// The scrub that followed.
-    scrub: ScrubReport,
+    scrub: Scrub,
 }
 
 impl Report for Erased {
@@ -39,27 +39,41 @@ impl Report for Erased {
     }
 }
 
+/// What became of the scrub after an erasure: its report, or `{"deferred": true}` when a node
+/// could not hold the store alone in time and scrubs later.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub(crate) enum Scrub {
+    Done(ScrubReport),
+    Deferred { deferred: bool },
+}
+
 /// The line that says what a scrub after an erasure did.
-pub(crate) fn scrubbed(scrub: &ScrubReport) -> String {
-    format!(
-        "views forgot them; the file was rewritten without them in {:.2} s ({} rows copied, the old copy overwritten): {} -> {}",
-        scrub.seconds,
-        thousands(scrub.rows),
-        human_bytes(scrub.size_before),
-        human_bytes(scrub.size_after)
-    )
+pub(crate) fn scrubbed(scrub: &Scrub) -> String {
+    match scrub {
+        Scrub::Done(scrub) => format!(
+            "views forgot them; the file was rewritten without them in {:.2} s ({} rows copied, the old copy overwritten): {} -> {}",
+            scrub.seconds,
+            thousands(scrub.rows),
+            human_bytes(scrub.size_before),
+            human_bytes(scrub.size_after)
+        ),
+        Scrub::Deferred { .. } => "views forgot them; the file still holds the old bytes: other requests kept the store \
+                                   open, and the node rewrites the file as soon as they let go (GET /health: scrub_pending)"
+            .to_owned(),
+    }
 }
 
 /// After payloads were erased: the views fold again without them, then the file is scrubbed
-/// (which closes the store: it needs the last handle).
-pub(crate) fn forget_and_scrub(ledger: Ledger, projections: Projections) -> Result<ScrubReport> {
+/// (which closes the store: it needs the last handle; a node does it as soon as it can).
+pub(crate) fn forget_and_scrub(ledger: Ledger, projections: Projections) -> Result<Scrub> {
     catch_up_views(&projections)?;
     drop(projections);
-    match crate::served::current() {
-        // A node holds the store for every request: the scrub waits until it holds it alone.
-        Some(served) => served.hosted.exclusive(ledger, |ledger| Ok(ledger.scrub()?)),
-        None => Ok(ledger.scrub()?),
-    }
+    let done = match crate::served::current() {
+        Some(served) => served.hosted.scrub(ledger)?,
+        None => Some(ledger.scrub()?),
+    };
+    Ok(done.map_or(Scrub::Deferred { deferred: true }, Scrub::Done))
 }
 
 fn signed_by(erasures: &[Written]) -> String {

@@ -823,7 +823,7 @@ struct Imported {
     report: ImportReport,
     /// The scrub after imported erasures erased payloads held here.
     #[serde(skip_serializing_if = "Option::is_none")]
-    scrub: Option<mindlog_ledger::ScrubReport>,
+    scrub: Option<crate::erase_cmds::Scrub>,
 }
 
 /// What `demo` did, step by step, and the disk space it used.

@@ -22,11 +22,16 @@ struct Node {
 
 impl Node {
     fn start(home: &Path) -> Node {
+        Node::start_with(home, &[])
+    }
+
+    fn start_with(home: &Path, env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
             .args(["node", "--home"])
             .arg(home)
             .env_remove("MINDLOG_HOME")
             .env("MINDLOG_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -728,4 +733,63 @@ fn concurrent_commands_keep_each_authors_order_and_preconditions() {
     assert_eq!(heads.iter().filter(|&&seq| seq == 48).count(), 2, "w2 and w3 wrote 48 each: {stats}");
     let (_, metrics) = node.get("/metrics");
     assert!(metrics.contains("mindlog_commit_group_commands_count"), "{metrics}");
+}
+
+/// Erasures through a node: two at once each get their scrub (one at a time, never waiting on
+/// each other); a scrub that cannot have the store alone (a long query holds it) is deferred,
+/// and done as soon as the store is free.
+#[test]
+fn scrubs_run_one_at_a_time_and_wait_for_a_busy_store() {
+    let home = home();
+    for secret in ["alpha-secret", "beta-secret", "gamma-secret"] {
+        ok(home.path(), &["memory", "add", "Echo", secret, "--importance", "0.5"]);
+    }
+    let ids: Vec<String> = json(&ok(home.path(), &["--json", "memory", "list", "Echo"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["text"].as_str().unwrap().ends_with("-secret"))
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let node = Node::start_with(home.path(), &[("MINDLOG_SCRUB_WAIT", "1")]);
+    let store = home.path().join("mind.redb");
+    let holds = |text: &str| std::fs::read(&store).unwrap().windows(text.len()).any(|w| w == text.as_bytes());
+    // Two at once, through the CLI (which goes through the node).
+    let forget = |id: &str| {
+        let (home, id) = (home.path().to_owned(), id.to_owned());
+        std::thread::spawn(move || ok(&home, &["memory", "forget", "Echo", &id, "--erase"]))
+    };
+    let (a, b) = (forget(&ids[0]), forget(&ids[1]));
+    for out in [a.join().unwrap(), b.join().unwrap()] {
+        assert!(out.contains("rewritten without them"), "{out}");
+    }
+    assert!(!holds("alpha-secret") && !holds("beta-secret"));
+    // A query holds the store for seconds: the scrub is deferred, then done once it ends.
+    let slow = {
+        let (url, auth) = (node.url("/v1/query"), format!("Bearer {}", node.token));
+        std::thread::spawn(move || {
+            let sql = r#"{"sql": "SELECT count(*) FROM events a, events b, events c, events d, events e, events f, events g, events h, events i", "timeout_s": 4}"#;
+            agent()
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(sql)
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let out = ok(home.path(), &["memory", "forget", "Echo", &ids[2], "--erase"]);
+    assert!(out.contains("the file still holds the old bytes"), "{out}");
+    assert!(json(&node.get("/health").1)["scrub_pending"] == true);
+    assert_eq!(slow.join().unwrap(), 408);
+    let started = Instant::now();
+    while json(&node.get("/health").1)["scrub_pending"] == true {
+        assert!(started.elapsed() < Duration::from_secs(30), "the deferred scrub never ran");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!holds("gamma-secret"), "the deferred scrub rewrote the file");
+    ok(home.path(), &["verify"]);
 }

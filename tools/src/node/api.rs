@@ -685,12 +685,15 @@ pub(crate) struct Health {
     /// The node's version.
     version: &'static str,
     store_open: bool,
+    /// An erasure's scrub waits for other requests to let go of the store.
+    scrub_pending: bool,
 }
 
 async fn health(State(state): State<AppState>) -> Response {
     let open = state.hosted.is_open();
     let status = if open { "ok" } else { "closing" };
-    axum::Json(Health { status, version: env!("CARGO_PKG_VERSION"), store_open: open }).into_response()
+    let scrub_pending = state.hosted.scrub_pending();
+    axum::Json(Health { status, version: env!("CARGO_PKG_VERSION"), store_open: open, scrub_pending }).into_response()
 }
 
 /// `?as=NAME`: sign as this local identity.

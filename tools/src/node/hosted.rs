@@ -1,5 +1,6 @@
 //! The store a node holds open for every request, and the one way to close it for a moment (the
-//! scrub after an erasure needs the last handle on the store).
+//! scrub after an erasure needs the last handle on the store: one scrub thread waits for it,
+//! one scrub at a time).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::{Identity, Ledger, OpenError};
+use mindlog_ledger::{Identity, Ledger, OpenError, ScrubReport};
 use tokio::sync::watch;
 
 use super::metrics::Metrics;
@@ -15,8 +16,20 @@ use super::writer::Writer;
 
 /// How long a request waits for the store while a scrub holds it.
 const WAIT_FOR_SCRUB: Duration = Duration::from_secs(120);
-/// How long a scrub waits for other requests to let go of the store.
-const WAIT_FOR_REQUESTS: Duration = Duration::from_secs(30);
+/// How long a scrub waits for other requests to let go of the store before it lets the requests
+/// waiting for the store go on (and tries again after [`RETRY_SCRUB`]).
+const WAIT_FOR_REQUESTS: Duration = Duration::from_secs(5);
+/// The pause between two tries of a scrub that found the store busy.
+const RETRY_SCRUB: Duration = Duration::from_secs(2);
+/// How long an erasure waits for its scrub before it says the scrub is deferred:
+/// `$MINDLOG_SCRUB_WAIT` seconds, else 30.
+fn wait_for_result() -> Duration {
+    std::env::var("MINDLOG_SCRUB_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or(Duration::from_secs(30))
+}
 
 /// The node's store: a handle every request clones, and the count of commits, which live
 /// subscriptions wait on.
@@ -29,6 +42,20 @@ pub(crate) struct Hosted {
     writer: Writer,
     /// Identities loaded from their key files, by path, with the file's modification time.
     identities: Mutex<HashMap<PathBuf, (SystemTime, Identity)>>,
+    /// Scrubs asked for and done ([`Hosted::scrub`]).
+    scrubs: Mutex<Scrubs>,
+    scrubbed: Condvar,
+}
+
+/// Scrubs by number: a request's scrub is done once `done` reaches the number it got.
+#[derive(Default)]
+struct Scrubs {
+    asked: u64,
+    done: u64,
+    /// Whether the scrub thread runs.
+    running: bool,
+    /// What the last scrub did.
+    last: Option<Result<ScrubReport, String>>,
 }
 
 /// The node's handle, absent while a scrub holds the store; `closed` once the node stops.
@@ -54,6 +81,8 @@ impl Hosted {
             commits,
             writer: Writer::start(me.clone(), metrics),
             identities: Mutex::new(HashMap::new()),
+            scrubs: Mutex::new(Scrubs::default()),
+            scrubbed: Condvar::new(),
         })
     }
 
@@ -112,21 +141,87 @@ impl Hosted {
         self.commits.subscribe()
     }
 
-    /// Runs `f` with the only handle on the store (`mine`, this request's): new requests wait, the
-    /// node's own handle is let go, and `f` starts once every other request has dropped its
-    /// handle (at most [`WAIT_FOR_REQUESTS`]). The store is opened again afterwards.
-    pub(crate) fn exclusive<R>(&self, mine: Ledger, f: impl FnOnce(Ledger) -> Result<R>) -> Result<R> {
-        let held = self.lock().ledger.take();
-        drop(held);
+    /// Scrubs the file (after an erasure) as soon as the node can hold the store alone, and
+    /// waits for that at most `$MINDLOG_SCRUB_WAIT` seconds (30): the report, or `None` when the scrub is
+    /// deferred (other requests kept the store open; the node goes on trying). Scrubs asked for
+    /// at once run one at a time, and one scrub serves every request that asked before it began.
+    pub(crate) fn scrub(self: &Arc<Self>, mine: Ledger) -> Result<Option<ScrubReport>> {
+        drop(mine);
+        let ticket = {
+            let mut scrubs = self.scrubs.lock().unwrap_or_else(|e| e.into_inner());
+            scrubs.asked += 1;
+            if !scrubs.running {
+                scrubs.running = true;
+                let hosted = Arc::clone(self);
+                std::thread::Builder::new()
+                    .name("mindlog-scrub".into())
+                    .spawn(move || hosted.scrubber())
+                    .context("starting the scrub")?;
+            }
+            scrubs.asked
+        };
+        let (scrubs, _) = self
+            .scrubbed
+            .wait_timeout_while(self.scrubs.lock().unwrap_or_else(|e| e.into_inner()), wait_for_result(), |s| {
+                s.done < ticket
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        if scrubs.done < ticket {
+            return Ok(None);
+        }
+        match &scrubs.last {
+            Some(Ok(report)) => Ok(Some(report.clone())),
+            Some(Err(message)) => anyhow::bail!("{message}"),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a scrub is waiting for the store.
+    pub(crate) fn scrub_pending(&self) -> bool {
+        let scrubs = self.scrubs.lock().unwrap_or_else(|e| e.into_inner());
+        scrubs.done < scrubs.asked
+    }
+
+    /// The scrub thread: scrubs until every request's scrub is done (or the node stops).
+    fn scrubber(&self) {
+        loop {
+            let target = {
+                let mut scrubs = self.scrubs.lock().unwrap_or_else(|e| e.into_inner());
+                if scrubs.done >= scrubs.asked || self.lock().closed {
+                    scrubs.running = false;
+                    return;
+                }
+                scrubs.asked
+            };
+            let outcome = match self.alone(|ledger| Ok(ledger.scrub()?)) {
+                Ok(Some(report)) => Ok(report),
+                Ok(None) => {
+                    // Busy: let the requests waiting for the store go on, and try again.
+                    tracing::info!("a scrub waits: other requests hold the store");
+                    std::thread::sleep(RETRY_SCRUB);
+                    continue;
+                }
+                Err(e) => Err(format!("{e:#}")),
+            };
+            let mut scrubs = self.scrubs.lock().unwrap_or_else(|e| e.into_inner());
+            scrubs.done = target;
+            scrubs.last = Some(outcome);
+            self.scrubbed.notify_all();
+        }
+    }
+
+    /// Runs `f` with the only handle on the store: new requests wait, the node's handle is taken,
+    /// and `f` starts once every other request has dropped its handle — `None` if they have not
+    /// within [`WAIT_FOR_REQUESTS`] (the store is then given back untouched). The store is
+    /// opened again afterwards.
+    fn alone<R>(&self, f: impl FnOnce(Ledger) -> Result<R>) -> Result<Option<R>> {
+        let Some(mine) = self.lock().ledger.take() else { anyhow::bail!("the node is shutting down") };
         let started = Instant::now();
         while mine.handles() > 1 {
             if started.elapsed() > WAIT_FOR_REQUESTS {
                 self.lock().ledger = Some(mine);
                 self.reopened.notify_all();
-                anyhow::bail!(
-                    "other requests kept the store open for {} s: try again when the node is less busy",
-                    WAIT_FOR_REQUESTS.as_secs()
-                );
+                return Ok(None);
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -151,7 +246,7 @@ impl Hosted {
                 return Err(e);
             }
         }
-        result
+        result.map(Some)
     }
 
     /// Lets go of the node's handle (at shutdown): the store closes when the last request ends.
