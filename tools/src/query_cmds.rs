@@ -78,8 +78,7 @@ pub(crate) fn query(home: &Home, args: &QueryArgs) -> Result<Outcome> {
         (Some(FormatArg::Json), output::Format::Text) => Format::Json,
         (Some(FormatArg::Jsonl), output::Format::Text) => Format::Jsonl,
         (Some(FormatArg::Arrow), output::Format::Text) => {
-            use std::io::IsTerminal as _;
-            if crate::served::current().is_none() && std::io::stdout().is_terminal() {
+            if crate::served::stdout_is_terminal() {
                 anyhow::bail!(
                     "--format arrow writes binary: send it to a file or a pipe (mindlog query ... --format arrow > out.arrows)"
                 );

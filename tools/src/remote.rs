@@ -104,7 +104,8 @@ fn send(node: &Running, cli: &Cli, args: &[OsString]) -> Result<Sent> {
         .collect::<Option<Vec<String>>>()
         .context("an argument is not UTF-8, which a node cannot be sent")?;
     let cwd = std::env::current_dir().context("reading the working folder")?;
-    let mut header = serde_json::to_vec(&crate::node::CliRequest { argv, cwd: Some(cwd) })?;
+    let terminal = io::IsTerminal::is_terminal(&io::stdout());
+    let mut header = serde_json::to_vec(&crate::node::CliRequest { argv, cwd: Some(cwd), terminal })?;
     header.push(b'\n');
     let stdin: Box<dyn Read> = if reads_stdin(&cli.command) { Box::new(io::stdin()) } else { Box::new(io::empty()) };
     let body = io::Cursor::new(header).chain(stdin);
@@ -151,16 +152,25 @@ fn send(node: &Running, cli: &Cli, args: &[OsString]) -> Result<Sent> {
                 }
             }
             Some(Frame::Stderr(bytes)) => {
-                let _ = io::stderr().lock().write_all(&bytes);
+                let write = || {
+                    let _ = io::stderr().lock().write_all(&bytes);
+                };
+                match &bar {
+                    Some(bar) => bar.suspend(write),
+                    None => write(),
+                }
             }
             Some(Frame::Progress(p)) => {
                 let bar = bar.get_or_insert_with(|| crate::ui::progress(p.total, &p.what));
                 if bar.message() != p.what {
                     bar.set_message(p.what.clone());
                 }
-                bar.set_length(p.total.unwrap_or(0));
+                if let Some(total) = p.total {
+                    bar.set_length(total);
+                }
                 bar.set_position(p.done);
             }
+            Some(Frame::Unknown) => {} // from a newer node
             Some(Frame::Exit(code)) => {
                 if let Some(bar) = bar.take() {
                     bar.finish_and_clear();

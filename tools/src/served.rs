@@ -50,7 +50,9 @@ pub(crate) fn report_progress(bar: &indicatif::ProgressBar, what: &str) {
             if bar.is_finished() {
                 return;
             }
-            sink.progress(Progress { what: what.clone(), done: bar.position(), total: bar.length() });
+            let message = bar.message();
+            let what = if message.is_empty() { what.clone() } else { message };
+            sink.progress(Progress { what, done: bar.position(), total: bar.length() });
         }
     });
 }
@@ -62,6 +64,8 @@ pub(crate) struct Served {
     pub(crate) stdin: Mutex<Option<Box<dyn Read + Send>>>,
     /// The client's working folder: relative paths on its command line mean paths in it.
     pub(crate) cwd: Option<PathBuf>,
+    /// Whether the client's standard output is a terminal.
+    pub(crate) terminal: bool,
     /// The node's store.
     pub(crate) hosted: Arc<Hosted>,
 }
@@ -86,6 +90,12 @@ pub(crate) fn within<R>(served: Served, f: impl FnOnce() -> R) -> R {
     SERVED.with(|s| *s.borrow_mut() = Some(Rc::new(served)));
     let _reset = Reset;
     f()
+}
+
+/// Whether standard output is a terminal: the client's when served, else the process's.
+pub(crate) fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    current().map_or_else(|| io::stdout().is_terminal(), |served| served.terminal)
 }
 
 /// Standard input: the client's when served, else the process's.
@@ -144,7 +154,7 @@ mod tests {
         let kept = Arc::new(Kept::default());
         let ledger = mindlog_ledger::Ledger::in_memory().unwrap();
         let hosted = crate::node::hosted::Hosted::new(ledger, crate::node::metrics::Metrics::default());
-        let served = Served { sink: kept.clone(), stdin: Mutex::new(None), cwd: None, hosted };
+        let served = Served { sink: kept.clone(), stdin: Mutex::new(None), cwd: None, terminal: false, hosted };
         within(served, || {
             let bar = crate::ui::progress(Some(1000), "verify");
             bar.set_position(400);

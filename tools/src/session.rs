@@ -73,6 +73,13 @@ pub(crate) fn decide_on(
     Ok(Ok(Decided { events, drafts }))
 }
 
+/// What an append that found its feed's head moved means: with the caller's precondition
+/// (`expect_head`), the command is not run ([`NotRun::HeadMoved`]); without one, `None`: decide
+/// it again on the new head.
+pub(crate) fn head_moved(expect_head: Option<u64>, expected: u64, found: u64) -> Option<NotRun> {
+    expect_head.map(|_| NotRun::HeadMoved { expected, found })
+}
+
 /// An event a command wrote.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Written {
@@ -144,7 +151,8 @@ impl Session {
     ) -> Result<Result<Vec<(Event, Appended)>, NotRun>> {
         // A node decides the commands of every request in its writer, many at once.
         if let Some(served) = crate::served::current() {
-            return served.hosted.writer().run(self.identity.clone(), self.private, command.clone(), expect_head);
+            let (identity, held) = (self.identity.clone(), self.ledger.clone());
+            return served.hosted.writer().run(identity, self.private, command.clone(), expect_head, held);
         }
         let me = self.identity.public_key();
         loop {
@@ -163,12 +171,10 @@ impl Session {
                     self.catch_up()?;
                     return Ok(Ok(decided.events.into_iter().zip(appended).collect()));
                 }
-                Err(AppendError::Conflict { found, .. }) if expect_head.is_some() => {
-                    return Ok(Err(NotRun::HeadMoved { expected: head, found }));
-                }
-                Err(AppendError::Conflict { .. }) => {
-                    tracing::debug!(command = command.name(), "another writer appended first; deciding again");
-                }
+                Err(AppendError::Conflict { expected, found, .. }) => match head_moved(expect_head, expected, found) {
+                    Some(not_run) => return Ok(Err(not_run)),
+                    None => tracing::debug!(command = command.name(), "another writer appended first; deciding again"),
+                },
                 Err(e) => return Err(e.into()),
             }
         }

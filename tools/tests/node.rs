@@ -725,12 +725,36 @@ fn concurrent_commands_keep_each_authors_order_and_preconditions() {
     for pair in [expecting, expecting_other] {
         assert_eq!(pair.iter().filter(|(s, _)| *s == 200).count(), 1, "{pair:?}");
     }
+    // A long batch of one author does not hold back another author's command: authors take
+    // turns, whatever the length of their queues.
+    let long = {
+        let (url, auth) = (node.url("/v1/commands:batch?as=w3"), format!("Bearer {}", node.token));
+        let batch: Vec<String> = (0..800)
+            .map(|i| format!(r#"{{"command":"memory.add","persona":"P0-0","text":"m{i}","importance":0.5}}"#))
+            .collect();
+        let batch = format!("[{}]", batch.join(","));
+        std::thread::spawn(move || {
+            let mut r = agent()
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(batch.as_bytes())
+                .unwrap();
+            json(&r.body_mut().read_to_string().unwrap())[799]["events"][0]["offset"].as_u64().unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let (status, body) = node.post("/v1/commands?as=w2", r#"{"command":"persona.create","name":"Quick"}"#);
+    assert_eq!(status, 200, "{body}");
+    let quick = json(&body)[0]["offset"].as_u64().unwrap();
+    let last_of_batch = long.join().unwrap();
+    assert!(quick + 600 < last_of_batch, "w2's command waited for w3's batch: offset {quick} vs {last_of_batch}");
     // Every feed continues its chain, and every command's events are there.
     ok(home.path(), &["verify"]);
     let stats = json(&ok(home.path(), &["--json", "stats"]));
-    assert_eq!(stats["events"], 4 * 2 * 12 * 2 + 3 + 2, "{stats}");
+    assert_eq!(stats["events"], 4 * 2 * 12 * 2 + 3 + 2 + 800 + 1, "{stats}");
     let heads: Vec<u64> = stats["heads"].as_array().unwrap().iter().map(|h| h["seq"].as_u64().unwrap()).collect();
-    assert_eq!(heads.iter().filter(|&&seq| seq == 48).count(), 2, "w2 and w3 wrote 48 each: {stats}");
+    assert_eq!(heads.iter().filter(|&&seq| seq == 48 + 800).count(), 1, "w3 wrote 848: {stats}");
     let (_, metrics) = node.get("/metrics");
     assert!(metrics.contains("mindlog_commit_group_commands_count"), "{metrics}");
 }
@@ -752,7 +776,7 @@ fn scrubs_run_one_at_a_time_and_wait_for_a_busy_store() {
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 3);
-    let node = Node::start_with(home.path(), &[("MINDLOG_SCRUB_WAIT", "1")]);
+    let node = Node::start_with(home.path(), &[("MINDLOG_SCRUB_WAIT", "20")]);
     let store = home.path().join("mind.redb");
     let holds = |text: &str| std::fs::read(&store).unwrap().windows(text.len()).any(|w| w == text.as_bytes());
     // Two at once, through the CLI (which goes through the node).
@@ -765,6 +789,42 @@ fn scrubs_run_one_at_a_time_and_wait_for_a_busy_store() {
         assert!(out.contains("rewritten without them"), "{out}");
     }
     assert!(!holds("alpha-secret") && !holds("beta-secret"));
+    // A scrub while a CLI command through the node holds the store and writes (submit - of many
+    // commands): the writer goes on with that command's own handle, so the command ends and the
+    // scrub follows, instead of each waiting for the other.
+    let lines: String = (0..300)
+        .map(|i| format!("{{\"command\":\"memory.add\",\"persona\":\"Echo\",\"text\":\"n{i}\",\"importance\":0.5}}\n"))
+        .collect();
+    let submit = {
+        let home = home.path().to_owned();
+        std::thread::spawn(move || {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+                .args(["submit", "-", "--home"])
+                .arg(&home)
+                .env_remove("MINDLOG_HOME")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+            child.wait().unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let delta = json(&ok(home.path(), &["--json", "memory", "list", "Echo"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == "first memory" || m["text"] == "the first memory")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let out = ok(home.path(), &["memory", "forget", "Echo", &delta, "--erase"]);
+    assert!(out.contains("rewritten without them"), "{out}");
+    assert!(submit.join().unwrap().success());
+    assert!(!holds("the first memory"));
+    // Again on a node that waits only a second for its scrubs.
+    assert!(node.stop().success());
+    let node = Node::start_with(home.path(), &[("MINDLOG_SCRUB_WAIT", "1")]);
     // A query holds the store for seconds: the scrub is deferred, then done once it ends.
     let slow = {
         let (url, auth) = (node.url("/v1/query"), format!("Bearer {}", node.token));

@@ -100,7 +100,7 @@ pub(crate) const VIEWS: &[(&str, &[&str])] = &[
 ];
 
 /// The routes whose POST body is streamed, not JSON: their media type, and no size limit.
-pub(crate) const STREAMED: &[(&str, &str)] = &[("/v1/cli", CLI_MEDIA_TYPE), ("/v1/events", "application/x-ndjson")];
+pub(crate) const STREAMED: &[(&str, &str)] = &[("/v1/cli", CLI_MEDIA_TYPE), ("/v1/events", NDJSON)];
 
 /// One route: method, path, handler and what the API document says of it — declared once for
 /// the router, `/openapi.json` and the test that tries each route without a token.
@@ -371,10 +371,15 @@ pub(crate) struct ErrorDetail {
     message: String,
 }
 
+impl ErrorBody {
+    fn new(code: &str, message: &str) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.to_owned() } }
+    }
+}
+
 /// `{"error": {"code": CODE, "message": MESSAGE}}` with `status`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.to_owned() } };
-    (status, axum::Json(body)).into_response()
+    (status, axum::Json(ErrorBody::new(code, message))).into_response()
 }
 
 /// The status and code of a command that did not succeed.
@@ -448,7 +453,24 @@ impl Sink for ChannelSink {
 
 /// What a served command is given: its command line (without the program's name), the client's
 /// working folder, and its standard input. Read on the blocking thread (it may read the request).
-type Input = Box<dyn FnOnce() -> Result<(Vec<String>, Option<PathBuf>, Option<Box<dyn Read + Send>>), String> + Send>;
+type Input = Box<dyn FnOnce() -> Result<Invocation, String> + Send>;
+
+/// A command line to run as a served command, and what it runs against.
+#[derive(Default)]
+pub(crate) struct Invocation {
+    argv: Vec<String>,
+    /// The client's working folder.
+    cwd: Option<PathBuf>,
+    /// The client's standard input.
+    stdin: Option<Box<dyn Read + Send>>,
+    /// Whether the client's standard output is a terminal.
+    terminal: bool,
+}
+
+/// An input of just a command line (a route's).
+fn just(argv: Vec<String>) -> Input {
+    Box::new(move || Ok(Invocation { argv, ..Invocation::default() }))
+}
 
 /// Runs a `mindlog` command on a blocking thread as a served command ([`crate::served`]), and
 /// returns its output as it comes, ending with [`Piece::Done`].
@@ -464,8 +486,8 @@ pub(crate) fn served_command(state: &AppState, input: Input) -> mpsc::Receiver<P
                 let _ = sink.stderr(format!("mindlog: {message}\n").as_bytes());
                 Finished { code: 2, failure: Some(Failure::Usage(message)) }
             }
-            Ok((argv, cwd, stdin)) => {
-                let served = Served { sink: Arc::clone(&sink), stdin: Mutex::new(stdin), cwd, hosted };
+            Ok(Invocation { argv, cwd, stdin, terminal }) => {
+                let served = Served { sink: Arc::clone(&sink), stdin: Mutex::new(stdin), cwd, terminal, hosted };
                 served::within(served, || parse_and_execute(argv))
             }
         };
@@ -526,7 +548,7 @@ fn failed(failure: &Failure) -> Response {
 /// Runs a command line and answers with its output as `content_type`, streamed as it is written;
 /// a command that fails before it writes anything answers with its error.
 async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'static str) -> Response {
-    let mut rx = served_command(state, Box::new(move || Ok((argv, None, None))));
+    let mut rx = served_command(state, just(argv));
     let first = loop {
         match rx.recv().await {
             Some(Piece::Out(bytes)) => break bytes,
@@ -591,7 +613,7 @@ async fn cli(
         io::copy(&mut reader, &mut spool).map_err(|e| format!("reading standard input: {e}"))?;
         io::Seek::rewind(&mut spool).map_err(|e| format!("spooling standard input: {e}"))?;
         let stdin: Box<dyn Read + Send> = Box::new(spool);
-        Ok((request.argv, request.cwd, Some(stdin)))
+        Ok(Invocation { argv: request.argv, cwd: request.cwd, stdin: Some(stdin), terminal: request.terminal })
     });
     let rx = served_command(&state, input);
     let frames = futures::stream::unfold(Some(rx), |rx| async move {
@@ -638,7 +660,7 @@ async fn view(
             _ => flag(&mut argv, &key, &value),
         }
     }
-    let rx = served_command(&state, Box::new(move || Ok((argv, None, None))));
+    let rx = served_command(&state, just(argv));
     let (out, finished) = collect(rx).await;
     if let Some(failure) = finished.failure.as_ref().filter(|f| out.is_empty() || !matches!(f, Failure::Failed)) {
         return failed(failure);
@@ -652,7 +674,7 @@ async fn view(
             response
         }
         Ok(value) => axum::Json(value).into_response(),
-        Err(_) => ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response(),
+        Err(_) => ([(header::CONTENT_TYPE, NDJSON)], out).into_response(),
     }
 }
 
@@ -753,8 +775,13 @@ async fn run_commands(
         return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "refused", &refusal.to_string()));
     }
     // Loaded once and kept by the node: no blocking thread for this.
-    let served =
-        Served { sink: Arc::new(NullSink), stdin: Mutex::new(None), cwd: None, hosted: Arc::clone(&state.hosted) };
+    let served = Served {
+        sink: Arc::new(NullSink),
+        stdin: Mutex::new(None),
+        cwd: None,
+        terminal: false,
+        hosted: Arc::clone(&state.hosted),
+    };
     let identity = match served::within(served, || Home::resolve(None, signer, Format::Json)?.identity()) {
         Ok(identity) => identity,
         Err(e) => return Err(error(StatusCode::NOT_FOUND, "not_found", &format!("{e:#}"))),
@@ -778,7 +805,7 @@ async fn run_commands(
                 out.push(Ran::Failed(StatusCode::BAD_REQUEST, "bad_request", message));
                 continue;
             }
-            Ok(answer) => answer.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the node's writer has stopped"))),
+            Ok(answer) => answer.await.unwrap_or_else(|_| Err(super::writer::lost())),
         };
         out.push(match outcome {
             Ok(Ok(events)) => {
@@ -797,7 +824,8 @@ async fn run_commands(
                     "expect_head {expected}, but the feed's head is at seq {found}: read it again and decide again"
                 ),
             ),
-            Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}"))),
+            // Later commands were queued already: each gets its own answer.
+            Err(e) => Ran::Failed(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}")),
         });
     }
     Ok(out)
@@ -856,7 +884,11 @@ async fn ingest(State(state): State<AppState>, request: Request) -> Response {
     let reader = SyncIoBridge::new(StreamReader::new(request.into_body().into_data_stream().map_err(io::Error::other)));
     let input: Input = Box::new(move || {
         let stdin: Box<dyn Read + Send> = Box::new(reader);
-        Ok((vec!["--json".into(), "import".into(), "-".into()], None, Some(stdin)))
+        Ok(Invocation {
+            argv: vec!["--json".into(), "import".into(), "-".into()],
+            stdin: Some(stdin),
+            ..Invocation::default()
+        })
     });
     let (out, finished) = collect(served_command(&state, input)).await;
     match &finished.failure {
@@ -890,7 +922,7 @@ async fn verify(
         }
         flag(&mut argv, key, value);
     }
-    let rx = served_command(&state, Box::new(move || Ok((argv, None, None))));
+    let rx = served_command(&state, just(argv));
     // The report, or (NDJSON) progress lines as verify goes, then the report.
     let reported = |out: &[u8], finished: &Finished| -> Result<serde_json::Value, (StatusCode, &'static str, String)> {
         match &finished.failure {
@@ -924,11 +956,9 @@ async fn verify(
                 Some(Piece::Progress(p)) => (serde_json::json!({ "progress": p }), false),
                 Some(Piece::Done(finished)) => match reported(&out, &finished) {
                     Ok(report) => (serde_json::json!({ "report": report }), true),
-                    Err((_, code, message)) => {
-                        (serde_json::json!({ "error": { "code": code, "message": message } }), true)
-                    }
+                    Err((_, code, message)) => (serde_json::json!(ErrorBody::new(code, &message)), true),
                 },
-                None => (serde_json::json!({ "error": { "code": "internal", "message": "verify stopped" } }), true),
+                None => (serde_json::json!(ErrorBody::new("internal", "verify stopped")), true),
             };
             let mut bytes = serde_json::to_vec(&line.0).unwrap_or_default();
             bytes.push(b'\n');
@@ -942,7 +972,7 @@ async fn verify(
 const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 
 /// The NDJSON media type.
-const NDJSON: &str = "application/x-ndjson";
+pub(crate) const NDJSON: &str = "application/x-ndjson";
 
 /// Whether the request's `Accept` header names `media_type`.
 fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
@@ -975,8 +1005,8 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         ("csv", "text/csv")
     } else if accept.contains(ARROW_STREAM) {
         ("arrow", ARROW_STREAM)
-    } else if accept.contains("application/x-ndjson") {
-        ("jsonl", "application/x-ndjson")
+    } else if accept.contains(NDJSON) {
+        ("jsonl", NDJSON)
     } else if accept.contains("application/json") || accept.contains("*/*") {
         ("json", "application/json")
     } else {
@@ -1010,7 +1040,7 @@ async fn export_jsonl(State(state): State<AppState>, Query(q): Query<ExportQuery
     if q.include_private == Some(true) {
         argv.push("--include-private".to_owned());
     }
-    stream_command(&state, argv, "application/x-ndjson").await
+    stream_command(&state, argv, NDJSON).await
 }
 
 /// `GET /v1/export/{table}.parquet`: `mindlog export --parquet` into a scratch folder, then the
@@ -1031,7 +1061,7 @@ async fn export_parquet(State(state): State<AppState>, Path(file): Path<String>)
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
     };
     let argv = vec!["export".to_owned(), "--parquet".to_owned(), dir.path().display().to_string()];
-    let (_, finished) = collect(served_command(&state, Box::new(move || Ok((argv, None, None))))).await;
+    let (_, finished) = collect(served_command(&state, just(argv))).await;
     if let Some(failure) = &finished.failure {
         return failed(failure);
     }

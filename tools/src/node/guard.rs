@@ -60,11 +60,11 @@ pub(crate) struct LoginQuery {
 /// to the node's pages.
 pub(crate) async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
     if !state.login.redeem(&query.code) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this login code is unknown, used already or older than 15 minutes: `mindlog open` gives a new one",
+        let message = format!(
+            "this login code is unknown, used already or older than {} minutes: `mindlog open` gives a new one",
+            LOGIN_VALID.as_secs() / 60
         );
+        return error(StatusCode::FORBIDDEN, "forbidden", &message);
     }
     let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", state.token);
     let mut response =

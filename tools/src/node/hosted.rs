@@ -2,7 +2,7 @@
 //! scrub after an erasure needs the last handle on the store: one scrub thread waits for it,
 //! one scrub at a time).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -54,8 +54,9 @@ struct Scrubs {
     done: u64,
     /// Whether the scrub thread runs.
     running: bool,
-    /// What the last scrub did.
-    last: Option<Result<ScrubReport, String>>,
+    /// What the last scrubs did, each with the `done` it reached (a waiter takes the first that
+    /// reached its number).
+    outcomes: VecDeque<(u64, Result<ScrubReport, String>)>,
 }
 
 /// The node's handle, absent while a scrub holds the store; `closed` once the node stops.
@@ -169,7 +170,7 @@ impl Hosted {
         if scrubs.done < ticket {
             return Ok(None);
         }
-        match &scrubs.last {
+        match scrubs.outcomes.iter().find(|(done, _)| *done >= ticket).map(|(_, outcome)| outcome) {
             Some(Ok(report)) => Ok(Some(report.clone())),
             Some(Err(message)) => anyhow::bail!("{message}"),
             None => Ok(None),
@@ -193,7 +194,14 @@ impl Hosted {
                 }
                 scrubs.asked
             };
-            let outcome = match self.alone(|ledger| Ok(ledger.scrub()?)) {
+            // A panic (redb on a damaged page) fails this scrub, not the node: the store is opened
+            // again either way (in `alone`), and the thread goes on.
+            let tried =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.alone(|ledger| Ok(ledger.scrub()?))));
+            let tried = tried.unwrap_or_else(|_| {
+                Err(anyhow::anyhow!("the scrub failed (the store may be damaged: run mindlog verify)"))
+            });
+            let outcome = match tried {
                 Ok(Some(report)) => Ok(report),
                 Ok(None) => {
                     // Busy: let the requests waiting for the store go on, and try again.
@@ -205,7 +213,10 @@ impl Hosted {
             };
             let mut scrubs = self.scrubs.lock().unwrap_or_else(|e| e.into_inner());
             scrubs.done = target;
-            scrubs.last = Some(outcome);
+            scrubs.outcomes.push_back((target, outcome));
+            if scrubs.outcomes.len() > 16 {
+                scrubs.outcomes.pop_front();
+            }
             self.scrubbed.notify_all();
         }
     }
@@ -219,13 +230,19 @@ impl Hosted {
         let started = Instant::now();
         while mine.handles() > 1 {
             if started.elapsed() > WAIT_FOR_REQUESTS {
-                self.lock().ledger = Some(mine);
+                let mut state = self.lock();
+                if !state.closed {
+                    state.ledger = Some(mine);
+                }
+                drop(state);
                 self.reopened.notify_all();
                 return Ok(None);
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        let result = f(mine);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(mine))).unwrap_or_else(|_| {
+            Err(anyhow::anyhow!("the scrub failed (the store may be damaged: run mindlog verify)"))
+        });
         let reopened = reopen(&self.path).context("opening the store again after the scrub");
         match reopened {
             Ok(ledger) => {

@@ -57,6 +57,9 @@ pub(crate) struct NodeInfo {
 pub(crate) struct CliRequest {
     pub(crate) argv: Vec<String>,
     pub(crate) cwd: Option<PathBuf>,
+    /// Whether the client's standard output is a terminal.
+    #[serde(default)]
+    pub(crate) terminal: bool,
 }
 
 /// One piece of a served command's answer: `[tag: u8][length: u32 big-endian][bytes]`, tag 1
@@ -68,6 +71,9 @@ pub(crate) enum Frame {
     Stderr(Vec<u8>),
     Exit(u8),
     Progress(crate::served::Progress),
+    /// A frame this client does not know (from a newer node), or progress it cannot read:
+    /// skipped, as nothing the command prints depends on it.
+    Unknown,
 }
 
 impl Frame {
@@ -94,10 +100,8 @@ impl Frame {
             1 => Frame::Stdout(bytes),
             2 => Frame::Stderr(bytes),
             3 => Frame::Exit(bytes.first().copied().unwrap_or(2)),
-            4 => Frame::Progress(
-                serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-            ),
-            tag => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame tag {tag}"))),
+            4 => serde_json::from_slice(&bytes).map_or(Frame::Unknown, Frame::Progress),
+            _ => Frame::Unknown,
         }))
     }
 }

@@ -1,8 +1,8 @@
 //! Events out of the node: pages of the log (`GET /v1/events`), one event by hash, and live
 //! subscriptions (`GET /v1/subscribe`) as WebSocket, Server-Sent Events or NDJSON.
 //!
-//! A subscription first reads the log itself from its offset (several chunks rendered at once,
-//! one per core), says `caught_up`, and then follows the node's [`Tail`]: one task that renders
+//! A subscription first reads the log itself from its offset (chunks rendered at once, one per
+//! core and at least two), says `caught_up`, and then follows the node's [`Tail`]: one task that renders
 //! each newly committed event once for every subscriber. The seam has no gap and no duplicate:
 //! a subscriber joins the tail *before* its last read of the store, so every event committed
 //! after that read reaches it through the tail, and it drops what the tail sends below the offset
@@ -167,7 +167,7 @@ pub(crate) async fn events(State(state): State<AppState>, Query(wanted): Query<W
             }
             (
                 [
-                    (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+                    (header::CONTENT_TYPE, super::api::NDJSON.to_owned()),
                     (header::HeaderName::from_static("mindlog-next"), next.to_string()),
                 ],
                 body,
@@ -302,8 +302,8 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
             let mut ahead = next;
             loop {
                 while reads.len() < window {
-                    let offsets = ahead..ahead + CHUNK;
-                    ahead += CHUNK;
+                    let offsets = ahead..ahead.saturating_add(CHUNK);
+                    ahead = offsets.end;
                     let hosted = Arc::clone(&state.hosted);
                     let filter = filter.clone();
                     reads.push_back((
@@ -324,7 +324,7 @@ fn subscription(state: &AppState, after: u64, filter: LineFilter) -> mpsc::Recei
                     send!(Item::Event { offset, line });
                 }
                 next = next.max(after_read);
-                if after_read < end {
+                if after_read < end || end == u64::MAX {
                     break; // the end of the log: later reads found nothing
                 }
             }
@@ -414,7 +414,7 @@ pub(crate) async fn subscribe(
         }
         Ok::<_, Infallible>(Bytes::from(chunk))
     });
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response()
+    ([(header::CONTENT_TYPE, super::api::NDJSON)], Body::from_stream(lines)).into_response()
 }
 
 /// A WebSocket subscription: items as text messages; at the end, the `end` item and a close

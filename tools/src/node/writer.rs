@@ -13,18 +13,18 @@
 //! would decide them: a feed is what the ledger keeps consistent; the views settle everything
 //! between feeds when they fold.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Weak, mpsc};
 
 use anyhow::{Result, anyhow};
 use mindlog_commands::{Command, Event};
-use mindlog_ledger::{AppendError, Appended, Expect, GroupAppend, Identity};
+use mindlog_ledger::{AppendError, Appended, Expect, GroupAppend, Identity, Ledger, PublicKey};
 use mindlog_projections::Projections;
 use tokio::sync::oneshot;
 
 use super::hosted::Hosted;
 use super::metrics::Metrics;
-use crate::session::{NotRun, decide_on};
+use crate::session::{NotRun, decide_on, head_moved};
 
 /// The most commands one round decides.
 const MAX_ROUND: usize = 512;
@@ -38,6 +38,10 @@ struct Request {
     private: bool,
     command: Command,
     expect_head: Option<u64>,
+    /// The handle of a request that holds one while it waits (a CLI command through the node):
+    /// the writer may use it when the node's own handle is taken for a scrub, which waits for
+    /// this very handle to be dropped.
+    held: Option<Ledger>,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -58,9 +62,25 @@ impl Writer {
         Writer { queue }
     }
 
-    /// Queues `command` by `identity` and waits for what it became (from a blocking thread).
-    pub(crate) fn run(&self, identity: Identity, private: bool, command: Command, expect_head: Option<u64>) -> Outcome {
-        self.submit(identity, private, command, expect_head)?.blocking_recv().map_err(|_| stopped())?
+    /// Queues `command` by `identity` from a request that holds `held`, and waits for what it
+    /// became (from a blocking thread).
+    pub(crate) fn run(
+        &self,
+        identity: Identity,
+        private: bool,
+        command: Command,
+        expect_head: Option<u64>,
+        held: Ledger,
+    ) -> Outcome {
+        let answer = self.queue(Request {
+            identity,
+            private,
+            command,
+            expect_head,
+            held: Some(held),
+            reply: oneshot::channel().0,
+        })?;
+        answer.blocking_recv().unwrap_or_else(|_| Err(lost()))
     }
 
     /// Queues `command` by `identity`; the receiver gets what it became.
@@ -71,55 +91,117 @@ impl Writer {
         command: Command,
         expect_head: Option<u64>,
     ) -> Result<oneshot::Receiver<Outcome>> {
+        self.queue(Request { identity, private, command, expect_head, held: None, reply: oneshot::channel().0 })
+    }
+
+    fn queue(&self, mut request: Request) -> Result<oneshot::Receiver<Outcome>> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Request { identity, private, command, expect_head, reply }).map_err(|_| stopped())?;
+        request.reply = reply;
+        self.queue.send(request).map_err(|_| anyhow!("the node's writer has stopped"))?;
         Ok(answer)
     }
 }
 
-fn stopped() -> anyhow::Error {
-    anyhow!("the node's writer has stopped")
+/// What a command whose answer never came became: the writer failed on it (it logged why).
+pub(crate) fn lost() -> anyhow::Error {
+    anyhow!("deciding the command failed inside the node (the store may be damaged: run mindlog verify)")
+}
+
+/// Commands waiting, by author: each author's in order, authors taken in turn.
+#[derive(Default)]
+struct Pending {
+    queues: HashMap<PublicKey, VecDeque<Request>>,
+    /// Authors with commands waiting, in the order their turns come.
+    order: VecDeque<PublicKey>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn push(&mut self, request: Request) {
+        let author = request.identity.public_key();
+        let queue = self.queues.entry(author).or_default();
+        if queue.is_empty() {
+            self.order.push_back(author);
+        }
+        queue.push_back(request);
+    }
+
+    /// Puts a command back at the head of its author's queue, its author's turn first.
+    fn push_front(&mut self, request: Request) {
+        let author = request.identity.public_key();
+        let queue = self.queues.entry(author).or_default();
+        if queue.is_empty() {
+            self.order.push_front(author);
+        }
+        queue.push_front(request);
+    }
+
+    /// The next command of each of up to [`MAX_ROUND`] authors, in turn; the others wait.
+    fn take_round(&mut self) -> Vec<Request> {
+        let n = self.order.len().min(MAX_ROUND);
+        let mut round = Vec::with_capacity(n);
+        for _ in 0..n {
+            let Some(author) = self.order.pop_front() else { break };
+            let Some(queue) = self.queues.get_mut(&author) else { continue };
+            if let Some(request) = queue.pop_front() {
+                round.push(request);
+            }
+            if queue.is_empty() {
+                self.queues.remove(&author);
+            } else {
+                self.order.push_back(author);
+            }
+        }
+        round
+    }
+
+    /// A handle some waiting request holds.
+    fn held(&self) -> Option<Ledger> {
+        self.queues.values().flatten().find_map(|r| r.held.clone())
+    }
 }
 
 /// The writer's loop: waits for a command, takes every other one waiting, and decides them in
-/// rounds until none is left.
+/// rounds until none is left, taking in new commands before each round.
 fn run(hosted: &Weak<Hosted>, metrics: &Metrics, requests: &mpsc::Receiver<Request>) {
-    let mut pending: VecDeque<Request> = VecDeque::new();
+    let mut pending = Pending::default();
     while let Ok(first) = requests.recv() {
-        pending.push_back(first);
+        pending.push(first);
         while !pending.is_empty() {
-            pending.extend(requests.try_iter().take(MAX_ROUND.saturating_sub(pending.len())));
+            for request in requests.try_iter() {
+                pending.push(request);
+            }
             let Some(hosted) = hosted.upgrade() else { return };
-            let round = take_round(&mut pending);
-            let retry = decide_round(&hosted, metrics, round);
-            // Commands another writer got ahead of are decided again first, in their order.
-            for request in retry.into_iter().rev() {
-                pending.push_front(request);
+            let held = pending.held();
+            let round = pending.take_round();
+            // A panic (redb on a damaged page) fails this round's commands, not the writer: their
+            // answers are dropped, which their callers report as `lost`.
+            let decided =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide_round(&hosted, held, metrics, round)));
+            match decided {
+                // Commands another writer got ahead of are decided again first, in their order.
+                Ok(retry) => {
+                    for request in retry.into_iter().rev() {
+                        pending.push_front(request);
+                    }
+                }
+                Err(panic) => {
+                    let message =
+                        panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied());
+                    tracing::error!(panic = message.unwrap_or("?"), "the writer failed on a round of commands");
+                }
             }
         }
     }
 }
 
-/// The first waiting command of each author, in queue order; the rest stay queued in order.
-fn take_round(pending: &mut VecDeque<Request>) -> Vec<Request> {
-    let mut authors = HashSet::new();
-    let mut round = Vec::new();
-    let mut later = VecDeque::with_capacity(pending.len());
-    for request in pending.drain(..) {
-        if round.len() < MAX_ROUND && authors.insert(request.identity.public_key()) {
-            round.push(request);
-        } else {
-            later.push_back(request);
-        }
-    }
-    *pending = later;
-    round
-}
-
 /// Decides `round` on one state of the views and appends what it became as one group; answers
 /// each command, and returns those to decide again (another writer appended to their feed first).
-fn decide_round(hosted: &Hosted, metrics: &Metrics, round: Vec<Request>) -> Vec<Request> {
-    match try_round(hosted, metrics, round) {
+fn decide_round(hosted: &Hosted, held: Option<Ledger>, metrics: &Metrics, round: Vec<Request>) -> Vec<Request> {
+    match try_round(hosted, held, metrics, round) {
         Ok(retry) => retry,
         Err((round, e)) => {
             let message = format!("{e:#}");
@@ -133,8 +215,14 @@ fn decide_round(hosted: &Hosted, metrics: &Metrics, round: Vec<Request>) -> Vec<
 
 type RoundError = (Vec<Request>, anyhow::Error);
 
-fn try_round(hosted: &Hosted, metrics: &Metrics, round: Vec<Request>) -> Result<Vec<Request>, RoundError> {
-    let ledger = match hosted.ledger() {
+fn try_round(
+    hosted: &Hosted,
+    held: Option<Ledger>,
+    metrics: &Metrics,
+    round: Vec<Request>,
+) -> Result<Vec<Request>, RoundError> {
+    // A waiting request's own handle first: the node's may be taken for a scrub that waits for it.
+    let ledger = match held.or_else(|| round.iter().find_map(|r| r.held.clone())).map_or_else(|| hosted.ledger(), Ok) {
         Ok(ledger) => ledger,
         Err(e) => return Err((round, e)),
     };
@@ -196,12 +284,19 @@ fn try_round(hosted: &Hosted, metrics: &Metrics, round: Vec<Request>) -> Result<
             Ok(appended) => {
                 let _ = request.reply.send(Ok(Ok(events.into_iter().zip(appended).collect())));
             }
-            Err(AppendError::Conflict { expected, found, .. }) if request.expect_head.is_some() => {
-                let _ = request.reply.send(Ok(Err(NotRun::HeadMoved { expected, found })));
-            }
-            Err(AppendError::Conflict { .. }) => {
-                tracing::debug!(command = request.command.name(), "another writer appended first; deciding again");
-                retry.push(request);
+            Err(AppendError::Conflict { expected, found, .. }) => {
+                match head_moved(request.expect_head, expected, found) {
+                    Some(not_run) => {
+                        let _ = request.reply.send(Ok(Err(not_run)));
+                    }
+                    None => {
+                        tracing::debug!(
+                            command = request.command.name(),
+                            "another writer appended first; deciding again"
+                        );
+                        retry.push(request);
+                    }
+                }
             }
             Err(e) => {
                 let _ = request.reply.send(Err(e.into()));
