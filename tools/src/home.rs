@@ -123,12 +123,11 @@ impl Home {
             }
         };
         if !path.exists() {
-            match name {
-                None | Some(DEFAULT_IDENTITY) => {
-                    anyhow::bail!("no identity at {}: run `mindlog init` first (or pass --home)", path.display())
-                }
-                Some(name) => anyhow::bail!("no identity named {name:?}: create it with `mindlog identity new {name}`"),
+            return Err(match name {
+                None | Some(DEFAULT_IDENTITY) => NoIdentity::Default(path),
+                Some(name) => NoIdentity::Named(name.to_owned()),
             }
+            .into());
         }
         if let Some(served) = crate::served::current() {
             return served.hosted.identity_at(&path);
@@ -249,4 +248,13 @@ fn busy_timeout() -> Result<Duration> {
         }
         _ => Ok(DEFAULT_BUSY_TIMEOUT),
     }
+}
+
+/// The identity a command should sign with does not exist.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NoIdentity {
+    #[error("no identity at {}: run `mindlog init` first (or pass --home)", .0.display())]
+    Default(PathBuf),
+    #[error("no identity named {0:?}: create it with `mindlog identity new {0}`")]
+    Named(String),
 }

@@ -784,7 +784,10 @@ async fn run_commands(
     };
     let identity = match served::within(served, || Home::resolve(None, signer, Format::Json)?.identity()) {
         Ok(identity) => identity,
-        Err(e) => return Err(error(StatusCode::NOT_FOUND, "not_found", &format!("{e:#}"))),
+        Err(e) if e.downcast_ref::<crate::home::NoIdentity>().is_some() => {
+            return Err(error(StatusCode::NOT_FOUND, "not_found", &format!("{e:#}")));
+        }
+        Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}"))),
     };
     // Every command is queued at once: the writer keeps one author's commands in order.
     let started = Instant::now();
