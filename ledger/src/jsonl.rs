@@ -280,8 +280,9 @@ impl Ledger {
     /// checking each record as [`Ledger::export_jsonl`] does, and gives each to `each` (with its
     /// offset, author and kind); private payloads are withheld. Stops after `limit`
     /// lines, or when `each` returns `false`, or at the end of the log. Returns the offset to
-    /// read from next. Reads the log only (never the indexes), so a live reader never waits for a
-    /// writer; memory stays bounded by one chunk of lines.
+    /// read from next. A filter is answered from the indexes as far as they reach, the rest by
+    /// reading the log in order; nothing here brings the indexes up to date (that needs the
+    /// writer), so a live reader never waits for one. Memory stays bounded by one line.
     pub fn export_lines(
         &self,
         offsets: std::ops::Range<u64>,
@@ -294,14 +295,12 @@ impl Ledger {
         let mut next = offsets.start;
         let mut sent = 0u64;
         let mut line = Vec::with_capacity(2048);
-        for r in snapshot.records(offsets.start..end)? {
-            let (offset, record, row) = r?;
-            let row_bytes = row.as_ref().map(|r| r.value());
-            let event = EventRef::from_record(offset, record.value(), row_bytes)?;
+        // Renders the record at `offset` if the filter admits it; `false`: stop here.
+        let mut render = |offset: u64, record: &[u8], row: Option<&[u8]>| -> Result<bool, ExportError> {
+            let event = EventRef::from_record(offset, record, row)?;
             let envelope = event.envelope()?;
-            next = offset + 1;
             if !filter.admits(&envelope.author, envelope.kind) {
-                continue;
+                return Ok(true);
             }
             let mut row = event.payload(&envelope).map(|_| event.row)?;
             event.check(&envelope).map_err(|problem| ExportError::BadRecord { offset, problem })?;
@@ -312,7 +311,41 @@ impl Ledger {
             write_line(&mut line, &envelope, event.bytes, event.hash, event.signature, row);
             sent += 1;
             let exported = ExportedLine { offset, author: envelope.author, kind: envelope.kind, line: &line };
-            if !each(&exported) || sent >= limit {
+            Ok(each(&exported) && sent < limit)
+        };
+        // Below the indexes' reach, a filter is answered by an index (the author's feed, or the
+        // kind's offsets), so only the events it admits are read; what lies beyond (appends not
+        // indexed yet) is read in order.
+        let indexed = snapshot.indexed_to()?.min(end);
+        if next < indexed && (filter.author.is_some() || filter.kind.is_some()) {
+            let from = next;
+            let candidates: Box<dyn Iterator<Item = Result<u64, StorageError>>> = match (&filter.author, &filter.kind) {
+                // A feed's offsets grow with its seqs.
+                (Some(author), _) => Box::new(
+                    snapshot
+                        .feed(author, 1..=u64::MAX)?
+                        .map(|r| r.map(|(_, offset)| offset))
+                        .filter(move |r| !matches!(r, Ok(offset) if *offset < from))
+                        .take_while(move |r| !matches!(r, Ok(offset) if *offset >= indexed)),
+                ),
+                (None, Some(kind)) => Box::new(snapshot.kind_offsets(kind, from..=indexed - 1)?),
+                (None, None) => Box::new(std::iter::empty()),
+            };
+            for offset in candidates {
+                let offset = offset?;
+                let Some(r) = snapshot.records(offset..offset + 1)?.next() else { continue };
+                let (offset, record, row) = r?;
+                next = offset + 1;
+                if !render(offset, record.value(), row.as_ref().map(|r| r.value()))? {
+                    return Ok(next.max(offsets.start));
+                }
+            }
+            next = indexed;
+        }
+        for r in snapshot.records(next..end)? {
+            let (offset, record, row) = r?;
+            next = offset + 1;
+            if !render(offset, record.value(), row.as_ref().map(|r| r.value()))? {
                 break;
             }
         }

@@ -840,6 +840,15 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// How far the derived indexes reach: the events at offsets below it are indexed.
+    pub(crate) fn indexed_to(&self) -> Result<u64, StorageError> {
+        match self.txn.open_table(META) {
+            Ok(meta) => Ok(meta.get(INDEXED_TO)?.map_or(0, |v| v.value())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// `(seq, offset)` of `author`'s events with seq in `seqs`, in seq order.
     pub fn feed(
         &self,
