@@ -53,14 +53,20 @@ enum Item {
 impl Item {
     /// The NDJSON and WebSocket form: one JSON object.
     fn json(&self) -> String {
-        match self {
-            Item::Event { offset, line } => {
-                format!("{{\"offset\":{offset},\"event\":{line}}}")
-            }
-            Item::CaughtUp { next } => format!("{{\"caught_up\":{{\"next\":{next}}}}}"),
-            Item::Heartbeat { next } => format!("{{\"heartbeat\":{{\"next\":{next}}}}}"),
-            Item::End { next, reason } => format!("{{\"end\":{{\"next\":{next},\"reason\":\"{reason}\"}}}}"),
-        }
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+
+    /// [`Item::json`], written at the end of `out` (a chunk of many items: no copy per item).
+    fn write_json(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = match self {
+            Item::Event { offset, line } => write!(out, "{{\"offset\":{offset},\"event\":{line}}}"),
+            Item::CaughtUp { next } => write!(out, "{{\"caught_up\":{{\"next\":{next}}}}}"),
+            Item::Heartbeat { next } => write!(out, "{{\"heartbeat\":{{\"next\":{next}}}}}"),
+            Item::End { next, reason } => write!(out, "{{\"end\":{{\"next\":{next},\"reason\":\"{reason}\"}}}}"),
+        };
     }
 
     /// The Server-Sent Events form; an event's id is the offset to resume from after it.
@@ -407,9 +413,9 @@ pub(crate) async fn subscribe(
     }
     // Whatever is waiting goes out as one chunk: a catch-up is not a write per event.
     let lines = items.ready_chunks(BUFFER).map(|items| {
-        let mut chunk = String::new();
+        let mut chunk = String::with_capacity(items.len() * 1024);
         for item in items {
-            chunk.push_str(&item.json());
+            item.write_json(&mut chunk);
             chunk.push('\n');
         }
         Ok::<_, Infallible>(Bytes::from(chunk))
