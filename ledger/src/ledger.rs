@@ -134,6 +134,14 @@ struct Inner {
 /// What [`Ledger::on_commit`] calls.
 type CommitHook = Arc<dyn Fn() + Send + Sync>;
 
+impl Inner {
+    /// Whether [`Ledger::long_running`] was called: then every append indexes its own events and
+    /// derived writes commit lazily.
+    fn long_running(&self) -> bool {
+        self.long_running.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Every append has returned by now (each holds a clone of the handle). Index what single
@@ -141,7 +149,7 @@ impl Drop for Inner {
         if let Err(e) = store::catch_up_indexes(&self.db) {
             tracing::warn!(error = %e, "could not index the tail of the log on close; the next open will");
         }
-        if self.long_running.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.long_running() {
             // A durable commit makes the lazy ones before it durable too.
             let durable = || -> Result<(), StorageError> { Ok(self.db.begin_write()?.commit()?) };
             if let Err(e) = durable() {
@@ -302,7 +310,7 @@ impl Ledger {
     /// while it is open appends and [`Ledger::snapshot`] wait for it (take the snapshot first).
     pub fn begin_derived_write(&self, namespace: Namespace) -> Result<DerivedWriteTxn, StorageError> {
         let mut txn = self.inner.db.begin_write()?;
-        if self.inner.long_running.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.inner.long_running() {
             txn.set_durability(redb::Durability::None).map_err(|e| StorageError::Other(e.to_string()))?;
         }
         Ok(DerivedWriteTxn::new(txn, namespace))
@@ -318,10 +326,6 @@ impl Ledger {
     ///   indexes up to date in a durable transaction of its own first.
     pub fn long_running(&self) {
         self.inner.long_running.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn index_every_commit(&self) -> bool {
-        self.inner.long_running.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A consistent read view as of now, with the indexes brought up to date first.
@@ -411,7 +415,7 @@ impl Ledger {
                         if group.is_empty() {
                             break;
                         }
-                        commit_and_answer(&self.inner.db, &self.inner.heads, group, self.index_every_commit());
+                        commit_and_answer(&self.inner.db, &self.inner.heads, group, self.inner.long_running());
                         self.committed();
                     }
                 }

@@ -240,13 +240,22 @@ pub(crate) fn new_identity_name(name: &str) -> Result<(), Refusal> {
 /// How long a command waits for a store another process holds: `$MINDLOG_BUSY_TIMEOUT` seconds
 /// (a decimal number; 0: do not wait), else 10 s.
 fn busy_timeout() -> Result<Duration> {
-    match std::env::var("MINDLOG_BUSY_TIMEOUT") {
+    seconds_from_env("MINDLOG_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT)
+}
+
+/// A duration given in seconds (a decimal number) by the environment variable `name`, else
+/// `default`; a value that is not a number of seconds is an error that says so.
+pub(crate) fn seconds_from_env(name: &str, default: Duration) -> Result<Duration> {
+    match std::env::var(name) {
         Ok(text) if !text.trim().is_empty() => {
             text.trim().parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok()).with_context(|| {
-                format!("MINDLOG_BUSY_TIMEOUT={text:?} is not a number of seconds: unset it or give one, such as 10")
+                format!(
+                    "{name}={text:?} is not a number of seconds: unset it or give one, such as {}",
+                    default.as_secs()
+                )
             })
         }
-        _ => Ok(DEFAULT_BUSY_TIMEOUT),
+        _ => Ok(default),
     }
 }
 

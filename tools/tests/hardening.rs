@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{fails, json, mindlog, ok, stderr};
+use common::{fails, json, mindlog, ok, stderr, submit_stdin};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mindlog");
 
@@ -130,16 +130,7 @@ fn submit_acknowledges_each_command_as_it_commits() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("h");
     ok(&home, &["init"]);
-    let mut child = Command::new(BIN)
-        .arg("--home")
-        .arg(&home)
-        .args(["submit", "-"])
-        .env_remove("MINDLOG_HOME")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = submit_stdin(&home);
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (lines, acks) = mpsc::channel();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mindlog, ok};
+use common::{mindlog, ok, submit_stdin};
 
 /// A node running on a home; killed when dropped.
 struct Node {
@@ -187,13 +187,7 @@ fn the_cli_through_a_node_prints_and_exits_as_without_one() {
         );
     }
     // A write through the node lands in the node's store, and standard input travels.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-        .args(["--home", served.path().to_str().unwrap(), "submit", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = submit_stdin(served.path());
     child.stdin.take().unwrap().write_all(br#"{"command":"persona.create","name":"Nova"}"#).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -204,13 +198,7 @@ fn the_cli_through_a_node_prints_and_exits_as_without_one() {
     // A long `submit -` (more answers than a connection buffers) neither hangs nor loses one.
     let many: String =
         (0..1500).map(|i| format!("{{\"command\":\"persona.create\",\"name\":\"bulk-{i}\"}}\n")).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-        .args(["--home", served.path().to_str().unwrap(), "submit", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = submit_stdin(served.path());
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(many.as_bytes()).unwrap());
     let out = child.wait_with_output().unwrap();
@@ -790,24 +778,17 @@ fn scrubs_run_one_at_a_time_and_wait_for_a_busy_store() {
     }
     assert!(!holds("alpha-secret") && !holds("beta-secret"));
     // A scrub while a CLI command through the node holds the store and writes (submit - of many
-    // commands): the writer goes on with that command's own handle, so the command ends and the
-    // scrub follows, instead of each waiting for the other.
-    let lines: String = (0..300)
+    // commands): both complete (that neither waits for the other to give up is checked by
+    // `node::writer::tests`).
+    let lines: String = (0..200)
         .map(|i| format!("{{\"command\":\"memory.add\",\"persona\":\"Echo\",\"text\":\"n{i}\",\"importance\":0.5}}\n"))
         .collect();
     let submit = {
         let home = home.path().to_owned();
         std::thread::spawn(move || {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-                .args(["submit", "-", "--home"])
-                .arg(&home)
-                .env_remove("MINDLOG_HOME")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = submit_stdin(&home);
             child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
-            child.wait().unwrap()
+            child.wait_with_output().unwrap().status
         })
     };
     std::thread::sleep(Duration::from_millis(300));

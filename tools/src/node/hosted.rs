@@ -18,17 +18,13 @@ use super::writer::Writer;
 const WAIT_FOR_SCRUB: Duration = Duration::from_secs(120);
 /// How long a scrub waits for other requests to let go of the store before it lets the requests
 /// waiting for the store go on (and tries again after [`RETRY_SCRUB`]).
-const WAIT_FOR_REQUESTS: Duration = Duration::from_secs(5);
+pub(super) const WAIT_FOR_REQUESTS: Duration = Duration::from_secs(5);
 /// The pause between two tries of a scrub that found the store busy.
 const RETRY_SCRUB: Duration = Duration::from_secs(2);
 /// How long an erasure waits for its scrub before it says the scrub is deferred:
 /// `$MINDLOG_SCRUB_WAIT` seconds, else 30.
-fn wait_for_result() -> Duration {
-    std::env::var("MINDLOG_SCRUB_WAIT")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .unwrap_or(Duration::from_secs(30))
+fn wait_for_result() -> Result<Duration> {
+    crate::home::seconds_from_env("MINDLOG_SCRUB_WAIT", Duration::from_secs(30))
 }
 
 /// The node's store: a handle every request clones, and the count of commits, which live
@@ -148,6 +144,7 @@ impl Hosted {
     /// at once run one at a time, and one scrub serves every request that asked before it began.
     pub(crate) fn scrub(self: &Arc<Self>, mine: Ledger) -> Result<Option<ScrubReport>> {
         drop(mine);
+        let wait = wait_for_result()?;
         let ticket = {
             let mut scrubs = self.scrubs.lock().unwrap_or_else(|e| e.into_inner());
             scrubs.asked += 1;
@@ -163,9 +160,7 @@ impl Hosted {
         };
         let (scrubs, _) = self
             .scrubbed
-            .wait_timeout_while(self.scrubs.lock().unwrap_or_else(|e| e.into_inner()), wait_for_result(), |s| {
-                s.done < ticket
-            })
+            .wait_timeout_while(self.scrubs.lock().unwrap_or_else(|e| e.into_inner()), wait, |s| s.done < ticket)
             .unwrap_or_else(|e| e.into_inner());
         if scrubs.done < ticket {
             return Ok(None);

@@ -113,6 +113,8 @@ struct Pending {
     queues: HashMap<PublicKey, VecDeque<Request>>,
     /// Authors with commands waiting, in the order their turns come.
     order: VecDeque<PublicKey>,
+    /// A handle that waiting requests hold, and how many of them hold one.
+    held: Option<(Ledger, usize)>,
 }
 
 impl Pending {
@@ -120,23 +122,23 @@ impl Pending {
         self.order.is_empty()
     }
 
-    fn push(&mut self, request: Request) {
+    /// Queues a command last in its author's queue, or (`first`: a command to decide again)
+    /// first, its author's turn coming first too.
+    fn push(&mut self, request: Request, first: bool) {
+        if let Some(handle) = &request.held {
+            match &mut self.held {
+                Some((_, holders)) => *holders += 1,
+                None => self.held = Some((handle.clone(), 1)),
+            }
+        }
         let author = request.identity.public_key();
         let queue = self.queues.entry(author).or_default();
-        if queue.is_empty() {
-            self.order.push_back(author);
+        match (queue.is_empty(), first) {
+            (true, false) => self.order.push_back(author),
+            (true, true) => self.order.push_front(author),
+            (false, _) => {}
         }
-        queue.push_back(request);
-    }
-
-    /// Puts a command back at the head of its author's queue, its author's turn first.
-    fn push_front(&mut self, request: Request) {
-        let author = request.identity.public_key();
-        let queue = self.queues.entry(author).or_default();
-        if queue.is_empty() {
-            self.order.push_front(author);
-        }
-        queue.push_front(request);
+        if first { queue.push_front(request) } else { queue.push_back(request) }
     }
 
     /// The next command of each of up to [`MAX_ROUND`] authors, in turn; the others wait.
@@ -147,6 +149,14 @@ impl Pending {
             let Some(author) = self.order.pop_front() else { break };
             let Some(queue) = self.queues.get_mut(&author) else { continue };
             if let Some(request) = queue.pop_front() {
+                if request.held.is_some()
+                    && let Some((_, holders)) = &mut self.held
+                {
+                    *holders -= 1;
+                    if *holders == 0 {
+                        self.held = None;
+                    }
+                }
                 round.push(request);
             }
             if queue.is_empty() {
@@ -158,9 +168,9 @@ impl Pending {
         round
     }
 
-    /// A handle some waiting request holds.
+    /// A handle some waiting request holds (take it before the round).
     fn held(&self) -> Option<Ledger> {
-        self.queues.values().flatten().find_map(|r| r.held.clone())
+        self.held.as_ref().map(|(handle, _)| handle.clone())
     }
 }
 
@@ -169,10 +179,10 @@ impl Pending {
 fn run(hosted: &Weak<Hosted>, metrics: &Metrics, requests: &mpsc::Receiver<Request>) {
     let mut pending = Pending::default();
     while let Ok(first) = requests.recv() {
-        pending.push(first);
+        pending.push(first, false);
         while !pending.is_empty() {
             for request in requests.try_iter() {
-                pending.push(request);
+                pending.push(request, false);
             }
             let Some(hosted) = hosted.upgrade() else { return };
             let held = pending.held();
@@ -185,7 +195,7 @@ fn run(hosted: &Weak<Hosted>, metrics: &Metrics, requests: &mpsc::Receiver<Reque
                 // Commands another writer got ahead of are decided again first, in their order.
                 Ok(retry) => {
                     for request in retry.into_iter().rev() {
-                        pending.push_front(request);
+                        pending.push(request, true);
                     }
                 }
                 Err(panic) => {
@@ -222,7 +232,7 @@ fn try_round(
     round: Vec<Request>,
 ) -> Result<Vec<Request>, RoundError> {
     // A waiting request's own handle first: the node's may be taken for a scrub that waits for it.
-    let ledger = match held.or_else(|| round.iter().find_map(|r| r.held.clone())).map_or_else(|| hosted.ledger(), Ok) {
+    let ledger = match held.map_or_else(|| hosted.ledger(), Ok) {
         Ok(ledger) => ledger,
         Err(e) => return Err((round, e)),
     };
@@ -304,4 +314,45 @@ fn try_round(
         }
     }
     Ok(retry)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use mindlog_ledger::{Identity, Ledger};
+
+    use super::super::hosted::{Hosted, WAIT_FOR_REQUESTS};
+    use super::super::metrics::Metrics;
+
+    /// A command from a request that holds the store (a CLI command through the node) goes
+    /// through while a scrub waits for that very handle: the writer decides it with the request's
+    /// handle, so the request ends and the scrub follows — neither waits for the other to give up.
+    #[test]
+    fn a_request_holding_the_store_is_not_stuck_behind_a_scrub() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosted = Hosted::new(Ledger::create(&dir.path().join("mind.redb")).unwrap(), Metrics::default());
+        let held = hosted.ledger().unwrap();
+        let scrub = {
+            let hosted = Arc::clone(&hosted);
+            std::thread::spawn(move || {
+                let mine = hosted.ledger().unwrap();
+                hosted.scrub(mine).unwrap()
+            })
+        };
+        let started = Instant::now();
+        while hosted.is_open() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the scrub never took the store");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let command = serde_json::from_str(r#"{"command": "persona.create", "name": "Echo"}"#).unwrap();
+        let started = Instant::now();
+        let outcome = hosted.writer().run(Identity::generate().unwrap(), false, command, None, held);
+        assert_eq!(outcome.unwrap().unwrap().len(), 1, "the command's event was appended");
+        assert!(started.elapsed() < WAIT_FOR_REQUESTS, "the command waited for the scrub to give up");
+        assert!(scrub.join().unwrap().is_some(), "the scrub ran once the request let go of the store");
+    }
 }

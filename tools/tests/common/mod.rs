@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `mindlog --home HOME ARGS…`, ignoring any `MINDLOG_HOME` of the environment.
 pub(crate) fn mindlog(home: &Path, args: &[&str]) -> Output {
@@ -13,6 +13,20 @@ pub(crate) fn mindlog(home: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("MINDLOG_HOME")
         .output()
+        .expect("runs")
+}
+
+/// Starts `mindlog --home HOME submit -` with its standard input, output and error piped.
+pub(crate) fn submit_stdin(home: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .arg("--home")
+        .arg(home)
+        .args(["submit", "-"])
+        .env_remove("MINDLOG_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("runs")
 }
 
