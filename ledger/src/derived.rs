@@ -167,7 +167,7 @@ impl<'s> DerivedTables<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{BY_FEED, BY_KIND, BY_TIME, EVENTS, HEADS, KIND_COUNTS, META};
+    use crate::store::{BY_FEED, BY_KIND, BY_TIME, EVENTS, FORKS, HEADS, KIND_COUNTS, META};
 
     #[test]
     fn no_namespace_reaches_a_ledger_table() {
@@ -180,6 +180,7 @@ mod tests {
             KIND_COUNTS.name(),
             META.name(),
             CHECKPOINTS.name(),
+            FORKS.name(),
         ];
         for name in ledger_tables {
             assert!(!name.contains('.'), "ledger table {name:?} must not look like a derived table");

@@ -25,6 +25,12 @@ pub(crate) const MAX_REFS: usize = 64;
 /// The largest payload, in bytes.
 pub const MAX_PAYLOAD_LEN: usize = 256 * 1024;
 
+/// The longest valid envelope, in bytes: a format-1 envelope with the largest seq, timestamp,
+/// kind, refs and payload (the varints of seq and ts at most 10 bytes, of the kind's and the
+/// refs' lengths 1, of the payload's length 3).
+pub(crate) const MAX_ENVELOPE_LEN: usize =
+    1 + 32 + 10 + 33 + 10 + 1 + MAX_KIND_LEN + 1 + 32 * MAX_REFS + 3 + MAX_PAYLOAD_LEN;
+
 /// The latest timestamp an envelope may carry: 9999-12-31T23:59:59.999999Z, in microseconds.
 pub const MAX_TIMESTAMP_MICROS: u64 = 253_402_300_799_999_999;
 
@@ -412,6 +418,23 @@ mod tests {
             other[0] = 3 - other[0];
             assert!(Envelope::decode(&other).is_err());
         }
+    }
+
+    #[test]
+    fn the_largest_envelope_fits_the_maximum() {
+        let largest = Envelope {
+            version: 1,
+            author: PublicKey([3; 32]),
+            seq: u64::MAX,
+            prev: Some(Hash([4; 32])),
+            ts: MAX_TIMESTAMP_MICROS,
+            kind: format!("{}/9", "a".repeat(MAX_KIND_LEN - 2)),
+            refs: vec![Hash([5; 32]); MAX_REFS],
+            body: Body::Inline(vec![0; MAX_PAYLOAD_LEN]),
+        };
+        largest.validate().unwrap();
+        assert!(largest.encode().len() <= MAX_ENVELOPE_LEN);
+        assert!(largest.encode().len() + 2 >= MAX_ENVELOPE_LEN, "the maximum is tight");
     }
 
     #[test]

@@ -21,6 +21,14 @@ pub enum StorageError {
         /// Why it does not decode, in one line.
         problem: String,
     },
+    /// A stored fork proof does not decode or check (run `mindlog verify` for the full picture).
+    #[error("the fork proof stored under {key} is damaged: {problem}")]
+    BadForkProof {
+        /// Its key in the `forks` table, hex.
+        key: String,
+        /// What is wrong with it.
+        problem: Box<crate::fork::ForkError>,
+    },
     /// A table or checkpoint outside the caller's namespace was asked for (see
     /// [`Namespace`](crate::Namespace)): a bug in the caller, never bad data.
     #[error("table or checkpoint {name:?} is outside the namespace {namespace:?}: name it {namespace}.<name>")]

@@ -195,16 +195,22 @@ pub enum EventError {
 impl SignedEvent {
     /// Decodes, hashes and checks the signature of one event.
     pub fn verify(self) -> Result<VerifiedEvent, EventError> {
-        let mut keys = KeyCache::default();
         let (envelope, hash) = decode_and_hash(&self.bytes)?;
         check_payload(&envelope, &self.payload)?;
-        let key = keys.get(envelope.author)?;
-        check_signatures(&[(hash, self.signature, key)]).map_err(|_| EventError::BadSignature)?;
+        check_signature(envelope.author, hash, self.signature)?;
         Ok(VerifiedEvent { envelope, bytes: self.bytes, hash, signature: self.signature, payload: self.payload })
     }
 }
 
-fn decode_and_hash(bytes: &[u8]) -> Result<(Envelope, Hash), EnvelopeError> {
+/// Checks one signature by `author` over `hash`, as a batch of one (so it agrees with the
+/// batched checks; docs/format.md §3).
+pub(crate) fn check_signature(author: PublicKey, hash: Hash, signature: Signature) -> Result<(), EventError> {
+    let key = KeyCache::default().get(author)?;
+    check_signatures(&[(hash, signature, key)]).map_err(|_| EventError::BadSignature)
+}
+
+/// Decodes (and validates) envelope bytes and hashes them.
+pub(crate) fn decode_and_hash(bytes: &[u8]) -> Result<(Envelope, Hash), EnvelopeError> {
     let envelope = Envelope::decode(bytes)?;
     Ok((envelope, hash_envelope_bytes(bytes)))
 }

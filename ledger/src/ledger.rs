@@ -11,6 +11,7 @@ use crate::derived::{DerivedWriteTxn, Namespace};
 use crate::envelope::{Envelope, FORMAT_VERSION};
 use crate::error::{AppendError, EraseProblem, IngestError, OpenError, StorageError};
 use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, VerifiedEvent};
+use crate::fork::ForkProof;
 use crate::identity::Identity;
 use crate::store::{self, Head, Indexes, Ingested, LogTable, Snapshot};
 use crate::types::{Hash, PublicKey};
@@ -267,8 +268,8 @@ impl Ledger {
         self.inner.leader.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Calls `hook` after every durable commit that adds events to the log or changes a payload
-    /// (appends, ingest, import, erasures), once per commit, on the committing thread, after the
+    /// Calls `hook` after every durable commit that adds events to the log, changes a payload or
+    /// records a fork proof (appends, ingest, import, erasures, [`Ledger::record_fork`]), once per commit, on the committing thread, after the
     /// commit is visible to new readers: a live reader waits for it instead of polling. One hook
     /// per store; returns `false` (and keeps the first) if one is set already.
     pub fn on_commit(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {
@@ -469,6 +470,50 @@ impl Ledger {
         let out = batch.ingest(events)?;
         batch.commit()?;
         Ok(out)
+    }
+
+    /// Adds verified events in one durable transaction, as [`Ledger::ingest`], up to the first
+    /// that does not continue its feed ([`IngestError::Feed`]): the events before it are
+    /// committed (one answer each, in order), and that event's index in `events` and its error
+    /// are returned beside them; nothing after it is looked at. For pages of events from peers,
+    /// where one bad event must not cost the good ones before it. A storage failure fails the
+    /// whole call, and nothing is written.
+    #[allow(clippy::type_complexity)]
+    pub fn ingest_prefix(
+        &self,
+        events: &[VerifiedEvent],
+    ) -> Result<(Vec<Ingested>, Option<(usize, IngestError)>), StorageError> {
+        let mut batch = self.write_batch()?;
+        let out = batch.ingest_prefix(events)?;
+        batch.commit()?;
+        Ok(out)
+    }
+
+    /// Stores a fork proof in the `forks` table, in its own durable transaction: true if it is
+    /// new, false if it was held. The proof is evidence from outside the log: recording it
+    /// changes no feed (the store keeps the branch it holds). Wakes live readers as every commit
+    /// does ([`Ledger::on_commit`]).
+    pub fn record_fork(&self, proof: &ForkProof) -> Result<bool, StorageError> {
+        self.check_writable()?;
+        let txn = self.inner.db.begin_write()?;
+        let key = proof.key();
+        let new = {
+            use redb::ReadableTable as _;
+            let mut forks = txn.open_table(store::FORKS)?;
+            let held = forks.get(key.as_slice())?.is_some();
+            if !held {
+                forks.insert(key.as_slice(), proof.encode().as_slice())?;
+            }
+            !held
+        };
+        if !new {
+            txn.abort()?;
+            return Ok(false);
+        }
+        txn.commit()?;
+        tracing::info!(author = %proof.author(), seq = proof.seq(), "fork proof recorded");
+        self.committed();
+        Ok(true)
     }
 }
 
@@ -681,25 +726,53 @@ impl WriteBatch {
     ///
     /// After an error the batch refuses to commit: drop it and the store is as it was.
     pub(crate) fn ingest(&mut self, events: &[VerifiedEvent]) -> Result<Vec<Ingested>, IngestError> {
+        match self.ingest_prefix(events)? {
+            (out, None) => Ok(out),
+            (_, Some((_, error))) => {
+                // The events before it are in the batch: all or nothing means none.
+                self.poisoned = true;
+                Err(error)
+            }
+        }
+    }
+
+    /// Adds events as [`WriteBatch::ingest`] does, up to the first that does not continue its
+    /// feed, and returns its index and error beside the answers for the events before it. That
+    /// event wrote nothing ([`Indexes::ingest`] checks the feed before it writes), so the batch
+    /// stays usable. After a storage error the batch refuses to commit.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn ingest_prefix(
+        &mut self,
+        events: &[VerifiedEvent],
+    ) -> Result<(Vec<Ingested>, Option<(usize, IngestError)>), StorageError> {
         if self.poisoned {
-            return Err(IngestError::Storage(poisoned()));
+            return Err(poisoned());
         }
         self.poisoned = true;
         let mut log = LogTable::open(&self.txn)?;
         let mut indexes = Indexes::open(&self.txn)?;
         let mut out = Vec::with_capacity(events.len());
-        for event in events {
-            let ingested = indexes.ingest(&mut log, event)?;
-            match ingested {
-                Ingested::Stored(_) => self.stored += 1,
-                Ingested::AlreadyHeld(_) => self.skipped += 1,
+        let mut stopped = None;
+        for (index, event) in events.iter().enumerate() {
+            match indexes.ingest(&mut log, event) {
+                Ok(ingested) => {
+                    match ingested {
+                        Ingested::Stored(_) => self.stored += 1,
+                        Ingested::AlreadyHeld(_) => self.skipped += 1,
+                    }
+                    out.push(ingested);
+                }
+                Err(IngestError::Storage(e)) => return Err(e),
+                Err(error) => {
+                    stopped = Some((index, error));
+                    break;
+                }
             }
-            out.push(ingested);
         }
         self.erased += indexes.erased;
         self.changed.extend(indexes.finish()?);
         self.poisoned = false;
-        Ok(out)
+        Ok((out, stopped))
     }
 
     /// Events stored so far.

@@ -28,6 +28,7 @@ mod derived;
 mod envelope;
 mod error;
 mod event;
+mod fork;
 mod identity;
 mod index_check;
 mod jsonl;
@@ -50,6 +51,7 @@ pub use crate::error::{
     AppendError, EraseProblem, FeedProblem, ImportError, IngestError, LineProblem, OpenError, StorageError,
 };
 pub use crate::event::{EventError, PayloadState, SealedEnvelope, Sidecar, SignedEvent, VerifiedEvent, verify_batch};
+pub use crate::fork::{ForkError, ForkProof};
 pub use crate::identity::{Identity, IdentityError};
 pub use crate::index_check::DerivedFinding;
 pub use crate::jsonl::{
@@ -60,7 +62,7 @@ pub use crate::salvage::{FeedLoss, SalvageError, SalvageReport};
 pub use crate::scrub::ScrubReport;
 pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
-pub use crate::verify::{Failure, FeedReport, PayloadCounts, VerifyReport};
+pub use crate::verify::{Failure, FeedReport, ForkFailure, PayloadCounts, VerifyReport};
 
 /// The redb version the store is built on, for the table definitions and table types of crates
 /// that keep their own tables in the same file.

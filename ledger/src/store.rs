@@ -15,6 +15,7 @@ use crate::derived::{DerivedTables, Namespace};
 use crate::envelope::{Body, Envelope, EnvelopeError, EnvelopeRef};
 use crate::error::{FeedProblem, IngestError, OpenError, StorageError};
 use crate::event::{PayloadState, Sidecar, VerifiedEvent};
+use crate::fork::ForkProof;
 use crate::types::{Hash, PublicKey, Signature};
 
 /// The store layout this build writes and the newest it opens. Format 2 added `payloads`;
@@ -40,6 +41,9 @@ pub(crate) const KIND_COUNTS: TableDefinition<&str, u64> = TableDefinition::new(
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// `name → next offset`: how far each consumer of the log (a projection) has read.
 pub(crate) const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkpoints");
+/// `author ‖ seq (u64 BE) ‖ hash ‖ hash → fork proof` ([`ForkProof::encode`]), the two hashes
+/// ascending: evidence that an author forked its feed. Primary data, not derived from `events`.
+pub(crate) const FORKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("forks");
 /// The `meta` entry holding the offset up to which the derived indexes are complete.
 pub(crate) const INDEXED_TO: &str = "indexed_to";
 
@@ -942,6 +946,31 @@ impl Snapshot {
             .collect()
     }
 
+    /// Every fork proof held ([`Ledger::record_fork`](crate::Ledger::record_fork)), in key order:
+    /// by author, then seq, then hashes. Each is decoded and checked again; one that fails is
+    /// [`StorageError::BadForkProof`].
+    pub fn forks(&self) -> Result<Vec<ForkProof>, StorageError> {
+        self.fork_rows(|key, value| decode_fork_row(key, value).map_err(|problem| bad_fork(key, problem)))?
+            .into_iter()
+            .collect()
+    }
+
+    /// Every `forks` row as `read` makes it, in key order; none in a store without the table.
+    pub(crate) fn fork_rows<R>(&self, mut read: impl FnMut(&[u8], &[u8]) -> R) -> Result<Vec<R>, StorageError> {
+        let table = match self.txn.open_table(FORKS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .range::<&[u8]>(..)?
+            .map(|r| {
+                let (k, v) = r?;
+                Ok(read(k.value(), v.value()))
+            })
+            .collect()
+    }
+
     /// The tables of `namespace` as of this snapshot, for the crate that keeps them (the views).
     pub fn derived_tables(&self, namespace: Namespace) -> DerivedTables<'_> {
         DerivedTables::new(&self.txn, namespace)
@@ -951,6 +980,20 @@ impl Snapshot {
     pub(crate) fn txn(&self) -> &ReadTransaction {
         &self.txn
     }
+}
+
+/// Decodes a `forks` row and checks that it is stored under its own key.
+pub(crate) fn decode_fork_row(key: &[u8], value: &[u8]) -> Result<ForkProof, crate::fork::ForkError> {
+    let proof = ForkProof::decode(value)?;
+    if key != proof.key() {
+        return Err(crate::fork::ForkError::WrongKey);
+    }
+    Ok(proof)
+}
+
+/// The error for a `forks` row that does not hold a proof.
+pub(crate) fn bad_fork(key: &[u8], problem: crate::fork::ForkError) -> StorageError {
+    StorageError::BadForkProof { key: hex::encode(key), problem: Box::new(problem) }
 }
 
 /// An `events` value and its `payloads` row, as read from the file.

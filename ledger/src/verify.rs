@@ -47,6 +47,20 @@ pub struct VerifyReport {
     pub derived: Vec<DerivedFinding>,
     /// Where the payloads are: how many inline (format 1), present, erased and withheld.
     pub payloads: PayloadCounts,
+    /// Fork proofs held (`forks` table) that check: evidence that their authors forked a feed,
+    /// not a failure of this store.
+    pub forks: u64,
+    /// Rows of the `forks` table that do not hold a valid proof under their own key, first 100.
+    pub bad_forks: Vec<ForkFailure>,
+}
+
+/// A `forks` row that is not a valid fork proof.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForkFailure {
+    /// The row's key, hex.
+    pub key: String,
+    /// What is wrong, in one line.
+    pub problem: String,
 }
 
 /// How many events have their payload in each state. Erased and withheld payloads are not
@@ -294,6 +308,21 @@ impl Ledger {
         )?;
 
         let derived = indexes.finish(snapshot.txn(), snapshot.len()?, snapshot.checkpoints()?)?;
+        let (mut forks, mut bad_forks, mut bad_fork_rows) = (0u64, Vec::new(), 0u64);
+        for row in snapshot.fork_rows(|key, value| {
+            crate::store::decode_fork_row(key, value)
+                .map_err(|problem| ForkFailure { key: hex::encode(key), problem: problem.to_string() })
+        })? {
+            match row {
+                Ok(_) => forks += 1,
+                Err(failure) => {
+                    bad_fork_rows += 1;
+                    if bad_forks.len() < 100 {
+                        bad_forks.push(failure);
+                    }
+                }
+            }
+        }
 
         let mut feed_reports: Vec<FeedReport> = feeds
             .into_iter()
@@ -303,7 +332,7 @@ impl Ledger {
         let failed_feeds = feed_reports.iter().filter(|f| f.first_failure.is_some()).count() as u64;
         let elapsed = started.elapsed().max(Duration::from_nanos(1));
         Ok(VerifyReport {
-            ok: failed_events == 0 && derived.is_empty(),
+            ok: failed_events == 0 && derived.is_empty() && bad_fork_rows == 0,
             events,
             feeds: feed_reports.len() as u64,
             failed_feeds,
@@ -314,6 +343,8 @@ impl Ledger {
             unattributed,
             derived,
             payloads,
+            forks,
+            bad_forks,
         })
     }
 }
