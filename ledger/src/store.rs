@@ -950,20 +950,42 @@ impl Snapshot {
     /// by author, then seq, then hashes. Each is decoded and checked again; one that fails is
     /// [`StorageError::BadForkProof`].
     pub fn forks(&self) -> Result<Vec<ForkProof>, StorageError> {
-        self.fork_rows(|key, value| decode_fork_row(key, value).map_err(|problem| bad_fork(key, problem)))?
+        self.fork_rows(None, |key, value| decode_fork_row(key, value).map_err(|problem| bad_fork(key, problem)))?
             .into_iter()
             .collect()
     }
 
-    /// Every `forks` row as `read` makes it, in key order; none in a store without the table.
-    pub(crate) fn fork_rows<R>(&self, mut read: impl FnMut(&[u8], &[u8]) -> R) -> Result<Vec<R>, StorageError> {
+    /// The fork proofs held against `author`, as [`Snapshot::forks`]: by seq, then hashes.
+    pub fn forks_by(&self, author: &PublicKey) -> Result<Vec<ForkProof>, StorageError> {
+        self.fork_rows(Some(author), |key, value| {
+            decode_fork_row(key, value).map_err(|problem| bad_fork(key, problem))
+        })?
+        .into_iter()
+        .collect()
+    }
+
+    /// Every `forks` row (of `author`, if given) as `read` makes it, in key order; none in a
+    /// store without the table.
+    pub(crate) fn fork_rows<R>(
+        &self,
+        author: Option<&PublicKey>,
+        mut read: impl FnMut(&[u8], &[u8]) -> R,
+    ) -> Result<Vec<R>, StorageError> {
         let table = match self.txn.open_table(FORKS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
-        table
-            .range::<&[u8]>(..)?
+        let range = match author {
+            // Every key of an author starts with its 32 bytes and is longer: it sorts after the
+            // bare author and at or before the author followed by 0xff bytes to the key's length.
+            Some(author) => {
+                let upper = [author.as_bytes().as_slice(), &[0xff; crate::fork::FORK_KEY_LEN - 32]].concat();
+                table.range::<&[u8]>(author.as_bytes().as_slice()..=upper.as_slice())?
+            }
+            None => table.range::<&[u8]>(..)?,
+        };
+        range
             .map(|r| {
                 let (k, v) = r?;
                 Ok(read(k.value(), v.value()))

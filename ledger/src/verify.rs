@@ -309,7 +309,7 @@ impl Ledger {
 
         let derived = indexes.finish(snapshot.txn(), snapshot.len()?, snapshot.checkpoints()?)?;
         let (mut forks, mut bad_forks, mut bad_fork_rows) = (0u64, Vec::new(), 0u64);
-        for row in snapshot.fork_rows(|key, value| {
+        for row in snapshot.fork_rows(None, |key, value| {
             crate::store::decode_fork_row(key, value)
                 .map_err(|problem| ForkFailure { key: hex::encode(key), problem: problem.to_string() })
         })? {

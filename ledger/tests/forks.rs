@@ -132,6 +132,10 @@ fn a_fork_proof_is_recorded_once_survives_reopening_and_is_verified() {
     let mut expected = vec![first, second];
     expected.sort_by_key(|p| p.author());
     assert_eq!(ledger.snapshot().unwrap().forks().unwrap(), expected, "in key order, after reopening");
+    for proof in &expected {
+        assert_eq!(ledger.snapshot().unwrap().forks_by(&proof.author()).unwrap(), std::slice::from_ref(proof));
+    }
+    assert_eq!(ledger.snapshot().unwrap().forks_by(&identity(3).public_key()).unwrap(), []);
     let report = ledger.verify(&|_| {}).unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!((report.forks, report.bad_forks.len()), (2, 0));

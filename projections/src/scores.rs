@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use mindlog_commands::{DAY_MICROS, Micros, TaskOutcome};
-use mindlog_ledger::{Hash, PublicKey};
+use mindlog_ledger::{ForkProof, Hash, PublicKey};
 use serde::Serialize;
 
 use crate::market::{ListingRow, ListingStats};
@@ -97,7 +97,7 @@ pub struct Reputation {
     pub vouches: Vec<VouchLine>,
     /// The vouch part, 0 to 1.
     pub vouch: f64,
-    /// Reports about the author and their verdicts.
+    /// Reports about the author with their verdicts, then fork proofs of the author (category `fork`).
     pub violations: Vec<ViolationLine>,
     /// The penalty for upheld violations.
     pub penalty: f64,
@@ -114,27 +114,59 @@ pub struct VouchLine {
     pub standing: f64,
 }
 
-/// A report, as reputation sees it.
+/// A report, or a fork proof, as reputation sees it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ViolationLine {
-    /// The report.
+    /// The report; for a fork proof, the hash of its second event (the larger of its two hashes).
     pub report: Hash,
-    /// Its category.
+    /// Its category (`fork` for a fork proof).
     pub category: String,
-    /// When it was made.
+    /// When it was made; for a fork, the later of the two events' `ts`.
     pub at: mindlog_commands::Instant,
-    /// Verdicts to uphold it.
+    /// Verdicts to uphold it (none for a fork proof, which needs none).
     pub upheld_by: u64,
     /// Verdicts to dismiss it.
     pub dismissed_by: u64,
-    /// Upheld: more uphold than dismiss.
+    /// Upheld: more uphold than dismiss; always for a fork proof, which anyone can check.
     pub upheld: bool,
+}
+
+/// The category of the violation a fork proof is.
+pub(crate) const FORK_CATEGORY: &str = "fork";
+
+/// The violations that `proofs` (one subject's, in key order: by seq, then hashes) are: one per
+/// forked seq, however many proofs of it are held (the first in key order speaks for it), dated
+/// by the later of its two events' `ts`, named by the hash of its second event (the larger
+/// hash), upheld without verdicts since anyone can check the proof. Proofs dated after `as_of`
+/// are left out.
+pub(crate) fn fork_violations(proofs: &[ForkProof], as_of: Micros) -> Vec<ViolationLine> {
+    let mut out: Vec<ViolationLine> = Vec::new();
+    let mut last_seq = None;
+    for proof in proofs {
+        if last_seq == Some(proof.seq()) {
+            continue;
+        }
+        last_seq = Some(proof.seq());
+        let at = proof.envelopes().iter().map(|e| e.ts).max().unwrap_or_default();
+        if at > as_of {
+            continue;
+        }
+        out.push(ViolationLine {
+            report: proof.hashes()[1],
+            category: FORK_CATEGORY.into(),
+            at: mindlog_commands::Instant(at),
+            upheld_by: 0,
+            dismissed_by: 0,
+            upheld: true,
+        });
+    }
+    out
 }
 
 /// Formula `rep/1`: `score = 100 × clamp(0.7 × track + 0.3 × vouch − penalty, 0, 1)` where
 /// `vouch = min(1, Σ standing(voucher) × decay(since) / 3)` (one hop: a voucher's standing is their
-/// own track record, vouches not included) and `penalty = Σ 0.25 × decay(report)` over upheld
-/// reports.
+/// own track record, vouches not included) and `penalty = Σ 0.25 × decay(at)` over upheld
+/// violations (reports, then fork proofs, in that order).
 pub(crate) fn reputation(
     subject: PublicKey,
     as_of: Micros,
@@ -277,6 +309,31 @@ pub(crate) fn rank_creators(listings: &[(Hash, ListingRow, ListingStats)]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_violation_per_forked_seq_however_many_proofs() {
+        use mindlog_ledger::{Draft, Identity};
+        let me = Identity::from_secret(&[4; 32]);
+        let event = |seq: u64, text: &str, ts: u64| {
+            let draft = Draft { kind: "note.added/1".into(), payload: text.into(), refs: vec![], ts, private: false };
+            let e = draft.seal(me.public_key(), seq, Some(Hash([1; 32])), [0; 32]).unwrap().sign(&me);
+            (e.bytes().to_vec(), e.signature())
+        };
+        let mut proofs = vec![
+            ForkProof::new(event(2, "a", 10), event(2, "b", 20)).unwrap(),
+            ForkProof::new(event(2, "a", 10), event(2, "c", 30)).unwrap(),
+            ForkProof::new(event(3, "d", 40), event(3, "e", 15)).unwrap(),
+        ];
+        proofs.sort_by_key(|p| (p.seq(), p.hashes()));
+        let lines = fork_violations(&proofs, 100);
+        assert_eq!(
+            lines.iter().map(|l| (l.at.0, l.category.as_str(), l.upheld)).collect::<Vec<_>>()[1],
+            (40, "fork", true)
+        );
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].report, proofs[0].hashes()[1]);
+        assert_eq!(fork_violations(&proofs, 39).len(), 1, "the seq-3 fork is dated 40");
+    }
 
     #[test]
     fn decay_halves_every_ninety_days() {

@@ -727,10 +727,12 @@ impl Views {
                 upheld: upheld_by > dismissed_by,
             });
         }
+        violations.extend(scores::fork_violations(&self.snapshot.forks_by(subject)?, as_of));
         Ok(scores::reputation(*subject, as_of, track, facts.len() as u64, vouches, violations))
     }
 
-    /// Every author anything is known about for reputation (attested, vouched for or reported), in key order.
+    /// Every author anything is known about for reputation (attested, vouched for, reported, or
+    /// proven to have forked its feed), in key order.
     pub fn reputation_subjects(&self) -> Result<Vec<PublicKey>, StorageError> {
         let mut subjects = std::collections::BTreeSet::new();
         for table in [ATTESTATIONS, VOUCHES, REPORTS_BY_SUBJECT] {
@@ -738,6 +740,7 @@ impl Views {
                 subjects.insert(key_at(&k, 0));
             }
         }
+        subjects.extend(self.snapshot.forks()?.iter().map(|proof| proof.author()));
         Ok(subjects.into_iter().collect())
     }
 
