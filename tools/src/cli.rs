@@ -117,6 +117,14 @@ pub(crate) enum Command {
     /// Serve this home: the HTTP API with live subscriptions, and every mindlog command run on
     /// this home while it runs (docs/api.md). Stop with Ctrl-C
     Node(NodeArgs),
+    /// The running node's peers: id, address, feeds in common, lag, score, last seen
+    Peers,
+    /// Which feeds the node replicates: with no flag, say; --all every feed any peer offers (a
+    /// new node's default), --followed only your identities' feeds and the authors they follow
+    Replicate(ReplicateArgs),
+    /// Fork proofs held: an author who signed two events with one seq (both events, checkable
+    /// offline)
+    Forks,
     /// Open the running node's pages in your browser, signed in (a new one-time login URL)
     Open {
         /// Only print the URL
@@ -594,6 +602,27 @@ pub(crate) struct NodeArgs {
     /// How the node logs on stderr
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) log_format: LogFormat,
+    /// Replicate with other nodes over libp2p, listening on this multiaddr (repeatable), e.g.
+    /// /ip4/0.0.0.0/tcp/4001; docs/replication.md
+    #[arg(long, value_name = "MULTIADDR")]
+    pub(crate) p2p: Vec<mindlog_replicator::Multiaddr>,
+    /// A peer to connect to and keep connected to, with its /p2p/<peer id> (repeatable)
+    #[arg(long, value_name = "MULTIADDR", requires = "p2p")]
+    pub(crate) peer: Vec<mindlog_replicator::Multiaddr>,
+    /// Find peers on the local network with mDNS (sends multicast)
+    #[arg(long, requires = "p2p")]
+    pub(crate) mdns: bool,
+}
+
+/// `mindlog replicate`.
+#[derive(Args, Debug)]
+pub(crate) struct ReplicateArgs {
+    /// Replicate every feed any peer offers
+    #[arg(long, conflicts_with = "followed")]
+    pub(crate) all: bool,
+    /// Replicate only your identities' feeds and those of the authors they follow (mindlog follow)
+    #[arg(long)]
+    pub(crate) followed: bool,
 }
 
 /// How the node logs.

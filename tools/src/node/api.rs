@@ -97,6 +97,9 @@ pub(crate) const VIEWS: &[(&str, &[&str])] = &[
     ("/v1/identities", &["identity", "list"]),
     ("/v1/projections", &["projections", "status"]),
     ("/v1/stats", &["stats"]),
+    ("/v1/peers", &["peers"]),
+    ("/v1/replication", &["replicate"]),
+    ("/v1/forks", &["forks"]),
 ];
 
 /// The routes whose POST body is streamed, not JSON: their media type, and no size limit.

@@ -41,6 +41,8 @@ pub(crate) struct Hosted {
     /// Scrubs asked for and done ([`Hosted::scrub`]).
     scrubs: Mutex<Scrubs>,
     scrubbed: Condvar,
+    /// The replicator, when the node runs with `--p2p`.
+    replicator: std::sync::OnceLock<mindlog_replicator::Handle>,
 }
 
 /// Scrubs by number: a request's scrub is done once `done` reaches the number it got.
@@ -80,6 +82,7 @@ impl Hosted {
             identities: Mutex::new(HashMap::new()),
             scrubs: Mutex::new(Scrubs::default()),
             scrubbed: Condvar::new(),
+            replicator: std::sync::OnceLock::new(),
         })
     }
 
@@ -98,6 +101,15 @@ impl Hosted {
         let identity = Identity::load(path)?;
         cache.insert(path.to_owned(), (modified, identity.clone()));
         Ok(identity)
+    }
+
+    /// The replicator, when the node replicates.
+    pub(crate) fn replicator(&self) -> Option<&mindlog_replicator::Handle> {
+        self.replicator.get()
+    }
+
+    pub(crate) fn set_replicator(&self, handle: mindlog_replicator::Handle) {
+        let _ = self.replicator.set(handle);
     }
 
     /// The writer every command goes through.

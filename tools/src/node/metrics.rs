@@ -17,6 +17,16 @@ use prometheus_client::registry::Registry;
 use super::api::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Peer {
+    peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Route {
     route: String,
     status: u16,
@@ -36,6 +46,54 @@ struct Inner {
     fell_behind: Counter,
     requests: Family<Route, Counter>,
     query_seconds: Histogram,
+    p2p: P2p,
+}
+
+/// The replicator's figures, read from it at each scrape.
+#[derive(Default)]
+struct P2p {
+    peers: Gauge,
+    received: Counter,
+    sent: Counter,
+    rejected: Family<Reason, Counter>,
+    forks: Counter,
+    blocked: Counter,
+    lag: Family<Peer, Gauge>,
+}
+
+impl P2p {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("p2p_peers", "Peers connected", self.peers.clone());
+        registry.register("p2p_events_received", "Events received from peers and stored", self.received.clone());
+        registry.register("p2p_events_sent", "Events sent to peers (gossip and sync pages)", self.sent.clone());
+        registry.register("p2p_rejected", "Messages and events from peers rejected, by reason", self.rejected.clone());
+        registry.register("p2p_forks_found", "Forks found by this node", self.forks.clone());
+        registry.register("p2p_peers_blocked", "Peers disconnected and blocked for their score", self.blocked.clone());
+        registry.register(
+            "p2p_sync_lag",
+            "Events a peer holds of the feeds both follow that this node does not",
+            self.lag.clone(),
+        );
+    }
+
+    /// Brings the figures up to the replicator's.
+    fn update(&self, stats: &mindlog_replicator::Stats, peers: &[mindlog_replicator::PeerInfo]) {
+        let to = |counter: &Counter, value: u64| {
+            counter.inc_by(value.saturating_sub(counter.get()));
+        };
+        self.peers.set(i64::try_from(stats.peers_connected).unwrap_or(i64::MAX));
+        to(&self.received, stats.events_received);
+        to(&self.sent, stats.events_sent);
+        to(&self.forks, stats.forks_found);
+        to(&self.blocked, stats.peers_blocked);
+        for (reason, n) in &stats.rejected {
+            to(&self.rejected.get_or_create(&Reason { reason: reason.clone() }), *n);
+        }
+        self.lag.clear();
+        for p in peers.iter().filter(|p| p.connected) {
+            self.lag.get_or_create(&Peer { peer: p.peer_id.clone() }).set(i64::try_from(p.lag).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -69,6 +127,8 @@ impl Default for Metrics {
         );
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("query_seconds", "SQL query time", query_seconds.clone());
+        let p2p = P2p::default();
+        p2p.register(&mut registry);
         Metrics(Arc::new(Inner {
             registry,
             events,
@@ -79,6 +139,7 @@ impl Default for Metrics {
             fell_behind,
             requests,
             query_seconds,
+            p2p,
         }))
     }
 }
@@ -135,6 +196,10 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
     let events = tokio::task::spawn_blocking(move || hosted.ledger().ok()?.snapshot().ok()?.len().ok()).await;
     if let Ok(Some(n)) = events {
         state.metrics.0.events.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    if let Some(replicator) = state.hosted.replicator() {
+        let peers = replicator.peers().await;
+        state.metrics.0.p2p.update(&replicator.stats(), &peers);
     }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &state.metrics.0.registry).is_err() {

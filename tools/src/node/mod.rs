@@ -14,6 +14,7 @@ pub(crate) mod guard;
 pub(crate) mod hosted;
 pub(crate) mod metrics;
 pub(crate) mod openapi;
+pub(crate) mod replication;
 pub(crate) mod stream;
 pub(crate) mod writer;
 
@@ -49,6 +50,12 @@ pub(crate) struct NodeInfo {
     pub(crate) address: SocketAddr,
     pub(crate) started: String,
     pub(crate) version: String,
+    /// With `--p2p`: the node's peer id and the multiaddrs it listens on, each with
+    /// `/p2p/<peer id>` (what another node's `--peer` takes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) peer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) p2p: Vec<String>,
 }
 
 /// The first line of `POST /v1/cli`: the command line (without the program's name) and the
@@ -198,18 +205,24 @@ async fn serve(
         metrics,
     );
     let app = api::router(state);
+    let replicator = replication::start(home, &hosted, args).await?;
 
     let info = NodeInfo {
         pid: std::process::id(),
         address,
         started: jiff::Timestamp::now().to_string(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        peer_id: replicator.as_ref().map(|r| r.peer_id().to_string()),
+        p2p: replicator.as_ref().map_or_else(Vec::new, |r| r.listen_addrs().iter().map(ToString::to_string).collect()),
     };
     write_atomically(node_file, &serde_json::to_vec_pretty(&info)?)?;
     let mut out = crate::output::stdout();
     writeln!(out, "listening on http://{address}")?;
     writeln!(out, "token in {}", home.dir().join(TOKEN_FILE).display())?;
     writeln!(out, "browser login (once): http://{address}/login?code={code}")?;
+    for p2p in &info.p2p {
+        writeln!(out, "p2p listening on {p2p}")?;
+    }
     out.flush()?;
     drop(out);
     tracing::info!(%address, home = %home.dir().display(), pid = info.pid, "node started");

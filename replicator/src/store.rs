@@ -1,0 +1,494 @@
+//! Everything the replicator does with the store, on threads of their own (redb blocks): the
+//! writer thread verifies and ingests what peers send, records fork proofs and reads the new
+//! tail of the log to publish; readers answer peers' requests.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use mindlog_ledger::{
+    EventError, FeedProblem, ForkProof, Hash, IngestError, Ingested, Ledger, PublicKey, SignedEvent, VerifiedEvent,
+    verify_batch,
+};
+use tokio::sync::mpsc;
+
+use crate::wire::{PAGE_BYTES, PAGE_EVENTS, WireEvent, WireHead};
+use crate::{Follow, Shared, Store};
+
+/// What became of one event a peer sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Verified and stored.
+    Stored,
+    /// Held already.
+    Held,
+    /// Its feed is not followed here.
+    Unwanted,
+    /// Its seq is past the feed's next one: events before it are missing here.
+    Early { next: u64 },
+    /// Its `prev` is not the hash of the event before it here: a fork of its author before its seq.
+    BrokenLink,
+    /// Another event with the same author and seq is held here: a fork at its seq.
+    Fork,
+    /// Malformed, or a bad signature, hash or payload.
+    Invalid(String),
+    /// The store failed: no fault of the sender.
+    Failed(String),
+}
+
+/// Where events to ingest came from.
+#[derive(Clone, Debug)]
+pub(crate) enum Source {
+    /// One gossip message, to be validated.
+    Gossip { message: libp2p::gossipsub::MessageId, peer: libp2p::PeerId },
+    /// A page of a sync fetch of `author`'s feed.
+    Page { peer: libp2p::PeerId, author: PublicKey, to: u64 },
+}
+
+/// Work for the writer thread.
+pub(crate) enum Job {
+    Ingest {
+        source: Source,
+        events: Vec<WireEvent>,
+    },
+    /// Fork proofs a peer sent (gossip or sync).
+    Forks {
+        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId)>,
+        proofs: Vec<Vec<u8>>,
+    },
+    /// Compare a peer's events of `author` with ours and record a fork proof at the first seq
+    /// where they differ.
+    FindFork {
+        peer: libp2p::PeerId,
+        author: PublicKey,
+        events: Vec<WireEvent>,
+    },
+    /// Read the log's new events, to publish.
+    Tail,
+    /// Follow these feeds from now on.
+    Follow(Follow),
+}
+
+/// What the writer thread reports back to the swarm.
+#[derive(Debug)]
+pub(crate) enum Done {
+    Ingested {
+        source: Source,
+        outcomes: Vec<Outcome>,
+        /// The author and seq of the source's last event now held.
+        last: Option<(PublicKey, u64)>,
+        /// The seq of the source's first event that does not fit our feed (a fork at or before it).
+        split_at: Option<u64>,
+        /// Fork proofs recorded from these events, to gossip.
+        proofs: Vec<Vec<u8>>,
+    },
+    Forks {
+        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId)>,
+        new: Vec<Vec<u8>>,
+        invalid: usize,
+    },
+    /// The result of a [`Job::FindFork`] that recorded no new proof: `earlier` when the first
+    /// differing seq is the first one compared (the fork may be earlier: compare earlier events);
+    /// `forked` when the feeds differ (a proof is held); `invalid` when the peer's events were bad.
+    ForkSearch {
+        peer: libp2p::PeerId,
+        author: PublicKey,
+        earlier: Option<u64>,
+        invalid: bool,
+        forked: bool,
+    },
+    Tail(Vec<WireEvent>),
+}
+
+/// Starts the writer thread.
+pub(crate) fn start_writer(
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    follow: Follow,
+    jobs: std_mpsc::Receiver<Job>,
+    done: mpsc::UnboundedSender<Done>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("mindlog-replicator".into()).spawn(move || {
+        let mut writer = Writer { store, shared, follow, cursor: None, ours: HashSet::new() };
+        while let Ok(job) = jobs.recv() {
+            // Everything waiting goes into one pass: many small gossip messages share one commit.
+            let mut batch = vec![job];
+            while let Ok(more) = jobs.try_recv() {
+                batch.push(more);
+            }
+            for report in writer.run(batch) {
+                if done.send(report).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+struct Writer {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    follow: Follow,
+    /// The next offset of the log to publish (`None` until first read: the log as it was when
+    /// the replicator started is history, which peers pull).
+    cursor: Option<u64>,
+    /// Offsets this replicator stored, which gossip has already forwarded or peers pull.
+    ours: HashSet<u64>,
+}
+
+impl Writer {
+    fn run(&mut self, batch: Vec<Job>) -> Vec<Done> {
+        let mut out = Vec::new();
+        let mut ingests = Vec::new();
+        let mut tail = false;
+        for job in batch {
+            match job {
+                Job::Ingest { source, events } => ingests.push((source, events)),
+                Job::Forks { source, proofs } => out.push(self.forks(source, proofs)),
+                Job::FindFork { peer, author, events } => out.push(self.find_fork(peer, author, events)),
+                Job::Tail => tail = true,
+                Job::Follow(follow) => self.follow = follow,
+            }
+        }
+        if !ingests.is_empty() {
+            out.extend(self.ingest(ingests));
+        }
+        if tail || !out.is_empty() {
+            match self.tail() {
+                Ok(events) if !events.is_empty() => out.push(Done::Tail(events)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the new events to publish"),
+            }
+        }
+        out
+    }
+
+    /// Verifies every event of every source (in parallel), then stores those that continue
+    /// their feeds, in as few transactions as the events allow.
+    fn ingest(&mut self, sources: Vec<(Source, Vec<WireEvent>)>) -> Vec<Done> {
+        // Flatten: (source index, event).
+        let mut owners = Vec::new();
+        let mut signed = Vec::new();
+        for (i, (_, events)) in sources.iter().enumerate() {
+            for event in events {
+                owners.push(i);
+                signed.push(event.clone().into_signed());
+            }
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; signed.len()];
+        let verified = verify_batch(signed);
+        let ledger = match self.store.ledger() {
+            Ok(ledger) => ledger,
+            Err(e) => {
+                return sources
+                    .into_iter()
+                    .map(|(source, events)| Done::Ingested {
+                        source,
+                        outcomes: vec![Outcome::Failed(e.clone()); events.len()],
+                        last: None,
+                        split_at: None,
+                        proofs: Vec::new(),
+                    })
+                    .collect();
+            }
+        };
+        // The events worth a try, in order; the rest have their outcome already.
+        let mut candidates: Vec<(usize, VerifiedEvent)> = Vec::new();
+        // Heads as they will be once the candidates before are stored.
+        let mut heads: HashMap<PublicKey, (u64, Option<Hash>)> = HashMap::new();
+        for (i, result) in verified.into_iter().enumerate() {
+            match result {
+                Err(e) => outcomes[i] = Some(Outcome::Invalid(describe(&e))),
+                Ok(event) if !self.follow.follows(&event.author()) => outcomes[i] = Some(Outcome::Unwanted),
+                Ok(event) => {
+                    let author = event.author();
+                    let head = *heads
+                        .entry(author)
+                        .or_insert_with(|| ledger.head(&author).map_or((0, None), |h| (h.seq, Some(h.hash))));
+                    let env = event.envelope();
+                    if env.seq > head.0 + 1 {
+                        outcomes[i] = Some(Outcome::Early { next: head.0 + 1 });
+                    } else if env.seq == head.0 + 1 && env.prev != head.1 {
+                        outcomes[i] = Some(Outcome::BrokenLink);
+                    } else {
+                        if env.seq == head.0 + 1 {
+                            heads.insert(author, (env.seq, Some(event.hash())));
+                        }
+                        candidates.push((i, event));
+                    }
+                }
+            }
+        }
+        // Store the candidates; an event the ledger refuses gets its outcome, and the rest go on.
+        let mut forked: Vec<VerifiedEvent> = Vec::new();
+        let mut rest: &[(usize, VerifiedEvent)] = &candidates;
+        while !rest.is_empty() {
+            let events: Vec<VerifiedEvent> = rest.iter().map(|(_, e)| e.clone()).collect();
+            match ledger.ingest_prefix(&events) {
+                Ok((stored, stopped)) => {
+                    for ((i, _), ingested) in rest.iter().zip(&stored) {
+                        outcomes[*i] = Some(match ingested {
+                            Ingested::Stored(offset) => {
+                                self.ours.insert(*offset);
+                                Outcome::Stored
+                            }
+                            Ingested::AlreadyHeld(_) => Outcome::Held,
+                        });
+                    }
+                    let Some((at, error)) = stopped else { break };
+                    outcomes[rest[at].0] = Some(match error {
+                        IngestError::Feed { problem: FeedProblem::Fork { .. }, .. } => {
+                            forked.push(rest[at].1.clone());
+                            Outcome::Fork
+                        }
+                        IngestError::Feed { problem: FeedProblem::BrokenLink { .. }, .. } => Outcome::BrokenLink,
+                        IngestError::Feed { problem: FeedProblem::Gap { expected }, .. } => {
+                            Outcome::Early { next: expected }
+                        }
+                        other => Outcome::Invalid(other.to_string()),
+                    });
+                    rest = &rest[at + 1..];
+                }
+                Err(e) => {
+                    for (i, _) in rest {
+                        outcomes[*i] = Some(Outcome::Failed(e.to_string()));
+                    }
+                    break;
+                }
+            }
+        }
+        // An event that has the seq of one of ours and another hash: the proof is at hand.
+        let mut proofs = Vec::new();
+        for event in &forked {
+            if let Some(ours) = read::event_at(&ledger, &event.author(), event.seq())
+                && let Some(Ok(proof)) = self.record(&ledger, (ours.bytes, ours.signature), event)
+            {
+                tracing::warn!(author = %event.author(), seq = event.seq(), "fork found");
+                proofs.push(proof);
+            }
+        }
+        drop(ledger);
+        let stored = outcomes.iter().filter(|o| matches!(o, Some(Outcome::Stored))).count() as u64;
+        self.shared.counters.received.fetch_add(stored, std::sync::atomic::Ordering::Relaxed);
+        // Back to the sources.
+        let mut per_source: Vec<Vec<Outcome>> = sources.iter().map(|(_, e)| Vec::with_capacity(e.len())).collect();
+        for (owner, outcome) in owners.into_iter().zip(outcomes) {
+            per_source[owner].push(outcome.unwrap_or(Outcome::Failed("not tried".into())));
+        }
+        let mut proofs = Some(proofs);
+        sources
+            .into_iter()
+            .zip(per_source)
+            .map(|((source, events), outcomes)| {
+                // The last event of the page that is now held: where the next page starts.
+                let last = events
+                    .iter()
+                    .zip(&outcomes)
+                    .rev()
+                    .find(|(_, o)| matches!(o, Outcome::Stored | Outcome::Held))
+                    .and_then(|(e, _)| {
+                        mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok().map(|env| (env.author, env.seq))
+                    });
+                let split_at = events
+                    .iter()
+                    .zip(&outcomes)
+                    .find(|(_, o)| matches!(o, Outcome::BrokenLink | Outcome::Fork))
+                    .and_then(|(e, _)| mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok().map(|env| env.seq));
+                Done::Ingested { source, outcomes, last, split_at, proofs: proofs.take().unwrap_or_default() }
+            })
+            .collect()
+    }
+
+    fn forks(&mut self, source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId)>, proofs: Vec<Vec<u8>>) -> Done {
+        let mut new = Vec::new();
+        let mut invalid = 0;
+        let ledger = self.store.ledger();
+        for bytes in proofs {
+            match ForkProof::decode(&bytes) {
+                Ok(proof) => match ledger.as_ref().map(|l| l.record_fork(&proof)) {
+                    Ok(Ok(true)) => {
+                        tracing::warn!(author = %proof.author(), seq = proof.seq(), "fork proof received");
+                        new.push(bytes);
+                    }
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "recording a fork proof"),
+                    Err(e) => tracing::warn!(error = %e, "recording a fork proof"),
+                },
+                Err(_) => invalid += 1,
+            }
+        }
+        Done::Forks { source, new, invalid }
+    }
+
+    /// Compares a peer's events (consecutive seqs of `author`) with ours; records a proof at the
+    /// first seq where they differ.
+    fn find_fork(&mut self, peer: libp2p::PeerId, author: PublicKey, events: Vec<WireEvent>) -> Done {
+        let no = |invalid, forked| Done::ForkSearch { peer, author, earlier: None, invalid, forked };
+        let theirs: Vec<SignedEvent> = events.into_iter().map(WireEvent::into_signed).collect();
+        let mut verified = Vec::with_capacity(theirs.len());
+        for result in verify_batch(theirs) {
+            match result {
+                Ok(event) if event.author() == author => verified.push(event),
+                _ => return no(true, false),
+            }
+        }
+        let Ok(ledger) = self.store.ledger() else { return no(false, true) };
+        for (index, event) in verified.iter().enumerate() {
+            let seq = event.seq();
+            let Some(ours) = read::event_at(&ledger, &author, seq) else { continue };
+            if ours.hash == event.hash() {
+                continue;
+            }
+            if index == 0 && seq > 1 {
+                return Done::ForkSearch { peer, author, earlier: Some(seq), invalid: false, forked: true };
+            }
+            return match self.record(&ledger, (ours.bytes, ours.signature), event) {
+                Some(Ok(proof)) => {
+                    tracing::warn!(%peer, author = %author, seq, "fork found");
+                    Done::Forks { source: None, new: vec![proof], invalid: 0 }
+                }
+                Some(Err(())) => no(true, false),
+                None => no(false, true),
+            };
+        }
+        no(false, false)
+    }
+
+    /// Records the proof that `ours` and `theirs` fork their feed: `Some(Ok(bytes))` when new,
+    /// `None` when held already (or the store failed), `Some(Err)` when they are no fork.
+    fn record(
+        &self,
+        ledger: &Ledger,
+        ours: (Vec<u8>, mindlog_ledger::Signature),
+        theirs: &VerifiedEvent,
+    ) -> Option<Result<Vec<u8>, ()>> {
+        let proof = match ForkProof::new(ours, (theirs.bytes().to_vec(), theirs.signature())) {
+            Ok(proof) => proof,
+            Err(_) => return Some(Err(())),
+        };
+        match ledger.record_fork(&proof) {
+            Ok(true) => {
+                self.shared.counters.forks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(Ok(proof.encode()))
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "recording a fork proof");
+                None
+            }
+        }
+    }
+
+    /// The log's events from the cursor on that this replicator did not store itself, to publish;
+    /// at most a page (a bulk write beyond it reaches peers through sync).
+    fn tail(&mut self) -> Result<Vec<WireEvent>, String> {
+        let ledger = self.store.ledger()?;
+        let end = ledger.log_len().map_err(|e| e.to_string())?;
+        let from = *self.cursor.get_or_insert(end);
+        self.cursor = Some(end);
+        if end <= from {
+            return Ok(Vec::new());
+        }
+        let start = if end - from > PAGE_EVENTS as u64 {
+            tracing::debug!(skipped = end - from - PAGE_EVENTS as u64, "left to sync: too many new events to gossip");
+            end - PAGE_EVENTS as u64
+        } else {
+            from
+        };
+        let snapshot = ledger.snapshot().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for event in snapshot.events(start..end).map_err(|e| e.to_string())? {
+            let event = event.map_err(|e| e.to_string())?;
+            if self.ours.remove(&event.offset) {
+                continue;
+            }
+            if !self.follow.follows(&author_of(&event.bytes)) {
+                continue;
+            }
+            out.push(WireEvent::from_stored(event));
+        }
+        self.ours.retain(|&offset| offset >= end);
+        Ok(out)
+    }
+}
+
+fn author_of(bytes: &[u8]) -> PublicKey {
+    mindlog_ledger::EnvelopeRef::decode(bytes).map_or(PublicKey([0; 32]), |e| e.author)
+}
+
+fn describe(error: &EventError) -> String {
+    error.to_string()
+}
+
+/// Reads for peers' requests, on a blocking thread.
+pub(crate) mod read {
+    use super::*;
+
+    /// Heads of the feeds `wanted` admits that this node follows, and the digest of its fork proofs.
+    pub(crate) fn heads(ledger: &Ledger, wanted: &Follow, ours: &Follow) -> Result<(Vec<WireHead>, [u8; 32]), String> {
+        let snapshot = ledger.snapshot().map_err(|e| e.to_string())?;
+        let heads = snapshot
+            .heads()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|h| wanted.follows(&h.author) && ours.follows(&h.author))
+            .map(|h| WireHead { author: h.author, seq: h.seq, hash: h.hash })
+            .collect();
+        Ok((heads, forks_digest(&snapshot)?))
+    }
+
+    /// The digest of the fork proofs held: equal digests, equal sets.
+    pub(crate) fn forks_digest(snapshot: &mindlog_ledger::Snapshot) -> Result<[u8; 32], String> {
+        let mut hasher = blake3::Hasher::new();
+        for proof in snapshot.forks().map_err(|e| e.to_string())? {
+            let [a, b] = proof.hashes();
+            hasher.update(&a.0);
+            hasher.update(&b.0);
+        }
+        Ok(*hasher.finalize().as_bytes())
+    }
+
+    /// Every fork proof held.
+    pub(crate) fn forks(ledger: &Ledger) -> Result<Vec<Vec<u8>>, String> {
+        let snapshot = ledger.snapshot().map_err(|e| e.to_string())?;
+        Ok(snapshot.forks().map_err(|e| e.to_string())?.iter().map(ForkProof::encode).collect())
+    }
+
+    /// A page of `author`'s feed from `from` to `to`.
+    pub(crate) fn page(ledger: &Ledger, author: &PublicKey, from: u64, to: u64) -> Result<Vec<WireEvent>, String> {
+        let snapshot = ledger.snapshot().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        if from > to || from == 0 {
+            return Ok(out);
+        }
+        for entry in snapshot.feed(author, from..=to).map_err(|e| e.to_string())? {
+            let (_, offset) = entry.map_err(|e| e.to_string())?;
+            let Some(event) = snapshot.event(offset).map_err(|e| e.to_string())? else { break };
+            let event = WireEvent::from_stored(event);
+            bytes += event.size();
+            out.push(event);
+            if out.len() >= PAGE_EVENTS || bytes >= PAGE_BYTES {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Our event of `author` at `seq`.
+    pub(crate) fn event_at(ledger: &Ledger, author: &PublicKey, seq: u64) -> Option<mindlog_ledger::StoredEvent> {
+        let snapshot = ledger.snapshot().ok()?;
+        let (_, offset) = snapshot.feed(author, seq..=seq).ok()?.next()?.ok()?;
+        snapshot.event(offset).ok().flatten()
+    }
+
+    /// The hash of our event of `author` at `seq`.
+    pub(crate) fn hash_at(ledger: &Ledger, author: &PublicKey, seq: u64) -> Option<Hash> {
+        event_at(ledger, author, seq).map(|e| e.hash)
+    }
+
+    /// Our heads of `authors`.
+    pub(crate) fn local_heads(ledger: &Ledger, authors: &[PublicKey]) -> HashMap<PublicKey, (u64, Hash)> {
+        authors.iter().filter_map(|a| ledger.head(a).map(|h| (*a, (h.seq, h.hash)))).collect()
+    }
+}

@@ -1,0 +1,849 @@
+//! The replicator's event loop: one task owns the libp2p swarm and every peer's state; the
+//! store's work runs on the writer thread ([`crate::store`]) and on blocking threads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identify, mdns, noise, tcp, yamux};
+use mindlog_ledger::{Hash, PublicKey};
+use tokio::sync::mpsc;
+
+use crate::peers::{Peer, PeerInfo, penalty};
+use crate::store::{self, Done, Job, Outcome, Source, read};
+use crate::wire::{self, Gossip, MAX_GOSSIP, Request, Response, WireHead};
+use crate::{Command, Config, Follow, Handle, Limits, Shared, StartError, Store};
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    identify: identify::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<wire::Codec>,
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// A request of ours in flight.
+#[derive(Debug)]
+enum Pending {
+    Heads,
+    Page { author: PublicKey, to: u64 },
+    Probe { author: PublicKey },
+    Forks,
+}
+
+/// A peer's head beside ours: our head of its feed, and our hash at its seq (when ours is longer
+/// and its head is new).
+type Compared = (WireHead, Option<(u64, Hash)>, Option<Hash>);
+
+/// A blocking read done for the loop.
+enum Read {
+    /// An answer to a peer's request.
+    Answer { peer: PeerId, channel: ResponseChannel<Response>, response: Response, heads: bool },
+    /// Our side of a peer's heads: our head of each, and our hash at the peer's seq when ours is longer.
+    Compared { peer: PeerId, rows: Vec<Compared>, forks_differ: bool },
+    /// Our heads of some authors, to answer [`Command::Peers`].
+    Local(HashMap<PublicKey, (u64, Hash)>, tokio::sync::oneshot::Sender<Vec<PeerInfo>>),
+}
+
+fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
+    // An event's message id is its hash: the same event from any peer is one message. The
+    // envelope bytes are the first field of `Gossip::Event` (variant 0, then a varint length).
+    let data = &message.data;
+    if data.first() == Some(&0) {
+        let (mut len, mut shift, mut at) = (0usize, 0u32, 1usize);
+        while let Some(&b) = data.get(at) {
+            at += 1;
+            if shift > 28 {
+                break;
+            }
+            len |= usize::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                if let Some(bytes) = data.get(at..at + len) {
+                    return gossipsub::MessageId::from(mindlog_ledger::hash_envelope_bytes(bytes).0.to_vec());
+                }
+                break;
+            }
+        }
+    }
+    gossipsub::MessageId::from(blake3::hash(data).as_bytes().to_vec())
+}
+
+fn build_swarm(config: &Config) -> Result<Swarm<Behaviour>, StartError> {
+    let fail = |e: &dyn std::fmt::Display| StartError(format!("starting the replicator: {e}"));
+    let mdns_on = config.mdns;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(config.key.0.clone())
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|e| fail(&e))?
+        .with_behaviour(|key| {
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .message_id_fn(message_id)
+                .max_transmit_size(MAX_GOSSIP)
+                .heartbeat_interval(Duration::from_millis(500))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let mut gossipsub =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+            // gossipsub's own score counts invalid messages (what we Reject); the rest of its
+            // score is off: nodes on one host (one IP) are normal here, and a quiet feed is no fault.
+            let topic = gossipsub::IdentTopic::new(wire::TOPIC).hash();
+            let mut params = gossipsub::PeerScoreParams {
+                ip_colocation_factor_weight: 0.0,
+                app_specific_weight: 0.0,
+                ..Default::default()
+            };
+            params.topics.insert(
+                topic,
+                gossipsub::TopicScoreParams {
+                    topic_weight: 1.0,
+                    time_in_mesh_weight: 0.0,
+                    first_message_deliveries_weight: 0.0,
+                    mesh_message_deliveries_weight: 0.0,
+                    mesh_failure_penalty_weight: 0.0,
+                    invalid_message_deliveries_weight: -10.0,
+                    invalid_message_deliveries_decay: 0.5,
+                    ..Default::default()
+                },
+            );
+            gossipsub.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
+            let identify = identify::Behaviour::new(
+                identify::Config::new(wire::PROTOCOL_VERSION.into(), key.public())
+                    .with_agent_version(format!("mindlog/{}", env!("CARGO_PKG_VERSION"))),
+            );
+            let sync = request_response::Behaviour::with_codec(
+                wire::Codec,
+                [(wire::SYNC_PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            );
+            let mdns = if mdns_on {
+                Some(mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())?)
+            } else {
+                None
+            };
+            Ok(Behaviour { identify, gossipsub, sync, blocked: Default::default(), mdns: Toggle::from(mdns) })
+        })
+        .map_err(|e| fail(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    Ok(swarm)
+}
+
+pub(crate) fn start(store: Arc<dyn Store>, config: Config) -> Result<Handle, StartError> {
+    let mut swarm = build_swarm(&config)?;
+    let topic = gossipsub::IdentTopic::new(wire::TOPIC);
+    swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| StartError(e.to_string()))?;
+    for address in &config.listen {
+        swarm.listen_on(address.clone()).map_err(|e| StartError(format!("listening on {address}: {e}")))?;
+    }
+    let shared = Arc::new(Shared::default());
+    let (jobs_tx, jobs_rx) = std_mpsc::channel();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    store::start_writer(Arc::clone(&store), Arc::clone(&shared), config.follow.clone(), jobs_rx, done_tx)
+        .map_err(|e| StartError(format!("starting the replicator's writer: {e}")))?;
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (reads_tx, reads_rx) = mpsc::unbounded_channel();
+    let peer_id = *swarm.local_peer_id();
+    let configured = config.peers.iter().map(|a| (a.clone(), peer_of(a))).collect();
+    let node = Node {
+        swarm,
+        store,
+        shared: Arc::clone(&shared),
+        limits: config.limits.clone(),
+        follow: config.follow.clone(),
+        topic,
+        jobs: jobs_tx,
+        reads: reads_tx,
+        peers: HashMap::new(),
+        fetches: HashMap::new(),
+        requests: HashMap::new(),
+        local: HashMap::new(),
+        configured,
+        pending_events: 0,
+    };
+    tokio::spawn(node.run(commands_rx, done_rx, reads_rx));
+    Ok(Handle { peer_id, shared, commands: commands_tx })
+}
+
+fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    address.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+struct Node {
+    swarm: Swarm<Behaviour>,
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    limits: Limits,
+    follow: Follow,
+    topic: gossipsub::IdentTopic,
+    jobs: std_mpsc::Sender<Job>,
+    reads: mpsc::UnboundedSender<Read>,
+    peers: HashMap<PeerId, Peer>,
+    /// Feeds being fetched: from which peer, up to which seq (one peer per feed).
+    fetches: HashMap<PublicKey, (PeerId, u64)>,
+    requests: HashMap<OutboundRequestId, (PeerId, Pending)>,
+    /// Our heads, as far as the loop has learnt them (the store is the truth; this plans fetches).
+    local: HashMap<PublicKey, (u64, Hash)>,
+    /// Peers to keep connected to.
+    configured: Vec<(Multiaddr, Option<PeerId>)>,
+    /// Gossip events sent to the writer and not yet done.
+    pending_events: usize,
+}
+
+impl Node {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut done: mpsc::UnboundedReceiver<Done>,
+        mut reads: mpsc::UnboundedReceiver<Read>,
+    ) {
+        let mut commits = self.store.commits();
+        let mut sync = tokio::time::interval(self.limits.sync_interval);
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut redial = tokio::time::interval(self.limits.redial_interval);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first read of the tail sets where publishing starts.
+        let _ = self.jobs.send(Job::Tail);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm(event),
+                command = commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                Some(report) = done.recv() => self.on_done(report),
+                Some(read) = reads.recv() => self.on_read(read),
+                changed = commits.changed() => {
+                    if changed.is_err() {
+                        // The host's store went away for good.
+                        commits = self.store.commits();
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    let _ = self.jobs.send(Job::Tail);
+                }
+                _ = sync.tick() => self.exchange_heads(),
+                _ = redial.tick() => self.redial(),
+            }
+        }
+        tracing::info!("replicator stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Peers(reply) => {
+                let authors: Vec<PublicKey> = self.peers.values().flat_map(|p| p.heads.keys().copied()).collect();
+                let store = Arc::clone(&self.store);
+                let reads = self.reads.clone();
+                tokio::task::spawn_blocking(move || {
+                    let local = store.ledger().map(|l| read::local_heads(&l, &authors)).unwrap_or_default();
+                    let _ = reads.send(Read::Local(local, reply));
+                });
+            }
+            Command::Follow(follow) => {
+                self.follow = follow.clone();
+                let _ = self.jobs.send(Job::Follow(follow));
+                // Ask again from scratch: feeds newly followed have heads nobody told us yet.
+                for peer in self.peers.values_mut() {
+                    peer.told.clear();
+                }
+                let ids: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.connected).map(|(id, _)| *id).collect();
+                for id in ids {
+                    self.ask_heads(id);
+                }
+            }
+            Command::Dial(address) => {
+                if let Err(e) = self.swarm.dial(address.clone()) {
+                    tracing::warn!(%address, error = %e, "dialling");
+                }
+            }
+            Command::Block(peer, blocked) => {
+                if blocked {
+                    self.swarm.behaviour_mut().blocked.block_peer(peer);
+                } else {
+                    self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.blocked_until = None;
+                    }
+                }
+            }
+            Command::PublishRaw(bytes) => {
+                let _ = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes);
+            }
+        }
+    }
+
+    fn peer(&mut self, id: PeerId) -> &mut Peer {
+        let burst = self.limits.gossip_burst;
+        self.peers.entry(id).or_insert_with(|| Peer::new(burst))
+    }
+
+    /// Lowers a peer's score; below the threshold it is disconnected and blocked for a while.
+    fn penalise(&mut self, id: PeerId, by: f64, reason: &'static str) {
+        self.shared.counters.reject(reason);
+        let threshold = self.limits.disconnect_score;
+        let block_for = self.limits.block_for;
+        let peer = self.peer(id);
+        let score = peer.penalise(by);
+        tracing::debug!(peer = %id, reason, score, "peer penalised");
+        if score < threshold && peer.blocked_until.is_none() {
+            peer.blocked_until = Some(SystemTime::now() + block_for);
+            tracing::warn!(peer = %id, score, reason, blocked_s = block_for.as_secs(), "peer blocked");
+            self.shared.counters.disconnected.fetch_add(1, Ordering::Relaxed);
+            self.swarm.behaviour_mut().blocked.block_peer(id);
+        }
+    }
+
+    fn redial(&mut self) {
+        // Blocks that ran out.
+        let now = SystemTime::now();
+        let expired: Vec<PeerId> =
+            self.peers.iter().filter(|(_, p)| p.blocked_until.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
+        for id in expired {
+            self.swarm.behaviour_mut().blocked.unblock_peer(id);
+            self.peer(id).blocked_until = None;
+        }
+        for (address, id) in self.configured.clone() {
+            let connected = id.is_some_and(|id| self.swarm.is_connected(&id));
+            let blocked = id.is_some_and(|id| self.peers.get(&id).is_some_and(|p| p.blocked_until.is_some()));
+            if !connected && !blocked {
+                let _ = self.swarm.dial(address);
+            }
+        }
+    }
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.with_p2p(*self.swarm.local_peer_id()).unwrap_or_else(|a| a);
+                tracing::info!(address = %full, "replicator listening");
+                self.shared.listening.lock().unwrap_or_else(|e| e.into_inner()).push(full);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+                let peer = self.peer(peer_id);
+                peer.address = Some(endpoint.get_remote_address().clone());
+                peer.seen();
+                if !peer.connected {
+                    peer.connected = true;
+                    self.shared.connected.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(peer = %peer_id, address = %endpoint.get_remote_address(), "peer connected");
+                }
+                if num_established.get() == 1 {
+                    self.ask_heads(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                if let Some(peer) = self.peers.get_mut(&peer_id)
+                    && peer.connected
+                {
+                    peer.disconnected();
+                    self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+                    tracing::info!(peer = %peer_id, "peer disconnected");
+                }
+                let lost: Vec<PublicKey> =
+                    self.fetches.iter().filter(|(_, (p, _))| *p == peer_id).map(|(a, _)| *a).collect();
+                for author in lost {
+                    self.fetches.remove(&author);
+                    self.schedule(author);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }))
+                if info.protocol_version != wire::PROTOCOL_VERSION =>
+            {
+                tracing::info!(peer = %peer_id, version = %info.protocol_version, "not a mindlog node of this version");
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, address) in found {
+                    if !self.swarm.is_connected(&peer) {
+                        tracing::info!(%peer, %address, "found by mDNS");
+                        let _ = self.swarm.dial(address);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            _ => {}
+        }
+    }
+
+    fn report(&mut self, message: &gossipsub::MessageId, peer: &PeerId, acceptance: gossipsub::MessageAcceptance) {
+        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(message, peer, acceptance);
+    }
+
+    fn on_gossip(&mut self, peer: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let (rate, burst) = (self.limits.gossip_rate, self.limits.gossip_burst);
+        let p = self.peer(peer);
+        p.seen();
+        if !p.take_token(rate, burst) {
+            self.report(&id, &peer, gossipsub::MessageAcceptance::Ignore);
+            self.penalise(peer, penalty::FLOOD, "flood");
+            return;
+        }
+        match wire::decode::<Gossip>(&message.data) {
+            None => {
+                self.report(&id, &peer, gossipsub::MessageAcceptance::Reject);
+                self.penalise(peer, penalty::INVALID, "malformed");
+            }
+            Some(Gossip::Event(event)) => {
+                if self.pending_events >= self.limits.max_pending {
+                    self.report(&id, &peer, gossipsub::MessageAcceptance::Ignore);
+                    self.shared.counters.reject("overloaded");
+                    return;
+                }
+                self.pending_events += 1;
+                let _ =
+                    self.jobs.send(Job::Ingest { source: Source::Gossip { message: id, peer }, events: vec![event] });
+            }
+            Some(Gossip::Fork(proof)) => {
+                let _ = self.jobs.send(Job::Forks { source: Some((id, peer)), proofs: vec![proof] });
+            }
+        }
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => self.on_request(peer, request, channel),
+                request_response::Message::Response { request_id, response } => {
+                    self.peer(peer).seen();
+                    if let Some((peer, pending)) = self.requests.remove(&request_id) {
+                        self.on_response(peer, pending, response);
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                tracing::debug!(%peer, error = %error, "sync request failed");
+                if let Some((peer, pending)) = self.requests.remove(&request_id) {
+                    self.request_ended(peer, &pending);
+                }
+                if matches!(error, request_response::OutboundFailure::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData)
+                {
+                    self.penalise(peer, penalty::OVER_LIMIT, "malformed_response");
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, error = %error, "answering a sync request failed");
+                if matches!(error, request_response::InboundFailure::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData)
+                {
+                    self.penalise(peer, penalty::OVER_LIMIT, "malformed_request");
+                }
+            }
+            request_response::Event::ResponseSent { peer, .. } => {
+                let p = self.peer(peer);
+                p.serving = p.serving.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Bookkeeping when a request of ours ends without a usable answer.
+    fn request_ended(&mut self, peer: PeerId, pending: &Pending) {
+        match pending {
+            Pending::Heads => self.peer(peer).asking = false,
+            Pending::Page { author, .. } => self.fetch_ended(*author, peer),
+            Pending::Probe { .. } | Pending::Forks => {}
+        }
+    }
+
+    fn fetch_ended(&mut self, author: PublicKey, peer: PeerId) {
+        if self.fetches.get(&author).is_some_and(|(p, _)| *p == peer) {
+            self.fetches.remove(&author);
+        }
+        let p = self.peer(peer);
+        p.fetching = p.fetching.saturating_sub(1);
+    }
+
+    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        let limit = self.limits.inbound_requests;
+        let p = self.peer(peer);
+        p.seen();
+        if p.serving >= limit {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, Response::Refused("too many requests at once".into()));
+            self.penalise(peer, penalty::OVER_LIMIT, "too_many_requests");
+            return;
+        }
+        p.serving += 1;
+        let store = Arc::clone(&self.store);
+        let reads = self.reads.clone();
+        let ours = self.follow.clone();
+        tokio::task::spawn_blocking(move || {
+            let ledger = store.ledger();
+            let (response, heads) = match (ledger, request) {
+                (Err(e), _) => (Response::Refused(e), false),
+                (Ok(ledger), Request::Heads { all, authors }) => {
+                    let wanted = Follow { all, authors: authors.into_iter().collect() };
+                    match read::heads(&ledger, &wanted, &ours) {
+                        Ok((heads, forks)) => (Response::Heads { heads, forks }, true),
+                        Err(e) => (Response::Refused(e), false),
+                    }
+                }
+                (Ok(ledger), Request::Events { author, from, to }) => {
+                    if !ours.follows(&author) {
+                        (Response::Events(Vec::new()), false)
+                    } else {
+                        match read::page(&ledger, &author, from, to) {
+                            Ok(events) => (Response::Events(events), false),
+                            Err(e) => (Response::Refused(e), false),
+                        }
+                    }
+                }
+                (Ok(ledger), Request::Forks) => match read::forks(&ledger) {
+                    Ok(proofs) => (Response::Forks(proofs), false),
+                    Err(e) => (Response::Refused(e), false),
+                },
+            };
+            let _ = reads.send(Read::Answer { peer, channel, response, heads });
+        });
+    }
+
+    fn on_read(&mut self, read: Read) {
+        match read {
+            Read::Answer { peer, channel, mut response, heads } => {
+                if heads && let Response::Heads { heads: list, .. } = &mut response {
+                    // Leave out what this peer was told already on this connection.
+                    let p = self.peer(peer);
+                    list.retain(|h| p.told.get(&h.author) != Some(&(h.seq, h.hash)));
+                    for h in list.iter() {
+                        p.told.insert(h.author, (h.seq, h.hash));
+                    }
+                }
+                if let Response::Events(events) = &response {
+                    self.shared.counters.sent.fetch_add(events.len() as u64, Ordering::Relaxed);
+                }
+                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
+                    let p = self.peer(peer);
+                    p.serving = p.serving.saturating_sub(1);
+                }
+            }
+            Read::Compared { peer, rows, forks_differ } => {
+                for (head, local, ours_at) in rows {
+                    if let Some(local) = local {
+                        self.local.insert(head.author, local);
+                    }
+                    let local_seq = local.map_or(0, |l| l.0);
+                    let searched = self.peers.get(&peer).is_some_and(|p| p.diverged.contains(&head.author));
+                    if head.seq > local_seq {
+                        self.schedule(head.author);
+                    } else if searched {
+                        // A fork with this peer is known or being searched for.
+                    } else if (head.seq == local_seq && local.is_some_and(|l| l.1 != head.hash))
+                        || (head.seq < local_seq && ours_at.is_some_and(|h| h != head.hash))
+                    {
+                        // Its head is not in our feed: a fork at or before its seq.
+                        self.probe(peer, head.author, head.seq);
+                    }
+                }
+                if forks_differ {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Forks);
+                    self.requests.insert(id, (peer, Pending::Forks));
+                }
+            }
+            Read::Local(local, reply) => {
+                let mut out: Vec<PeerInfo> = Vec::new();
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                for id in ids {
+                    let gossip = self.swarm.behaviour().gossipsub.peer_score(&id);
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        out.push(p.info(&id, &local, gossip));
+                    }
+                }
+                out.sort_by(|a, b| b.connected.cmp(&a.connected).then(a.peer_id.cmp(&b.peer_id)));
+                let _ = reply.send(out);
+            }
+        }
+    }
+
+    fn exchange_heads(&mut self) {
+        let ids: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.connected && !p.asking).map(|(id, _)| *id).collect();
+        for id in ids {
+            self.ask_heads(id);
+        }
+    }
+
+    fn ask_heads(&mut self, peer: PeerId) {
+        let request = Request::Heads { all: self.follow.all, authors: self.follow.authors.iter().copied().collect() };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.requests.insert(id, (peer, Pending::Heads));
+        self.peer(peer).asking = true;
+    }
+
+    fn on_response(&mut self, peer: PeerId, pending: Pending, response: Response) {
+        match (pending, response) {
+            (Pending::Heads, Response::Heads { heads, forks }) => {
+                let follow = self.follow.clone();
+                let p = self.peer(peer);
+                p.asking = false;
+                let changed: std::collections::HashSet<PublicKey> =
+                    heads.iter().filter(|h| follow.follows(&h.author)).map(|h| h.author).collect();
+                for h in heads.iter().filter(|h| changed.contains(&h.author)) {
+                    p.heads.insert(h.author, (h.seq, h.hash));
+                }
+                // Every head the peer ever reported on this connection is compared again (a
+                // fetch may have been put off while another peer served that feed); only the
+                // changed ones are checked for forks.
+                let all: Vec<WireHead> = p
+                    .heads
+                    .iter()
+                    .map(|(author, (seq, hash))| WireHead { author: *author, seq: *seq, hash: *hash })
+                    .collect();
+                let store = Arc::clone(&self.store);
+                let reads = self.reads.clone();
+                tokio::task::spawn_blocking(move || {
+                    let Ok(ledger) = store.ledger() else { return };
+                    let rows = all
+                        .into_iter()
+                        .map(|h| {
+                            let local = ledger.head(&h.author).map(|l| (l.seq, l.hash));
+                            let ours_at = match local {
+                                Some((seq, _)) if changed.contains(&h.author) && seq > h.seq && h.seq > 0 => {
+                                    read::hash_at(&ledger, &h.author, h.seq)
+                                }
+                                _ => None,
+                            };
+                            (h, local, ours_at)
+                        })
+                        .collect();
+                    let forks_differ = ledger
+                        .snapshot()
+                        .ok()
+                        .and_then(|s| read::forks_digest(&s).ok())
+                        .is_some_and(|ours| ours != forks);
+                    let _ = reads.send(Read::Compared { peer, rows, forks_differ });
+                });
+            }
+            (Pending::Page { author, to }, Response::Events(events)) => {
+                if events.is_empty() {
+                    self.fetch_ended(author, peer);
+                    return;
+                }
+                let _ = self.jobs.send(Job::Ingest { source: Source::Page { peer, author, to }, events });
+            }
+            (Pending::Probe { author }, Response::Events(events)) => {
+                if !events.is_empty() {
+                    let _ = self.jobs.send(Job::FindFork { peer, author, events });
+                }
+            }
+            (Pending::Forks, Response::Forks(proofs)) => {
+                let _ = self.jobs.send(Job::Forks { source: None, proofs });
+            }
+            (pending, Response::Refused(reason)) => {
+                tracing::debug!(%peer, %reason, "sync request refused");
+                self.request_ended(peer, &pending);
+            }
+            (pending, _) => {
+                // An answer of the wrong kind.
+                self.request_ended(peer, &pending);
+                self.penalise(peer, penalty::INVALID, "malformed_response");
+            }
+        }
+    }
+
+    /// Fetches `author`'s feed from a connected peer that holds more of it, if no fetch of it runs.
+    fn schedule(&mut self, author: PublicKey) {
+        if self.fetches.contains_key(&author) || !self.follow.follows(&author) {
+            return;
+        }
+        let ours = self.local.get(&author).map_or(0, |h| h.0);
+        let limit = self.limits.outbound_fetches;
+        let best = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.connected && p.fetching < limit && !p.diverged.contains(&author))
+            .filter_map(|(id, p)| p.heads.get(&author).map(|h| (*id, h.0)))
+            .filter(|(_, seq)| *seq > ours)
+            .max_by_key(|(id, seq)| (*seq, *id));
+        if let Some((peer, to)) = best {
+            self.fetch(peer, author, ours + 1, to);
+        }
+    }
+
+    fn fetch(&mut self, peer: PeerId, author: PublicKey, from: u64, to: u64) {
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to });
+        self.requests.insert(id, (peer, Pending::Page { author, to }));
+        self.fetches.insert(author, (peer, to));
+        self.peer(peer).fetching += 1;
+    }
+
+    /// Asks `peer` for its events of `author` up to `seq`, to find where its feed and ours part.
+    fn probe(&mut self, peer: PeerId, author: PublicKey, seq: u64) {
+        // Not fetched from this peer while the search runs, nor after a fork is found.
+        self.peer(peer).diverged.insert(author);
+        let from = seq.saturating_sub(63).max(1);
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to: seq });
+        self.requests.insert(id, (peer, Pending::Probe { author }));
+    }
+
+    fn on_done(&mut self, report: Done) {
+        match report {
+            Done::Ingested { source, outcomes, last, split_at, proofs } => {
+                for proof in proofs {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(self.topic.clone(), wire::encode(&Gossip::Fork(proof)));
+                }
+                self.on_ingested(source, outcomes, last, split_at)
+            }
+            Done::Forks { source, new, invalid } => {
+                if let Some((message, peer)) = &source {
+                    let acceptance = if invalid > 0 {
+                        gossipsub::MessageAcceptance::Reject
+                    } else {
+                        gossipsub::MessageAcceptance::Accept
+                    };
+                    self.report(message, peer, acceptance);
+                }
+                if invalid > 0
+                    && let Some((_, peer)) = source
+                {
+                    self.penalise(peer, penalty::INVALID, "bad_fork_proof");
+                }
+                let from_gossip = source.is_some();
+                for proof in new {
+                    if let Ok(p) = mindlog_ledger::ForkProof::decode(&proof) {
+                        // Never fetch that feed from a peer on the other branch again.
+                        let author = p.author();
+                        for peer in self.peers.values_mut() {
+                            if peer.heads.get(&author).is_some_and(|h| !p.hashes().contains(&h.1)) {
+                                peer.diverged.insert(author);
+                            }
+                        }
+                    }
+                    if !from_gossip {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .publish(self.topic.clone(), wire::encode(&Gossip::Fork(proof)));
+                    }
+                }
+            }
+            Done::ForkSearch { peer, author, earlier, invalid, forked } => {
+                if invalid {
+                    self.penalise(peer, penalty::INVALID, "bad_signature");
+                } else if let Some(seq) = earlier {
+                    self.probe(peer, author, seq - 1);
+                } else if !forked {
+                    // No fork after all (our view of the heads was behind): fetch from it again.
+                    self.peer(peer).diverged.remove(&author);
+                    self.schedule(author);
+                }
+            }
+            Done::Tail(events) => {
+                let n = events.len() as u64;
+                for event in events {
+                    if let Ok(env) = mindlog_ledger::EnvelopeRef::decode(&event.bytes) {
+                        let seq = env.seq;
+                        let entry = self.local.entry(env.author).or_insert((0, Hash([0; 32])));
+                        if seq > entry.0 {
+                            *entry = (seq, event.hash());
+                        }
+                    }
+                    match self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(self.topic.clone(), wire::encode(&Gossip::Event(event)))
+                    {
+                        Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+                        Err(e) => tracing::trace!(error = %e, "not gossiped (peers pull it)"),
+                    }
+                }
+                self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn on_ingested(
+        &mut self,
+        source: Source,
+        outcomes: Vec<Outcome>,
+        last: Option<(PublicKey, u64)>,
+        split_at: Option<u64>,
+    ) {
+        let stored = outcomes.iter().filter(|o| matches!(o, Outcome::Stored)).count() as u64;
+        match source {
+            Source::Gossip { message, peer } => {
+                self.pending_events = self.pending_events.saturating_sub(1);
+                self.peer(peer).received += stored;
+                let outcome = outcomes.into_iter().next().unwrap_or(Outcome::Failed("no outcome".into()));
+                use gossipsub::MessageAcceptance::{Accept, Ignore, Reject};
+                let (acceptance, penalty) = match &outcome {
+                    Outcome::Stored | Outcome::Held => (Accept, None),
+                    Outcome::Unwanted | Outcome::Failed(_) | Outcome::Fork => (Ignore, None),
+                    Outcome::Early { .. } => (Ignore, None),
+                    Outcome::BrokenLink => (Reject, Some((penalty::BROKEN_CHAIN, "broken_chain"))),
+                    Outcome::Invalid(_) => (Reject, Some((penalty::INVALID, "bad_signature"))),
+                };
+                self.report(&message, &peer, acceptance);
+                if let Some((by, reason)) = penalty {
+                    self.penalise(peer, by, reason);
+                }
+                if let Some((author, seq)) = last {
+                    self.note_local(author, seq);
+                }
+                // An event ahead of us, or one that does not fit our feed: ask that peer.
+                if let Outcome::Early { .. } | Outcome::BrokenLink | Outcome::Fork = outcome {
+                    self.ask_heads(peer);
+                }
+            }
+            Source::Page { peer, author, to } => {
+                self.peer(peer).received += stored;
+                let bad = outcomes.iter().find(|o| matches!(o, Outcome::Invalid(_)));
+                let reached = last.map(|(_, seq)| seq);
+                if let Some((a, seq)) = last {
+                    self.note_local(a, seq);
+                }
+                if bad.is_some() {
+                    self.fetch_ended(author, peer);
+                    self.penalise(peer, penalty::INVALID, "bad_signature");
+                    self.schedule(author);
+                } else if let Some(at) = split_at {
+                    self.fetch_ended(author, peer);
+                    self.probe(peer, author, at);
+                } else if let Some(seq) = reached
+                    && seq < to
+                    && stored > 0
+                {
+                    // The next page, from the same peer.
+                    let id = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&peer, Request::Events { author, from: seq + 1, to });
+                    self.requests.insert(id, (peer, Pending::Page { author, to }));
+                } else {
+                    self.fetch_ended(author, peer);
+                    self.schedule(author);
+                }
+            }
+        }
+    }
+
+    fn note_local(&mut self, author: PublicKey, seq: u64) {
+        let entry = self.local.entry(author).or_insert((0, Hash([0; 32])));
+        if seq > entry.0 {
+            entry.0 = seq;
+        }
+    }
+}

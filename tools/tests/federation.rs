@@ -1,0 +1,192 @@
+//! `mindlog node --p2p` end to end: node processes on 127.0.0.1 replicate each other's feeds
+//! and end with the same heads and the same view digests; a node that replicates only the
+//! followed feeds holds only those; `peers`, `forks`, `/v1/peers` and the metrics show it.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{json, ok, ok_trimmed};
+
+/// A replicating node on a home; killed when dropped.
+struct Node {
+    child: Child,
+    home: PathBuf,
+    p2p: String,
+    http: String,
+}
+
+impl Node {
+    fn start(home: &Path, peers: &[&Node]) -> Node {
+        let mut args = vec!["node".to_owned(), "--p2p".into(), "/ip4/127.0.0.1/tcp/0".into()];
+        for p in peers {
+            args.extend(["--peer".to_owned(), p.p2p.clone()]);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+            .args(&args)
+            .arg("--home")
+            .arg(home)
+            .env_remove("MINDLOG_HOME")
+            .env("MINDLOG_LOG", "warn")
+            .env("MINDLOG_SYNC_INTERVAL", "0.3")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut p2p, mut http) = (None, None);
+        while p2p.is_none() {
+            let line = lines.next().expect("the node says where it listens").unwrap();
+            if let Some(a) = line.strip_prefix("listening on http://") {
+                http = Some(a.to_owned());
+            }
+            if let Some(a) = line.strip_prefix("p2p listening on ") {
+                p2p = Some(a.to_owned());
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Node { child, home: home.to_owned(), p2p: p2p.unwrap(), http: http.unwrap() }
+    }
+
+    fn heads(&self) -> Vec<(String, u64, String)> {
+        let stats = json(&ok(&self.home, &["stats", "--json"]));
+        let mut heads: Vec<_> = stats["heads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["author"].as_str().unwrap().to_owned(),
+                    h["seq"].as_u64().unwrap(),
+                    h["hash"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        heads.sort();
+        heads
+    }
+
+    fn digests(&self) -> BTreeMap<String, String> {
+        let status = json(&ok(&self.home, &["projections", "status", "--json"]));
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v["view"].as_str().unwrap().to_owned(), v["digest"].as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    fn get(&self, path: &str) -> String {
+        let token = std::fs::read_to_string(self.home.join("node.token")).unwrap();
+        let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().proxy(None).build());
+        let mut response = agent
+            .get(&format!("http://{}{path}", self.http))
+            .header("Authorization", format!("Bearer {}", token.trim()))
+            .call()
+            .unwrap();
+        response.body_mut().read_to_string().unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !condition() {
+        assert!(Instant::now() < deadline, "not within 90 s: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["init"]);
+    dir
+}
+
+#[test]
+fn three_nodes_converge_on_the_same_feeds_and_views_and_a_sparse_node_holds_only_what_it_follows() {
+    let homes: Vec<_> = (0..3).map(|_| home()).collect();
+    let a = Node::start(homes[0].path(), &[]);
+    let b = Node::start(homes[1].path(), &[&a]);
+    let c = Node::start(homes[2].path(), &[&a, &b]);
+    let keys: Vec<String> = homes.iter().map(|h| ok_trimmed(h.path(), &["identity", "list", "--json"])).collect();
+    let key = |i: usize| json(&keys[i])[0]["public_key"].as_str().unwrap().to_owned();
+
+    // Each node's author writes on its own node, all at once: personas, memories, follows,
+    // a listing, reputation.
+    std::thread::scope(|s| {
+        for (i, h) in homes.iter().enumerate() {
+            let (me, next) = (format!("P{i}"), key((i + 1) % 3));
+            s.spawn(move || {
+                let home = h.path();
+                ok(home, &["persona", "create", &me, "--description", "a federated persona"]);
+                for m in 0..8 {
+                    ok(home, &["memory", "add", &me, &format!("memory {m} of {me}"), "--importance", "0.5"]);
+                }
+                ok(home, &["follow", &next]);
+                ok(home, &["rep", "vouch", &next]);
+            });
+        }
+    });
+    until("three nodes hold the same heads", || {
+        let first = a.heads();
+        first.len() == 3 && b.heads() == first && c.heads() == first
+    });
+    until("and the same view digests", || {
+        let first = a.digests();
+        b.digests() == first && c.digests() == first
+    });
+    let personas = json(&ok(homes[2].path(), &["persona", "list", "--json"]));
+    assert_eq!(personas.as_array().unwrap().len(), 3, "{personas}");
+
+    // What an operator sees.
+    let peers = json(&ok(homes[2].path(), &["peers", "--json"]));
+    assert_eq!(peers["peers"].as_array().unwrap().iter().filter(|p| p["connected"] == true).count(), 2, "{peers}");
+    assert!(peers["stats"]["events_received"].as_u64().unwrap() > 0, "{peers}");
+    let over_http = json(&a.get("/v1/peers"));
+    assert_eq!(over_http["peer_id"], json(&std::fs::read_to_string(a.home.join("node.json")).unwrap())["peer_id"]);
+    let metrics = a.get("/metrics");
+    assert!(metrics.contains("mindlog_p2p_peers 2"), "{metrics}");
+    assert!(metrics.contains("mindlog_p2p_events_received_total"), "{metrics}");
+    assert_eq!(ok(homes[0].path(), &["forks"]), "no fork proofs held\n");
+
+    // A fourth node that replicates only its own feed and the authors it follows: a's.
+    let d_home = home();
+    ok(d_home.path(), &["replicate", "--followed"]);
+    ok(d_home.path(), &["follow", &key(0)]);
+    let d = Node::start(d_home.path(), &[&a]);
+    let seq_of = |node: &Node, author: &str| node.heads().into_iter().find(|h| h.0 == author).map(|h| h.1);
+    let a_seq = seq_of(&a, &key(0));
+    until("d holds a's feed", || seq_of(&d, &key(0)) == a_seq);
+    // A new event of b's: a has it soon, d never does.
+    ok(homes[1].path(), &["memory", "add", "P1", "one more", "--importance", "0.5"]);
+    let b_seq = seq_of(&b, &key(1));
+    until("a has b's new event", || seq_of(&a, &key(1)) == b_seq);
+    std::thread::sleep(Duration::from_secs(1)); // three sync rounds
+    let held: Vec<String> = d.heads().into_iter().map(|(author, _, _)| author).collect();
+    assert!(held.contains(&key(0)) && !held.contains(&key(1)) && !held.contains(&key(2)), "{held:?}");
+    let shown = ok(d_home.path(), &["replicate"]);
+    assert!(shown.starts_with("replicating only these feeds"), "{shown}");
+    assert!(shown.contains(&key(0)), "{shown}");
+}
+
+#[test]
+fn peers_without_a_replicating_node_says_how_to_start_one() {
+    let h = home();
+    let out = common::mindlog(h.path(), &["peers"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(err.contains("mindlog node --p2p"), "{err}");
+}
