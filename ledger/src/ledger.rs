@@ -461,6 +461,7 @@ impl Ledger {
             stored: 0,
             skipped: 0,
             erased: 0,
+            filled: 0,
         })
     }
 
@@ -489,8 +490,11 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Stores a fork proof in the `forks` table, in its own durable transaction: true if it is
-    /// new, false if it was held. The proof is evidence from outside the log: recording it
+    /// Stores a fork proof in the `forks` table, in its own durable transaction, keeping one
+    /// proof per author: the lowest by key (the fork's first seq, then the hashes). A proof at
+    /// or above the one held is not recorded (false); a lower one replaces it (true). Every
+    /// store that sees the same proofs therefore keeps the same one, and an author who forks
+    /// many times costs one row. The proof is evidence from outside the log: recording it
     /// changes no feed (the store keeps the branch it holds). Wakes live readers as every commit
     /// does ([`Ledger::on_commit`]).
     pub fn record_fork(&self, proof: &ForkProof) -> Result<bool, StorageError> {
@@ -500,11 +504,25 @@ impl Ledger {
         let new = {
             use redb::ReadableTable as _;
             let mut forks = txn.open_table(store::FORKS)?;
-            let held = forks.get(key.as_slice())?.is_some();
-            if !held {
-                forks.insert(key.as_slice(), proof.encode().as_slice())?;
+            let author = &key[..32];
+            let mut held = Vec::new();
+            for row in forks.range(author..)? {
+                let (k, _) = row?;
+                let k = k.value().to_vec();
+                if !k.starts_with(author) {
+                    break;
+                }
+                held.push(k);
             }
-            !held
+            if held.iter().any(|k| k.as_slice() <= key.as_slice()) {
+                false
+            } else {
+                for k in &held {
+                    forks.remove(k.as_slice())?;
+                }
+                forks.insert(key.as_slice(), proof.encode().as_slice())?;
+                true
+            }
         };
         if !new {
             txn.abort()?;
@@ -719,6 +737,7 @@ pub(crate) struct WriteBatch {
     stored: u64,
     skipped: u64,
     erased: u64,
+    filled: u64,
 }
 
 impl WriteBatch {
@@ -770,6 +789,7 @@ impl WriteBatch {
             }
         }
         self.erased += indexes.erased;
+        self.filled += indexes.filled;
         self.changed.extend(indexes.finish()?);
         self.poisoned = false;
         Ok((out, stopped))
@@ -794,6 +814,11 @@ impl WriteBatch {
     pub(crate) fn commit(self) -> Result<(), StorageError> {
         if self.poisoned {
             return Err(poisoned());
+        }
+        if self.stored == 0 && self.erased == 0 && self.filled == 0 {
+            // Nothing new (every event was held): no durable commit, and nobody is woken.
+            self.txn.abort()?;
+            return Ok(());
         }
         commit_with_heads(self.txn, &self.heads, self.changed)?;
         if let Some(hook) = &self.hook {

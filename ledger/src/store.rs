@@ -526,6 +526,8 @@ pub(crate) struct Indexes<'t> {
     new_kinds: HashMap<String, u64>,
     /// Payloads erased by `ledger.erased/1` events ingested through these indexes.
     pub(crate) erased: u64,
+    /// Withheld payloads filled in by events offered again with their payload.
+    pub(crate) filled: u64,
 }
 
 /// The offset up to which the indexes are complete, as of `txn`.
@@ -548,6 +550,7 @@ impl<'t> Indexes<'t> {
             changed_heads: HashMap::new(),
             new_kinds: HashMap::new(),
             erased: 0,
+            filled: 0,
         })
     }
 
@@ -625,6 +628,7 @@ impl<'t> Indexes<'t> {
                     && log.is_withheld(offset)?
                 {
                     log.set_payload(offset, event.payload_state())?;
+                    self.filled += 1;
                 }
                 return Ok(Ingested::AlreadyHeld(offset));
             }

@@ -212,3 +212,43 @@ fn tamper(path: &std::path::Path, change: impl FnOnce(&mut ForksTable<'_>)) {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_store_keeps_one_proof_per_author_the_lowest() {
+    let me = identity(4);
+    let (left, right) = (feed(&me, &["a", "b", "c"]), feed(&me, &["a", "x", "y"]));
+    let at2 = ForkProof::new(signed(&left[1]), signed(&right[1])).unwrap();
+    let at3 = ForkProof::new(signed(&left[2]), signed(&right[2])).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
+    assert!(ledger.record_fork(&at3).unwrap(), "the first proof of an author");
+    assert!(ledger.record_fork(&at2).unwrap(), "a lower one replaces it");
+    assert!(!ledger.record_fork(&at3).unwrap(), "a higher one is not kept");
+    assert_eq!(ledger.snapshot().unwrap().forks().unwrap(), std::slice::from_ref(&at2));
+    // In the other order, the same row in the end.
+    let other = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(&other.path().join("mind.redb")).unwrap();
+    assert!(ledger.record_fork(&at2).unwrap());
+    assert!(!ledger.record_fork(&at3).unwrap());
+    assert_eq!(ledger.snapshot().unwrap().forks().unwrap(), [at2]);
+}
+
+#[test]
+fn ingesting_only_held_events_commits_nothing() {
+    let me = identity(5);
+    let events = feed(&me, &["a", "b"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(&dir.path().join("mind.redb")).unwrap();
+    ledger.ingest(&events).unwrap();
+    let commits = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&commits);
+    ledger.on_commit(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let (out, stopped) = ledger.ingest_prefix(&events).unwrap();
+    assert!(stopped.is_none() && out.iter().all(|i| matches!(i, Ingested::AlreadyHeld(_))), "{out:?}");
+    assert_eq!(commits.load(Ordering::SeqCst), 0, "a page of held events wakes nobody");
+    let more = feed(&me, &["a", "b", "c"]);
+    ledger.ingest_prefix(&more).unwrap();
+    assert_eq!(commits.load(Ordering::SeqCst), 1);
+}

@@ -95,7 +95,8 @@ pub struct Limits {
     pub gossip_rate: f64,
     /// …and at once.
     pub gossip_burst: f64,
-    /// Sync requests of one peer served at once.
+    /// Sync requests of one peer served at once (an honest node sends at most a heads request,
+    /// `outbound_fetches` pages and two fork searches at once).
     pub inbound_requests: usize,
     /// Feeds fetched from one peer at once.
     pub outbound_fetches: usize,
@@ -114,7 +115,7 @@ impl Default for Limits {
             redial_interval: Duration::from_secs(5),
             gossip_rate: 2000.0,
             gossip_burst: 5000.0,
-            inbound_requests: 8,
+            inbound_requests: 16,
             outbound_fetches: 8,
             disconnect_score: -100.0,
             block_for: Duration::from_secs(600),
@@ -226,6 +227,7 @@ pub(crate) struct Counters {
     pub(crate) received: AtomicU64,
     pub(crate) sent: AtomicU64,
     pub(crate) forks: AtomicU64,
+    pub(crate) syncs: AtomicU64,
     pub(crate) rejected: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     pub(crate) disconnected: AtomicU64,
 }
@@ -251,6 +253,8 @@ pub struct Stats {
     pub peers_blocked: u64,
     /// Peers connected now.
     pub peers_connected: u64,
+    /// Heads exchanges answered (each a round of pull sync with one peer).
+    pub syncs: u64,
 }
 
 /// What the replicator and its handles share.
@@ -362,6 +366,7 @@ impl Handle {
             forks_found: c.forks.load(Ordering::Relaxed),
             peers_blocked: c.disconnected.load(Ordering::Relaxed),
             peers_connected: self.shared.connected.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
         }
     }
 }

@@ -20,8 +20,28 @@ pub(crate) mod penalty {
     pub(crate) const OVER_LIMIT: f64 = 5.0;
 }
 
+/// Sync requests a peer may send per second, on average, and at once (an honest node sends a
+/// heads request every few seconds and a page request per page it fetches).
+const REQUEST_RATE: f64 = 200.0;
+const REQUEST_BURST: f64 = 400.0;
+
+fn take(tokens: &mut f64, at: &mut Instant, rate: f64, burst: f64) -> bool {
+    let now = Instant::now();
+    *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+    *at = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        true
+    } else {
+        false
+    }
+}
+
 /// A score recovers by this share of its distance to 0 every minute.
 const RECOVERY_PER_MINUTE: f64 = 0.1;
+
+/// A head told to a peer: author, seq and hash.
+pub(crate) type Told = (PublicKey, (u64, Hash));
 
 /// One peer, as `mindlog peers` and `GET /v1/peers` show it.
 #[derive(Clone, Debug, Serialize)]
@@ -42,6 +62,8 @@ pub struct PeerInfo {
     pub score: f64,
     /// gossipsub's own score of it.
     pub gossip_score: Option<f64>,
+    /// In this node's gossip mesh (it receives every new event from this node at once).
+    pub in_mesh: bool,
     /// When it was last heard from (RFC 3339).
     pub last_seen: Option<String>,
     /// Events received from it and stored.
@@ -65,15 +87,24 @@ pub(crate) struct Peer {
     scored_at: Instant,
     last_seen: Option<SystemTime>,
     pub(crate) received: u64,
-    /// Its requests being answered now.
-    pub(crate) serving: usize,
+    /// Its requests being answered now, each with the heads its answer tells (recorded in
+    /// `told` once the answer is sent).
+    pub(crate) serving: HashMap<libp2p::request_response::InboundRequestId, Vec<Told>>,
     /// Our fetches from it now.
     pub(crate) fetching: usize,
-    /// A heads request to it is in flight.
+    /// Our other requests to it now (fork searches, fork proofs).
+    pub(crate) other: usize,
+    /// A heads request to it is in flight…
     pub(crate) asking: bool,
-    /// Gossip rate limit: tokens and when they were counted.
+    /// …and another is wanted once it is answered.
+    pub(crate) reask: bool,
+    /// Bytes of its gossip waiting to be verified and stored.
+    pub(crate) pending_bytes: usize,
+    /// Rate limits: gossip messages and sync requests (tokens, and when they were counted).
     tokens: f64,
     tokens_at: Instant,
+    request_tokens: f64,
+    request_tokens_at: Instant,
     pub(crate) blocked_until: Option<SystemTime>,
 }
 
@@ -90,11 +121,16 @@ impl Peer {
             scored_at: now,
             last_seen: None,
             received: 0,
-            serving: 0,
+            serving: HashMap::new(),
             fetching: 0,
+            other: 0,
             asking: false,
+            reask: false,
+            pending_bytes: 0,
             tokens: burst,
             tokens_at: now,
+            request_tokens: REQUEST_BURST,
+            request_tokens_at: now,
             blocked_until: None,
         }
     }
@@ -120,15 +156,17 @@ impl Peer {
 
     /// Takes one gossip token; false when the peer is over its rate.
     pub(crate) fn take_token(&mut self, rate: f64, burst: f64) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.tokens_at).as_secs_f64() * rate).min(burst);
-        self.tokens_at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        take(&mut self.tokens, &mut self.tokens_at, rate, burst)
+    }
+
+    /// Takes one sync-request token; false when the peer asks too often.
+    pub(crate) fn take_request_token(&mut self) -> bool {
+        take(&mut self.request_tokens, &mut self.request_tokens_at, REQUEST_RATE, REQUEST_BURST)
+    }
+
+    /// Whether this entry can be forgotten: not connected, not blocked, nothing held against it.
+    pub(crate) fn forgettable(&mut self) -> bool {
+        !self.connected && self.blocked_until.is_none() && self.score() > -1.0
     }
 
     /// Forgets what belongs to a connection.
@@ -136,9 +174,12 @@ impl Peer {
         self.connected = false;
         self.heads.clear();
         self.told.clear();
-        self.serving = 0;
+        self.diverged.clear();
+        self.serving.clear();
         self.fetching = 0;
+        self.other = 0;
         self.asking = false;
+        self.reask = false;
     }
 
     pub(crate) fn info(
@@ -146,6 +187,7 @@ impl Peer {
         id: &PeerId,
         local: &HashMap<PublicKey, (u64, Hash)>,
         gossip_score: Option<f64>,
+        in_mesh: bool,
     ) -> PeerInfo {
         let (mut lag, mut ahead) = (0, 0);
         for (author, (seq, _)) in &self.heads {
@@ -158,13 +200,17 @@ impl Peer {
             connected: self.connected,
             // The peer id is its own column.
             address: self.address.as_ref().map(|a| {
-                a.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect::<Multiaddr>().to_string()
+                a.iter()
+                    .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+                    .collect::<Multiaddr>()
+                    .to_string()
             }),
             feeds_in_common: self.heads.len(),
             lag,
             ahead,
             score: (self.score() * 100.0).round() / 100.0,
             gossip_score: gossip_score.map(|s| (s * 100.0).round() / 100.0),
+            in_mesh,
             last_seen: self.last_seen.map(rfc3339),
             events_received: self.received,
             blocked_until: self.blocked_until.map(rfc3339),

@@ -39,10 +39,10 @@ pub(crate) enum Outcome {
 /// Where events to ingest came from.
 #[derive(Clone, Debug)]
 pub(crate) enum Source {
-    /// One gossip message, to be validated.
-    Gossip { message: libp2p::gossipsub::MessageId, peer: libp2p::PeerId },
-    /// A page of a sync fetch of `author`'s feed.
-    Page { peer: libp2p::PeerId, author: PublicKey, to: u64 },
+    /// One gossip message of `bytes` bytes, to be validated.
+    Gossip { message: libp2p::gossipsub::MessageId, peer: libp2p::PeerId, bytes: usize },
+    /// A page of a sync fetch of `author`'s feed that asked for seqs `from..=to`.
+    Page { peer: libp2p::PeerId, author: PublicKey, from: u64, to: u64 },
 }
 
 /// Work for the writer thread.
@@ -53,15 +53,19 @@ pub(crate) enum Job {
     },
     /// Fork proofs a peer sent (gossip or sync).
     Forks {
-        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId)>,
+        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId, usize)>,
         proofs: Vec<Vec<u8>>,
     },
-    /// Compare a peer's events of `author` with ours and record a fork proof at the first seq
-    /// where they differ.
+    /// Compare a peer's events of `author` (asked for as seqs `from..=to`) with ours and record
+    /// a fork proof at the first seq where they differ. `blame`: the peer sent an event that
+    /// did not fit our feed, which is its fault unless the feeds differ.
     FindFork {
         peer: libp2p::PeerId,
         author: PublicKey,
+        from: u64,
+        to: u64,
         events: Vec<WireEvent>,
+        blame: bool,
     },
     /// Read the log's new events, to publish.
     Tail,
@@ -77,25 +81,32 @@ pub(crate) enum Done {
         outcomes: Vec<Outcome>,
         /// The author and seq of the source's last event now held.
         last: Option<(PublicKey, u64)>,
-        /// The seq of the source's first event that does not fit our feed (a fork at or before it).
-        split_at: Option<u64>,
+        /// The author and seq of the source's first event that does not fit our feed (a fork at
+        /// or before it, or a broken chain).
+        split_at: Option<(PublicKey, u64)>,
         /// Fork proofs recorded from these events, to gossip.
         proofs: Vec<Vec<u8>>,
     },
+    /// Fork proofs received: those recorded (new), and how many were invalid; `failed` when
+    /// the store failed (no fault of the sender).
     Forks {
-        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId)>,
+        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId, usize)>,
         new: Vec<Vec<u8>>,
         invalid: usize,
+        failed: bool,
     },
-    /// The result of a [`Job::FindFork`] that recorded no new proof: `earlier` when the first
-    /// differing seq is the first one compared (the fork may be earlier: compare earlier events);
-    /// `forked` when the feeds differ (a proof is held); `invalid` when the peer's events were bad.
+    /// The result of a [`Job::FindFork`]: `proof` when a new one was recorded; `earlier` when
+    /// the first differing seq is the first one compared (the fork may be earlier: compare
+    /// earlier events); `forked` when the feeds differ; `invalid` when the peer's events were
+    /// bad or not what was asked.
     ForkSearch {
         peer: libp2p::PeerId,
         author: PublicKey,
         earlier: Option<u64>,
         invalid: bool,
         forked: bool,
+        blame: bool,
+        proof: Option<Vec<u8>>,
     },
     Tail(Vec<WireEvent>),
 }
@@ -116,13 +127,50 @@ pub(crate) fn start_writer(
             while let Ok(more) = jobs.try_recv() {
                 batch.push(more);
             }
-            for report in writer.run(batch) {
+            // What to answer if the batch panics: every source gets its answer all the same.
+            let sources = unanswered(&batch);
+            let reports =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run(batch))).unwrap_or_else(|_| {
+                    tracing::error!("the replicator's writer failed on a batch (a panic): its events are ignored");
+                    writer.cursor = None;
+                    sources
+                });
+            for report in reports {
                 if done.send(report).is_err() {
                     return;
                 }
             }
         }
     })
+}
+
+/// The answers of a batch that could not be done: every event failed, no fault of the senders.
+fn unanswered(batch: &[Job]) -> Vec<Done> {
+    batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Ingest { source, events } => Some(Done::Ingested {
+                source: source.clone(),
+                outcomes: vec![Outcome::Failed("the writer failed".into()); events.len()],
+                last: None,
+                split_at: None,
+                proofs: Vec::new(),
+            }),
+            Job::Forks { source, .. } => {
+                Some(Done::Forks { source: source.clone(), new: Vec::new(), invalid: 0, failed: true })
+            }
+            Job::FindFork { peer, author, blame, .. } => Some(Done::ForkSearch {
+                peer: *peer,
+                author: *author,
+                earlier: None,
+                invalid: false,
+                forked: true,
+                blame: *blame,
+                proof: None,
+            }),
+            Job::Tail | Job::Follow(_) => None,
+        })
+        .collect()
 }
 
 struct Writer {
@@ -145,7 +193,9 @@ impl Writer {
             match job {
                 Job::Ingest { source, events } => ingests.push((source, events)),
                 Job::Forks { source, proofs } => out.push(self.forks(source, proofs)),
-                Job::FindFork { peer, author, events } => out.push(self.find_fork(peer, author, events)),
+                Job::FindFork { peer, author, from, to, events, blame } => {
+                    out.push(self.find_fork(peer, author, from..=to, events, blame))
+                }
                 Job::Tail => tail = true,
                 Job::Follow(follow) => self.follow = follow,
             }
@@ -176,6 +226,24 @@ impl Writer {
             }
         }
         let mut outcomes: Vec<Option<Outcome>> = vec![None; signed.len()];
+        // A page must be the feed asked for, from the seq asked for, without a gap: anything
+        // else is the sender's fault, and nothing of it is stored.
+        let mut at = 0;
+        for (source, events) in &sources {
+            if let Source::Page { author, from, to, .. } = source {
+                let fits = events.len() <= crate::wire::PAGE_EVENTS
+                    && events.iter().enumerate().all(|(i, e)| {
+                        mindlog_ledger::EnvelopeRef::decode(&e.bytes)
+                            .is_ok_and(|env| env.author == *author && env.seq == from + i as u64 && env.seq <= *to)
+                    });
+                if !fits {
+                    for slot in &mut outcomes[at..at + events.len()] {
+                        *slot = Some(Outcome::Invalid("not the page asked for".into()));
+                    }
+                }
+            }
+            at += events.len();
+        }
         let verified = verify_batch(signed);
         let ledger = match self.store.ledger() {
             Ok(ledger) => ledger,
@@ -197,6 +265,9 @@ impl Writer {
         // Heads as they will be once the candidates before are stored.
         let mut heads: HashMap<PublicKey, (u64, Option<Hash>)> = HashMap::new();
         for (i, result) in verified.into_iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
             match result {
                 Err(e) => outcomes[i] = Some(Outcome::Invalid(describe(&e))),
                 Ok(event) if !self.follow.follows(&event.author()) => outcomes[i] = Some(Outcome::Unwanted),
@@ -293,65 +364,95 @@ impl Writer {
                     .iter()
                     .zip(&outcomes)
                     .find(|(_, o)| matches!(o, Outcome::BrokenLink | Outcome::Fork))
-                    .and_then(|(e, _)| mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok().map(|env| env.seq));
+                    .and_then(|(e, _)| {
+                        mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok().map(|env| (env.author, env.seq))
+                    });
                 Done::Ingested { source, outcomes, last, split_at, proofs: proofs.take().unwrap_or_default() }
             })
             .collect()
     }
 
-    fn forks(&mut self, source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId)>, proofs: Vec<Vec<u8>>) -> Done {
+    fn forks(
+        &mut self,
+        source: Option<(libp2p::gossipsub::MessageId, libp2p::PeerId, usize)>,
+        proofs: Vec<Vec<u8>>,
+    ) -> Done {
         let mut new = Vec::new();
-        let mut invalid = 0;
+        let (mut invalid, mut failed) = (0, false);
         let ledger = self.store.ledger();
         for bytes in proofs {
             match ForkProof::decode(&bytes) {
+                // Proofs of feeds not followed here are not kept (nor passed on).
+                Ok(proof) if !self.follow.follows(&proof.author()) => {}
                 Ok(proof) => match ledger.as_ref().map(|l| l.record_fork(&proof)) {
                     Ok(Ok(true)) => {
                         tracing::warn!(author = %proof.author(), seq = proof.seq(), "fork proof received");
                         new.push(bytes);
                     }
                     Ok(Ok(false)) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "recording a fork proof"),
-                    Err(e) => tracing::warn!(error = %e, "recording a fork proof"),
+                    Ok(Err(e)) => {
+                        failed = true;
+                        tracing::warn!(error = %e, "recording a fork proof");
+                    }
+                    Err(e) => {
+                        failed = true;
+                        tracing::warn!(error = %e, "recording a fork proof");
+                    }
                 },
                 Err(_) => invalid += 1,
             }
         }
-        Done::Forks { source, new, invalid }
+        Done::Forks { source, new, invalid, failed }
     }
 
-    /// Compares a peer's events (consecutive seqs of `author`) with ours; records a proof at the
+    /// Compares a peer's events of `author` (seqs `asked`) with ours; records a proof at the
     /// first seq where they differ.
-    fn find_fork(&mut self, peer: libp2p::PeerId, author: PublicKey, events: Vec<WireEvent>) -> Done {
-        let no = |invalid, forked| Done::ForkSearch { peer, author, earlier: None, invalid, forked };
+    fn find_fork(
+        &mut self,
+        peer: libp2p::PeerId,
+        author: PublicKey,
+        asked: std::ops::RangeInclusive<u64>,
+        events: Vec<WireEvent>,
+        blame: bool,
+    ) -> Done {
+        let answer =
+            |earlier, invalid, forked, proof| Done::ForkSearch { peer, author, earlier, invalid, forked, blame, proof };
         let theirs: Vec<SignedEvent> = events.into_iter().map(WireEvent::into_signed).collect();
         let mut verified = Vec::with_capacity(theirs.len());
-        for result in verify_batch(theirs) {
+        for (i, result) in verify_batch(theirs).into_iter().enumerate() {
             match result {
-                Ok(event) if event.author() == author => verified.push(event),
-                _ => return no(true, false),
+                // Exactly the seqs asked for, in order (the peer's feed may end before `to`).
+                Ok(event)
+                    if event.author() == author
+                        && event.seq() == asked.start() + i as u64
+                        && asked.contains(&event.seq()) =>
+                {
+                    verified.push(event)
+                }
+                _ => return answer(None, true, false, None),
             }
         }
-        let Ok(ledger) = self.store.ledger() else { return no(false, true) };
+        let Ok(ledger) = self.store.ledger() else { return answer(None, false, true, None) };
         for (index, event) in verified.iter().enumerate() {
             let seq = event.seq();
             let Some(ours) = read::event_at(&ledger, &author, seq) else { continue };
             if ours.hash == event.hash() {
                 continue;
             }
-            if index == 0 && seq > 1 {
-                return Done::ForkSearch { peer, author, earlier: Some(seq), invalid: false, forked: true };
-            }
-            return match self.record(&ledger, (ours.bytes, ours.signature), event) {
+            // The first seq that differs here: a proof (the store keeps the lowest per author).
+            let proof = match self.record(&ledger, (ours.bytes, ours.signature), event) {
                 Some(Ok(proof)) => {
                     tracing::warn!(%peer, author = %author, seq, "fork found");
-                    Done::Forks { source: None, new: vec![proof], invalid: 0 }
+                    Some(proof)
                 }
-                Some(Err(())) => no(true, false),
-                None => no(false, true),
+                Some(Err(())) => return answer(None, true, false, None),
+                None => None,
             };
+            // If it is the first seq compared, the feeds may part earlier still.
+            let earlier = (index == 0 && seq > 1).then_some(seq);
+            return answer(earlier, false, true, proof);
         }
-        no(false, false)
+        answer(None, false, false, None)
     }
 
     /// Records the proof that `ours` and `theirs` fork their feed: `Some(Ok(bytes))` when new,
@@ -448,10 +549,17 @@ pub(crate) mod read {
         Ok(*hasher.finalize().as_bytes())
     }
 
-    /// Every fork proof held.
-    pub(crate) fn forks(ledger: &Ledger) -> Result<Vec<Vec<u8>>, String> {
+    /// A page of the fork proofs held (one per author), of authors after `after`.
+    pub(crate) fn forks(ledger: &Ledger, after: Option<PublicKey>) -> Result<Vec<Vec<u8>>, String> {
         let snapshot = ledger.snapshot().map_err(|e| e.to_string())?;
-        Ok(snapshot.forks().map_err(|e| e.to_string())?.iter().map(ForkProof::encode).collect())
+        Ok(snapshot
+            .forks()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .filter(|p| after.is_none_or(|a| p.author() > a))
+            .take(crate::wire::FORKS_PAGE)
+            .map(ForkProof::encode)
+            .collect())
     }
 
     /// A page of `author`'s feed from `from` to `to`.

@@ -8,10 +8,12 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{self, InboundRequestId, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identify, mdns, noise, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, identify, mdns, noise, tcp, yamux,
+};
 use mindlog_ledger::{Hash, PublicKey};
 use tokio::sync::mpsc;
 
@@ -26,15 +28,28 @@ pub(crate) struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<wire::Codec>,
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    limits: connection_limits::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
 }
+
+/// Connections at once, all peers together.
+const MAX_CONNECTIONS: u32 = 512;
+/// Heads kept of one peer (a heads answer of 8 MiB holds about 110,000).
+const MAX_HEADS_PER_PEER: usize = 100_000;
+/// Gossip bytes waiting to be verified and stored: of one peer, and of all.
+const MAX_PENDING_BYTES_PER_PEER: usize = 16 << 20;
+const MAX_PENDING_BYTES: usize = 128 << 20;
+/// Our fork searches and fork-proof requests to one peer at once.
+const MAX_OTHER_REQUESTS: usize = 2;
+/// Events compared per step of a fork search.
+const PROBE_EVENTS: u64 = 64;
 
 /// A request of ours in flight.
 #[derive(Debug)]
 enum Pending {
     Heads,
-    Page { author: PublicKey, to: u64 },
-    Probe { author: PublicKey },
+    Page { author: PublicKey, from: u64, to: u64 },
+    Probe { author: PublicKey, from: u64, to: u64, blame: bool },
     Forks,
 }
 
@@ -45,7 +60,13 @@ type Compared = (WireHead, Option<(u64, Hash)>, Option<Hash>);
 /// A blocking read done for the loop.
 enum Read {
     /// An answer to a peer's request.
-    Answer { peer: PeerId, channel: ResponseChannel<Response>, response: Response, heads: bool },
+    Answer {
+        peer: PeerId,
+        request: InboundRequestId,
+        channel: ResponseChannel<Response>,
+        response: Response,
+        heads: bool,
+    },
     /// Our side of a peer's heads: our head of each, and our hash at the peer's seq when ours is longer.
     Compared { peer: PeerId, rows: Vec<Compared>, forks_differ: bool },
     /// Our heads of some authors, to answer [`Command::Peers`].
@@ -53,8 +74,10 @@ enum Read {
 }
 
 fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
-    // An event's message id is its hash: the same event from any peer is one message. The
-    // envelope bytes are the first field of `Gossip::Event` (variant 0, then a varint length).
+    // An event's message id is its hash and its payload state: the same event from any peer is
+    // one message, and a copy without its payload cannot shadow the copy with it. The envelope
+    // bytes are the first field of `Gossip::Event` (variant 0, then a varint length), then the
+    // 64-byte signature, then the payload's variant.
     let data = &message.data;
     if data.first() == Some(&0) {
         let (mut len, mut shift, mut at) = (0usize, 0u32, 1usize);
@@ -67,7 +90,9 @@ fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
             shift += 7;
             if b & 0x80 == 0 {
                 if let Some(bytes) = data.get(at..at + len) {
-                    return gossipsub::MessageId::from(mindlog_ledger::hash_envelope_bytes(bytes).0.to_vec());
+                    let mut id = mindlog_ledger::hash_envelope_bytes(bytes).0.to_vec();
+                    id.push(data.get(at + len + 64).copied().unwrap_or(0xff));
+                    return gossipsub::MessageId::from(id);
                 }
                 break;
             }
@@ -130,7 +155,13 @@ fn build_swarm(config: &Config) -> Result<Swarm<Behaviour>, StartError> {
             } else {
                 None
             };
-            Ok(Behaviour { identify, gossipsub, sync, blocked: Default::default(), mdns: Toggle::from(mdns) })
+            let limits = connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established_per_peer(Some(2))
+                    .with_max_established(Some(MAX_CONNECTIONS))
+                    .with_max_pending_incoming(Some(64)),
+            );
+            Ok(Behaviour { identify, gossipsub, sync, blocked: Default::default(), limits, mdns: Toggle::from(mdns) })
         })
         .map_err(|e| fail(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
@@ -169,6 +200,7 @@ pub(crate) fn start(store: Arc<dyn Store>, config: Config) -> Result<Handle, Sta
         local: HashMap::new(),
         configured,
         pending_events: 0,
+        pending_bytes: 0,
     };
     tokio::spawn(node.run(commands_rx, done_rx, reads_rx));
     Ok(Handle { peer_id, shared, commands: commands_tx })
@@ -198,8 +230,9 @@ struct Node {
     local: HashMap<PublicKey, (u64, Hash)>,
     /// Peers to keep connected to.
     configured: Vec<(Multiaddr, Option<PeerId>)>,
-    /// Gossip events sent to the writer and not yet done.
+    /// Gossip events sent to the writer and not yet done, and their bytes.
     pending_events: usize,
+    pending_bytes: usize,
 }
 
 impl Node {
@@ -215,7 +248,7 @@ impl Node {
         let mut redial = tokio::time::interval(self.limits.redial_interval);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first read of the tail sets where publishing starts.
-        let _ = self.jobs.send(Job::Tail);
+        self.send_job(Job::Tail);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm(event),
@@ -231,13 +264,22 @@ impl Node {
                         commits = self.store.commits();
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
-                    let _ = self.jobs.send(Job::Tail);
+                    self.send_job(Job::Tail);
                 }
                 _ = sync.tick() => self.exchange_heads(),
                 _ = redial.tick() => self.redial(),
             }
         }
         tracing::info!("replicator stopped");
+    }
+
+    /// Hands work to the writer thread; false if it has stopped (then nothing is done).
+    fn send_job(&self, job: Job) -> bool {
+        let sent = self.jobs.send(job).is_ok();
+        if !sent {
+            tracing::error!("the replicator's writer has stopped");
+        }
+        sent
     }
 
     fn on_command(&mut self, command: Command) {
@@ -253,15 +295,10 @@ impl Node {
             }
             Command::Follow(follow) => {
                 self.follow = follow.clone();
-                let _ = self.jobs.send(Job::Follow(follow));
-                // Ask again from scratch: feeds newly followed have heads nobody told us yet.
-                for peer in self.peers.values_mut() {
-                    peer.told.clear();
-                }
-                let ids: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.connected).map(|(id, _)| *id).collect();
-                for id in ids {
-                    self.ask_heads(id);
-                }
+                self.send_job(Job::Follow(follow));
+                // Our next heads request names the feeds now followed; peers answer with their
+                // heads of those (none was told to us yet).
+                self.exchange_heads();
             }
             Command::Dial(address) => {
                 if let Err(e) = self.swarm.dial(address.clone()) {
@@ -294,10 +331,18 @@ impl Node {
         self.shared.counters.reject(reason);
         let threshold = self.limits.disconnect_score;
         let block_for = self.limits.block_for;
+        // gossipsub ignores a peer below its graylist threshold (for the invalid messages we
+        // rejected): such a peer is blocked too, or it could stay connected, ignored, forever.
+        let graylisted = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .peer_score(&id)
+            .is_some_and(|s| s < gossipsub::PeerScoreThresholds::default().graylist_threshold);
         let peer = self.peer(id);
         let score = peer.penalise(by);
         tracing::debug!(peer = %id, reason, score, "peer penalised");
-        if score < threshold && peer.blocked_until.is_none() {
+        if (score < threshold || graylisted) && peer.blocked_until.is_none() {
             peer.blocked_until = Some(SystemTime::now() + block_for);
             tracing::warn!(peer = %id, score, reason, blocked_s = block_for.as_secs(), "peer blocked");
             self.shared.counters.disconnected.fetch_add(1, Ordering::Relaxed);
@@ -330,6 +375,10 @@ impl Node {
                 tracing::info!(address = %full, "replicator listening");
                 self.shared.listening.lock().unwrap_or_else(|e| e.into_inner()).push(full);
             }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                let full = address.with_p2p(*self.swarm.local_peer_id()).unwrap_or_else(|a| a);
+                self.shared.listening.lock().unwrap_or_else(|e| e.into_inner()).retain(|a| *a != full);
+            }
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
                 let peer = self.peer(peer_id);
                 peer.address = Some(endpoint.get_remote_address().clone());
@@ -351,10 +400,18 @@ impl Node {
                     self.shared.connected.fetch_sub(1, Ordering::Relaxed);
                     tracing::info!(peer = %peer_id, "peer disconnected");
                 }
+                self.requests.retain(|_, (p, _)| *p != peer_id);
                 let lost: Vec<PublicKey> =
                     self.fetches.iter().filter(|(_, (p, _))| *p == peer_id).map(|(a, _)| *a).collect();
+                for author in &lost {
+                    self.fetches.remove(author);
+                }
+                // A peer that left on good terms is forgotten (peer ids cost nothing to make).
+                let configured = self.configured.iter().any(|(_, id)| *id == Some(peer_id));
+                if !configured && self.peers.get_mut(&peer_id).is_some_and(Peer::forgettable) {
+                    self.peers.remove(&peer_id);
+                }
                 for author in lost {
-                    self.fetches.remove(&author);
                     self.schedule(author);
                 }
             }
@@ -395,31 +452,53 @@ impl Node {
             self.penalise(peer, penalty::FLOOD, "flood");
             return;
         }
+        let bytes = message.data.len();
+        let overloaded = self.pending_events >= self.limits.max_pending
+            || self.pending_bytes + bytes > MAX_PENDING_BYTES
+            || self.peer(peer).pending_bytes + bytes > MAX_PENDING_BYTES_PER_PEER;
         match wire::decode::<Gossip>(&message.data) {
             None => {
                 self.report(&id, &peer, gossipsub::MessageAcceptance::Reject);
                 self.penalise(peer, penalty::INVALID, "malformed");
             }
-            Some(Gossip::Event(event)) => {
-                if self.pending_events >= self.limits.max_pending {
+            Some(_) if overloaded => {
+                // Left to sync: too much is waiting to be checked already.
+                self.report(&id, &peer, gossipsub::MessageAcceptance::Ignore);
+                self.shared.counters.reject("overloaded");
+            }
+            Some(gossip) => {
+                let job = match gossip {
+                    Gossip::Event(event) => {
+                        Job::Ingest { source: Source::Gossip { message: id.clone(), peer, bytes }, events: vec![event] }
+                    }
+                    Gossip::Fork(proof) => Job::Forks { source: Some((id.clone(), peer, bytes)), proofs: vec![proof] },
+                };
+                if self.send_job(job) {
+                    self.pending_events += 1;
+                    self.pending_bytes += bytes;
+                    self.peer(peer).pending_bytes += bytes;
+                } else {
                     self.report(&id, &peer, gossipsub::MessageAcceptance::Ignore);
-                    self.shared.counters.reject("overloaded");
-                    return;
                 }
-                self.pending_events += 1;
-                let _ =
-                    self.jobs.send(Job::Ingest { source: Source::Gossip { message: id, peer }, events: vec![event] });
             }
-            Some(Gossip::Fork(proof)) => {
-                let _ = self.jobs.send(Job::Forks { source: Some((id, peer)), proofs: vec![proof] });
-            }
+        }
+    }
+
+    /// A gossip message of `peer` of `bytes` bytes is done with.
+    fn gossip_done(&mut self, peer: PeerId, bytes: usize) {
+        self.pending_events = self.pending_events.saturating_sub(1);
+        self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.pending_bytes = p.pending_bytes.saturating_sub(bytes);
         }
     }
 
     fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => self.on_request(peer, request, channel),
+                request_response::Message::Request { request_id, request, channel } => {
+                    self.on_request(peer, request_id, request, channel)
+                }
                 request_response::Message::Response { request_id, response } => {
                     self.peer(peer).seen();
                     if let Some((peer, pending)) = self.requests.remove(&request_id) {
@@ -437,16 +516,23 @@ impl Node {
                     self.penalise(peer, penalty::OVER_LIMIT, "malformed_response");
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
+            request_response::Event::InboundFailure { peer, request_id, error, .. } => {
                 tracing::debug!(%peer, error = %error, "answering a sync request failed");
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.serving.remove(&request_id);
+                }
                 if matches!(error, request_response::InboundFailure::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData)
                 {
                     self.penalise(peer, penalty::OVER_LIMIT, "malformed_request");
                 }
             }
-            request_response::Event::ResponseSent { peer, .. } => {
-                let p = self.peer(peer);
-                p.serving = p.serving.saturating_sub(1);
+            request_response::Event::ResponseSent { peer, request_id, .. } => {
+                // The heads it was told are told now.
+                if let Some(p) = self.peers.get_mut(&peer)
+                    && let Some(told) = p.serving.remove(&request_id)
+                {
+                    p.told.extend(told);
+                }
             }
         }
     }
@@ -454,9 +540,30 @@ impl Node {
     /// Bookkeeping when a request of ours ends without a usable answer.
     fn request_ended(&mut self, peer: PeerId, pending: &Pending) {
         match pending {
-            Pending::Heads => self.peer(peer).asking = false,
-            Pending::Page { author, .. } => self.fetch_ended(*author, peer),
-            Pending::Probe { .. } | Pending::Forks => {}
+            Pending::Heads => self.heads_answered(peer),
+            Pending::Page { author, .. } => {
+                self.fetch_ended(*author, peer);
+                self.schedule(*author);
+            }
+            Pending::Probe { author, .. } => {
+                // The search is over with nothing found: the feed may be fetched from it again.
+                let p = self.peer(peer);
+                p.other = p.other.saturating_sub(1);
+                p.diverged.remove(author);
+            }
+            Pending::Forks => {
+                let p = self.peer(peer);
+                p.other = p.other.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Our heads request to `peer` is done with: another goes out if one was wanted meanwhile.
+    fn heads_answered(&mut self, peer: PeerId) {
+        let p = self.peer(peer);
+        p.asking = false;
+        if std::mem::take(&mut p.reask) && p.connected {
+            self.ask_heads(peer);
         }
     }
 
@@ -468,20 +575,29 @@ impl Node {
         p.fetching = p.fetching.saturating_sub(1);
     }
 
-    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+    fn on_request(
+        &mut self,
+        peer: PeerId,
+        request_id: InboundRequestId,
+        request: Request,
+        channel: ResponseChannel<Response>,
+    ) {
         let limit = self.limits.inbound_requests;
         let p = self.peer(peer);
         p.seen();
-        if p.serving >= limit {
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .sync
-                .send_response(channel, Response::Refused("too many requests at once".into()));
-            self.penalise(peer, penalty::OVER_LIMIT, "too_many_requests");
+        let refused = if p.serving.len() >= limit {
+            Some(("too many requests at once", "too_many_requests"))
+        } else if !p.take_request_token() {
+            Some(("too many requests", "request_flood"))
+        } else {
+            None
+        };
+        if let Some((why, reason)) = refused {
+            let _ = self.swarm.behaviour_mut().sync.send_response(channel, Response::Refused(why.into()));
+            self.penalise(peer, penalty::OVER_LIMIT, reason);
             return;
         }
-        p.serving += 1;
+        p.serving.insert(request_id, Vec::new());
         let store = Arc::clone(&self.store);
         let reads = self.reads.clone();
         let ours = self.follow.clone();
@@ -496,42 +612,41 @@ impl Node {
                         Err(e) => (Response::Refused(e), false),
                     }
                 }
-                (Ok(ledger), Request::Events { author, from, to }) => {
-                    if !ours.follows(&author) {
-                        (Response::Events(Vec::new()), false)
-                    } else {
-                        match read::page(&ledger, &author, from, to) {
-                            Ok(events) => (Response::Events(events), false),
-                            Err(e) => (Response::Refused(e), false),
-                        }
-                    }
+                (Ok(_), Request::Events { author, .. }) if !ours.follows(&author) => {
+                    (Response::Events(Vec::new()), false)
                 }
-                (Ok(ledger), Request::Forks) => match read::forks(&ledger) {
+                (Ok(ledger), Request::Events { author, from, to }) => match read::page(&ledger, &author, from, to) {
+                    Ok(events) => (Response::Events(events), false),
+                    Err(e) => (Response::Refused(e), false),
+                },
+                (Ok(ledger), Request::Forks { after }) => match read::forks(&ledger, after) {
                     Ok(proofs) => (Response::Forks(proofs), false),
                     Err(e) => (Response::Refused(e), false),
                 },
             };
-            let _ = reads.send(Read::Answer { peer, channel, response, heads });
+            let _ = reads.send(Read::Answer { peer, request: request_id, channel, response, heads });
         });
     }
 
     fn on_read(&mut self, read: Read) {
         match read {
-            Read::Answer { peer, channel, mut response, heads } => {
+            Read::Answer { peer, request, channel, mut response, heads } => {
                 if heads && let Response::Heads { heads: list, .. } = &mut response {
-                    // Leave out what this peer was told already on this connection.
+                    // Leave out what this peer was told already on this connection; what this
+                    // answer tells counts as told once it is sent.
                     let p = self.peer(peer);
                     list.retain(|h| p.told.get(&h.author) != Some(&(h.seq, h.hash)));
-                    for h in list.iter() {
-                        p.told.insert(h.author, (h.seq, h.hash));
+                    if let Some(told) = p.serving.get_mut(&request) {
+                        told.extend(list.iter().map(|h| (h.author, (h.seq, h.hash))));
                     }
                 }
                 if let Response::Events(events) = &response {
                     self.shared.counters.sent.fetch_add(events.len() as u64, Ordering::Relaxed);
                 }
-                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
-                    let p = self.peer(peer);
-                    p.serving = p.serving.saturating_sub(1);
+                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err()
+                    && let Some(p) = self.peers.get_mut(&peer)
+                {
+                    p.serving.remove(&request);
                 }
             }
             Read::Compared { peer, rows, forks_differ } => {
@@ -549,21 +664,22 @@ impl Node {
                         || (head.seq < local_seq && ours_at.is_some_and(|h| h != head.hash))
                     {
                         // Its head is not in our feed: a fork at or before its seq.
-                        self.probe(peer, head.author, head.seq);
+                        self.probe(peer, head.author, head.seq, false);
                     }
                 }
                 if forks_differ {
-                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Forks);
-                    self.requests.insert(id, (peer, Pending::Forks));
+                    self.ask_forks(peer, None);
                 }
             }
             Read::Local(local, reply) => {
                 let mut out: Vec<PeerInfo> = Vec::new();
+                let mesh: std::collections::HashSet<PeerId> =
+                    self.swarm.behaviour().gossipsub.mesh_peers(&self.topic.hash()).copied().collect();
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 for id in ids {
                     let gossip = self.swarm.behaviour().gossipsub.peer_score(&id);
                     if let Some(p) = self.peers.get_mut(&id) {
-                        out.push(p.info(&id, &local, gossip));
+                        out.push(p.info(&id, &local, gossip, mesh.contains(&id)));
                     }
                 }
                 out.sort_by(|a, b| b.connected.cmp(&a.connected).then(a.peer_id.cmp(&b.peer_id)));
@@ -573,38 +689,57 @@ impl Node {
     }
 
     fn exchange_heads(&mut self) {
-        let ids: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.connected && !p.asking).map(|(id, _)| *id).collect();
+        let ids: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.connected).map(|(id, _)| *id).collect();
         for id in ids {
             self.ask_heads(id);
         }
     }
 
+    /// Asks `peer` for its heads of the feeds we follow; one request at a time per peer.
     fn ask_heads(&mut self, peer: PeerId) {
+        let p = self.peer(peer);
+        if p.asking {
+            p.reask = true;
+            return;
+        }
+        p.asking = true;
         let request = Request::Heads { all: self.follow.all, authors: self.follow.authors.iter().copied().collect() };
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.requests.insert(id, (peer, Pending::Heads));
-        self.peer(peer).asking = true;
+    }
+
+    fn ask_forks(&mut self, peer: PeerId, after: Option<PublicKey>) {
+        let p = self.peer(peer);
+        if p.other >= MAX_OTHER_REQUESTS {
+            return;
+        }
+        p.other += 1;
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Forks { after });
+        self.requests.insert(id, (peer, Pending::Forks));
     }
 
     fn on_response(&mut self, peer: PeerId, pending: Pending, response: Response) {
         match (pending, response) {
             (Pending::Heads, Response::Heads { heads, forks }) => {
+                self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 let follow = self.follow.clone();
                 let p = self.peer(peer);
-                p.asking = false;
                 let changed: std::collections::HashSet<PublicKey> =
                     heads.iter().filter(|h| follow.follows(&h.author)).map(|h| h.author).collect();
                 for h in heads.iter().filter(|h| changed.contains(&h.author)) {
-                    p.heads.insert(h.author, (h.seq, h.hash));
+                    if p.heads.len() < MAX_HEADS_PER_PEER || p.heads.contains_key(&h.author) {
+                        p.heads.insert(h.author, (h.seq, h.hash));
+                    }
                 }
-                // Every head the peer ever reported on this connection is compared again (a
-                // fetch may have been put off while another peer served that feed); only the
-                // changed ones are checked for forks.
+                // Every head the peer reported on this connection is compared again (a fetch
+                // may have been put off while another peer served that feed); only the changed
+                // ones are checked for forks.
                 let all: Vec<WireHead> = p
                     .heads
                     .iter()
                     .map(|(author, (seq, hash))| WireHead { author: *author, seq: *seq, hash: *hash })
                     .collect();
+                self.heads_answered(peer);
                 let store = Arc::clone(&self.store);
                 let reads = self.reads.clone();
                 tokio::task::spawn_blocking(move || {
@@ -630,20 +765,35 @@ impl Node {
                     let _ = reads.send(Read::Compared { peer, rows, forks_differ });
                 });
             }
-            (Pending::Page { author, to }, Response::Events(events)) => {
+            (Pending::Page { author, from, to }, Response::Events(events)) => {
                 if events.is_empty() {
+                    // It said it held more than it gives: believe it no more, and ask another.
                     self.fetch_ended(author, peer);
+                    let p = self.peer(peer);
+                    if p.heads.get(&author).is_some_and(|h| h.0 >= from) {
+                        p.heads.remove(&author);
+                    }
+                    self.penalise(peer, penalty::OVER_LIMIT, "empty_page");
+                    self.schedule(author);
                     return;
                 }
-                let _ = self.jobs.send(Job::Ingest { source: Source::Page { peer, author, to }, events });
+                self.send_job(Job::Ingest { source: Source::Page { peer, author, from, to }, events });
             }
-            (Pending::Probe { author }, Response::Events(events)) => {
-                if !events.is_empty() {
-                    let _ = self.jobs.send(Job::FindFork { peer, author, events });
-                }
+            (Pending::Probe { author, from, to, blame }, Response::Events(events)) => {
+                self.send_job(Job::FindFork { peer, author, from, to, events, blame });
             }
             (Pending::Forks, Response::Forks(proofs)) => {
-                let _ = self.jobs.send(Job::Forks { source: None, proofs });
+                let p = self.peer(peer);
+                p.other = p.other.saturating_sub(1);
+                if proofs.len() >= wire::FORKS_PAGE {
+                    // A full page: ask for the next one, after its last author.
+                    let last =
+                        proofs.last().and_then(|b| mindlog_ledger::ForkProof::decode(b).ok()).map(|p| p.author());
+                    if last.is_some() {
+                        self.ask_forks(peer, last);
+                    }
+                }
+                self.send_job(Job::Forks { source: None, proofs });
             }
             (pending, Response::Refused(reason)) => {
                 tracing::debug!(%peer, %reason, "sync request refused");
@@ -672,80 +822,94 @@ impl Node {
             .filter(|(_, seq)| *seq > ours)
             .max_by_key(|(id, seq)| (*seq, *id));
         if let Some((peer, to)) = best {
-            self.fetch(peer, author, ours + 1, to);
+            self.fetches.insert(author, (peer, to));
+            self.peer(peer).fetching += 1;
+            self.request_page(peer, author, ours + 1, to);
         }
     }
 
-    fn fetch(&mut self, peer: PeerId, author: PublicKey, from: u64, to: u64) {
+    fn request_page(&mut self, peer: PeerId, author: PublicKey, from: u64, to: u64) {
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to });
-        self.requests.insert(id, (peer, Pending::Page { author, to }));
-        self.fetches.insert(author, (peer, to));
-        self.peer(peer).fetching += 1;
+        self.requests.insert(id, (peer, Pending::Page { author, from, to }));
     }
 
     /// Asks `peer` for its events of `author` up to `seq`, to find where its feed and ours part.
-    fn probe(&mut self, peer: PeerId, author: PublicKey, seq: u64) {
+    /// `blame`: the peer sent an event that does not fit our feed; unless the feeds differ, that
+    /// was its fault.
+    fn probe(&mut self, peer: PeerId, author: PublicKey, seq: u64, blame: bool) {
+        let p = self.peer(peer);
+        if p.other >= MAX_OTHER_REQUESTS {
+            // Searching enough with this peer already; the next heads exchange asks again.
+            return;
+        }
+        p.other += 1;
         // Not fetched from this peer while the search runs, nor after a fork is found.
-        self.peer(peer).diverged.insert(author);
-        let from = seq.saturating_sub(63).max(1);
+        p.diverged.insert(author);
+        let from = seq.saturating_sub(PROBE_EVENTS - 1).max(1);
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to: seq });
-        self.requests.insert(id, (peer, Pending::Probe { author }));
+        self.requests.insert(id, (peer, Pending::Probe { author, from, to: seq, blame }));
+    }
+
+    fn publish_fork(&mut self, proof: Vec<u8>) {
+        if let Ok(p) = mindlog_ledger::ForkProof::decode(&proof) {
+            // Never fetch that feed again from a peer on another branch.
+            let author = p.author();
+            for peer in self.peers.values_mut() {
+                if peer.heads.get(&author).is_some_and(|h| !p.hashes().contains(&h.1)) {
+                    peer.diverged.insert(author);
+                }
+            }
+        }
+        let _ = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), wire::encode(&Gossip::Fork(proof)));
     }
 
     fn on_done(&mut self, report: Done) {
         match report {
             Done::Ingested { source, outcomes, last, split_at, proofs } => {
                 for proof in proofs {
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .publish(self.topic.clone(), wire::encode(&Gossip::Fork(proof)));
+                    self.publish_fork(proof);
                 }
                 self.on_ingested(source, outcomes, last, split_at)
             }
-            Done::Forks { source, new, invalid } => {
-                if let Some((message, peer)) = &source {
-                    let acceptance = if invalid > 0 {
-                        gossipsub::MessageAcceptance::Reject
-                    } else {
-                        gossipsub::MessageAcceptance::Accept
+            Done::Forks { source, new, invalid, failed } => {
+                if let Some((message, peer, bytes)) = &source {
+                    use gossipsub::MessageAcceptance::{Accept, Ignore, Reject};
+                    let acceptance = match (invalid > 0, failed, new.is_empty()) {
+                        (true, _, _) => Reject,
+                        (false, false, false) => Accept,
+                        _ => Ignore,
                     };
                     self.report(message, peer, acceptance);
-                }
-                if invalid > 0
-                    && let Some((_, peer)) = source
-                {
-                    self.penalise(peer, penalty::INVALID, "bad_fork_proof");
-                }
-                let from_gossip = source.is_some();
-                for proof in new {
-                    if let Ok(p) = mindlog_ledger::ForkProof::decode(&proof) {
-                        // Never fetch that feed from a peer on the other branch again.
-                        let author = p.author();
-                        for peer in self.peers.values_mut() {
-                            if peer.heads.get(&author).is_some_and(|h| !p.hashes().contains(&h.1)) {
-                                peer.diverged.insert(author);
-                            }
-                        }
+                    self.gossip_done(*peer, *bytes);
+                    if invalid > 0 {
+                        self.penalise(*peer, penalty::INVALID, "bad_fork_proof");
                     }
-                    if !from_gossip {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .gossipsub
-                            .publish(self.topic.clone(), wire::encode(&Gossip::Fork(proof)));
+                } else if invalid > 0 {
+                    self.shared.counters.reject("bad_fork_proof");
+                }
+                for proof in new {
+                    if source.is_none() {
+                        self.publish_fork(proof);
                     }
                 }
             }
-            Done::ForkSearch { peer, author, earlier, invalid, forked } => {
+            Done::ForkSearch { peer, author, earlier, invalid, forked, blame, proof } => {
+                let p = self.peer(peer);
+                p.other = p.other.saturating_sub(1);
+                if let Some(proof) = proof {
+                    self.publish_fork(proof);
+                }
                 if invalid {
+                    self.peer(peer).diverged.remove(&author);
                     self.penalise(peer, penalty::INVALID, "bad_signature");
                 } else if let Some(seq) = earlier {
-                    self.probe(peer, author, seq - 1);
+                    self.probe(peer, author, seq - 1, false);
                 } else if !forked {
-                    // No fork after all (our view of the heads was behind): fetch from it again.
+                    // No fork after all: the event that did not fit was the peer's own doing.
                     self.peer(peer).diverged.remove(&author);
+                    if blame {
+                        self.penalise(peer, penalty::BROKEN_CHAIN, "broken_chain");
+                    }
                     self.schedule(author);
                 }
             }
@@ -779,59 +943,54 @@ impl Node {
         source: Source,
         outcomes: Vec<Outcome>,
         last: Option<(PublicKey, u64)>,
-        split_at: Option<u64>,
+        split_at: Option<(PublicKey, u64)>,
     ) {
         let stored = outcomes.iter().filter(|o| matches!(o, Outcome::Stored)).count() as u64;
+        if let Some((author, seq)) = last {
+            self.note_local(author, seq);
+        }
         match source {
-            Source::Gossip { message, peer } => {
-                self.pending_events = self.pending_events.saturating_sub(1);
+            Source::Gossip { message, peer, bytes } => {
+                self.gossip_done(peer, bytes);
                 self.peer(peer).received += stored;
                 let outcome = outcomes.into_iter().next().unwrap_or(Outcome::Failed("no outcome".into()));
                 use gossipsub::MessageAcceptance::{Accept, Ignore, Reject};
-                let (acceptance, penalty) = match &outcome {
-                    Outcome::Stored | Outcome::Held => (Accept, None),
-                    Outcome::Unwanted | Outcome::Failed(_) | Outcome::Fork => (Ignore, None),
-                    Outcome::Early { .. } => (Ignore, None),
-                    Outcome::BrokenLink => (Reject, Some((penalty::BROKEN_CHAIN, "broken_chain"))),
-                    Outcome::Invalid(_) => (Reject, Some((penalty::INVALID, "bad_signature"))),
+                let acceptance = match &outcome {
+                    Outcome::Stored => Accept,
+                    Outcome::Invalid(_) => Reject,
+                    // Held already, not followed, early, or not fitting our feed (perhaps a
+                    // fork the sender relays in good faith): not passed on, no fault yet.
+                    _ => Ignore,
                 };
                 self.report(&message, &peer, acceptance);
-                if let Some((by, reason)) = penalty {
-                    self.penalise(peer, by, reason);
-                }
-                if let Some((author, seq)) = last {
-                    self.note_local(author, seq);
-                }
-                // An event ahead of us, or one that does not fit our feed: ask that peer.
-                if let Outcome::Early { .. } | Outcome::BrokenLink | Outcome::Fork = outcome {
-                    self.ask_heads(peer);
+                match outcome {
+                    Outcome::Invalid(_) => self.penalise(peer, penalty::INVALID, "bad_signature"),
+                    Outcome::Early { .. } => self.ask_heads(peer),
+                    Outcome::BrokenLink | Outcome::Fork => {
+                        if let Some((author, at)) = split_at {
+                            self.probe(peer, author, at, true);
+                        }
+                    }
+                    _ => {}
                 }
             }
-            Source::Page { peer, author, to } => {
+            Source::Page { peer, author, from: _, to } => {
                 self.peer(peer).received += stored;
-                let bad = outcomes.iter().find(|o| matches!(o, Outcome::Invalid(_)));
                 let reached = last.map(|(_, seq)| seq);
-                if let Some((a, seq)) = last {
-                    self.note_local(a, seq);
-                }
-                if bad.is_some() {
+                if outcomes.iter().any(|o| matches!(o, Outcome::Invalid(_))) {
                     self.fetch_ended(author, peer);
-                    self.penalise(peer, penalty::INVALID, "bad_signature");
+                    self.peer(peer).heads.remove(&author);
+                    self.penalise(peer, penalty::INVALID, "bad_page");
                     self.schedule(author);
-                } else if let Some(at) = split_at {
+                } else if let Some((_, at)) = split_at {
                     self.fetch_ended(author, peer);
-                    self.probe(peer, author, at);
+                    self.probe(peer, author, at, true);
                 } else if let Some(seq) = reached
                     && seq < to
                     && stored > 0
                 {
                     // The next page, from the same peer.
-                    let id = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_request(&peer, Request::Events { author, from: seq + 1, to });
-                    self.requests.insert(id, (peer, Pending::Page { author, to }));
+                    self.request_page(peer, author, seq + 1, to);
                 } else {
                     self.fetch_ended(author, peer);
                     self.schedule(author);

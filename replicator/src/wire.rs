@@ -25,6 +25,8 @@ pub(crate) const MAX_RESPONSE: usize = 8 << 20;
 pub(crate) const PAGE_EVENTS: usize = 1024;
 /// …and stops once its events take this many bytes (a page always holds at least one event).
 pub(crate) const PAGE_BYTES: usize = 4 << 20;
+/// Fork proofs in one answer (each is two envelopes and signatures: at most about 530 KiB).
+pub(crate) const FORKS_PAGE: usize = 8;
 /// The largest gossip message: one event with the largest payload, and room for the envelope.
 pub(crate) const MAX_GOSSIP: usize = mindlog_ledger::MAX_PAYLOAD_LEN + 64 * 1024;
 
@@ -70,8 +72,9 @@ impl WireEvent {
         let payload = match self.payload {
             WirePayload::Inline => PayloadState::Inline,
             WirePayload::Present { salt, bytes } => PayloadState::Present(Sidecar { salt, bytes, private: false }),
-            WirePayload::Erased => PayloadState::Erased,
-            WirePayload::Withheld => PayloadState::Withheld,
+            // Only a signed `ledger.erased/1` erases: a peer saying "erased" is taken as "not sent",
+            // so the payload can still be filled in from another peer.
+            WirePayload::Erased | WirePayload::Withheld => PayloadState::Withheld,
         };
         SignedEvent { bytes: self.bytes, signature: self.signature, payload }
     }
@@ -122,8 +125,8 @@ pub(crate) enum Request {
     },
     /// A page of `author`'s feed from seq `from` to `to`, in seq order.
     Events { author: PublicKey, from: u64, to: u64 },
-    /// Every fork proof held.
-    Forks,
+    /// The fork proofs held, of authors after `after` (a page of [`FORKS_PAGE`]).
+    Forks { after: Option<PublicKey> },
 }
 
 /// A sync response.
@@ -133,7 +136,7 @@ pub(crate) enum Response {
     Heads { heads: Vec<WireHead>, forks: [u8; 32] },
     /// A page of events, in seq order; fewer than asked when the page is full or the feed ends.
     Events(Vec<WireEvent>),
-    /// Fork proofs.
+    /// Fork proofs, in order of author; a full page means there may be more.
     Forks(Vec<Vec<u8>>),
     /// The request was refused (too many at once, or not served): the reason.
     Refused(String),

@@ -174,8 +174,17 @@ async fn a_late_joiner_receives_every_event() {
         write(&a.ledger, who, 25_000, 5_000);
     }
     let late = node(Follow::all(), vec![a.addr()], limits()).await;
-    until("the late joiner holds 100,000 events", || late.ledger.log_len().expect("len") == 100_000).await;
-    assert!(converged(&[&a, &late]));
+    // The authors go on writing while it catches up.
+    let (ledger, more) = (a.ledger.clone(), writers.clone());
+    let writing = std::thread::spawn(move || {
+        for round in 0..100 {
+            write(&ledger, &more[round % 4], 10, if round % 2 == 0 { 1 } else { 10 });
+        }
+    });
+    until("the late joiner holds the first 100,000 events", || late.ledger.log_len().expect("len") >= 100_000).await;
+    writing.join().expect("writer");
+    until("and every event written since", || converged(&[&a, &late])).await;
+    assert_eq!(late.ledger.log_len().expect("len"), 101_000);
     assert!(late.ledger.verify(&|_| {}).expect("verify").ok);
 }
 
@@ -192,7 +201,9 @@ async fn a_sparse_follower_holds_only_the_feeds_it_follows() {
     write(&a.ledger, &x, 10, 1);
     write(&a.ledger, &y, 10, 1);
     until("b holds x's new events", || b.ledger.head(&x.public_key()).is_some_and(|h| h.seq == 60)).await;
-    tokio::time::sleep(Duration::from_millis(800)).await; // two sync rounds: nothing of y may come
+    // Two more rounds of pull sync: nothing of y may come.
+    let rounds = b.handle.stats().syncs;
+    until("two more sync rounds", || b.handle.stats().syncs >= rounds + 2).await;
     assert!(b.ledger.head(&y.public_key()).is_none(), "b never stores a feed it does not follow");
     assert_eq!(b.ledger.log_len().expect("len"), 60);
 }
@@ -205,6 +216,16 @@ fn event(who: &Identity, seq: u64, prev: Option<mindlog_ledger::Hash>, i: u64) -
         bytes: event.bytes().to_vec(),
         signature: event.signature(),
         payload: event.payload_state().clone(),
+    }
+}
+
+/// Waits until `other` is in `node`'s gossip mesh (gossip before that is not forwarded to it).
+async fn in_mesh(node: &Node, other: &Node) {
+    let id = other.handle.peer_id().to_string();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !node.handle.peers().await.iter().any(|p| p.peer_id == id && p.in_mesh) {
+        assert!(tokio::time::Instant::now() < deadline, "never in the mesh");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -221,8 +242,7 @@ async fn forgeries_are_rejected_and_a_flood_gets_the_peer_blocked() {
     let who = Identity::generate().expect("id");
     write(&bad.ledger, &who, 3, 3);
     until("the honest node has the first events", || honest.ledger.head(&who.public_key()).is_some()).await;
-    // Gossip needs a mesh: give the heartbeat a moment after the subscription.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    in_mesh(&honest, &bad).await;
     let head = bad.ledger.head(&who.public_key()).expect("head");
 
     // A bad signature.
@@ -240,7 +260,7 @@ async fn forgeries_are_rejected_and_a_flood_gets_the_peer_blocked() {
     assert!(score_of(&honest.handle.peers().await, &bad_id) < after_forgery);
     assert_eq!(honest.ledger.head(&who.public_key()).expect("head").seq, 3, "nothing unverified is stored");
 
-    // Garbage, many times: the peer is disconnected and blocked.
+    // Garbage, again and again: each costs the peer score, until it is disconnected and blocked.
     for i in 0u32..200 {
         bad.handle.publish_raw([b"not a message ".as_slice(), &i.to_be_bytes()].concat());
     }
@@ -260,7 +280,7 @@ async fn a_rate_flood_of_valid_messages_gets_the_peer_blocked() {
     let honest = node(nobody, vec![], strict).await;
     let bad = node(Follow::all(), vec![honest.addr()], limits()).await;
     until("connected", || honest.handle.stats().peers_connected == 1).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    in_mesh(&honest, &bad).await;
     let who = Identity::generate().expect("id");
     let mut prev = None;
     for seq in 1..=400 {
@@ -300,6 +320,11 @@ async fn a_fork_on_two_sides_of_a_partition_ends_as_one_proof_everywhere() {
         [&b, &c].iter().all(|n| n.forks() == first)
     })
     .await;
+    for n in [&a, &b, &c] {
+        let stats = n.handle.stats();
+        assert_eq!(stats.peers_blocked, 0, "relaying a fork is no fault: {stats:?}");
+        assert!(!stats.rejected.contains_key("broken_chain"), "{stats:?}");
+    }
     let proofs = a.ledger.snapshot().expect("snapshot").forks().expect("forks");
     assert_eq!(proofs.len(), 1, "{proofs:?}");
     assert_eq!((proofs[0].author(), proofs[0].seq()), (x.public_key(), 11));

@@ -46,7 +46,9 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         }
         None => tempfile::tempdir()?,
     };
-    let wants = |w: BenchWhat| (args.what == BenchWhat::All && w != BenchWhat::Node) || args.what == w;
+    let wants = |w: BenchWhat| {
+        (args.what == BenchWhat::All && !matches!(w, BenchWhat::Node | BenchWhat::P2p)) || args.what == w
+    };
     let needs_store = wants(BenchWhat::Gen)
         || wants(BenchWhat::Verify)
         || wants(BenchWhat::Export)

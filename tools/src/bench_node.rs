@@ -102,27 +102,45 @@ impl Report for NodeBench {
 }
 
 /// A node started from this binary; stopped when dropped.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    address: String,
-    token: String,
+    pub(crate) address: String,
+    pub(crate) token: String,
+    /// With `--p2p`: its first p2p address, with `/p2p/<peer id>`.
+    pub(crate) p2p: Option<String>,
 }
 
 impl Node {
     fn start(home: &Path) -> Result<Node> {
+        Node::start_with(home, &[], &[])
+    }
+
+    /// A node on `home` with more `args` and environment variables.
+    pub(crate) fn start_with(home: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Node> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["node", "--home"])
             .arg(home)
+            .args(args)
             .env("MINDLOG_LOG", std::env::var("MINDLOG_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the node")?;
         let mut lines = BufReader::new(child.stdout.take().context("the node's stdout")?).lines();
         let first = lines.next().context("the node ended before it listened")??;
         let address = first.strip_prefix("listening on http://").context("the node's first line")?.to_owned();
+        let mut p2p = None;
+        if args.iter().any(|a| a == "--p2p") {
+            for line in lines.by_ref() {
+                if let Some(a) = line?.strip_prefix("p2p listening on ") {
+                    p2p = Some(a.to_owned());
+                    break;
+                }
+            }
+        }
         std::thread::spawn(move || for _ in lines {});
         let token = std::fs::read_to_string(home.join(crate::node::TOKEN_FILE))?.trim().to_owned();
-        Ok(Node { child, address, token })
+        Ok(Node { child, address, token, p2p })
     }
 
     /// The node's CPU time so far, in seconds.
@@ -130,7 +148,7 @@ impl Node {
         cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
 
-    fn rss_mb(&self) -> f64 {
+    pub(crate) fn rss_mb(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let kb = status
             .lines()
@@ -148,18 +166,18 @@ impl Drop for Node {
 }
 
 /// Runs this binary on `home` with `args`; fails with its stderr.
-fn mindlog(home: &Path, args: &[&str]) -> Result<()> {
+pub(crate) fn mindlog(home: &Path, args: &[&str]) -> Result<()> {
     let out = Command::new(std::env::current_exe()?).arg("--home").arg(home).args(args).output()?;
     anyhow::ensure!(out.status.success(), "mindlog {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
     Ok(())
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build())
 }
 
 /// `count` commands from one client as identity `as_`, one after another: the latency of each.
-fn client(address: &str, token: &str, as_: Option<&str>, tag: &str, count: usize) -> Result<Vec<f64>> {
+pub(crate) fn client(address: &str, token: &str, as_: Option<&str>, tag: &str, count: usize) -> Result<Vec<f64>> {
     let agent = agent();
     let url = match as_ {
         Some(name) => format!("http://{address}/v1/commands?as={name}"),
@@ -212,7 +230,7 @@ fn cpu_seconds(stat: &str) -> f64 {
     }
 }
 
-fn percentile(values: &mut [f64], p: f64) -> f64 {
+pub(crate) fn percentile(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -220,7 +238,7 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[((values.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     crate::ui::now_micros()
 }
 

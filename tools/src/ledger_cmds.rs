@@ -404,8 +404,14 @@ impl Report for VerifyReport {
                 thousands(p.inline)
             )?;
         }
+        if self.forks > 0 {
+            writeln!(out, "fork proofs held: {} (mindlog forks)", thousands(self.forks))?;
+        }
         if self.ok {
             return Ok(());
+        }
+        for f in &self.bad_forks {
+            writeln!(out, "  fork proof {}: {}", f.key, f.problem)?;
         }
         writeln!(
             out,

@@ -416,6 +416,11 @@ impl Report for Reputation {
             decimal(r.penalty, 3)
         )?;
         for v in &r.violations {
+            if v.category == "fork" {
+                // A fork proof needs no verdict: anyone can check it (mindlog forks).
+                writeln!(out, "    {}  fork proof (two events with one seq)  UPHELD", &v.report.to_string()[..12])?;
+                continue;
+            }
             writeln!(
                 out,
                 "    {}  {}  {} uphold / {} dismiss{}",

@@ -174,12 +174,19 @@ fn three_nodes_converge_on_the_same_feeds_and_views_and_a_sparse_node_holds_only
     ok(homes[1].path(), &["memory", "add", "P1", "one more", "--importance", "0.5"]);
     let b_seq = seq_of(&b, &key(1));
     until("a has b's new event", || seq_of(&a, &key(1)) == b_seq);
-    std::thread::sleep(Duration::from_secs(1)); // three sync rounds
+    // Three more rounds of pull sync with a: nothing of b's may come.
+    let syncs = || json(&ok(d_home.path(), &["peers", "--json"]))["stats"]["syncs"].as_u64().unwrap();
+    let rounds = syncs();
+    until("three more sync rounds", || syncs() >= rounds + 3);
     let held: Vec<String> = d.heads().into_iter().map(|(author, _, _)| author).collect();
     assert!(held.contains(&key(0)) && !held.contains(&key(1)) && !held.contains(&key(2)), "{held:?}");
     let shown = ok(d_home.path(), &["replicate"]);
     assert!(shown.starts_with("replicating only these feeds"), "{shown}");
     assert!(shown.contains(&key(0)), "{shown}");
+    // Following c while the node runs: c's feed comes, without a restart.
+    ok(d_home.path(), &["follow", &key(2)]);
+    let c_seq = seq_of(&c, &key(2));
+    until("d holds c's feed once it follows c", || seq_of(&d, &key(2)) == c_seq);
 }
 
 #[test]

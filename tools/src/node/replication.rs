@@ -68,6 +68,10 @@ struct HostedStore(Arc<Hosted>);
 
 impl mindlog_replicator::Store for HostedStore {
     fn ledger(&self) -> Result<Ledger, String> {
+        // Never wait for a scrub: what fails now is gossip ignored, which peers' sync makes good.
+        if !self.0.is_open() {
+            return Err("the store is closed for a moment (a scrub)".into());
+        }
         self.0.ledger().map_err(|e| format!("{e:#}"))
     }
     fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -95,6 +99,16 @@ pub(crate) async fn start(home: &Home, hosted: &Arc<Hosted>, args: &NodeArgs) ->
     let handle = mindlog_replicator::start(Arc::new(HostedStore(Arc::clone(hosted))), config)?;
     if handle.wait_listening(Duration::from_secs(10)).await.is_empty() {
         anyhow::bail!("the replicator listens on none of {:?}", args.p2p);
+    }
+    // Every interface of a wildcard address, and every --p2p, is reported within moments.
+    let mut seen = handle.listen_addrs().len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = handle.listen_addrs().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
     }
     hosted.set_replicator(handle.clone());
     tokio::spawn(keep_follow_in_step(home.clone(), Arc::clone(hosted), handle.clone(), follow));
