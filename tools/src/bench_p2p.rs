@@ -84,6 +84,17 @@ fn events(node: &Node) -> Result<u64> {
     stats["events"].as_u64().context("stats without events")
 }
 
+/// Events in the store of `home`, which no node serves (`mindlog stats`).
+fn offline_events(home: &Path) -> Result<u64> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--home")
+        .arg(home)
+        .args(["stats", "--json"])
+        .output()?;
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    stats["events"].as_u64().context("stats without events")
+}
+
 /// Waits until every node holds `n` events: the seconds since `since`.
 fn until_all_hold(nodes: &[&Node], n: u64, since: Instant) -> Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -157,11 +168,11 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     mindlog(&big, &["gen", "--events", &args.events.to_string(), "--authors", &args.authors.to_string()])?;
     mindlog(&big, &["persona", "list"])?; // the views caught up before the node starts
     let holder = p2p_node(&big, &[])?;
-    let total = events(&holder)?;
+    let held = events(&holder)?;
     mindlog(&dir("late"), &["init"])?;
     let started = Instant::now();
     let late = p2p_node(&dir("late"), &[&holder])?;
-    let catch_up_seconds = until_all_hold(&[&late], total, started)?;
+    let catch_up_seconds = until_all_hold(&[&late], held, started)?;
     drop((holder, late));
 
     // 3. Five nodes that each wrote their own feed while apart, started together.
@@ -173,6 +184,10 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         mindlog(&home, &["gen", "--events", &APART_EVENTS.to_string(), "--authors", "1", "--seed", &seed])?;
         homes.push(home);
     }
+    let mut total = 0;
+    for home in &homes {
+        total += offline_events(home)?;
+    }
     let started = Instant::now();
     let mut nodes: Vec<Node> = Vec::new();
     for home in &homes {
@@ -181,8 +196,7 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         nodes.push(node);
     }
     let all: Vec<&Node> = nodes.iter().collect();
-    let held = events(&nodes[0])?;
-    let converge_seconds = until_all_hold(&all, held * FEDERATION as u64, started)?;
+    let converge_seconds = until_all_hold(&all, total, started)?;
     // 4. The first node, idle with its four peers.
     std::thread::sleep(Duration::from_secs(3));
     let idle_rss_mb = nodes[0].rss_mb();
@@ -193,11 +207,11 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         gossip_events: gossip.len(),
         gossip_p50_ms: percentile(&mut gossip, 0.5),
         gossip_p99_ms: percentile(&mut gossip, 0.99),
-        catch_up_events: total,
+        catch_up_events: held,
         catch_up_seconds,
-        catch_up_events_per_second: total as f64 / catch_up_seconds,
+        catch_up_events_per_second: held as f64 / catch_up_seconds,
         converge_nodes: FEDERATION,
-        converge_events_each: held,
+        converge_events_each: total / FEDERATION as u64,
         converge_seconds,
         idle_peers: FEDERATION - 1,
         idle_rss_mb,
