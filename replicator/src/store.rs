@@ -41,12 +41,24 @@ pub(crate) enum Outcome {
 pub(crate) enum Source {
     /// One gossip message of `bytes` bytes, to be validated.
     Gossip { message: libp2p::gossipsub::MessageId, peer: libp2p::PeerId, bytes: usize },
-    /// A page of a sync fetch of `author`'s feed that asked for seqs `from..=to`.
-    Page { peer: libp2p::PeerId, author: PublicKey, from: u64, to: u64 },
+    /// A page of a sync fetch of `author`'s feed (fetch number `fetch`) that asked for seqs
+    /// `from..=to`.
+    Page { peer: libp2p::PeerId, author: PublicKey, from: u64, to: u64, fetch: u64 },
 }
 
-/// Work for the writer thread.
+/// Events of one source, checked by the verifier thread: each one's author and seq (when it
+/// decodes), and the event verified or why not.
+pub(crate) struct Checked {
+    source: Source,
+    ids: Vec<Option<(PublicKey, u64)>>,
+    events: Vec<Result<VerifiedEvent, Outcome>>,
+}
+
+/// Work for the writer thread (through the verifier thread, which checks `Ingest` jobs' events
+/// while the writer stores the ones before).
 pub(crate) enum Job {
+    /// Checked events, for the writer.
+    Checked(Checked),
     Ingest {
         source: Source,
         events: Vec<WireEvent>,
@@ -111,7 +123,9 @@ pub(crate) enum Done {
     Tail(Vec<WireEvent>),
 }
 
-/// Starts the writer thread.
+/// Starts the verifier thread, which checks the events of `Ingest` jobs (every signature of what
+/// is waiting, in one parallel batch) and passes every job on in order, and the writer thread
+/// behind it.
 pub(crate) fn start_writer(
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
@@ -119,6 +133,21 @@ pub(crate) fn start_writer(
     jobs: std_mpsc::Receiver<Job>,
     done: mpsc::UnboundedSender<Done>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let (checked_tx, checked) = std_mpsc::channel();
+    std::thread::Builder::new().name("mindlog-verifier".into()).spawn(move || {
+        while let Ok(job) = jobs.recv() {
+            let mut batch = vec![job];
+            while let Ok(more) = jobs.try_recv() {
+                batch.push(more);
+            }
+            for job in check(batch) {
+                if checked_tx.send(job).is_err() {
+                    return;
+                }
+            }
+        }
+    })?;
+    let jobs = checked;
     std::thread::Builder::new().name("mindlog-replicator".into()).spawn(move || {
         let mut writer = Writer { store, shared, follow, cursor: None, ours: HashSet::new() };
         while let Ok(job) = jobs.recv() {
@@ -144,18 +173,77 @@ pub(crate) fn start_writer(
     })
 }
 
+/// Checks the events of every `Ingest` job of `batch` (in one parallel batch) and makes each a
+/// `Checked` job; other jobs pass unchanged, in order.
+fn check(batch: Vec<Job>) -> Vec<Job> {
+    let mut ids: Vec<Option<(PublicKey, u64)>> = Vec::new();
+    let mut signed = Vec::new();
+    let mut refused: Vec<Option<Outcome>> = Vec::new();
+    let mut shape = Vec::with_capacity(batch.len());
+    for job in batch {
+        match job {
+            Job::Ingest { source, events } => {
+                let first = ids.len();
+                for event in events {
+                    ids.push(mindlog_ledger::EnvelopeRef::decode(&event.bytes).ok().map(|env| (env.author, env.seq)));
+                    signed.push(event.into_signed());
+                    refused.push(None);
+                }
+                // A page must be the feed asked for, from the seq asked for, without a gap:
+                // anything else is the sender's fault, and nothing of it is stored.
+                if let Source::Page { author, from, to, .. } = &source {
+                    let page = &ids[first..];
+                    let fits = page.len() <= crate::wire::PAGE_EVENTS
+                        && page.iter().enumerate().all(|(k, id)| {
+                            id.is_some_and(|(a, seq)| a == *author && seq == from + k as u64 && seq <= *to)
+                        });
+                    if !fits {
+                        for slot in &mut refused[first..] {
+                            *slot = Some(Outcome::Invalid("not the page asked for".into()));
+                        }
+                    }
+                }
+                shape.push(Err((source, first..ids.len())));
+            }
+            other => shape.push(Ok(other)),
+        }
+    }
+    let mut verified = verify_batch(signed).into_iter().zip(refused).map(|(result, refused)| match refused {
+        Some(outcome) => Err(outcome),
+        None => result.map_err(|e| Outcome::Invalid(describe(&e))),
+    });
+    shape
+        .into_iter()
+        .map(|job| match job {
+            Ok(job) => job,
+            Err((source, range)) => Job::Checked(Checked {
+                source,
+                ids: ids[range.clone()].to_vec(),
+                events: verified.by_ref().take(range.len()).collect(),
+            }),
+        })
+        .collect()
+}
+
 /// The answers of a batch that could not be done: every event failed, no fault of the senders.
 fn unanswered(batch: &[Job]) -> Vec<Done> {
     batch
         .iter()
         .filter_map(|job| match job {
-            Job::Ingest { source, events } => Some(Done::Ingested {
-                source: source.clone(),
-                outcomes: vec![Outcome::Failed("the writer failed".into()); events.len()],
-                last: None,
-                split_at: None,
-                proofs: Vec::new(),
-            }),
+            Job::Ingest { source, events: _ } | Job::Checked(Checked { source, ids: _, events: _ }) => {
+                let n = match job {
+                    Job::Ingest { events, .. } => events.len(),
+                    Job::Checked(c) => c.events.len(),
+                    _ => 0,
+                };
+                Some(Done::Ingested {
+                    source: source.clone(),
+                    outcomes: vec![Outcome::Failed("the writer failed".into()); n],
+                    last: None,
+                    split_at: None,
+                    proofs: Vec::new(),
+                })
+            }
             Job::Forks { source, .. } => {
                 Some(Done::Forks { source: source.clone(), new: Vec::new(), invalid: 0, failed: true })
             }
@@ -191,7 +279,15 @@ impl Writer {
         let mut tail = false;
         for job in batch {
             match job {
-                Job::Ingest { source, events } => ingests.push((source, events)),
+                Job::Checked(checked) => ingests.push(checked),
+                // Not checked (never sent past the verifier): nothing is stored unchecked.
+                Job::Ingest { source, events } => out.push(Done::Ingested {
+                    source,
+                    outcomes: vec![Outcome::Failed("not checked".into()); events.len()],
+                    last: None,
+                    split_at: None,
+                    proofs: Vec::new(),
+                }),
                 Job::Forks { source, proofs } => out.push(self.forks(source, proofs)),
                 Job::FindFork { peer, author, from, to, events, blame } => {
                     out.push(self.find_fork(peer, author, from..=to, events, blame))
@@ -215,44 +311,26 @@ impl Writer {
 
     /// Verifies every event of every source (in parallel), then stores those that continue
     /// their feeds, in as few transactions as the events allow.
-    fn ingest(&mut self, sources: Vec<(Source, Vec<WireEvent>)>) -> Vec<Done> {
-        // Flatten: (source index, event).
-        let mut owners = Vec::new();
-        let mut signed = Vec::new();
-        for (i, (_, events)) in sources.iter().enumerate() {
-            for event in events {
-                owners.push(i);
-                signed.push(event.clone().into_signed());
-            }
+    fn ingest(&mut self, sources: Vec<Checked>) -> Vec<Done> {
+        // Flatten: each event's author and seq, and its outcome when it has one already.
+        let mut ids: Vec<Option<(PublicKey, u64)>> = Vec::new();
+        let mut verified = Vec::new();
+        let mut meta = Vec::with_capacity(sources.len());
+        for Checked { source, ids: more, events } in sources {
+            let first = ids.len();
+            ids.extend(more);
+            verified.extend(events);
+            meta.push((source, first..ids.len()));
         }
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; signed.len()];
-        // A page must be the feed asked for, from the seq asked for, without a gap: anything
-        // else is the sender's fault, and nothing of it is stored.
-        let mut at = 0;
-        for (source, events) in &sources {
-            if let Source::Page { author, from, to, .. } = source {
-                let fits = events.len() <= crate::wire::PAGE_EVENTS
-                    && events.iter().enumerate().all(|(i, e)| {
-                        mindlog_ledger::EnvelopeRef::decode(&e.bytes)
-                            .is_ok_and(|env| env.author == *author && env.seq == from + i as u64 && env.seq <= *to)
-                    });
-                if !fits {
-                    for slot in &mut outcomes[at..at + events.len()] {
-                        *slot = Some(Outcome::Invalid("not the page asked for".into()));
-                    }
-                }
-            }
-            at += events.len();
-        }
-        let verified = verify_batch(signed);
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; verified.len()];
         let ledger = match self.store.ledger() {
             Ok(ledger) => ledger,
             Err(e) => {
-                return sources
+                return meta
                     .into_iter()
-                    .map(|(source, events)| Done::Ingested {
+                    .map(|(source, range)| Done::Ingested {
                         source,
-                        outcomes: vec![Outcome::Failed(e.clone()); events.len()],
+                        outcomes: vec![Outcome::Failed(e.clone()); range.len()],
                         last: None,
                         split_at: None,
                         proofs: Vec::new(),
@@ -260,16 +338,13 @@ impl Writer {
                     .collect();
             }
         };
-        // The events worth a try, in order; the rest have their outcome already.
-        let mut candidates: Vec<(usize, VerifiedEvent)> = Vec::new();
+        // The events worth a try, in order, with their places; the rest have their outcome already.
+        let (mut places, mut candidates): (Vec<usize>, Vec<VerifiedEvent>) = (Vec::new(), Vec::new());
         // Heads as they will be once the candidates before are stored.
         let mut heads: HashMap<PublicKey, (u64, Option<Hash>)> = HashMap::new();
         for (i, result) in verified.into_iter().enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
             match result {
-                Err(e) => outcomes[i] = Some(Outcome::Invalid(describe(&e))),
+                Err(outcome) => outcomes[i] = Some(outcome),
                 Ok(event) if !self.follow.follows(&event.author()) => outcomes[i] = Some(Outcome::Unwanted),
                 Ok(event) => {
                     let author = event.author();
@@ -285,20 +360,20 @@ impl Writer {
                         if env.seq == head.0 + 1 {
                             heads.insert(author, (env.seq, Some(event.hash())));
                         }
-                        candidates.push((i, event));
+                        places.push(i);
+                        candidates.push(event);
                     }
                 }
             }
         }
         // Store the candidates; an event the ledger refuses gets its outcome, and the rest go on.
         let mut forked: Vec<VerifiedEvent> = Vec::new();
-        let mut rest: &[(usize, VerifiedEvent)] = &candidates;
-        while !rest.is_empty() {
-            let events: Vec<VerifiedEvent> = rest.iter().map(|(_, e)| e.clone()).collect();
-            match ledger.ingest_prefix(&events) {
+        let mut start = 0;
+        while start < candidates.len() {
+            match ledger.ingest_prefix(&candidates[start..]) {
                 Ok((stored, stopped)) => {
-                    for ((i, _), ingested) in rest.iter().zip(&stored) {
-                        outcomes[*i] = Some(match ingested {
+                    for (k, ingested) in stored.iter().enumerate() {
+                        outcomes[places[start + k]] = Some(match ingested {
                             Ingested::Stored(offset) => {
                                 self.ours.insert(*offset);
                                 Outcome::Stored
@@ -307,9 +382,10 @@ impl Writer {
                         });
                     }
                     let Some((at, error)) = stopped else { break };
-                    outcomes[rest[at].0] = Some(match error {
+                    let at = start + at;
+                    outcomes[places[at]] = Some(match error {
                         IngestError::Feed { problem: FeedProblem::Fork { .. }, .. } => {
-                            forked.push(rest[at].1.clone());
+                            forked.push(candidates[at].clone());
                             Outcome::Fork
                         }
                         IngestError::Feed { problem: FeedProblem::BrokenLink { .. }, .. } => Outcome::BrokenLink,
@@ -318,11 +394,11 @@ impl Writer {
                         }
                         other => Outcome::Invalid(other.to_string()),
                     });
-                    rest = &rest[at + 1..];
+                    start = at + 1;
                 }
                 Err(e) => {
-                    for (i, _) in rest {
-                        outcomes[*i] = Some(Outcome::Failed(e.to_string()));
+                    for &i in &places[start..] {
+                        outcomes[i] = Some(Outcome::Failed(e.to_string()));
                     }
                     break;
                 }
@@ -342,32 +418,31 @@ impl Writer {
         let stored = outcomes.iter().filter(|o| matches!(o, Some(Outcome::Stored))).count() as u64;
         self.shared.counters.received.fetch_add(stored, std::sync::atomic::Ordering::Relaxed);
         // Back to the sources.
-        let mut per_source: Vec<Vec<Outcome>> = sources.iter().map(|(_, e)| Vec::with_capacity(e.len())).collect();
-        for (owner, outcome) in owners.into_iter().zip(outcomes) {
-            per_source[owner].push(outcome.unwrap_or(Outcome::Failed("not tried".into())));
-        }
+        let outcomes: Vec<Outcome> =
+            outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Failed("not tried".into()))).collect();
         let mut proofs = Some(proofs);
-        sources
-            .into_iter()
-            .zip(per_source)
-            .map(|((source, events), outcomes)| {
-                // The last event of the page that is now held: where the next page starts.
-                let last = events
+        meta.into_iter()
+            .map(|(source, range)| {
+                let (ids, outcomes) = (&ids[range.clone()], &outcomes[range]);
+                // The last event of the source that is now held: where the next page starts.
+                let last = ids
                     .iter()
-                    .zip(&outcomes)
+                    .zip(outcomes)
                     .rev()
                     .find(|(_, o)| matches!(o, Outcome::Stored | Outcome::Held))
-                    .and_then(|(e, _)| {
-                        mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok().map(|env| (env.author, env.seq))
-                    });
-                let split_at = events
+                    .and_then(|(id, _)| *id);
+                let split_at = ids
                     .iter()
-                    .zip(&outcomes)
+                    .zip(outcomes)
                     .find(|(_, o)| matches!(o, Outcome::BrokenLink | Outcome::Fork))
-                    .and_then(|(e, _)| {
-                        mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok().map(|env| (env.author, env.seq))
-                    });
-                Done::Ingested { source, outcomes, last, split_at, proofs: proofs.take().unwrap_or_default() }
+                    .and_then(|(id, _)| *id);
+                Done::Ingested {
+                    source,
+                    outcomes: outcomes.to_vec(),
+                    last,
+                    split_at,
+                    proofs: proofs.take().unwrap_or_default(),
+                }
             })
             .collect()
     }

@@ -41,6 +41,8 @@ const MAX_PENDING_BYTES_PER_PEER: usize = 16 << 20;
 const MAX_PENDING_BYTES: usize = 128 << 20;
 /// Our fork searches and fork-proof requests to one peer at once.
 const MAX_OTHER_REQUESTS: usize = 2;
+/// Pages of one feed handed to the writer and not yet stored, before the next is asked for.
+const PAGES_AHEAD: usize = 4;
 /// Events compared per step of a fork search.
 const PROBE_EVENTS: u64 = 64;
 
@@ -48,7 +50,7 @@ const PROBE_EVENTS: u64 = 64;
 #[derive(Debug)]
 enum Pending {
     Heads,
-    Page { author: PublicKey, from: u64, to: u64 },
+    Page { author: PublicKey, from: u64, to: u64, fetch: u64 },
     Probe { author: PublicKey, from: u64, to: u64, blame: bool },
     Forks,
 }
@@ -196,6 +198,7 @@ pub(crate) fn start(store: Arc<dyn Store>, config: Config) -> Result<Handle, Sta
         reads: reads_tx,
         peers: HashMap::new(),
         fetches: HashMap::new(),
+        fetch_numbers: 0,
         requests: HashMap::new(),
         local: HashMap::new(),
         configured,
@@ -213,6 +216,23 @@ fn peer_of(address: &Multiaddr) -> Option<PeerId> {
     })
 }
 
+/// A feed being fetched from one peer, page after page: the next page is asked for as soon as
+/// the last one arrives (while the writer stores it), up to [`PAGES_AHEAD`] pages ahead.
+#[derive(Debug)]
+struct Fetch {
+    peer: PeerId,
+    /// The seq it fetches up to (the peer's head when it started).
+    to: u64,
+    /// Its number: answers to an earlier fetch of the feed are dropped.
+    number: u64,
+    /// The seq the next page starts at.
+    next: u64,
+    /// A page request is in flight.
+    asking: bool,
+    /// Pages handed to the writer, not yet stored.
+    queued: usize,
+}
+
 struct Node {
     swarm: Swarm<Behaviour>,
     store: Arc<dyn Store>,
@@ -223,8 +243,9 @@ struct Node {
     jobs: std_mpsc::Sender<Job>,
     reads: mpsc::UnboundedSender<Read>,
     peers: HashMap<PeerId, Peer>,
-    /// Feeds being fetched: from which peer, up to which seq (one peer per feed).
-    fetches: HashMap<PublicKey, (PeerId, u64)>,
+    /// Feeds being fetched (one peer per feed), and the number the next fetch gets.
+    fetches: HashMap<PublicKey, Fetch>,
+    fetch_numbers: u64,
     requests: HashMap<OutboundRequestId, (PeerId, Pending)>,
     /// Our heads, as far as the loop has learnt them (the store is the truth; this plans fetches).
     local: HashMap<PublicKey, (u64, Hash)>,
@@ -402,7 +423,7 @@ impl Node {
                 }
                 self.requests.retain(|_, (p, _)| *p != peer_id);
                 let lost: Vec<PublicKey> =
-                    self.fetches.iter().filter(|(_, (p, _))| *p == peer_id).map(|(a, _)| *a).collect();
+                    self.fetches.iter().filter(|(_, f)| f.peer == peer_id).map(|(a, _)| *a).collect();
                 for author in &lost {
                     self.fetches.remove(author);
                 }
@@ -541,9 +562,10 @@ impl Node {
     fn request_ended(&mut self, peer: PeerId, pending: &Pending) {
         match pending {
             Pending::Heads => self.heads_answered(peer),
-            Pending::Page { author, .. } => {
-                self.fetch_ended(*author, peer);
-                self.schedule(*author);
+            Pending::Page { author, fetch, .. } => {
+                if self.end_fetch(*author, *fetch) {
+                    self.schedule(*author);
+                }
             }
             Pending::Probe { author, .. } => {
                 // The search is over with nothing found: the feed may be fetched from it again.
@@ -567,12 +589,37 @@ impl Node {
         }
     }
 
-    fn fetch_ended(&mut self, author: PublicKey, peer: PeerId) {
-        if self.fetches.get(&author).is_some_and(|(p, _)| *p == peer) {
-            self.fetches.remove(&author);
+    /// Ends fetch `number` of `author`'s feed; false if that fetch had ended already.
+    fn end_fetch(&mut self, author: PublicKey, number: u64) -> bool {
+        match self.fetches.get(&author) {
+            Some(f) if f.number == number => {
+                let peer = f.peer;
+                self.fetches.remove(&author);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.fetching = p.fetching.saturating_sub(1);
+                }
+                true
+            }
+            _ => false,
         }
-        let p = self.peer(peer);
-        p.fetching = p.fetching.saturating_sub(1);
+    }
+
+    /// Whether `number` is the running fetch of `author`'s feed.
+    fn current(&self, author: &PublicKey, number: u64) -> bool {
+        self.fetches.get(author).is_some_and(|f| f.number == number)
+    }
+
+    /// Asks for the fetch's next page if none is asked for, the writer is not too far behind,
+    /// and there is more to fetch.
+    fn pump(&mut self, author: PublicKey) {
+        let Some(f) = self.fetches.get_mut(&author) else { return };
+        if f.asking || f.queued >= PAGES_AHEAD || f.next > f.to {
+            return;
+        }
+        f.asking = true;
+        let (peer, from, to, fetch) = (f.peer, f.next, f.to, f.number);
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to });
+        self.requests.insert(id, (peer, Pending::Page { author, from, to, fetch }));
     }
 
     fn on_request(
@@ -765,10 +812,13 @@ impl Node {
                     let _ = reads.send(Read::Compared { peer, rows, forks_differ });
                 });
             }
-            (Pending::Page { author, from, to }, Response::Events(events)) => {
+            (Pending::Page { author, from, to, fetch }, Response::Events(events)) => {
+                if !self.current(&author, fetch) {
+                    return; // an answer to a fetch that ended
+                }
                 if events.is_empty() {
                     // It said it held more than it gives: believe it no more, and ask another.
-                    self.fetch_ended(author, peer);
+                    self.end_fetch(author, fetch);
                     let p = self.peer(peer);
                     if p.heads.get(&author).is_some_and(|h| h.0 >= from) {
                         p.heads.remove(&author);
@@ -777,7 +827,21 @@ impl Node {
                     self.schedule(author);
                     return;
                 }
-                self.send_job(Job::Ingest { source: Source::Page { peer, author, from, to }, events });
+                // The next page starts after this one's last event, if this one is what was asked
+                // (the writer checks every event; a page that is not stops the fetch there).
+                let last = events.last().and_then(|e| mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok());
+                let expected = from + events.len() as u64 - 1;
+                let next = match last {
+                    Some(env) if env.author == author && env.seq == expected => expected + 1,
+                    _ => to + 1,
+                };
+                if let Some(f) = self.fetches.get_mut(&author) {
+                    f.asking = false;
+                    f.queued += 1;
+                    f.next = next;
+                }
+                self.send_job(Job::Ingest { source: Source::Page { peer, author, from, to, fetch }, events });
+                self.pump(author);
             }
             (Pending::Probe { author, from, to, blame }, Response::Events(events)) => {
                 self.send_job(Job::FindFork { peer, author, from, to, events, blame });
@@ -822,15 +886,12 @@ impl Node {
             .filter(|(_, seq)| *seq > ours)
             .max_by_key(|(id, seq)| (*seq, *id));
         if let Some((peer, to)) = best {
-            self.fetches.insert(author, (peer, to));
+            self.fetch_numbers += 1;
+            let number = self.fetch_numbers;
+            self.fetches.insert(author, Fetch { peer, to, number, next: ours + 1, asking: false, queued: 0 });
             self.peer(peer).fetching += 1;
-            self.request_page(peer, author, ours + 1, to);
+            self.pump(author);
         }
-    }
-
-    fn request_page(&mut self, peer: PeerId, author: PublicKey, from: u64, to: u64) {
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to });
-        self.requests.insert(id, (peer, Pending::Page { author, from, to }));
     }
 
     /// Asks `peer` for its events of `author` up to `seq`, to find where its feed and ours part.
@@ -974,26 +1035,38 @@ impl Node {
                     _ => {}
                 }
             }
-            Source::Page { peer, author, from: _, to } => {
+            Source::Page { peer, author, from: _, to, fetch } => {
                 self.peer(peer).received += stored;
-                let reached = last.map(|(_, seq)| seq);
                 if outcomes.iter().any(|o| matches!(o, Outcome::Invalid(_))) {
-                    self.fetch_ended(author, peer);
+                    self.end_fetch(author, fetch);
                     self.peer(peer).heads.remove(&author);
                     self.penalise(peer, penalty::INVALID, "bad_page");
                     self.schedule(author);
-                } else if let Some((_, at)) = split_at {
-                    self.fetch_ended(author, peer);
+                    return;
+                }
+                if !self.current(&author, fetch) {
+                    return; // a page of a fetch that ended (its events are stored all the same)
+                }
+                if let Some((_, at)) = split_at {
+                    self.end_fetch(author, fetch);
                     self.probe(peer, author, at, true);
-                } else if let Some(seq) = reached
-                    && seq < to
-                    && stored > 0
-                {
-                    // The next page, from the same peer.
-                    self.request_page(peer, author, seq + 1, to);
-                } else {
-                    self.fetch_ended(author, peer);
+                    return;
+                }
+                let reached = last.map_or(0, |(_, seq)| seq);
+                let trouble = outcomes.iter().any(|o| matches!(o, Outcome::Failed(_) | Outcome::Early { .. }));
+                let done = match self.fetches.get_mut(&author) {
+                    Some(f) => {
+                        f.queued = f.queued.saturating_sub(1);
+                        trouble || reached >= to || (f.next > f.to && f.queued == 0 && !f.asking)
+                    }
+                    None => true,
+                };
+                if done {
+                    // Finished, or the writer could not store it: start again from what is held.
+                    self.end_fetch(author, fetch);
                     self.schedule(author);
+                } else {
+                    self.pump(author);
                 }
             }
         }

@@ -34,6 +34,7 @@ struct P2pBench {
     converge_seconds: f64,
     idle_peers: usize,
     idle_rss_mb: f64,
+    after_writing_rss_mb: f64,
 }
 
 impl Report for P2pBench {
@@ -60,7 +61,11 @@ impl Report for P2pBench {
             thousands(self.converge_events_each),
             self.converge_seconds
         )?;
-        writeln!(out, "  idle node RSS with {} peers: {:.1} MB", self.idle_peers, self.idle_rss_mb)
+        writeln!(
+            out,
+            "  idle node RSS with {} peers: {:.1} MB after a restart; {:.1} MB right after storing their events",
+            self.idle_peers, self.idle_rss_mb, self.after_writing_rss_mb
+        )
     }
 }
 
@@ -93,6 +98,16 @@ fn offline_events(home: &Path) -> Result<u64> {
         .output()?;
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     stats["events"].as_u64().context("stats without events")
+}
+
+/// Peers a node is connected to (`GET /v1/peers`).
+fn connected_peers(node: &Node) -> Result<u64> {
+    let mut response = agent()
+        .get(&format!("http://{}/v1/peers", node.address))
+        .header("Authorization", format!("Bearer {}", node.token))
+        .call()?;
+    let peers: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
+    peers["stats"]["peers_connected"].as_u64().context("peers without stats")
 }
 
 /// Waits until every node holds `n` events: the seconds since `since`.
@@ -197,10 +212,22 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     }
     let all: Vec<&Node> = nodes.iter().collect();
     let converge_seconds = until_all_hold(&all, total, started)?;
-    // 4. The first node, idle with its four peers.
+    // 4. A node idle with four peers: its memory just after it took in the others' events
+    // (redb's page cache holds what it wrote), and after a restart, connected to the four again.
     std::thread::sleep(Duration::from_secs(3));
-    let idle_rss_mb = nodes[0].rss_mb();
-    drop(nodes);
+    let after_writing_rss_mb = nodes[0].rss_mb();
+    let first = nodes.remove(0);
+    drop(first);
+    let peers: Vec<&Node> = nodes.iter().collect();
+    let restarted = p2p_node(&homes[0], &peers)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while connected_peers(&restarted)? < FEDERATION as u64 - 1 {
+        anyhow::ensure!(Instant::now() < deadline, "the restarted node did not reconnect to its peers");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_rss_mb = restarted.rss_mb();
+    drop((restarted, nodes));
 
     let report = P2pBench {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -215,6 +242,7 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         converge_seconds,
         idle_peers: FEDERATION - 1,
         idle_rss_mb,
+        after_writing_rss_mb,
     };
     emit(&report, format)?;
     Ok(Outcome::Success)
