@@ -83,6 +83,8 @@ pub(crate) struct Peer {
     pub(crate) told: HashMap<PublicKey, (u64, Hash)>,
     /// Feeds found forked against it: not fetched from it again.
     pub(crate) diverged: HashSet<PublicKey>,
+    /// Feeds not fetched from it until then (a page request it refused or failed).
+    pub(crate) backoff: HashMap<PublicKey, Instant>,
     score: f64,
     scored_at: Instant,
     last_seen: Option<SystemTime>,
@@ -117,6 +119,7 @@ impl Peer {
             heads: HashMap::new(),
             told: HashMap::new(),
             diverged: HashSet::new(),
+            backoff: HashMap::new(),
             score: 0.0,
             scored_at: now,
             last_seen: None,
@@ -175,6 +178,7 @@ impl Peer {
         self.heads.clear();
         self.told.clear();
         self.diverged.clear();
+        self.backoff.clear();
         self.serving.clear();
         self.fetching = 0;
         self.other = 0;

@@ -119,6 +119,8 @@ pub(crate) enum Done {
         forked: bool,
         blame: bool,
         proof: Option<Vec<u8>>,
+        /// The answer stopped short (its size limit) with all the same: compare on from here.
+        resume: Option<u64>,
     },
     Tail(Vec<WireEvent>),
 }
@@ -140,7 +142,31 @@ pub(crate) fn start_writer(
             while let Ok(more) = jobs.try_recv() {
                 batch.push(more);
             }
-            for job in check(batch) {
+            // A panic while checking fails the batch's events (no fault of the senders), and
+            // every job still goes on to the writer, so every source is answered.
+            let shapes: Vec<Option<(Source, usize)>> = batch
+                .iter()
+                .map(|job| match job {
+                    Job::Ingest { source, events } => Some((source.clone(), events.len())),
+                    _ => None,
+                })
+                .collect();
+            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(batch)));
+            let jobs = checked.unwrap_or_else(|_| {
+                tracing::error!("the replicator's verifier failed on a batch (a panic): its events are ignored");
+                shapes
+                    .into_iter()
+                    .flatten()
+                    .map(|(source, n)| {
+                        Job::Checked(Checked {
+                            source,
+                            ids: vec![None; n],
+                            events: (0..n).map(|_| Err(Outcome::Failed("the check failed".into()))).collect(),
+                        })
+                    })
+                    .collect()
+            });
+            for job in jobs {
                 if checked_tx.send(job).is_err() {
                     return;
                 }
@@ -255,6 +281,7 @@ fn unanswered(batch: &[Job]) -> Vec<Done> {
                 forked: true,
                 blame: *blame,
                 proof: None,
+                resume: None,
             }),
             Job::Tail | Job::Follow(_) => None,
         })
@@ -278,6 +305,10 @@ impl Writer {
         let mut ingests = Vec::new();
         let mut tail = false;
         for job in batch {
+            // Checked events go in together (one commit), but never after a job that came later.
+            if !matches!(job, Job::Checked(_) | Job::Tail) && !ingests.is_empty() {
+                out.extend(self.ingest(std::mem::take(&mut ingests)));
+            }
             match job {
                 Job::Checked(checked) => ingests.push(checked),
                 // Not checked (never sent past the verifier): nothing is stored unchecked.
@@ -490,8 +521,16 @@ impl Writer {
         events: Vec<WireEvent>,
         blame: bool,
     ) -> Done {
-        let answer =
-            |earlier, invalid, forked, proof| Done::ForkSearch { peer, author, earlier, invalid, forked, blame, proof };
+        let answer = |earlier, invalid, forked, proof| Done::ForkSearch {
+            peer,
+            author,
+            earlier,
+            invalid,
+            forked,
+            blame,
+            proof,
+            resume: None,
+        };
         let theirs: Vec<SignedEvent> = events.into_iter().map(WireEvent::into_signed).collect();
         let mut verified = Vec::with_capacity(theirs.len());
         for (i, result) in verify_batch(theirs).into_iter().enumerate() {
@@ -508,6 +547,7 @@ impl Writer {
             }
         }
         let Ok(ledger) = self.store.ledger() else { return answer(None, false, true, None) };
+        let our_head = ledger.head(&author).map_or(0, |h| h.seq);
         for (index, event) in verified.iter().enumerate() {
             let seq = event.seq();
             let Some(ours) = read::event_at(&ledger, &author, seq) else { continue };
@@ -526,6 +566,21 @@ impl Writer {
             // If it is the first seq compared, the feeds may part earlier still.
             let earlier = (index == 0 && seq > 1).then_some(seq);
             return answer(earlier, false, true, proof);
+        }
+        // Everything compared is the same. If the answer stopped short (its size limit) of what
+        // both hold, compare on from its end; otherwise there is no fork.
+        let end = verified.last().map_or(*asked.start(), |e| e.seq() + 1);
+        if !verified.is_empty() && end <= (*asked.end()).min(our_head) {
+            return Done::ForkSearch {
+                peer,
+                author,
+                earlier: None,
+                invalid: false,
+                forked: true,
+                blame,
+                proof: None,
+                resume: Some(end),
+            };
         }
         answer(None, false, false, None)
     }

@@ -39,6 +39,8 @@ const MAX_HEADS_PER_PEER: usize = 100_000;
 /// Gossip bytes waiting to be verified and stored: of one peer, and of all.
 const MAX_PENDING_BYTES_PER_PEER: usize = 16 << 20;
 const MAX_PENDING_BYTES: usize = 128 << 20;
+/// Peers remembered before those gone and not blocked are forgotten.
+const MAX_PEER_ENTRIES: usize = 4096;
 /// Our fork searches and fork-proof requests to one peer at once.
 const MAX_OTHER_REQUESTS: usize = 2;
 /// Pages of one feed handed to the writer and not yet stored, before the next is asked for.
@@ -372,6 +374,11 @@ impl Node {
     }
 
     fn redial(&mut self) {
+        // Peer ids cost nothing to make: past a bound, forget peers that are gone and not blocked.
+        if self.peers.len() > MAX_PEER_ENTRIES {
+            let configured: Vec<PeerId> = self.configured.iter().filter_map(|(_, id)| *id).collect();
+            self.peers.retain(|id, p| p.connected || p.blocked_until.is_some() || configured.contains(id));
+        }
         // Blocks that ran out.
         let now = SystemTime::now();
         let expired: Vec<PeerId> =
@@ -563,7 +570,9 @@ impl Node {
         match pending {
             Pending::Heads => self.heads_answered(peer),
             Pending::Page { author, fetch, .. } => {
+                // Not from this peer again before the next heads round (another peer may serve it).
                 if self.end_fetch(*author, *fetch) {
+                    self.back_off(peer, *author);
                     self.schedule(*author);
                 }
             }
@@ -601,6 +610,14 @@ impl Node {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// `author`'s feed is not fetched from `peer` for a sync interval.
+    fn back_off(&mut self, peer: PeerId, author: PublicKey) {
+        let until = std::time::Instant::now() + self.limits.sync_interval;
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.backoff.insert(author, until);
         }
     }
 
@@ -660,7 +677,7 @@ impl Node {
                     }
                 }
                 (Ok(_), Request::Events { author, .. }) if !ours.follows(&author) => {
-                    (Response::Events(Vec::new()), false)
+                    (Response::Refused("not replicated here".into()), false)
                 }
                 (Ok(ledger), Request::Events { author, from, to }) => match read::page(&ledger, &author, from, to) {
                     Ok(events) => (Response::Events(events), false),
@@ -678,10 +695,12 @@ impl Node {
     fn on_read(&mut self, read: Read) {
         match read {
             Read::Answer { peer, request, channel, mut response, heads } => {
-                if heads && let Response::Heads { heads: list, .. } = &mut response {
+                if heads
+                    && let Response::Heads { heads: list, .. } = &mut response
+                    && let Some(p) = self.peers.get_mut(&peer)
+                {
                     // Leave out what this peer was told already on this connection; what this
                     // answer tells counts as told once it is sent.
-                    let p = self.peer(peer);
                     list.retain(|h| p.told.get(&h.author) != Some(&(h.seq, h.hash)));
                     if let Some(told) = p.serving.get_mut(&request) {
                         told.extend(list.iter().map(|h| (h.author, (h.seq, h.hash))));
@@ -819,10 +838,12 @@ impl Node {
                 if events.is_empty() {
                     // It said it held more than it gives: believe it no more, and ask another.
                     self.end_fetch(author, fetch);
-                    let p = self.peer(peer);
-                    if p.heads.get(&author).is_some_and(|h| h.0 >= from) {
+                    if let Some(p) = self.peers.get_mut(&peer)
+                        && p.heads.get(&author).is_some_and(|h| h.0 >= from)
+                    {
                         p.heads.remove(&author);
                     }
+                    self.back_off(peer, author);
                     self.penalise(peer, penalty::OVER_LIMIT, "empty_page");
                     self.schedule(author);
                     return;
@@ -832,19 +853,26 @@ impl Node {
                 let last = events.last().and_then(|e| mindlog_ledger::EnvelopeRef::decode(&e.bytes).ok());
                 let expected = from + events.len() as u64 - 1;
                 let next = match last {
-                    Some(env) if env.author == author && env.seq == expected => expected + 1,
-                    _ => to + 1,
+                    Some(env) if env.author == author && env.seq == expected => expected.saturating_add(1),
+                    _ => to.saturating_add(1),
                 };
                 if let Some(f) = self.fetches.get_mut(&author) {
                     f.asking = false;
                     f.queued += 1;
                     f.next = next;
                 }
-                self.send_job(Job::Ingest { source: Source::Page { peer, author, from, to, fetch }, events });
-                self.pump(author);
+                if self.send_job(Job::Ingest { source: Source::Page { peer, author, from, to, fetch }, events }) {
+                    self.pump(author);
+                } else {
+                    self.end_fetch(author, fetch);
+                }
             }
             (Pending::Probe { author, from, to, blame }, Response::Events(events)) => {
-                self.send_job(Job::FindFork { peer, author, from, to, events, blame });
+                if !self.send_job(Job::FindFork { peer, author, from, to, events, blame })
+                    && let Some(p) = self.peers.get_mut(&peer)
+                {
+                    p.other = p.other.saturating_sub(1);
+                }
             }
             (Pending::Forks, Response::Forks(proofs)) => {
                 let p = self.peer(peer);
@@ -881,7 +909,12 @@ impl Node {
         let best = self
             .peers
             .iter()
-            .filter(|(_, p)| p.connected && p.fetching < limit && !p.diverged.contains(&author))
+            .filter(|(_, p)| {
+                p.connected
+                    && p.fetching < limit
+                    && !p.diverged.contains(&author)
+                    && p.backoff.get(&author).is_none_or(|until| *until <= std::time::Instant::now())
+            })
             .filter_map(|(id, p)| p.heads.get(&author).map(|h| (*id, h.0)))
             .filter(|(_, seq)| *seq > ours)
             .max_by_key(|(id, seq)| (*seq, *id));
@@ -898,7 +931,12 @@ impl Node {
     /// `blame`: the peer sent an event that does not fit our feed; unless the feeds differ, that
     /// was its fault.
     fn probe(&mut self, peer: PeerId, author: PublicKey, seq: u64, blame: bool) {
-        let p = self.peer(peer);
+        let from = seq.saturating_sub(PROBE_EVENTS - 1).max(1);
+        self.probe_range(peer, author, from, seq, blame);
+    }
+
+    fn probe_range(&mut self, peer: PeerId, author: PublicKey, from: u64, to: u64, blame: bool) {
+        let Some(p) = self.peers.get_mut(&peer).filter(|p| p.connected) else { return };
         if p.other >= MAX_OTHER_REQUESTS {
             // Searching enough with this peer already; the next heads exchange asks again.
             return;
@@ -906,9 +944,8 @@ impl Node {
         p.other += 1;
         // Not fetched from this peer while the search runs, nor after a fork is found.
         p.diverged.insert(author);
-        let from = seq.saturating_sub(PROBE_EVENTS - 1).max(1);
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to: seq });
-        self.requests.insert(id, (peer, Pending::Probe { author, from, to: seq, blame }));
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Events { author, from, to });
+        self.requests.insert(id, (peer, Pending::Probe { author, from, to, blame }));
     }
 
     fn publish_fork(&mut self, proof: Vec<u8>) {
@@ -954,20 +991,27 @@ impl Node {
                     }
                 }
             }
-            Done::ForkSearch { peer, author, earlier, invalid, forked, blame, proof } => {
-                let p = self.peer(peer);
-                p.other = p.other.saturating_sub(1);
+            Done::ForkSearch { peer, author, earlier, invalid, forked, blame, proof, resume } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.other = p.other.saturating_sub(1);
+                }
                 if let Some(proof) = proof {
                     self.publish_fork(proof);
                 }
                 if invalid {
-                    self.peer(peer).diverged.remove(&author);
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.diverged.remove(&author);
+                    }
                     self.penalise(peer, penalty::INVALID, "bad_signature");
                 } else if let Some(seq) = earlier {
                     self.probe(peer, author, seq - 1, false);
+                } else if let Some(from) = resume {
+                    self.probe_range(peer, author, from, from + PROBE_EVENTS - 1, blame);
                 } else if !forked {
                     // No fork after all: the event that did not fit was the peer's own doing.
-                    self.peer(peer).diverged.remove(&author);
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.diverged.remove(&author);
+                    }
                     if blame {
                         self.penalise(peer, penalty::BROKEN_CHAIN, "broken_chain");
                     }
@@ -1013,7 +1057,9 @@ impl Node {
         match source {
             Source::Gossip { message, peer, bytes } => {
                 self.gossip_done(peer, bytes);
-                self.peer(peer).received += stored;
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.received += stored;
+                }
                 let outcome = outcomes.into_iter().next().unwrap_or(Outcome::Failed("no outcome".into()));
                 use gossipsub::MessageAcceptance::{Accept, Ignore, Reject};
                 let acceptance = match &outcome {
@@ -1036,10 +1082,14 @@ impl Node {
                 }
             }
             Source::Page { peer, author, from: _, to, fetch } => {
-                self.peer(peer).received += stored;
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.received += stored;
+                }
                 if outcomes.iter().any(|o| matches!(o, Outcome::Invalid(_))) {
                     self.end_fetch(author, fetch);
-                    self.peer(peer).heads.remove(&author);
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.heads.remove(&author);
+                    }
                     self.penalise(peer, penalty::INVALID, "bad_page");
                     self.schedule(author);
                     return;
@@ -1064,6 +1114,11 @@ impl Node {
                 if done {
                     // Finished, or the writer could not store it: start again from what is held.
                     self.end_fetch(author, fetch);
+                    if trouble {
+                        // The writer could not store it (the store may be closed for a scrub):
+                        // not from this peer again before the next heads round.
+                        self.back_off(peer, author);
+                    }
                     self.schedule(author);
                 } else {
                     self.pump(author);

@@ -374,3 +374,29 @@ async fn erasures_travel_and_private_payloads_never_do() {
     assert!(!found(erasable), "an erased payload stayed on another node");
     assert!(found("event 2 with some words"), "the check can see a payload that is there");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_behind_pages_cut_short_by_their_size_is_still_found() {
+    // Events of 200 kB: an answer of 4 MiB holds about 20 of them, fewer than a search step asks.
+    let big = |i: u64| Draft { payload: vec![b'x'; 200_000], ..draft(i, "note.added/1") };
+    let a = node(Follow::all(), vec![], limits()).await;
+    let b = node(Follow::all(), vec![a.addr()], limits()).await;
+    let x = Identity::generate().expect("id");
+    for i in 0..70 {
+        a.ledger.append(&x, vec![big(i)], Expect::Any).expect("append");
+    }
+    until("x's feed reaches b", || b.ledger.head(&x.public_key()).is_some_and(|h| h.seq == 70)).await;
+    a.handle.block(b.handle.peer_id(), true);
+    b.handle.block(a.handle.peer_id(), true);
+    until("apart", || a.handle.stats().peers_connected == 0 && b.handle.stats().peers_connected == 0).await;
+    a.ledger.append(&x, vec![big(100)], Expect::Any).expect("append");
+    b.ledger.append(&x, vec![big(200)], Expect::Any).expect("append");
+    a.handle.block(b.handle.peer_id(), false);
+    b.handle.block(a.handle.peer_id(), false);
+    until("both hold the proof", || !a.forks().is_empty() && a.forks() == b.forks()).await;
+    let proofs = a.ledger.snapshot().expect("snapshot").forks().expect("forks");
+    assert_eq!(proofs[0].seq(), 71);
+    for n in [&a, &b] {
+        assert!(!n.handle.stats().rejected.contains_key("broken_chain"), "{:?}", n.handle.stats());
+    }
+}

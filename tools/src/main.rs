@@ -77,7 +77,8 @@ fn main() -> ExitCode {
 /// format of its `--log-format`).
 fn init_tracing(cli: &Cli) {
     let (default, json) = match &cli.command {
-        Command::Node(args) => ("info", args.log_format == cli::LogFormat::Json),
+        // libp2p says its peer id at info; the node says it itself.
+        Command::Node(args) => ("info,libp2p_swarm=warn", args.log_format == cli::LogFormat::Json),
         _ => ("warn", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MINDLOG_LOG").unwrap_or_else(|_| default.into());
