@@ -83,6 +83,8 @@ pub(crate) struct Peer {
     pub(crate) told: HashMap<PublicKey, (u64, Hash)>,
     /// Feeds found forked against it: not fetched from it again.
     pub(crate) diverged: HashSet<PublicKey>,
+    /// Its heads could not be compared with ours: compare them all at its next answer.
+    pub(crate) recheck: bool,
     /// Feeds not fetched from it until then (a page request it refused or failed).
     pub(crate) backoff: HashMap<PublicKey, Instant>,
     score: f64,
@@ -120,6 +122,7 @@ impl Peer {
             told: HashMap::new(),
             diverged: HashSet::new(),
             backoff: HashMap::new(),
+            recheck: false,
             score: 0.0,
             scored_at: now,
             last_seen: None,

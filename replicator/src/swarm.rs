@@ -75,6 +75,9 @@ enum Read {
     Compared { peer: PeerId, rows: Vec<Compared>, forks_differ: bool },
     /// Our heads of some authors, to answer [`Command::Peers`].
     Local(HashMap<PublicKey, (u64, Hash)>, tokio::sync::oneshot::Sender<Vec<PeerInfo>>),
+    /// Our side of a peer's heads could not be read (the store was closed): compare every head
+    /// of that peer for forks at the next answer, as those told now are not told again.
+    NotCompared { peer: PeerId },
 }
 
 fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
@@ -737,6 +740,11 @@ impl Node {
                     self.ask_forks(peer, None);
                 }
             }
+            Read::NotCompared { peer } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.recheck = true;
+                }
+            }
             Read::Local(local, reply) => {
                 let mut out: Vec<PeerInfo> = Vec::new();
                 let mesh: std::collections::HashSet<PeerId> =
@@ -790,8 +798,11 @@ impl Node {
                 self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 let follow = self.follow.clone();
                 let p = self.peer(peer);
-                let changed: std::collections::HashSet<PublicKey> =
+                let mut changed: std::collections::HashSet<PublicKey> =
                     heads.iter().filter(|h| follow.follows(&h.author)).map(|h| h.author).collect();
+                if std::mem::take(&mut p.recheck) {
+                    changed.extend(p.heads.keys().copied());
+                }
                 for h in heads.iter().filter(|h| changed.contains(&h.author)) {
                     if p.heads.len() < MAX_HEADS_PER_PEER || p.heads.contains_key(&h.author) {
                         p.heads.insert(h.author, (h.seq, h.hash));
@@ -809,7 +820,10 @@ impl Node {
                 let store = Arc::clone(&self.store);
                 let reads = self.reads.clone();
                 tokio::task::spawn_blocking(move || {
-                    let Ok(ledger) = store.ledger() else { return };
+                    let Ok(ledger) = store.ledger() else {
+                        let _ = reads.send(Read::NotCompared { peer });
+                        return;
+                    };
                     let rows = all
                         .into_iter()
                         .map(|h| {
