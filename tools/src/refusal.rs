@@ -105,6 +105,9 @@ pub(crate) enum Refusal {
     /// `identity new default`: that name is the first identity's, kept in identity.key.
     #[error("\"default\" is the first identity's name (identity.key): choose another name")]
     DefaultIdentityName,
+    /// `peers` on a node that was started without `--p2p`.
+    #[error("this node does not replicate: restart it with --p2p MULTIADDR (e.g. /ip4/0.0.0.0/tcp/4001)")]
+    NotReplicating,
     /// `persona show --as-of`, `memory list --as-of`: an instant before the persona was created.
     #[error("persona {name:?} did not exist yet: it was created at {created}; give a later --as-of")]
     NotYetCreated {

@@ -197,3 +197,34 @@ fn peers_without_a_replicating_node_says_how_to_start_one() {
     let err = common::stderr(&out);
     assert!(err.contains("mindlog node --p2p"), "{err}");
 }
+
+#[test]
+fn peers_on_a_node_that_does_not_replicate_is_refused() {
+    let h = home();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .args(["node", "--home"])
+        .arg(h.path())
+        .env_remove("MINDLOG_HOME")
+        .env("MINDLOG_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first.strip_prefix("listening on http://").unwrap().to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    let out = common::mindlog(h.path(), &["peers"]);
+    assert_eq!(out.status.code(), Some(1), "a refusal, not an error");
+    assert!(common::stderr(&out).contains("restart it with --p2p"), "{}", common::stderr(&out));
+    let token = std::fs::read_to_string(h.path().join("node.token")).unwrap();
+    let agent =
+        ureq::Agent::new_with_config(ureq::Agent::config_builder().proxy(None).http_status_as_error(false).build());
+    let response = agent
+        .get(&format!("http://{address}/v1/peers"))
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -201,23 +201,20 @@ impl Report for Peers {
     }
 }
 
-fn replicator(home: &Home) -> Result<Handle> {
+/// The running node's replicator; a refusal when the node does not replicate.
+fn replicator(home: &Home) -> Result<Result<Handle, crate::refusal::Refusal>> {
     let Some(served) = crate::served::current() else {
         anyhow::bail!(
             "no node serves {}: peers are known to a running node (mindlog node --p2p /ip4/0.0.0.0/tcp/4001)",
             home.dir().display()
         );
     };
-    served
-        .hosted
-        .replicator()
-        .cloned()
-        .context("this node does not replicate: restart it with --p2p MULTIADDR (e.g. /ip4/0.0.0.0/tcp/4001)")
+    Ok(served.hosted.replicator().cloned().ok_or(crate::refusal::Refusal::NotReplicating))
 }
 
 /// `mindlog peers`.
 pub(crate) fn peers(home: &Home) -> Result<Outcome> {
-    let handle = replicator(home)?;
+    let handle = or_refuse!(replicator(home)?);
     let report = Peers {
         peer_id: handle.peer_id().to_string(),
         listening: handle.listen_addrs().iter().map(ToString::to_string).collect(),
