@@ -67,6 +67,8 @@ pub struct SalvageReport {
     pub unreadable: Vec<u64>,
     /// Feeds that lost events, by author.
     pub feeds: Vec<FeedLoss>,
+    /// Fork proofs copied (each checked again; one that does not check is left behind).
+    pub forks: u64,
     /// Seconds taken.
     pub seconds: f64,
 }
@@ -102,7 +104,7 @@ impl Ledger {
             read_all(&db, &mut report).map_err(storage)
         }));
         let _ = std::fs::remove_file(&copy);
-        let (found, recorded_heads) = match read {
+        let (found, recorded_heads, forks) = match read {
             Ok(read) => read?,
             Err(_) => return Err(storage(StorageError::Other("redb cannot open the store at all".into())).into()),
         };
@@ -147,16 +149,23 @@ impl Ledger {
             ledger.ingest(batch)?;
             report.kept += batch.len() as u64;
         }
+        // Fork proofs are evidence from outside the log: copied as they are, if they check.
+        for proof in &forks {
+            if ledger.record_fork(proof).map_err(IngestError::Storage)? {
+                report.forks += 1;
+            }
+        }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
 }
 
 /// Reads and verifies every record it can, in offset order, and the feeds' heads as recorded.
+#[allow(clippy::type_complexity)]
 fn read_all(
     db: &redb::Database,
     report: &mut SalvageReport,
-) -> Result<(Vec<VerifiedEvent>, HashMap<PublicKey, u64>), StorageError> {
+) -> Result<(Vec<VerifiedEvent>, HashMap<PublicKey, u64>, Vec<crate::fork::ForkProof>), StorageError> {
     let txn = db.begin_read()?;
     let events = txn.open_table(EVENTS)?;
     let payloads = txn.open_table(PAYLOADS)?;
@@ -202,7 +211,16 @@ fn read_all(
     .ok()
     .flatten()
     .unwrap_or_default();
-    Ok((found, heads))
+    // The fork proofs that can be read and still check (a store older than them has none).
+    let forks = catch_unwind(AssertUnwindSafe(|| -> Option<Vec<crate::fork::ForkProof>> {
+        let table = txn.open_table(store::FORKS).ok()?;
+        let rows = table.iter().ok()?;
+        Some(rows.filter_map(|row| crate::fork::ForkProof::decode(row.ok()?.1.value()).ok()).collect())
+    }))
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    Ok((found, heads, forks))
 }
 
 /// A record verified as on import; `true` beside it when its payload failed and is withheld.

@@ -252,3 +252,19 @@ fn ingesting_only_held_events_commits_nothing() {
     ledger.ingest_prefix(&more).unwrap();
     assert_eq!(commits.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn salvage_copies_the_fork_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("mind.redb"), dir.path().join("saved.redb"));
+    let me = identity(6);
+    {
+        let ledger = Ledger::create(&from).unwrap();
+        ledger.ingest(&feed(&me, &["a", "b"])).unwrap();
+        assert!(ledger.record_fork(&proof(&me)).unwrap());
+    }
+    let report = Ledger::salvage(&from, &to).unwrap();
+    assert_eq!((report.kept, report.forks), (2, 1));
+    let saved = Ledger::open(&to).unwrap();
+    assert_eq!(saved.snapshot().unwrap().forks().unwrap(), [proof(&me)]);
+}
