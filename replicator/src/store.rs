@@ -25,7 +25,7 @@ pub(crate) enum Outcome {
     /// Its feed is not followed here.
     Unwanted,
     /// Its seq is past the feed's next one: events before it are missing here.
-    Early { next: u64 },
+    Early,
     /// Its `prev` is not the hash of the event before it here: a fork of its author before its seq.
     BrokenLink,
     /// Another event with the same author and seq is held here: a fork at its seq.
@@ -311,14 +311,7 @@ impl Writer {
             }
             match job {
                 Job::Checked(checked) => ingests.push(checked),
-                // Not checked (never sent past the verifier): nothing is stored unchecked.
-                Job::Ingest { source, events } => out.push(Done::Ingested {
-                    source,
-                    outcomes: vec![Outcome::Failed("not checked".into()); events.len()],
-                    last: None,
-                    split_at: None,
-                    proofs: Vec::new(),
-                }),
+                Job::Ingest { .. } => unreachable!("the verifier makes every Ingest job a Checked one"),
                 Job::Forks { source, proofs } => out.push(self.forks(source, proofs)),
                 Job::FindFork { peer, author, from, to, events, blame } => {
                     out.push(self.find_fork(peer, author, from..=to, events, blame))
@@ -384,7 +377,7 @@ impl Writer {
                         .or_insert_with(|| ledger.head(&author).map_or((0, None), |h| (h.seq, Some(h.hash))));
                     let env = event.envelope();
                     if env.seq > head.0 + 1 {
-                        outcomes[i] = Some(Outcome::Early { next: head.0 + 1 });
+                        outcomes[i] = Some(Outcome::Early);
                     } else if env.seq == head.0 + 1 && env.prev != head.1 {
                         outcomes[i] = Some(Outcome::BrokenLink);
                     } else {
@@ -420,9 +413,7 @@ impl Writer {
                             Outcome::Fork
                         }
                         IngestError::Feed { problem: FeedProblem::BrokenLink { .. }, .. } => Outcome::BrokenLink,
-                        IngestError::Feed { problem: FeedProblem::Gap { expected }, .. } => {
-                            Outcome::Early { next: expected }
-                        }
+                        IngestError::Feed { problem: FeedProblem::Gap { .. }, .. } => Outcome::Early,
                         other => Outcome::Invalid(other.to_string()),
                     });
                     start = at + 1;

@@ -253,7 +253,7 @@ struct Node {
     fetch_numbers: u64,
     requests: HashMap<OutboundRequestId, (PeerId, Pending)>,
     /// Our heads, as far as the loop has learnt them (the store is the truth; this plans fetches).
-    local: HashMap<PublicKey, (u64, Hash)>,
+    local: HashMap<PublicKey, u64>,
     /// Peers to keep connected to.
     configured: Vec<(Multiaddr, Option<PeerId>)>,
     /// Gossip events sent to the writer and not yet done, and their bytes.
@@ -721,7 +721,7 @@ impl Node {
             Read::Compared { peer, rows, forks_differ } => {
                 for (head, local, ours_at) in rows {
                     if let Some(local) = local {
-                        self.local.insert(head.author, local);
+                        self.local.insert(head.author, local.0);
                     }
                     let local_seq = local.map_or(0, |l| l.0);
                     let searched = self.peers.get(&peer).is_some_and(|p| p.diverged.contains(&head.author));
@@ -918,7 +918,7 @@ impl Node {
         if self.fetches.contains_key(&author) || !self.follow.follows(&author) {
             return;
         }
-        let ours = self.local.get(&author).map_or(0, |h| h.0);
+        let ours = self.local.get(&author).copied().unwrap_or(0);
         let limit = self.limits.outbound_fetches;
         let best = self
             .peers
@@ -1036,11 +1036,7 @@ impl Node {
                 let n = events.len() as u64;
                 for event in events {
                     if let Ok(env) = mindlog_ledger::EnvelopeRef::decode(&event.bytes) {
-                        let seq = env.seq;
-                        let entry = self.local.entry(env.author).or_insert((0, Hash([0; 32])));
-                        if seq > entry.0 {
-                            *entry = (seq, event.hash());
-                        }
+                        self.note_local(env.author, env.seq);
                     }
                     match self
                         .swarm
@@ -1086,7 +1082,7 @@ impl Node {
                 self.report(&message, &peer, acceptance);
                 match outcome {
                     Outcome::Invalid(_) => self.penalise(peer, penalty::INVALID, "bad_signature"),
-                    Outcome::Early { .. } => self.ask_heads(peer),
+                    Outcome::Early => self.ask_heads(peer),
                     Outcome::BrokenLink | Outcome::Fork => {
                         if let Some((author, at)) = split_at {
                             self.probe(peer, author, at, true);
@@ -1117,7 +1113,7 @@ impl Node {
                     return;
                 }
                 let reached = last.map_or(0, |(_, seq)| seq);
-                let trouble = outcomes.iter().any(|o| matches!(o, Outcome::Failed(_) | Outcome::Early { .. }));
+                let trouble = outcomes.iter().any(|o| matches!(o, Outcome::Failed(_) | Outcome::Early));
                 let done = match self.fetches.get_mut(&author) {
                     Some(f) => {
                         f.queued = f.queued.saturating_sub(1);
@@ -1142,9 +1138,7 @@ impl Node {
     }
 
     fn note_local(&mut self, author: PublicKey, seq: u64) {
-        let entry = self.local.entry(author).or_insert((0, Hash([0; 32])));
-        if seq > entry.0 {
-            entry.0 = seq;
-        }
+        let ours = self.local.entry(author).or_insert(0);
+        *ours = (*ours).max(seq);
     }
 }

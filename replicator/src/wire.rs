@@ -5,9 +5,7 @@ use std::io;
 
 use futures::prelude::*;
 use libp2p::StreamProtocol;
-use mindlog_ledger::{
-    Hash, PayloadState, PublicKey, Sidecar, Signature, SignedEvent, StoredEvent, hash_envelope_bytes,
-};
+use mindlog_ledger::{Hash, PayloadState, PublicKey, Sidecar, Signature, SignedEvent, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 /// The gossipsub topic every node subscribes to.
@@ -77,11 +75,6 @@ impl WireEvent {
             WirePayload::Erased | WirePayload::Withheld => PayloadState::Withheld,
         };
         SignedEvent { bytes: self.bytes, signature: self.signature, payload }
-    }
-
-    /// The event hash (the hash of the envelope bytes), whether or not the event is valid.
-    pub(crate) fn hash(&self) -> Hash {
-        hash_envelope_bytes(&self.bytes)
     }
 
     /// Bytes it takes in a page, roughly.

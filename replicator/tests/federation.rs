@@ -97,6 +97,14 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Cuts `one` off from `others` (each blocks the other), or joins them again.
+fn cut(one: &Node, others: &[&Node], apart: bool) {
+    for other in others {
+        one.handle.block(other.handle.peer_id(), apart);
+        other.handle.block(one.handle.peer_id(), apart);
+    }
+}
+
 fn converged(nodes: &[&Node]) -> bool {
     let first = nodes[0].heads();
     nodes.iter().all(|n| n.heads() == first)
@@ -149,19 +157,13 @@ async fn a_partition_heals_through_pull_sync() {
     write(&a.ledger, &x, 5, 5);
     until("the first events spread", || converged(&[&a, &b, &c])).await;
     // {a} | {b, c}
-    for other in [&b, &c] {
-        a.handle.block(other.handle.peer_id(), true);
-        other.handle.block(a.handle.peer_id(), true);
-    }
+    cut(&a, &[&b, &c], true);
     until("a is cut off", || a.handle.stats().peers_connected == 0).await;
     write(&a.ledger, &x, 300, 7);
     write(&c.ledger, &y, 300, 11);
     until("b and c converge without a", || converged(&[&b, &c])).await;
     assert!(!converged(&[&a, &b]), "a partition lets nothing through");
-    for other in [&b, &c] {
-        a.handle.block(other.handle.peer_id(), false);
-        other.handle.block(a.handle.peer_id(), false);
-    }
+    cut(&a, &[&b, &c], false);
     until("all three converge after the partition", || converged(&[&a, &b, &c])).await;
     assert!(a.heads().iter().all(|h| h.seq >= 300));
 }
@@ -302,18 +304,12 @@ async fn a_fork_on_two_sides_of_a_partition_ends_as_one_proof_everywhere() {
     write(&a.ledger, &x, 10, 10);
     until("x's feed spreads", || converged(&[&a, &b, &c])).await;
     // {a} | {b, c}; x's key signs a different seq 11 on each side.
-    for other in [&b, &c] {
-        a.handle.block(other.handle.peer_id(), true);
-        other.handle.block(a.handle.peer_id(), true);
-    }
+    cut(&a, &[&b, &c], true);
     until("a is cut off", || a.handle.stats().peers_connected == 0).await;
     write(&a.ledger, &x, 3, 1);
     write(&b.ledger, &x, 2, 2);
     until("c follows b's branch", || c.ledger.head(&x.public_key()).is_some_and(|h| h.seq == 12)).await;
-    for other in [&b, &c] {
-        a.handle.block(other.handle.peer_id(), false);
-        other.handle.block(a.handle.peer_id(), false);
-    }
+    cut(&a, &[&b, &c], false);
     until("every node holds the fork proof", || [&a, &b, &c].iter().all(|n| !n.forks().is_empty())).await;
     until("the same proofs", || {
         let first = a.forks();
@@ -386,13 +382,11 @@ async fn a_fork_behind_pages_cut_short_by_their_size_is_still_found() {
         a.ledger.append(&x, vec![big(i)], Expect::Any).expect("append");
     }
     until("x's feed reaches b", || b.ledger.head(&x.public_key()).is_some_and(|h| h.seq == 70)).await;
-    a.handle.block(b.handle.peer_id(), true);
-    b.handle.block(a.handle.peer_id(), true);
+    cut(&a, &[&b], true);
     until("apart", || a.handle.stats().peers_connected == 0 && b.handle.stats().peers_connected == 0).await;
     a.ledger.append(&x, vec![big(100)], Expect::Any).expect("append");
     b.ledger.append(&x, vec![big(200)], Expect::Any).expect("append");
-    a.handle.block(b.handle.peer_id(), false);
-    b.handle.block(a.handle.peer_id(), false);
+    cut(&a, &[&b], false);
     until("both hold the proof", || !a.forks().is_empty() && a.forks() == b.forks()).await;
     let proofs = a.ledger.snapshot().expect("snapshot").forks().expect("forks");
     assert_eq!(proofs[0].seq(), 71);

@@ -39,13 +39,7 @@ struct BenchReport {
 
 pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
-    let scratch = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            tempfile::tempdir_in(dir)?
-        }
-        None => tempfile::tempdir()?,
-    };
+    let scratch = scratch(args)?;
     let wants = |w: BenchWhat| {
         (args.what == BenchWhat::All && !matches!(w, BenchWhat::Node | BenchWhat::P2p)) || args.what == w
     };
@@ -282,4 +276,16 @@ fn raw_redb_single_transactions(path: &Path, count: u64) -> Result<f64> {
         txn.commit()?;
     }
     Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The scratch folder of a bench run: a new folder under `--dir`, or in the system's temporary
+/// folder; removed when dropped.
+pub(crate) fn scratch(args: &BenchArgs) -> Result<tempfile::TempDir> {
+    Ok(match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            tempfile::tempdir_in(dir)?
+        }
+        None => tempfile::tempdir()?,
+    })
 }

@@ -243,13 +243,7 @@ pub(crate) fn now_micros() -> u64 {
 }
 
 pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
-    let scratch = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            tempfile::tempdir_in(dir)?
-        }
-        None => tempfile::tempdir()?,
-    };
+    let scratch = crate::bench::scratch(args)?;
     // 1. Appends: one client, then 64 at once (each its own identity), with 100 subscribers.
     let home = scratch.path().join("appends");
     mindlog(&home, &["init"])?;

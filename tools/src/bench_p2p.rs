@@ -79,14 +79,18 @@ fn p2p_node(home: &Path, peers: &[&Node]) -> Result<Node> {
     Node::start_with(home, &args, &[("MINDLOG_SYNC_INTERVAL", "1")])
 }
 
-/// Events in a node's store (`GET /v1/stats`).
-fn events(node: &Node) -> Result<u64> {
+/// `GET path` on a node, as JSON.
+fn get(node: &Node, path: &str) -> Result<serde_json::Value> {
     let mut response = agent()
-        .get(&format!("http://{}/v1/stats", node.address))
+        .get(&format!("http://{}{path}", node.address))
         .header("Authorization", format!("Bearer {}", node.token))
         .call()?;
-    let stats: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
-    stats["events"].as_u64().context("stats without events")
+    Ok(serde_json::from_str(&response.body_mut().read_to_string()?)?)
+}
+
+/// Events in a node's store (`GET /v1/stats`).
+fn events(node: &Node) -> Result<u64> {
+    get(node, "/v1/stats")?["events"].as_u64().context("stats without events")
 }
 
 /// Events in the store of `home`, which no node serves (`mindlog stats`).
@@ -102,12 +106,7 @@ fn offline_events(home: &Path) -> Result<u64> {
 
 /// Peers a node is connected to (`GET /v1/peers`).
 fn connected_peers(node: &Node) -> Result<u64> {
-    let mut response = agent()
-        .get(&format!("http://{}/v1/peers", node.address))
-        .header("Authorization", format!("Bearer {}", node.token))
-        .call()?;
-    let peers: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
-    peers["stats"]["peers_connected"].as_u64().context("peers without stats")
+    get(node, "/v1/peers")?["stats"]["peers_connected"].as_u64().context("peers without stats")
 }
 
 /// Waits until every node holds `n` events: the seconds since `since`.
@@ -150,13 +149,7 @@ fn delays(node: &Node, after: u64, count: usize) -> Result<std::thread::JoinHand
 }
 
 pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
-    let scratch = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            tempfile::tempdir_in(dir)?
-        }
-        None => tempfile::tempdir()?,
-    };
+    let scratch = crate::bench::scratch(args)?;
     let dir = |name: &str| scratch.path().join(name);
 
     // 1. Gossip latency: one client appends on a; b and c follow their own live tails.
