@@ -40,7 +40,30 @@ impl Stage {
             Stage::S4 => "mature",
         }
     }
+
+    /// What the stage means, in plain words (the thresholds are [`stage`]'s).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Stage::S0 => "just created; it has not been used much yet",
+            Stage::S1 => "in use: ten interactions or more",
+            Stage::S2 => "used regularly: it reflects and has kept a commitment",
+            Stage::S3 => {
+                "a track record: it reflects often, its traits have moved, it keeps at least half of what it commits to"
+            }
+            Stage::S4 => "long and reliable use: it keeps 70% of its commitments, and remembers",
+        }
+    }
 }
+
+/// What each Big Five trait means, in [`mindlog_commands::Traits::NAMES`] order: one line each,
+/// for a reader who does not know the model.
+pub(crate) const TRAIT_MEANINGS: [&str; 5] = [
+    "curiosity and imagination: how readily it takes up new ideas",
+    "care and discipline: how carefully it plans and follows through",
+    "energy in company: how outgoing and talkative it is",
+    "warmth and cooperation: how kind and accommodating it is",
+    "emotional reactivity: how easily it is unsettled or anxious",
+];
 
 /// Messages, reflections and memories added: how much a persona has been used.
 pub fn interactions(p: &PersonaRow) -> u64 {

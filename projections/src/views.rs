@@ -221,12 +221,18 @@ impl Views {
                 successor: r.successor,
                 reason: r.reason.clone(),
             }),
-            stage: StageLine { code: stage, name: stage.name(), formula: profile::STAGE_FORMULA },
+            stage: StageLine {
+                code: stage,
+                name: stage.name(),
+                meaning: stage.meaning(),
+                formula: profile::STAGE_FORMULA,
+            },
             interactions: profile::interactions(&p),
             traits: Traits::NAMES
                 .iter()
                 .zip(p.traits.values())
-                .map(|(name, value)| TraitLine { name, value, word: profile::trait_word(value) })
+                .zip(profile::TRAIT_MEANINGS)
+                .map(|((name, value), meaning)| TraitLine { name, value, word: profile::trait_word(value), meaning })
                 .collect(),
             trait_updates: p.trait_updates,
             commitments: Health {
@@ -978,6 +984,8 @@ pub struct StageLine {
     pub code: Stage,
     /// Its name.
     pub name: &'static str,
+    /// What it means, in plain words.
+    pub meaning: &'static str,
     /// The formula's version.
     pub formula: &'static str,
 }
@@ -991,6 +999,8 @@ pub struct TraitLine {
     pub value: Units,
     /// Word for the level.
     pub word: &'static str,
+    /// What the trait is, in one line.
+    pub meaning: &'static str,
 }
 
 /// Commitment health: how a persona keeps its promises.

@@ -267,3 +267,46 @@ pub(crate) enum NoIdentity {
     #[error("no identity named {0:?}: create it with `mindlog identity new {0}`")]
     Named(String),
 }
+
+/// The file in a home that says when its store was last verified (`verify` writes it; `stats`
+/// and the dashboard's Privacy page show it).
+pub(crate) const VERIFIED_FILE: &str = "verified.json";
+
+/// What `verified.json` holds: the last `verify` of the store.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct LastVerified {
+    /// When it finished (RFC 3339).
+    pub(crate) at: String,
+    /// Whether every check passed.
+    pub(crate) ok: bool,
+    /// Events checked.
+    pub(crate) events: u64,
+}
+
+impl Home {
+    /// The last `verify` of this home's store, if one was recorded.
+    pub(crate) fn last_verified(&self) -> Option<LastVerified> {
+        let bytes = std::fs::read(self.dir.join(VERIFIED_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Records a `verify` of this home's store. A home that cannot be written to keeps no record:
+    /// the check itself stands, and says so in its report.
+    pub(crate) fn record_verified(&self, ok: bool, events: u64) {
+        let record = LastVerified { at: jiff::Timestamp::now().to_string(), ok, events };
+        let written = serde_json::to_vec_pretty(&record)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| write_atomically(&self.dir.join(VERIFIED_FILE), &bytes));
+        if let Err(e) = written {
+            tracing::warn!(error = %format!("{e:#}"), "could not record the verification");
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

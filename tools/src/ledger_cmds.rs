@@ -334,6 +334,8 @@ pub(crate) struct Stats {
     feeds: u64,
     heads: Vec<mindlog_ledger::Head>,
     kinds: Vec<KindCount>,
+    /// The last `verify` (the home's verified.json); `None` if it was never verified.
+    last_verified: Option<crate::home::LastVerified>,
 }
 
 #[derive(Serialize)]
@@ -347,6 +349,16 @@ impl Report for Stats {
         writeln!(out, "store    {} ({})", self.store, human_bytes(self.file_bytes))?;
         writeln!(out, "events   {}", thousands(self.events))?;
         writeln!(out, "feeds    {}", thousands(self.feeds))?;
+        match &self.last_verified {
+            Some(v) => writeln!(
+                out,
+                "verified {} ({}, {} events)",
+                v.at,
+                if v.ok { "OK" } else { "FAILED" },
+                thousands(v.events)
+            )?,
+            None => writeln!(out, "verified never (mindlog verify)")?,
+        }
         writeln!(out, "\nkinds")?;
         for k in &self.kinds {
             writeln!(out, "  {:<32} {:>12}", k.kind, thousands(k.events))?;
@@ -364,7 +376,8 @@ impl Report for Stats {
 
 pub(crate) fn stats(home: &Home) -> Result<Outcome> {
     let ledger = home.open()?;
-    emit(&count(&ledger)?, home.format())?;
+    let stats = Stats { last_verified: home.last_verified(), ..count(&ledger)? };
+    emit(&stats, home.format())?;
     Ok(Outcome::Success)
 }
 
@@ -378,6 +391,7 @@ fn count(ledger: &Ledger) -> Result<Stats> {
         feeds: heads.len() as u64,
         heads,
         kinds: snapshot.kind_counts()?.into_iter().map(|(kind, events)| KindCount { kind, events }).collect(),
+        last_verified: None,
     })
 }
 
@@ -518,6 +532,7 @@ pub(crate) fn verify(home: &Home, args: &VerifyArgs) -> Result<Outcome> {
         ViewsChecked { checked: false, skipped: None, compared: 0, findings: Vec::new() }
     };
     report.ok &= views.findings.is_empty();
+    home.record_verified(report.ok, report.events);
     let verified = Verified { report, views };
     emit(&verified, home.format())?;
     Ok(if verified.report.ok { Outcome::Success } else { Outcome::Failed })

@@ -15,12 +15,7 @@ use crate::output::{Report, decimal, emit};
 use crate::persona_cmds::{write, write_declared};
 use crate::refusal::{Refusal, resolved};
 use crate::session::Session;
-use crate::ui::{now_micros, thousands};
-
-/// Money in minor units as `12.34 EUR`.
-fn money(amount: u64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", amount / 100, amount % 100)
-}
+use crate::ui::{money, now_micros, thousands};
 
 /// A local identity: what `identity new` made, and a line of `identity list`.
 #[derive(Serialize)]

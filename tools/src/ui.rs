@@ -52,3 +52,8 @@ pub(crate) fn thousands(n: u64) -> String {
 pub(crate) fn human_bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
+
+/// Money in minor units as `12.34 EUR`.
+pub(crate) fn money(amount: u64, currency: &str) -> String {
+    format!("{}.{:02} {currency}", amount / 100, amount % 100)
+}

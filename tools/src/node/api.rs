@@ -306,6 +306,18 @@ pub(crate) fn table() -> Vec<Route> {
                 ("application/vnd.apache.parquet", None),
             ),
         ),
+        route(
+            "POST",
+            "/v1/erasures",
+            post(erasures),
+            Doc {
+                request: Some((JSON, Some("ErasureBody"))),
+                ..doc(
+                    "Erases a memory's text (`memory forget --erase`), a persona's private data (`persona erase`) or events' payloads (`erase`): that command's report",
+                    (JSON, None),
+                )
+            },
+        ),
         route("GET", "/openapi.json", get(openapi), doc("This document (Swagger UI at /docs)", (JSON, None))),
     ];
     for (path, template) in VIEWS {
@@ -350,6 +362,7 @@ pub(crate) fn router(state: AppState) -> Router {
     }
     router
         .merge(super::openapi::swagger_ui())
+        .merge(super::dashboard::router())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route; see docs/api.md") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::count))
@@ -471,7 +484,7 @@ pub(crate) struct Invocation {
 }
 
 /// An input of just a command line (a route's).
-fn just(argv: Vec<String>) -> Input {
+pub(super) fn just(argv: Vec<String>) -> Input {
     Box::new(move || Ok(Invocation { argv, ..Invocation::default() }))
 }
 
@@ -529,7 +542,7 @@ fn parse_and_execute(argv: Vec<String>) -> Finished {
 }
 
 /// A served command's whole output (its messages on stderr aside), and how it finished.
-async fn collect(mut rx: mpsc::Receiver<Piece>) -> (Vec<u8>, Finished) {
+pub(super) async fn collect(mut rx: mpsc::Receiver<Piece>) -> (Vec<u8>, Finished) {
     let mut out = Vec::new();
     while let Some(piece) = rx.recv().await {
         match piece {
@@ -550,7 +563,7 @@ fn failed(failure: &Failure) -> Response {
 
 /// Runs a command line and answers with its output as `content_type`, streamed as it is written;
 /// a command that fails before it writes anything answers with its error.
-async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'static str) -> Response {
+pub(super) async fn stream_command(state: &AppState, argv: Vec<String>, content_type: &'static str) -> Response {
     let mut rx = served_command(state, just(argv));
     let first = loop {
         match rx.recv().await {
@@ -1033,6 +1046,69 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     let response = stream_command(&state, argv, content_type).await;
     state.metrics.queried(started.elapsed());
     response
+}
+
+/// The body of `POST /v1/erasures`: exactly one of a memory (with its persona), a persona's
+/// private data (`persona` with `"private": true`), or events.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ErasureBody {
+    /// The persona (one of yours), by name, id or id prefix.
+    persona: Option<String>,
+    /// With `persona`: the memory to forget and erase (id or prefix).
+    memory: Option<String>,
+    /// With `persona` and no `memory`: erase every private payload of the persona.
+    #[serde(default)]
+    private: bool,
+    /// Events whose payloads to erase (hashes or unique prefixes).
+    #[serde(default)]
+    events: Vec<String>,
+    /// Why (recorded in the signed erasure events; it is public).
+    #[serde(default)]
+    reason: String,
+}
+
+impl ErasureBody {
+    /// The command line that does the erasure, or why the body names none.
+    fn argv(self) -> Result<Vec<String>, String> {
+        let mut argv: Vec<String> = vec!["--json".into()];
+        match (self.persona, self.memory, self.private, self.events.is_empty()) {
+            (Some(persona), Some(memory), false, true) => {
+                argv.extend(["memory".into(), "forget".into(), persona, memory, "--erase".into()]);
+                // `memory forget` records no reason: there is no erasure event of its own to carry one.
+                if !self.reason.is_empty() {
+                    return Err("a memory's erasure takes no reason".into());
+                }
+                return Ok(argv);
+            }
+            (Some(persona), None, true, true) => argv.extend(["persona".into(), "erase".into(), persona]),
+            (None, None, false, false) => {
+                argv.push("erase".into());
+                argv.extend(self.events);
+            }
+            _ => {
+                return Err("name what to erase: {\"persona\", \"memory\"}, {\"persona\", \"private\": true} or {\"events\": [...]}".into());
+            }
+        }
+        argv.extend(["--reason".into(), self.reason]);
+        Ok(argv)
+    }
+}
+
+/// `POST /v1/erasures`: the erasure commands of the CLI, whose scrub rewrites the file.
+async fn erasures(State(state): State<AppState>, body: Bytes) -> Response {
+    let argv = match serde_json::from_slice::<ErasureBody>(&body)
+        .map_err(|e| format!("the body is not an erasure: {e}"))
+        .and_then(ErasureBody::argv)
+    {
+        Ok(argv) => argv,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    let (out, finished) = collect(served_command(&state, just(argv))).await;
+    match &finished.failure {
+        None => ([(header::CONTENT_TYPE, "application/json")], out).into_response(),
+        Some(failure) => failed(failure),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

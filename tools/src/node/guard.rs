@@ -1,7 +1,8 @@
 //! Who may reach the node, checked on every request before any route runs: the Host header
 //! (against DNS rebinding), the Origin (a page of another site may not use the node), the token
-//! (as a bearer header, or as the cookie a one-time login URL gave a browser), the media type of
-//! a body, and the security headers of every answer.
+//! (as a bearer header, or as the cookie a one-time login URL gave a browser), the CSRF header a
+//! browser must add to a request that changes something, the media type of a body, and the
+//! security headers of every answer.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +20,19 @@ use super::api::{AppState, error};
 
 /// The cookie a browser gets from the login URL.
 const COOKIE: &str = "mindlog_session";
+
+/// The header a request authorized by the cookie alone must carry to change anything (POST, PUT,
+/// PATCH, DELETE): the node's [`csrf_token`], which only its own pages hold.
+pub(crate) const CSRF_HEADER: &str = "x-mindlog-csrf";
+
+/// The CSRF token of a node's pages: derived from its token (so it lasts as long as the token
+/// does, and reveals nothing of it).
+pub(crate) fn csrf_token(token: &str) -> String {
+    blake3::derive_key("mindlog 2026-11 dashboard csrf token", token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// One-time login codes: each trades once for the session cookie, within [`LOGIN_VALID`].
 #[derive(Clone, Default)]
@@ -57,7 +71,7 @@ pub(crate) struct LoginQuery {
 /// `GET /login?code=CODE`: a one-time code printed by `mindlog node` (or given to `mindlog open`)
 /// becomes an `HttpOnly; SameSite=Strict` cookie holding the token, which browsers send on
 /// EventSource and WebSocket requests (they cannot send an Authorization header there); then on
-/// to the node's pages.
+/// to the dashboard.
 pub(crate) async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
     if !state.login.redeem(&query.code) {
         let message = format!(
@@ -67,8 +81,7 @@ pub(crate) async fn login(State(state): State<AppState>, Query(query): Query<Log
         return error(StatusCode::FORBIDDEN, "forbidden", &message);
     }
     let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", state.token);
-    let mut response =
-        (StatusCode::SEE_OTHER, [(header::LOCATION, format!("{}/", super::openapi::DOCS))]).into_response();
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/ui/")]).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -92,7 +105,8 @@ pub(crate) fn media_type_is(headers: &HeaderMap, media_type: &str) -> bool {
 
 /// The checks every request passes, then the security headers on every answer.
 pub(crate) async fn check(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let page = request.uri().path().starts_with(super::openapi::DOCS);
+    let path = request.uri().path();
+    let page = path.starts_with(super::openapi::DOCS) || super::dashboard::is_page(path);
     let mut response = match refuse(&state, &request) {
         Some(refusal) => refusal,
         None => next.run(request).await,
@@ -101,8 +115,8 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    // The API's answers load nothing; the Swagger UI loads its own scripts, styles and inline
-    // images, and calls the API — all from this node.
+    // The API's answers load nothing; the dashboard and the Swagger UI load their own scripts,
+    // styles and inline images, and call the API — all from this node. No inline script runs.
     let policy = if page {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
          font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -131,12 +145,30 @@ fn refuse(state: &AppState, request: &Request) -> Option<Response> {
     let loopback_peer = request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|c| c.0.ip().is_loopback());
     // /metrics is open to scrapers on the machine, unless remote peers may come through a proxy.
     let open = path == "/health" || path == "/login" || (path == "/metrics" && loopback_peer && !state.allow_remote);
-    if !open && !authorized(headers, &state.token) {
+    let by = authorized(headers, &state.token);
+    if !open && by.is_none() && super::dashboard::is_page(path) {
+        return Some(super::dashboard::sign_in_page());
+    }
+    if !open && by.is_none() {
         return Some(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "send Authorization: Bearer TOKEN (the token is in the home's node.token)",
         ));
+    }
+    let changes = ![Method::GET, Method::HEAD, Method::OPTIONS].contains(request.method());
+    if changes && by == Some(By::Cookie) {
+        let csrf = csrf_token(&state.token);
+        let given = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+        if !bool::from(given.ct_eq(csrf.as_bytes())) {
+            return Some(error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &format!(
+                    "a browser's request that changes something needs the {CSRF_HEADER} header of the node's pages"
+                ),
+            ));
+        }
     }
     let body_methods = [Method::POST, Method::PUT, Method::PATCH];
     let wanted = super::api::STREAMED.iter().find(|(p, _)| *p == path).map_or("application/json", |(_, media)| *media);
@@ -150,9 +182,16 @@ fn refuse(state: &AppState, request: &Request) -> Option<Response> {
     None
 }
 
+/// How a request carried the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    Bearer,
+    Cookie,
+}
+
 /// Whether the request carries the token: as a bearer header, or as the login cookie. Compared in
 /// constant time.
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
+fn authorized(headers: &HeaderMap, token: &str) -> Option<By> {
     let same = |given: &str| bool::from(given.as_bytes().ct_eq(token.as_bytes()));
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -163,7 +202,13 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|cookies| {
             cookies.split(';').filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('=')).any(same)
         });
-    bearer || cookie
+    if bearer {
+        Some(By::Bearer)
+    } else if cookie {
+        Some(By::Cookie)
+    } else {
+        None
+    }
 }
 
 /// Loopback names, and the address the node is bound to, with or without its port.
@@ -201,14 +246,14 @@ mod tests {
     fn tokens() {
         let token = "ab".repeat(32);
         let mut headers = HeaderMap::new();
-        assert!(!authorized(&headers, &token));
+        assert_eq!(authorized(&headers, &token), None);
         headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
-        assert!(authorized(&headers, &token));
+        assert_eq!(authorized(&headers, &token), Some(By::Bearer));
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_str(&format!("a=b; {COOKIE}={token}")).unwrap());
-        assert!(authorized(&headers, &token));
+        assert_eq!(authorized(&headers, &token), Some(By::Cookie));
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
-        assert!(!authorized(&headers, &token));
+        assert_eq!(authorized(&headers, &token), None);
     }
 }

@@ -10,6 +10,7 @@
 //! [`SHUTDOWN_DEADLINE`] the node stops waiting. Then `node.json` is removed and the store closed.
 
 pub(crate) mod api;
+pub(crate) mod dashboard;
 pub(crate) mod guard;
 pub(crate) mod hosted;
 pub(crate) mod metrics;
@@ -215,7 +216,7 @@ async fn serve(
         peer_id: replicator.as_ref().map(|r| r.peer_id().to_string()),
         p2p: replicator.as_ref().map_or_else(Vec::new, |r| r.listen_addrs().iter().map(ToString::to_string).collect()),
     };
-    write_atomically(node_file, &serde_json::to_vec_pretty(&info)?)?;
+    crate::home::write_atomically(node_file, &serde_json::to_vec_pretty(&info)?)?;
     let mut out = crate::output::stdout();
     writeln!(out, "listening on http://{address}")?;
     writeln!(out, "token in {}", home.dir().join(TOKEN_FILE).display())?;
@@ -315,12 +316,4 @@ fn token(path: &Path) -> Result<String> {
     file.write_all(token.as_bytes())?;
     file.sync_all()?;
     Ok(token)
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

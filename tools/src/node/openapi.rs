@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, Required};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::api::{AppState, BatchResult, Doc, ErrorBody, ErrorDetail, Health, Media, QueryBody, Route};
+use super::api::{AppState, BatchResult, Doc, ErasureBody, ErrorBody, ErrorDetail, Health, Media, QueryBody, Route};
 use crate::served::Progress;
 use crate::session::Written;
 
@@ -122,6 +122,7 @@ fn components() -> utoipa::openapi::Components {
         .schema_from::<BatchResult>()
         .schema_from::<Health>()
         .schema_from::<QueryBody>()
+        .schema_from::<ErasureBody>()
         .schema_from::<Progress>()
         .security_scheme(
             "token",

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+pub(crate) mod webdriver;
+
 /// Runs `mindlog --home HOME ARGS…`, ignoring any `MINDLOG_HOME` of the environment.
 pub(crate) fn mindlog(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mindlog"))
