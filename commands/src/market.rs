@@ -41,7 +41,7 @@ pub enum ListingKind {
 
 impl ListingKind {
     /// Every kind, in order.
-    pub(crate) const ALL: [ListingKind; 5] =
+    pub const ALL: [ListingKind; 5] =
         [ListingKind::Plugin, ListingKind::Service, ListingKind::Api, ListingKind::Modpack, ListingKind::Theme];
 
     /// The word used on the command line and in JSON.

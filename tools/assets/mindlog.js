@@ -42,7 +42,7 @@
       outcome.textContent = form.dataset.done || 'Done.';
       outcome.className = 'outcome ok';
       form.reset();
-      htmx.trigger(document.body, 'mindlog-event');
+      changed();
     } else {
       let message;
       try {
@@ -55,8 +55,21 @@
     }
   });
 
-  // The live subscription: every committed event refreshes the page's live sections (they listen
-  // for "mindlog-event") and reaches the events tail.
+  // The page's live sections refresh on "mindlog-event". Events come in bursts: one refresh
+  // follows a burst, at most REFRESH_MS after its first event, and always after its last (a
+  // section's requests queue: an event that comes while a refresh runs gets one of its own).
+  const REFRESH_MS = 250;
+  let pending = null;
+  function changed() {
+    if (pending !== null) return;
+    pending = setTimeout(function () {
+      pending = null;
+      htmx.trigger(document.body, 'mindlog-event');
+    }, REFRESH_MS);
+  }
+
+  // The live subscription: every committed event reaches the events tail and refreshes the live
+  // sections.
   const status = document.getElementById('live-status');
   const subscribe = document.body.dataset.subscribe;
   if (subscribe) {
@@ -72,7 +85,7 @@
         return;
       }
       tail(event, Number(message.lastEventId) - 1);
-      htmx.trigger(document.body, 'mindlog-event');
+      changed();
     });
     // Leaving the page ends its subscription at once (the node stops sending; the page can go
     // into the back/forward cache).
@@ -162,7 +175,8 @@
   }
 
   // Charts: <div class="chart" data-chart="ID"> draws the JSON of <script id="ID">:
-  // {"x": [unix seconds], "series": [{"label", "values"}]}.
+  // {"range": [low, high] or null, "x": [unix seconds], "series": [{"label", "values"}]}. Without
+  // a range the y axis runs from 0 (or below, for negative values) to a little above the top.
   const COLORS = ['#0b57d0', '#b3261e', '#146c2e', '#8e4585'];
   function draw(root) {
     root.querySelectorAll('[data-chart]').forEach(function (element) {
@@ -176,7 +190,14 @@
         series: [{}].concat(data.series.map(function (s, i) {
           return { label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: data.x.length < 60 } };
         })),
-        axes: [{}, {}],
+        scales: {
+          y: {
+            range: data.range ? function () { return data.range; } : function (u, min, max) {
+              return [Math.min(0, min), max > 0 ? max * 1.1 : 1];
+            },
+          },
+        },
+        axes: [{}, { size: 64 }],
         legend: { live: false },
       };
       const plot = new uPlot(options, [data.x].concat(data.series.map(function (s) { return s.values; })), element);

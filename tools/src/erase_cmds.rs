@@ -27,15 +27,17 @@ struct Erased {
     local: bool,
     /// The signed `ledger.erased/1` events written (none when local).
     erasures: Vec<Written>,
-    /// The scrub that followed.
-    scrub: Scrub,
+    /// The scrub that followed; none when there was nothing to erase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scrub: Option<Scrub>,
 }
 
 impl Report for Erased {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         let how = if self.local { "here only, unsigned".to_owned() } else { signed_by(&self.erasures) };
+        let Some(scrub) = &self.scrub else { return writeln!(out, "nothing erased") };
         writeln!(out, "erased {} payload{} ({how})", thousands(self.erased as u64), plural(self.erased))?;
-        writeln!(out, "{}", scrubbed(&self.scrub))
+        writeln!(out, "{}", scrubbed(scrub))
     }
 }
 
@@ -158,6 +160,7 @@ pub(crate) fn erase_persona(home: &Home, reference: &str, reason: &str) -> Resul
         .collect();
     if offsets.is_empty() {
         say!("persona {:?} has no memories, messages, reflections or emotions to erase", info.name);
+        emit(&Erased { erased: 0, local: false, erasures: Vec::new(), scrub: None }, home.format())?;
         return Ok(Outcome::Success);
     }
     erase_offsets(home, session, &offsets, reason, false)
@@ -189,7 +192,7 @@ fn erase_offsets(home: &Home, session: Session, offsets: &[u64], reason: &str, l
         .into_iter()
         .map(|a| Written { kind: ERASED_KIND, hash: a.hash, offset: a.offset, seq: a.seq })
         .collect();
-    emit(&Erased { erased: offsets.len(), local, erasures, scrub }, home.format())?;
+    emit(&Erased { erased: offsets.len(), local, erasures, scrub: Some(scrub) }, home.format())?;
     Ok(Outcome::Success)
 }
 

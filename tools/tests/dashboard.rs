@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::webdriver::{Driver, Session};
@@ -28,28 +27,10 @@ struct Node {
 
 impl Node {
     fn start(home: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-            .args(["node", "--home"])
-            .arg(home)
-            .env_remove("MINDLOG_HOME")
-            .env("MINDLOG_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut address, mut login) = (None, None);
-        while address.is_none() || login.is_none() {
-            let line = lines.next().expect("the node prints its address and login URL").unwrap();
-            if let Some(a) = line.strip_prefix("listening on http://") {
-                address = Some(a.to_owned());
-            } else if let Some(url) = line.strip_prefix("browser login (once): ") {
-                login = Some(url.to_owned());
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
+        let (child, found) = common::start_node(home, &[], &[], &["listening on http://", "browser login (once): "]);
+        let [address, login] = <[String; 2]>::try_from(found).unwrap();
         let token = std::fs::read_to_string(home.join("node.token")).unwrap().trim().to_owned();
-        Node { child, address: address.unwrap(), token, login: login.unwrap() }
+        Node { child, address, token, login }
     }
 
     fn url(&self, path: &str) -> String {
@@ -140,9 +121,14 @@ fn home() -> (tempfile::TempDir, String) {
     (dir, request)
 }
 
-/// What every page must be: no console errors, every form field labelled, no sideways scroll at
+/// What every page must be, once its live parts have caught up: no console errors, every form field labelled, no sideways scroll at
 /// 1280 px nor at 400 px, the skip link first in keyboard order.
 fn check_page(browser: &Session, name: &str) {
+    // A live page has caught up with the log (the events tail is filled) before it is looked at.
+    browser.wait_until(
+        "!document.body.dataset.subscribe || document.getElementById('live-status').textContent === 'live'",
+        PATIENCE,
+    );
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "{name}: console errors {errors:?}");
     let unlabelled = browser.execute(
@@ -229,6 +215,7 @@ fn the_dashboard_in_a_real_browser() {
     browser.find(&format!("a[href='/ui/reputation/{me}']")).expect("the home's key is on the board").click();
     browser.wait_for("[data-chart=chart-score] canvas", PATIENCE);
     assert!(browser.find("#score").unwrap().text().contains("of 100"));
+    assert!(browser.find("#attestations").unwrap().text().contains("summaries success 5"));
     check_page(&browser, "reputation-key");
 
     // Audit: Approve in one tab; the other tab sees it without a reload.
@@ -274,14 +261,29 @@ fn the_dashboard_in_a_real_browser() {
         "[...document.querySelectorAll('#listings a')].some(a => a.textContent === 'translator')",
         PATIENCE,
     );
-    assert!(browser.console_errors().iter().all(|e| e.contains("404")), "only the rejected review's answer");
+    let errors = browser.console_errors();
+    // The browser and htmx each log the rejected review's 404; nothing else.
+    assert!(
+        !errors.is_empty() && errors.iter().all(|e| e.contains("404") && e.contains("/v1/commands")),
+        "only the rejected review's answer: {errors:?}"
+    );
 
-    // Events: an append made through the CLI appears in the live tail.
-    browser.goto(&node.url("/ui/events"));
+    // Events: an append made through the CLI appears in the live tail, filtered by kind.
+    browser.goto(&node.url("/ui/events?kind=memory.added/1"));
     browser.wait_until("document.getElementById('live-status').textContent === 'live'", PATIENCE);
+    // The backlog: the latest 50 memories (of many more in the log), and nothing else.
+    browser.wait_until("document.querySelectorAll('#tail tbody tr').length === 50", PATIENCE);
+    let before = browser.find_all("#tail tbody tr").len();
+    assert!(
+        browser.find_all("#tail tbody tr").iter().all(|r| r.attr("data-kind").as_deref() == Some("memory.added/1"))
+    );
+    ok(home, &["reflect", "Echo", "not in this tail"]);
     ok(home, &["memory", "add", "Echo", "seen in the tail", "--importance", "0.3"]);
     let appended = Instant::now();
-    let took = browser.wait_until("document.querySelector('#tail tbody tr[data-kind=\"memory.added/1\"]')", PATIENCE);
+    let took = browser.wait_until(&format!("document.querySelectorAll('#tail tbody tr').length > {before}"), PATIENCE);
+    let newest = browser.find("#tail tbody tr").unwrap();
+    assert_eq!(newest.attr("data-kind").as_deref(), Some("memory.added/1"), "the filter keeps the reflection out");
+    assert_eq!(browser.find_all("#tail tbody tr").len(), before + 1);
     eprintln!(
         "the tail showed the CLI's append {} ms after the CLI returned",
         (appended.elapsed().min(took)).as_millis()
@@ -311,15 +313,12 @@ fn the_dashboard_in_a_real_browser() {
     browser.find("#erase-memory-id").unwrap().send_keys(&memory);
     let erase = browser.find("form:has(#erase-memory-id) button[type=submit]").unwrap();
     erase.click();
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        browser.execute(
-            "return document.querySelector('#erase-memory-id').form.querySelector('.outcome').textContent",
-            vec![]
-        ),
-        serde_json::json!(""),
-        "nothing is sent before the confirmation is ticked"
-    );
+    let valid = browser.execute("return document.querySelector('#erase-memory-id').form.checkValidity()", vec![]);
+    assert_eq!(valid, serde_json::json!(false), "the form cannot be sent before the confirmation is ticked");
+    std::thread::sleep(Duration::from_millis(500));
+    let listed = common::json(&ok(home, &["--json", "memory", "list", "Echo"]));
+    assert_eq!(listed[0]["id"], memory.as_str(), "the memory is still there");
+    assert!(listed[0]["forgotten"].is_null(), "and not forgotten");
     browser.find("#erase-memory-sure").unwrap().click();
     erase.click();
     browser.wait_until(
@@ -350,5 +349,9 @@ fn a_cookie_alone_changes_nothing() {
     assert_eq!(status, 403, "a wrong token is refused");
     let (status, body) = node.with_cookie("POST", "/v1/commands", &[json, ("x-mindlog-csrf", &csrf)], command);
     assert_eq!(status, 200, "{body}");
-    assert!(!csrf.contains(&node.token) && csrf.len() == 64);
+    assert!(csrf.len() == 64 && csrf != node.token, "the pages' token is not the node's");
+    // A page about something that does not exist says so, with 404.
+    let (status, page) = node.with_cookie("GET", "/ui/mind/no-such-persona", &[], "");
+    assert_eq!(status, 404);
+    assert!(page.contains("unknown persona"), "{page}");
 }

@@ -7,9 +7,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{json, ok, ok_trimmed};
@@ -24,34 +23,14 @@ struct Node {
 
 impl Node {
     fn start(home: &Path, peers: &[&Node]) -> Node {
-        let mut args = vec!["node".to_owned(), "--p2p".into(), "/ip4/127.0.0.1/tcp/0".into()];
+        let mut args = vec!["--p2p", "/ip4/127.0.0.1/tcp/0"];
         for p in peers {
-            args.extend(["--peer".to_owned(), p.p2p.clone()]);
+            args.extend(["--peer", p.p2p.as_str()]);
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-            .args(&args)
-            .arg("--home")
-            .arg(home)
-            .env_remove("MINDLOG_HOME")
-            .env("MINDLOG_LOG", "warn")
-            .env("MINDLOG_SYNC_INTERVAL", "0.3")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut p2p, mut http) = (None, None);
-        while p2p.is_none() {
-            let line = lines.next().expect("the node says where it listens").unwrap();
-            if let Some(a) = line.strip_prefix("listening on http://") {
-                http = Some(a.to_owned());
-            }
-            if let Some(a) = line.strip_prefix("p2p listening on ") {
-                p2p = Some(a.to_owned());
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Node { child, home: home.to_owned(), p2p: p2p.unwrap(), http: http.unwrap() }
+        let env = [("MINDLOG_SYNC_INTERVAL", "0.3")];
+        let (child, found) = common::start_node(home, &args, &env, &["listening on http://", "p2p listening on "]);
+        let [http, p2p] = <[String; 2]>::try_from(found).unwrap();
+        Node { child, home: home.to_owned(), p2p, http }
     }
 
     fn heads(&self) -> Vec<(String, u64, String)> {
@@ -161,6 +140,11 @@ fn three_nodes_converge_on_the_same_feeds_and_views_and_a_sparse_node_holds_only
     assert!(metrics.contains("mindlog_p2p_peers 2"), "{metrics}");
     assert!(metrics.contains("mindlog_p2p_events_received_total"), "{metrics}");
     assert_eq!(ok(homes[0].path(), &["forks"]), "no fork proofs held\n");
+    // The dashboard's Peers page shows both peers.
+    let page = a.get("/ui/peers");
+    assert!(page.contains("2 peers") && page.contains(">connected<"), "{page}");
+    let c_id = &json(&std::fs::read_to_string(c.home.join("node.json")).unwrap())["peer_id"];
+    assert!(page.contains(&c_id.as_str().unwrap()[..12]), "a's page names c: {page}");
 
     // A fourth node that replicates only its own feed and the authors it follows: a's.
     let d_home = home();
@@ -201,18 +185,8 @@ fn peers_without_a_replicating_node_says_how_to_start_one() {
 #[test]
 fn peers_on_a_node_that_does_not_replicate_is_refused() {
     let h = home();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-        .args(["node", "--home"])
-        .arg(h.path())
-        .env_remove("MINDLOG_HOME")
-        .env("MINDLOG_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let address = first.strip_prefix("listening on http://").unwrap().to_owned();
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, found) = common::start_node(h.path(), &[], &[], &["listening on http://"]);
+    let address = &found[0];
     let out = common::mindlog(h.path(), &["peers"]);
     assert_eq!(out.status.code(), Some(1), "a refusal, not an error");
     assert!(common::stderr(&out).contains("restart it with --p2p"), "{}", common::stderr(&out));

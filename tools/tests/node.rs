@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{mindlog, ok, submit_stdin};
@@ -26,21 +26,8 @@ impl Node {
     }
 
     fn start_with(home: &Path, env: &[(&str, &str)]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
-            .args(["node", "--home"])
-            .arg(home)
-            .env_remove("MINDLOG_HOME")
-            .env("MINDLOG_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("the node says where it listens").unwrap();
-        let address = first.strip_prefix("listening on http://").unwrap_or_else(|| panic!("{first}")).to_owned();
-        // Keep reading stdout so the node never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, found) = common::start_node(home, &[], env, &["listening on http://"]);
+        let address = found.into_iter().next().unwrap();
         let token = std::fs::read_to_string(home.join("node.token")).unwrap().trim().to_owned();
         Node { child, address, token, home: home.to_owned() }
     }

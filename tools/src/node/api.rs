@@ -1069,28 +1069,31 @@ pub(crate) struct ErasureBody {
 }
 
 impl ErasureBody {
-    /// The command line that does the erasure, or why the body names none.
+    /// The command line that does the erasure, or why the body names none. Values from the body
+    /// are only ever positional arguments after `--` or a flag's own `--flag=value`: none can
+    /// be read as another flag.
     fn argv(self) -> Result<Vec<String>, String> {
         let mut argv: Vec<String> = vec!["--json".into()];
+        let reason = format!("--reason={}", self.reason);
         match (self.persona, self.memory, self.private, self.events.is_empty()) {
             (Some(persona), Some(memory), false, true) => {
-                argv.extend(["memory".into(), "forget".into(), persona, memory, "--erase".into()]);
-                // `memory forget` records no reason: there is no erasure event of its own to carry one.
+                // `memory forget --erase` takes no reason (its erasure event records none).
                 if !self.reason.is_empty() {
                     return Err("a memory's erasure takes no reason".into());
                 }
-                return Ok(argv);
+                argv.extend(["memory".into(), "forget".into(), "--erase".into(), "--".into(), persona, memory]);
             }
-            (Some(persona), None, true, true) => argv.extend(["persona".into(), "erase".into(), persona]),
+            (Some(persona), None, true, true) => {
+                argv.extend(["persona".into(), "erase".into(), reason, "--".into(), persona])
+            }
             (None, None, false, false) => {
-                argv.push("erase".into());
+                argv.extend(["erase".into(), reason, "--".into()]);
                 argv.extend(self.events);
             }
             _ => {
                 return Err("name what to erase: {\"persona\", \"memory\"}, {\"persona\", \"private\": true} or {\"events\": [...]}".into());
             }
         }
-        argv.extend(["--reason".into(), self.reason]);
         Ok(argv)
     }
 }
@@ -1154,5 +1157,30 @@ async fn export_parquet(State(state): State<AppState>, Path(file): Path<String>)
             "not_found",
             &format!("no table {table:?} (mindlog query --tables lists the tables)"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(body: &str) -> Result<Vec<String>, String> {
+        serde_json::from_str::<ErasureBody>(body).map_err(|e| e.to_string())?.argv()
+    }
+
+    #[test]
+    fn an_erasure_body_never_becomes_a_flag() {
+        assert_eq!(argv(r#"{"events": ["--help"]}"#).unwrap(), ["--json", "erase", "--reason=", "--", "--help"]);
+        assert_eq!(
+            argv(r#"{"persona": "-x", "private": true, "reason": "--local"}"#).unwrap(),
+            ["--json", "persona", "erase", "--reason=--local", "--", "-x"]
+        );
+        assert_eq!(
+            argv(r#"{"persona": "Echo", "memory": "--as=bob"}"#).unwrap(),
+            ["--json", "memory", "forget", "--erase", "--", "Echo", "--as=bob"]
+        );
+        assert!(argv(r#"{"persona": "Echo"}"#).is_err());
+        assert!(argv(r#"{"persona": "Echo", "memory": "ab", "reason": "why"}"#).is_err());
+        assert!(argv(r#"{"events": [], "persona": "Echo", "private": true, "memory": "ab"}"#).is_err());
     }
 }

@@ -191,11 +191,18 @@ struct Page {
     /// The subscription the page follows (`/v1/subscribe?…`), for its live parts.
     live: Option<String>,
     body: Markup,
+    status: StatusCode,
 }
 
 impl Page {
     fn new(nav: &'static str, title: impl Into<String>, body: Markup) -> Page {
-        Page { nav, title: title.into(), live: None, body }
+        Page { nav, title: title.into(), live: None, body, status: StatusCode::OK }
+    }
+
+    /// A page that says why the thing asked for is not there (404).
+    fn missing(nav: &'static str, title: &str, message: &str) -> Page {
+        let body = html! { h1 { (title) } (failure(message)) };
+        Page { status: StatusCode::NOT_FOUND, ..Page::new(nav, title, body) }
     }
 
     /// The page follows the log from its end now: its live parts refresh on every new event.
@@ -243,7 +250,7 @@ impl Page {
                 }
             }
         };
-        Html(page.into_string()).into_response()
+        (self.status, Html(page.into_string())).into_response()
     }
 }
 
@@ -264,32 +271,49 @@ fn failure(message: &str) -> Markup {
 fn live_section(id: &str, url: &str, inner: Markup) -> Markup {
     html! {
         section id=(id) hx-get=(url) hx-select={"#" (id)} hx-target="this" hx-swap="outerHTML"
-            hx-trigger="mindlog-event from:body throttle:300ms" {
+            hx-trigger="mindlog-event from:body" hx-sync="this:queue last" {
             (inner)
         }
     }
 }
 
 /// A chart drawn by `mindlog.js` with uPlot: x (Unix seconds) and named series, as JSON inside
-/// the page, with a table of the same numbers for readers who cannot see the chart.
-fn chart(id: &str, caption: &str, x: &[f64], series: &[(&str, Vec<Option<f64>>)]) -> Markup {
+/// the page, with a table of the same numbers (the latest [`CHART_TABLE_ROWS`]) for readers who
+/// cannot see the chart.
+fn chart(id: &str, caption: &str, y: Option<(f64, f64)>, x: &[f64], series: &[(&str, Vec<Option<f64>>)]) -> Markup {
     if x.is_empty() {
         return html! { p.muted { (caption) ": nothing recorded yet." } };
     }
     let data = serde_json::json!({
+        "range": y.map(|(low, high)| [low, high]),
         "x": x,
         "series": series.iter().map(|(label, values)| serde_json::json!({ "label": label, "values": values })).collect::<Vec<_>>(),
     });
-    // `</` cannot end the script element early: JSON allows `\/`.
-    let json = data.to_string().replace("</", "<\\/");
+    // Nothing in it can end the script element or open a comment: `<` only occurs inside JSON
+    // strings, where `\u003c` means the same.
+    let json = data.to_string().replace('<', "\\u003c");
+    let first = x.len().saturating_sub(CHART_TABLE_ROWS);
     html! {
         figure.chart-box {
             figcaption { (caption) }
             div.chart data-chart=(id) role="img" aria-label=(caption) {}
             script type="application/json" id=(id) { (PreEscaped(json)) }
+            details {
+                summary { "The numbers" @if first > 0 { " (the latest " (CHART_TABLE_ROWS) ")" } }
+                div.scroll { table {
+                    thead { tr { th scope="col" { "When" } @for (label, _) in series { th scope="col" { (label) } } } }
+                    tbody { @for i in first..x.len() { tr {
+                        td { (jiff::Timestamp::from_microsecond((x[i] * 1e6) as i64).map(|t| when(&Value::from(t.to_string()))).unwrap_or_default()) }
+                        @for (_, values) in series { td.num { (decimal(values.get(i).copied().flatten())) } }
+                    } } }
+                } }
+            }
         }
     }
 }
+
+/// Rows of a chart's table of numbers.
+const CHART_TABLE_ROWS: usize = 100;
 
 /// Unix seconds of an RFC 3339 time, or of a time without an offset (SQL's timestamps), in UTC.
 fn seconds(value: &Value) -> Option<f64> {
@@ -382,6 +406,7 @@ async fn mind(State(state): State<AppState>) -> Response {
             }
         }
     };
+    let body = live_section("personas", "/ui/mind", body);
     Page::new("/ui/mind", "Mind", body).live(&state).await.render(&state)
 }
 
@@ -405,10 +430,7 @@ fn commitment_sentence(health: &Value) -> String {
 async fn persona(State(state): State<AppState>, Path(persona): Path<String>) -> Response {
     let shown = match report(&state, &["persona", "show", "--", &persona]).await {
         Ok(shown) => shown,
-        Err(message) => {
-            let body = html! { h1 { "Persona" } (failure(&message)) p { a href="/ui/mind" { "All personas" } } };
-            return Page::new("/ui/mind", "Persona", body).render(&state);
-        }
+        Err(message) => return Page::missing("/ui/mind", "Persona", &message).render(&state),
     };
     let Some(id) = hex(&shown["id"]).map(str::to_owned) else {
         return Page::new("/ui/mind", "Persona", failure("the report has no id")).render(&state);
@@ -470,16 +492,17 @@ async fn persona(State(state): State<AppState>, Path(persona): Path<String>) -> 
         section aria-labelledby="memories-h" {
             h2 #memories-h { "Strongest memories" }
             @let memories = &shown["memories"];
-            p.muted { (number(memories, "live")) " kept, " (number(memories, "forgotten")) " forgotten; strength = importance halved every 30 days." }
+            p.muted { (number(memories, "live")) " kept, " (number(memories, "forgotten")) " forgotten; a memory's strength fades with its age (docs/views.md)." }
             @let strongest = memories["strongest"].as_array().cloned().unwrap_or_default();
             @if strongest.is_empty() { p { "No memories yet." } } @else {
                 div.scroll {
                     table {
                         caption { "Strength as of " (when(&memories["as_of"])) }
-                        thead { tr { th scope="col" { "Memory" } th scope="col" { "Strength" } th scope="col" { "Tags" } th scope="col" { "Added" } } }
+                        thead { tr { th scope="col" { "Id" } th scope="col" { "Memory" } th scope="col" { "Strength" } th scope="col" { "Tags" } th scope="col" { "Added" } } }
                         tbody {
                             @for m in &strongest {
                                 tr {
+                                    td { code { (short(text(m, "id"))) } }
                                     td { (text(m, "text")) }
                                     td { meter min="0" max="1" value=(float(m, "strength").unwrap_or(0.0)) aria-label="strength" {} " " (decimal(float(m, "strength"))) }
                                     td { (m["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
@@ -497,7 +520,7 @@ async fn persona(State(state): State<AppState>, Path(persona): Path<String>) -> 
                 Err(message) => (failure(message)),
                 Ok(emotions) => {
                     @let x: Vec<f64> = emotions.iter().filter_map(|r| seconds(&r["at"])).collect();
-                    (chart("chart-emotion", "Valence (−1 to 1) and arousal (0 to 1)", &x, &[
+                    (chart("chart-emotion", "Valence (−1 to 1) and arousal (0 to 1)", Some((-1.0, 1.0)), &x, &[
                         ("valence", emotions.iter().map(|r| float(r, "valence")).collect()),
                         ("arousal", emotions.iter().map(|r| float(r, "arousal")).collect()),
                     ]))
@@ -534,7 +557,7 @@ async fn persona(State(state): State<AppState>, Path(persona): Path<String>) -> 
                 Err(message) => (failure(message)),
                 Ok(events) => div.scroll { table {
                     caption { "Its latest events" }
-                    thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "" } } }
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Kind" } th scope="col" { "What" } } }
                     tbody { @for e in events { tr { td { (when(&e["ts"])) } td { code { (text(e, "kind")) } } td { (text(e, "what")) } } } }
                 } },
             }
@@ -674,7 +697,7 @@ async fn market(State(state): State<AppState>) -> Response {
                     @let series: Vec<(&str, Vec<Option<f64>>)> = currencies.iter().map(|cur| (*cur, months.iter().map(|m| {
                         Some(rows.iter().filter(|r| text(r, "currency") == *cur && seconds(&r["month"]) == Some(*m)).map(|r| number(r, "amount") as f64 / 100.0).sum())
                     }).collect())).collect();
-                    (chart("chart-revenue", "Revenue per month, in major units per currency", &months, &series))
+                    (chart("chart-revenue", "Revenue per month, in major units per currency", None, &months, &series))
                 }
             }
         }
@@ -700,17 +723,21 @@ async fn market(State(state): State<AppState>) -> Response {
                 h2 { "Publish a listing" }
                 input type="hidden" name="command" value="market.publish";
                 label for="pub-kind" { "Kind" }
-                select #pub-kind name="kind" { @for k in ["plugin", "service", "api", "modpack", "theme"] { option { (k) } } }
+                select #pub-kind name="kind" { @for k in mindlog_commands::ListingKind::ALL { option { (k.as_str()) } } }
                 label for="pub-name" { "Name" } input #pub-name name="name" required maxlength="100";
                 label for="pub-version" { "Version" } input #pub-version name="version" required value="1.0.0";
                 label for="pub-price" { "Price, in minor units (500 is 5.00)" } input #pub-price name="price" type="number" min="0" step="1" data-json="integer";
-                label for="pub-currency" { "Currency" } input #pub-currency name="currency" required value="EUR" pattern="[A-Z]{3}" maxlength="3";
+                label for="pub-currency" { "Currency" } input #pub-currency name="currency" required value="EUR";
                 label for="pub-license" { "License" } input #pub-license name="license" value="MIT";
             }))
             (command_form("/v1/commands", "Review", "Reviewed.", html! {
                 h2 { "Review a listing" }
                 input type="hidden" name="command" value="review";
-                label for="rev-listing" { "Listing (name, id or id prefix)" } input #rev-listing name="listing" required;
+                label for="rev-listing" { "Listing (its id or an id prefix; type a name to find it)" }
+                input #rev-listing name="listing" required list="listing-ids" autocomplete="off";
+                @if let Ok(list) = &listings {
+                    datalist #listing-ids { @for l in list.as_array().into_iter().flatten() { option value=(short(text(l, "id"))) { (text(l, "name")) } } }
+                }
                 label for="rev-rating" { "Rating" }
                 select #rev-rating name="rating" data-json="integer" { @for r in (1..=5).rev() { option value=(r) { (r) " ★" } } }
                 label for="rev-text" { "Review" } textarea #rev-text name="text" rows="3" maxlength="5000" {}
@@ -722,7 +749,7 @@ async fn market(State(state): State<AppState>) -> Response {
 
 async fn listing(State(state): State<AppState>, Path(listing): Path<String>) -> Response {
     let body = match report(&state, &["market", "show", "--", &listing]).await {
-        Err(message) => html! { h1 { "Listing" } (failure(&message)) },
+        Err(message) => return Page::missing("/ui/market", "Listing", &message).render(&state),
         Ok(l) => html! {
             h1 { (text(&l, "name")) " " span.muted { (text(&l, "version")) } }
             dl.facts {
@@ -756,7 +783,7 @@ async fn reputation(State(state): State<AppState>) -> Response {
     .await;
     let body = html! {
         h1 { "Reputation" }
-        p.lead { "Scores from 0 to 100 (formula rep/1, docs/reputation.md): attestations of work, vouches, and upheld reports." }
+        p.lead { "Scores from 0 to 100 (docs/reputation.md): attestations of work, vouches, and upheld reports." }
         @match &board {
             Err(message) => (failure(message)),
             Ok(board) => div.scroll { table {
@@ -770,19 +797,19 @@ async fn reputation(State(state): State<AppState>) -> Response {
             } },
         }
     };
+    let body = live_section("leaderboard", "/ui/reputation", body);
     Page::new("/ui/reputation", "Reputation", body).live(&state).await.render(&state)
 }
 
 /// Points of a key's score-over-time chart.
 const SCORE_POINTS: usize = 24;
+/// How many of those `rep show --as-of` run at once.
+const SCORE_AT_ONCE: usize = 4;
 
 async fn subject(State(state): State<AppState>, Path(subject): Path<String>) -> Response {
     let shown = match report(&state, &["rep", "show", "--", &subject]).await {
         Ok(shown) => shown,
-        Err(message) => {
-            return Page::new("/ui/reputation", "Reputation", html! { h1 { "Reputation" } (failure(&message)) })
-                .render(&state);
-        }
+        Err(message) => return Page::missing("/ui/reputation", "Reputation", &message).render(&state),
     };
     let key = text(&shown, "subject").to_owned();
     // Its score at evenly spaced instants from its first evidence to now: `rep show --as-of`.
@@ -806,25 +833,39 @@ async fn subject(State(state): State<AppState>, Path(subject): Path<String>) -> 
             .filter_map(|r| seconds(&r["at"])),
         )
         .fold(f64::INFINITY, f64::min);
+    let attestations = rows(
+        &state,
+        &format!(
+            "SELECT attester, task, outcome, weight, at FROM attestations WHERE subject = '{}' ORDER BY at DESC LIMIT 50",
+            hex(&shown["subject"]).unwrap_or("")
+        ),
+    )
+    .await;
     let now = seconds(&shown["as_of"]).unwrap_or(0.0);
     let mut x = Vec::new();
     let mut scores = Vec::new();
     if first.is_finite() && first < now {
         let instants: Vec<f64> =
             (0..SCORE_POINTS).map(|i| first + (now - first) * i as f64 / (SCORE_POINTS - 1) as f64).collect();
-        let asks = instants.iter().map(|t| {
-            let at = jiff::Timestamp::from_microsecond((t * 1e6) as i64).map(|t| t.to_string()).unwrap_or_default();
-            let state = state.clone();
-            let key = key.clone();
-            async move { report(&state, &["rep", "show", &key, "--as-of", &at]).await }
-        });
-        for (t, answer) in instants.iter().zip(futures::future::join_all(asks).await) {
+        let asks: Vec<_> = instants
+            .iter()
+            .map(|t| {
+                let at = jiff::Timestamp::from_microsecond((t * 1e6) as i64).map(|t| t.to_string()).unwrap_or_default();
+                let state = state.clone();
+                let key = key.clone();
+                async move { report(&state, &["rep", "show", &key, "--as-of", &at]).await }
+            })
+            .collect();
+        use futures::StreamExt as _;
+        let answers: Vec<_> = futures::stream::iter(asks).buffered(SCORE_AT_ONCE).collect().await;
+        for (t, answer) in instants.iter().zip(answers) {
             x.push(*t);
             scores.push(answer.ok().and_then(|r| float(&r, "score")));
         }
     }
     let inner = html! {
         h1 { "Reputation of " code { (short(&key)) } }
+        p.muted { "Formula " (text(&shown, "formula")) " (docs/reputation.md), as of " (when(&shown["as_of"])) "." }
         p.lead { code.wrap { (key) } }
         dl.facts {
             dt { "Score" } dd #score { (decimal(float(&shown, "score"))) " of 100 (" (text(&shown, "tier")) ")" }
@@ -832,7 +873,22 @@ async fn subject(State(state): State<AppState>, Path(subject): Path<String>) -> 
             dt { "Attestations" } dd { (number(&shown, "attestations")) }
             dt { "Parts" } dd { "track " (decimal(float(&shown, "track"))) ", vouch " (decimal(float(&shown, "vouch"))) ", penalty " (decimal(float(&shown, "penalty"))) }
         }
-        (chart("chart-score", "Score over time (0 to 100)", &x, &[("score", scores)]))
+        (chart("chart-score", "Score over time (0 to 100)", Some((0.0, 100.0)), &x, &[("score", scores)]))
+        section aria-labelledby="attestations-h" {
+            h2 #attestations-h { "Attestations" }
+            @match &attestations {
+                Err(message) => (failure(message)),
+                Ok(list) if list.is_empty() => p { "None." },
+                Ok(list) => div.scroll { table #attestations {
+                    caption { "The latest " (list.len()) " (one per attester and task)" }
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Attester" } th scope="col" { "Task" } th scope="col" { "Outcome" } th scope="col" { "Weight" } } }
+                    tbody { @for a in list { tr {
+                        td { (when(&a["at"])) } td { a href={"/ui/reputation/" (text(a, "attester"))} { code { (short(text(a, "attester"))) } } }
+                        td { (text(a, "task")) } td { (text(a, "outcome")) } td.num { (number(a, "weight")) }
+                    } } }
+                } },
+            }
+        }
         div.grid {
             section aria-labelledby="vouches-h" {
                 h2 #vouches-h { "Vouches" }
@@ -862,19 +918,21 @@ async fn subject(State(state): State<AppState>, Path(subject): Path<String>) -> 
 
 async fn audit(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Response {
     let pending = report(&state, &["audit", "pending"]).await;
-    let mine: Vec<String> = report(&state, &["identity", "list"])
+    // The pages sign as the home's default identity: only its requests can be answered here.
+    let signer: Option<String> = report(&state, &["identity", "list"])
         .await
         .ok()
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
         .iter()
-        .map(|i| text(i, "public_key").to_owned())
-        .collect();
+        .find(|i| i["default"].as_bool().unwrap_or(false))
+        .map(|i| text(i, "public_key").to_owned());
     let sessions =
         rows(&state, "SELECT session, count(*) AS requests, max(at) AS last FROM audit_requests GROUP BY session ORDER BY last DESC LIMIT 50")
             .await;
     let chosen = params
         .get("session")
+        .filter(|s| !s.is_empty())
         .cloned()
         .or_else(|| sessions.as_ref().ok().and_then(|s| s.first()).map(|s| text(s, "session").to_owned()));
     let timeline = match &chosen {
@@ -900,9 +958,9 @@ async fn audit(State(state): State<AppState>, Query(params): Query<HashMap<Strin
                             tbody { @for r in &list { tr id={"pending-" (text(r, "id"))} {
                                 td { (when(&r["at"])) } td { (text(r, "session")) } td { code { (text(r, "tool")) } } td { (text(r, "scope")) } td { (text(r, "reason")) }
                                 td.actions {
-                                    @if mine.iter().any(|k| k == text(r, "author")) {
-                                        (answer_form("audit.approve", "Approve", text(r, "id"), text(r, "tool")))
-                                        (answer_form("audit.deny", "Deny", text(r, "id"), text(r, "tool")))
+                                    @if signer.as_deref() == Some(text(r, "author")) {
+                                        (answer_form("audit.approve", "Approve", "Approved.", text(r, "id"), text(r, "tool")))
+                                        (answer_form("audit.deny", "Deny", "Denied.", text(r, "id"), text(r, "tool")))
                                     } @else {
                                         span.muted { "its author " code { (short(text(r, "author"))) } " answers" }
                                     }
@@ -953,9 +1011,9 @@ async fn audit(State(state): State<AppState>, Query(params): Query<HashMap<Strin
 }
 
 /// An Approve or Deny button: `{"command": "audit.approve", "request": ID}` to the API.
-fn answer_form(command: &str, label: &str, request: &str, tool: &str) -> Markup {
+fn answer_form(command: &str, label: &str, done: &str, request: &str, tool: &str) -> Markup {
     html! {
-        form.command.answer hx-post="/v1/commands" hx-ext="json-form" hx-swap="none" data-done={(label) "d."} {
+        form.command.answer hx-post="/v1/commands" hx-ext="json-form" hx-swap="none" data-done=(done) {
             input type="hidden" name="command" value=(command);
             input type="hidden" name="request" value=(request);
             button type="submit" class=(label.to_lowercase()) aria-label={(label) " " (tool) " request " (short(request))} { (label) }
@@ -986,11 +1044,38 @@ const TAIL_BACK: u64 = 50;
 async fn events(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Response {
     let author = params.get("author").map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
     let kind = params.get("kind").map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
-    // A wrong key would make the subscription refuse, and the browser retry it for ever.
-    let bad_author = author.as_deref().filter(|a| a.len() != 64 || hex(&Value::from(*a)).is_none());
+    // A filter the subscription would refuse would have the browser retry it for ever: refused here.
+    let wrong = match (&author, &kind) {
+        (Some(a), _) if a.parse::<mindlog_ledger::PublicKey>().is_err() => {
+            Some(format!("author {a:?} is not a public key (64 lowercase hex characters)"))
+        }
+        (_, Some(k)) if !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"./-_:".contains(&b)) => {
+            Some(format!("{k:?} is not an event kind (persona.created/1, …)"))
+        }
+        _ => None,
+    };
     let kinds = report(&state, &["stats"]).await.ok();
     let end = kinds.as_ref().map_or(0, |s| number(s, "events"));
-    let mut subscribe = format!("/v1/subscribe?after={}", end.saturating_sub(TAIL_BACK));
+    // The tail starts with the latest events the filter admits: the offset before the
+    // [`TAIL_BACK`]th latest of them.
+    let back = if wrong.is_none() && (author.is_some() || kind.is_some()) {
+        let mut conditions = Vec::new();
+        if let Some(a) = &author {
+            conditions.push(format!("author = '{a}'"));
+        }
+        if let Some(k) = &kind {
+            conditions.push(format!("kind = '{k}'"));
+        }
+        let sql = format!(
+            "SELECT \"offset\" FROM events WHERE {} ORDER BY \"offset\" DESC LIMIT 1 OFFSET {}",
+            conditions.join(" AND "),
+            TAIL_BACK - 1
+        );
+        rows(&state, &sql).await.ok().and_then(|r| r.first().map(|r| number(r, "offset"))).unwrap_or(0)
+    } else {
+        end.saturating_sub(TAIL_BACK)
+    };
+    let mut subscribe = format!("/v1/subscribe?after={back}");
     if let Some(a) = &author {
         let _ = write!(subscribe, "&author={}", encode(a));
     }
@@ -1009,7 +1094,7 @@ async fn events(State(state): State<AppState>, Query(params): Query<HashMap<Stri
             button type="submit" { "Filter" }
             " " a href="/ui/events" { "Clear" }
         }
-        @if let Some(a) = bad_author { (failure(&format!("author {a:?} is not a public key (64 hex characters)"))) }
+        @if let Some(message) = &wrong { (failure(message)) }
         div.scroll {
             table #tail aria-live="polite" aria-relevant="additions" {
                 caption { "Live tail" }
@@ -1019,25 +1104,63 @@ async fn events(State(state): State<AppState>, Query(params): Query<HashMap<Stri
         }
     };
     let mut page = Page::new("/ui/events", "Events", body);
-    page.live = bad_author.is_none().then_some(subscribe);
+    page.live = wrong.is_none().then_some(subscribe);
     page.render(&state)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Query
 
+/// Rows the Query page shows (the CSV has them all).
+const QUERY_ROWS: usize = 1000;
+/// How long a query from the Query page may run.
+const QUERY_TIMEOUT: &str = "30s";
+
+/// The first `limit` rows of a query (`mindlog query --format jsonl`, stopped once it has given
+/// one more), and whether there were more; or the one line it failed with.
+async fn first_rows(state: &AppState, sql: &str, limit: usize) -> Result<(Vec<Value>, bool), String> {
+    use super::api::Piece;
+    let argv = ["query", sql, "--format", "jsonl", "--timeout", QUERY_TIMEOUT].map(str::to_owned).to_vec();
+    let mut rx = served_command(state, just(argv));
+    let mut out = Vec::new();
+    let failure = loop {
+        match rx.recv().await {
+            Some(Piece::Out(bytes)) => {
+                out.extend(bytes);
+                if out.iter().filter(|b| **b == b'\n').count() > limit {
+                    // Dropping the channel stops the query: its next write finds a closed pipe.
+                    break None;
+                }
+            }
+            Some(Piece::Err(_) | Piece::Progress(_)) => {}
+            Some(Piece::Done(finished)) => break finished.failure,
+            None => break None,
+        }
+    };
+    if let Some(failure) = failure {
+        return Err(failure.message());
+    }
+    let mut rows = Vec::new();
+    for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        rows.push(serde_json::from_slice(line).map_err(|e| format!("a row is not JSON: {e}"))?);
+    }
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, more))
+}
+
 const EXAMPLE_SQL: &str = "SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC";
 
 async fn query(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Response {
     let sql = params.get("sql").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let results = match &sql {
-        Some(sql) => Some(rows(&state, sql).await),
+        Some(sql) => Some(first_rows(&state, sql, QUERY_ROWS).await),
         None => None,
     };
     let shown = sql.as_deref().unwrap_or(EXAMPLE_SQL);
     let body = html! {
         h1 { "Query" }
-        p.lead { "Read-only SQL over the log and every view (" a href="/v1/query" { "docs/query.md" } " lists the tables). The URL keeps the query: bookmark it." }
+        p.lead { "Read-only SQL over the log and every view (" code { "docs/query.md" } " lists the tables; " code { "mindlog query --tables" } " too). The URL keeps the query: bookmark it." }
         form #query-form method="get" action="/ui/query" {
             label for="sql" { "SQL" }
             textarea #sql name="sql" rows="4" spellcheck="false" { (shown) }
@@ -1047,8 +1170,11 @@ async fn query(State(state): State<AppState>, Query(params): Query<HashMap<Strin
             @match &results {
                 None => {}
                 Some(Err(message)) => (failure(message)),
-                Some(Ok(rows)) => {
-                    p { (rows.len()) " rows · " a href={"/ui/query.csv?sql=" (encode(shown))} download="query.csv" { "Download as CSV" } }
+                Some(Ok((rows, more))) => {
+                    p {
+                        @if *more { "The first " (thousands(rows.len() as u64)) " rows" } @else { (plural(rows.len() as u64, "row")) }
+                        " · " a href={"/ui/query.csv?sql=" (encode(shown))} download="query.csv" { "Download " @if *more { "all " } "as CSV" }
+                    }
                     @if !rows.is_empty() { (table(rows, "Results")) }
                 }
             }
@@ -1136,6 +1262,7 @@ mod tests {
         }
         assert!(!is_page("/v1/personas") && !is_page("/docs/") && !is_page("/uix"));
         let mut names: Vec<_> = ASSETS.iter().map(|(n, _, _)| n).collect();
+        names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ASSETS.len());
     }

@@ -92,3 +92,34 @@ pub(crate) fn first_line_then_close(home: &Path, args: &[&str]) -> (String, Outp
     // The reader is dropped here: the pipe is closed while mindlog still has much to write.
     (line, child.wait_with_output().unwrap())
 }
+
+/// Starts `mindlog node --home HOME ARGS…` (with `MINDLOG_LOG=warn` and `env`; its stderr is the
+/// test's), reads its stdout until it has printed a line starting with each of `wanted`, and keeps
+/// reading it after (so the node never blocks on a full pipe). The child, and the rest of each
+/// wanted line, in the order of `wanted`.
+pub(crate) fn start_node(home: &Path, args: &[&str], env: &[(&str, &str)], wanted: &[&str]) -> (Child, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindlog"))
+        .arg("node")
+        .args(args)
+        .arg("--home")
+        .arg(home)
+        .env_remove("MINDLOG_HOME")
+        .env("MINDLOG_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut found: Vec<Option<String>> = vec![None; wanted.len()];
+    while found.iter().any(Option::is_none) {
+        let line = lines.next().expect("the node prints where it listens").unwrap();
+        for (prefix, slot) in wanted.iter().zip(&mut found) {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                slot.get_or_insert_with(|| rest.to_owned());
+            }
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, found.into_iter().map(Option::unwrap).collect())
+}
