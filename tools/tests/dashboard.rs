@@ -350,6 +350,12 @@ fn a_cookie_alone_changes_nothing() {
     let (status, body) = node.with_cookie("POST", "/v1/commands", &[json, ("x-mindlog-csrf", &csrf)], command);
     assert_eq!(status, 200, "{body}");
     assert!(csrf.len() == 64 && csrf != node.token, "the pages' token is not the node's");
+    // Nothing of the dashboard is served without the cookie (or the token).
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for path in ["/", "/ui/", "/ui/mind", "/ui/privacy", "/ui/assets/mindlog.js", "/ui/query.csv?sql=SELECT%201"] {
+        let status = agent.get(&node.url(path)).call().unwrap().status().as_u16();
+        assert_eq!(status, 401, "{path}");
+    }
     // A page about something that does not exist says so, with 404.
     let (status, page) = node.with_cookie("GET", "/ui/mind/no-such-persona", &[], "");
     assert_eq!(status, 404);
