@@ -437,13 +437,16 @@ async fn persona(State(state): State<AppState>, Path(persona): Path<String>) -> 
     };
     let url = format!("/ui/mind/{id}");
     let name = text(&shown, "name").to_owned();
+    // Only its owner's events change a persona (`log --persona`): the owner's feed is read
+    // through its index, not the whole log.
+    let owner = hex(&shown["owner"]).unwrap_or("");
     let emotions =
         rows(&state, &format!("SELECT at, valence, arousal FROM emotions WHERE persona = '{id}' ORDER BY at")).await;
     let timeline = rows(
         &state,
         &format!(
             "SELECT ts, kind, hash, coalesce(json_get_str(payload, 'text'), json_get_str(payload, 'title'), json_get_str(payload, 'model'), json_get_str(payload, 'label')) AS what \
-             FROM events WHERE hash = '{id}' OR json_get_str(payload, 'persona') = '{id}' ORDER BY \"offset\" DESC LIMIT 30"
+             FROM events WHERE author = '{owner}' AND (hash = '{id}' OR json_get_str(payload, 'persona') = '{id}') ORDER BY \"offset\" DESC LIMIT 30"
         ),
     )
     .await;
@@ -952,10 +955,14 @@ async fn audit(State(state): State<AppState>, Query(params): Query<HashMap<Strin
                 Ok(list) => {
                     @let list = list.as_array().cloned().unwrap_or_default();
                     @if list.is_empty() { p #no-pending { "Nothing waits for an answer." } } @else {
+                        @let shown = &list[..list.len().min(PENDING_ROWS)];
                         div.scroll { table #pending {
-                            caption { (list.len()) " tool calls asked for approval (oldest first)" }
+                            caption {
+                                (plural(list.len() as u64, "tool call")) " asked for approval (oldest first)"
+                                @if shown.len() < list.len() { "; the first " (shown.len()) " here, all with " code { "mindlog audit pending" } }
+                            }
                             thead { tr { th scope="col" { "Asked" } th scope="col" { "Session" } th scope="col" { "Tool" } th scope="col" { "Scope" } th scope="col" { "Reason" } th scope="col" { "Answer" } } }
-                            tbody { @for r in &list { tr id={"pending-" (text(r, "id"))} {
+                            tbody { @for r in shown { tr id={"pending-" (text(r, "id"))} {
                                 td { (when(&r["at"])) } td { (text(r, "session")) } td { code { (text(r, "tool")) } } td { (text(r, "scope")) } td { (text(r, "reason")) }
                                 td.actions {
                                     @if signer.as_deref() == Some(text(r, "author")) {
@@ -1009,6 +1016,9 @@ async fn audit(State(state): State<AppState>, Query(params): Query<HashMap<Strin
     let body = live_section("audit", &url, inner);
     Page::new("/ui/audit", "Audit", body).live(&state).await.render(&state)
 }
+
+/// Pending requests the Audit page lists.
+const PENDING_ROWS: usize = 200;
 
 /// An Approve or Deny button: `{"command": "audit.approve", "request": ID}` to the API.
 fn answer_form(command: &str, label: &str, done: &str, request: &str, tool: &str) -> Markup {
