@@ -33,12 +33,14 @@ mod identity;
 mod index_check;
 mod jsonl;
 mod ledger;
+pub mod note;
 mod pipeline;
 mod salvage;
 mod scrub;
 mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod tlog;
 mod types;
 mod verify;
 

@@ -1,0 +1,347 @@
+//! Signed notes and checkpoints in the formats of C2SP (c2sp.org/signed-note and
+//! c2sp.org/tlog-checkpoint), so that tools we did not write can read and check them.
+//!
+//! A **note** is UTF-8 text ending in a newline, a blank line, then signature lines `— NAME
+//! BASE64`, where BASE64 holds a 4-byte key ID and the signature of the text. An Ed25519 key
+//! (signature type 0x01) has the ID `SHA-256(NAME ‖ 0x0A ‖ 0x01 ‖ public key)[..4]` and is written
+//! for verifiers as `NAME+KEYID(8 hex)+BASE64(0x01 ‖ public key)`.
+//!
+//! Checking a note against known keys: a line that names a known key (name and ID) but whose
+//! signature does not verify rejects the whole note; lines of unknown keys are ignored; at least
+//! one known key must have signed.
+//!
+//! A **checkpoint** is a note whose text is the origin line, the tree size in decimal, the root
+//! hash in base64, and optional extension lines.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature as DalekSignature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use sha2::{Digest as _, Sha256};
+
+use crate::tlog::TreeHash;
+
+/// The signature type of Ed25519 in signed notes.
+const ED25519: u8 = 0x01;
+/// What starts a signature line: an em dash and a space.
+const SIGNATURE_PREFIX: &str = "\u{2014} ";
+/// A note with more signature lines than this is refused.
+const MAX_SIGNATURES: usize = 100;
+
+/// Why a note, a verifier key or a checkpoint is refused (each variant's message says it).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    #[error("a note is UTF-8 text ending in a newline, a blank line, then signature lines")]
+    Malformed,
+    #[error("a note's text may hold no control characters but newlines")]
+    ControlCharacter,
+    #[error("signature line {0} is not `— NAME BASE64`")]
+    BadSignatureLine(usize),
+    #[error("more than {MAX_SIGNATURES} signatures")]
+    TooManySignatures,
+    #[error("the signature of {0} does not verify")]
+    BadSignature(String),
+    #[error("no known key signed this note")]
+    NotSignedByKnownKey,
+    #[error("a key name is not empty and holds no space and no `+`")]
+    BadName,
+    #[error("a verifier key is NAME+KEYID+BASE64 of an Ed25519 key (type 01)")]
+    BadVerifierKey,
+    #[error("a checkpoint is an origin line, a decimal size, a base64 root of 32 bytes, then extension lines")]
+    BadCheckpoint,
+}
+
+fn name_ok(name: &str) -> bool {
+    !name.is_empty() && !name.contains('+') && !name.chars().any(char::is_whitespace)
+}
+
+/// The 4-byte ID of an Ed25519 key named `name`.
+pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([b'\n', ED25519]);
+    h.update(key.as_bytes());
+    let digest = h.finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// A key that checks notes: its name, ID and Ed25519 public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteVerifier {
+    /// The key's name (for a feed's checkpoints, the feed's origin).
+    pub name: String,
+    /// Its 4-byte ID.
+    pub id: [u8; 4],
+    /// The Ed25519 public key.
+    pub key: VerifyingKey,
+}
+
+impl NoteVerifier {
+    /// The verifier of `key` under `name`.
+    pub fn new(name: &str, key: VerifyingKey) -> Result<NoteVerifier, NoteError> {
+        if !name_ok(name) {
+            return Err(NoteError::BadName);
+        }
+        Ok(NoteVerifier { name: name.to_owned(), id: key_id(name, &key), key })
+    }
+
+    /// Reads `NAME+KEYID+BASE64`; the ID must be the key's.
+    pub fn parse(text: &str) -> Result<NoteVerifier, NoteError> {
+        let mut parts = text.trim_end_matches('\n').splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(NoteError::BadVerifierKey);
+        };
+        let key = B64.decode(key).map_err(|_| NoteError::BadVerifierKey)?;
+        let [ED25519, key @ ..] = key.as_slice() else { return Err(NoteError::BadVerifierKey) };
+        let key = <[u8; 32]>::try_from(key).map_err(|_| NoteError::BadVerifierKey)?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| NoteError::BadVerifierKey)?;
+        let verifier = NoteVerifier::new(name, key)?;
+        if id.len() != 8 || hex::decode(id).ok().as_deref() != Some(&verifier.id[..]) {
+            return Err(NoteError::BadVerifierKey);
+        }
+        Ok(verifier)
+    }
+}
+
+impl std::fmt::Display for NoteVerifier {
+    /// `NAME+KEYID+BASE64(0x01 ‖ public key)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut key = vec![ED25519];
+        key.extend_from_slice(self.key.as_bytes());
+        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(key))
+    }
+}
+
+/// One signature line of a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteSignature {
+    /// The signer's key name.
+    pub name: String,
+    /// The signer's key ID.
+    pub id: [u8; 4],
+    /// The signature's bytes after the key ID.
+    pub signature: Vec<u8>,
+}
+
+/// A note read from its bytes, not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The signed text, with its final newline.
+    pub text: String,
+    /// Its signature lines, in order.
+    pub signatures: Vec<NoteSignature>,
+}
+
+impl Note {
+    /// Reads a note: the text up to the last blank line, then its signature lines.
+    pub fn parse(bytes: &[u8]) -> Result<Note, NoteError> {
+        let all = std::str::from_utf8(bytes).map_err(|_| NoteError::Malformed)?;
+        if all.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(NoteError::ControlCharacter);
+        }
+        let split = all.rfind("\n\n").ok_or(NoteError::Malformed)?;
+        let (text, lines) = (&all[..split + 1], &all[split + 2..]);
+        if !lines.ends_with('\n') {
+            return Err(NoteError::Malformed);
+        }
+        let mut signatures = Vec::new();
+        for (i, line) in lines[..lines.len() - 1].split('\n').enumerate() {
+            if signatures.len() == MAX_SIGNATURES {
+                return Err(NoteError::TooManySignatures);
+            }
+            let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or(NoteError::BadSignatureLine(i + 1))?;
+            let (name, encoded) = rest.split_once(' ').ok_or(NoteError::BadSignatureLine(i + 1))?;
+            let raw = B64.decode(encoded).map_err(|_| NoteError::BadSignatureLine(i + 1))?;
+            if !name_ok(name) || raw.len() < 5 {
+                return Err(NoteError::BadSignatureLine(i + 1));
+            }
+            signatures.push(NoteSignature {
+                name: name.to_owned(),
+                id: [raw[0], raw[1], raw[2], raw[3]],
+                signature: raw[4..].to_vec(),
+            });
+        }
+        Ok(Note { text: text.to_owned(), signatures })
+    }
+
+    /// Checks the note against `known` keys: the names of those that signed it. Any signature
+    /// of a known key that does not verify refuses the whole note; others are ignored.
+    pub fn verify(&self, known: &[NoteVerifier]) -> Result<Vec<String>, NoteError> {
+        let mut by = Vec::new();
+        for s in &self.signatures {
+            let Some(key) = known.iter().find(|k| k.name == s.name && k.id == s.id) else { continue };
+            let signature =
+                DalekSignature::from_slice(&s.signature).map_err(|_| NoteError::BadSignature(s.name.clone()))?;
+            key.key.verify(self.text.as_bytes(), &signature).map_err(|_| NoteError::BadSignature(s.name.clone()))?;
+            if !by.contains(&s.name) {
+                by.push(s.name.clone());
+            }
+        }
+        if by.is_empty() {
+            return Err(NoteError::NotSignedByKnownKey);
+        }
+        Ok(by)
+    }
+
+    /// The note as bytes: text, blank line, signature lines.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.text.clone();
+        out.push('\n');
+        for s in &self.signatures {
+            let mut raw = s.id.to_vec();
+            raw.extend_from_slice(&s.signature);
+            out.push_str(&format!("{SIGNATURE_PREFIX}{} {}\n", s.name, B64.encode(raw)));
+        }
+        out.into_bytes()
+    }
+}
+
+/// Signs `text` (which must end in a newline and hold no blank line or control character) as
+/// `name`: the note with one signature line.
+pub fn sign_note(text: &str, name: &str, key: &SigningKey) -> Result<Note, NoteError> {
+    if !name_ok(name) {
+        return Err(NoteError::BadName);
+    }
+    if !text.ends_with('\n') || text.contains("\n\n") || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(NoteError::Malformed);
+    }
+    let id = key_id(name, &key.verifying_key());
+    let signature = key.sign(text.as_bytes()).to_bytes().to_vec();
+    Ok(Note { text: text.to_owned(), signatures: vec![NoteSignature { name: name.to_owned(), id, signature }] })
+}
+
+/// A checkpoint: the origin, the tree's size and root, and extension lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The log it is of (for a feed: `mindlog.local/feed/<author hex>`).
+    pub origin: String,
+    /// How many leaves the tree has.
+    pub size: u64,
+    /// The tree's root.
+    pub root: TreeHash,
+    /// Lines after the root, each non-empty.
+    pub extensions: Vec<String>,
+}
+
+impl Checkpoint {
+    /// The note text of the checkpoint.
+    pub fn text(&self) -> String {
+        let mut out = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        for e in &self.extensions {
+            out.push_str(e);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads a checkpoint's text (a note's text).
+    pub fn parse(text: &str) -> Result<Checkpoint, NoteError> {
+        let body = text.strip_suffix('\n').ok_or(NoteError::BadCheckpoint)?;
+        let mut lines = body.split('\n');
+        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
+            return Err(NoteError::BadCheckpoint);
+        };
+        let decimal =
+            !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
+        let size = size.parse::<u64>().ok().filter(|_| decimal).ok_or(NoteError::BadCheckpoint)?;
+        let root = B64.decode(root).ok().and_then(|r| TreeHash::try_from(r).ok()).ok_or(NoteError::BadCheckpoint)?;
+        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        if origin.is_empty() || extensions.iter().any(String::is_empty) {
+            return Err(NoteError::BadCheckpoint);
+        }
+        Ok(Checkpoint { origin: origin.to_owned(), size, root, extensions })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of the C2SP signed-note specification.
+    const SPEC_KEY: &str = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+    const SPEC_NOTE: &str = "This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+
+    #[test]
+    fn the_specifications_example_verifies() {
+        let key = NoteVerifier::parse(SPEC_KEY).unwrap();
+        assert_eq!(key.to_string(), SPEC_KEY);
+        let note = Note::parse(SPEC_NOTE.as_bytes()).unwrap();
+        assert_eq!(note.text, "This is an example message.\n");
+        assert_eq!(note.verify(std::slice::from_ref(&key)).unwrap(), ["example.com/foo"]);
+        assert_eq!(note.to_bytes(), SPEC_NOTE.as_bytes());
+        // One changed character of the text, and it no longer verifies.
+        let bent = SPEC_NOTE.replacen("example message", "example messagE", 1);
+        assert_eq!(
+            Note::parse(bent.as_bytes()).unwrap().verify(&[key]),
+            Err(NoteError::BadSignature("example.com/foo".into()))
+        );
+    }
+
+    #[test]
+    fn known_bad_signatures_refuse_unknown_ones_are_ignored() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let mine = NoteVerifier::new("mindlog.local/me", key.verifying_key()).unwrap();
+        let mut note = sign_note("hello\n", "mindlog.local/me", &key).unwrap();
+        // A line of a key nobody asked about: ignored.
+        let stranger = sign_note("hello\n", "witness.example", &other).unwrap();
+        note.signatures.extend(stranger.signatures.clone());
+        assert_eq!(
+            Note::parse(&note.to_bytes()).unwrap().verify(std::slice::from_ref(&mine)).unwrap(),
+            ["mindlog.local/me"]
+        );
+        // Only unknown keys: not signed by anyone we know.
+        let witness = NoteVerifier::new("witness.example", other.verifying_key()).unwrap();
+        let only_stranger = Note::parse(&stranger.to_bytes()).unwrap();
+        assert_eq!(only_stranger.verify(std::slice::from_ref(&mine)), Err(NoteError::NotSignedByKnownKey));
+        assert!(only_stranger.verify(std::slice::from_ref(&witness)).is_ok());
+        // A line naming a known key (name and ID) with a bad signature refuses the whole note,
+        // even when another known key signed it well.
+        let mut forged = note.clone();
+        forged.signatures[1].signature[0] ^= 1;
+        let forged = Note::parse(&forged.to_bytes()).unwrap();
+        assert_eq!(forged.verify(&[mine, witness]), Err(NoteError::BadSignature("witness.example".into())));
+    }
+
+    #[test]
+    fn malformed_notes_are_refused() {
+        for bad in [
+            "no signatures\n",
+            "text\n\n",
+            "text\n\nnot a signature line\n",
+            "text\n\n\u{2014} name\n",
+            "text\n\n\u{2014} name AAAA\n",
+            "text\r\n\n\u{2014} name AAAAAAAA\n",
+            "text\n\n\u{2014} name AAAAAAAA",
+        ] {
+            assert!(Note::parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        assert!(Note::parse(b"\xff\n\n").is_err());
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        assert!(sign_note("two\n\nparagraphs\n", "me", &key).is_err());
+        assert!(sign_note("no newline", "me", &key).is_err());
+        assert!(sign_note("ok\n", "has space", &key).is_err());
+    }
+
+    #[test]
+    fn checkpoints_round_trip_and_refuse_what_is_not_one() {
+        let c = Checkpoint {
+            origin: "mindlog.local/feed/00ff".into(),
+            size: 42,
+            root: [9u8; 32],
+            extensions: vec!["an extension".into()],
+        };
+        assert_eq!(Checkpoint::parse(&c.text()).unwrap(), c);
+        for bad in [
+            "",
+            "origin\n",
+            "origin\n42\n",
+            "origin\n042\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n",
+            "origin\n-1\nCQ==\n",
+            "\n1\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n",
+            "o\n1\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n\n",
+        ] {
+            assert!(Checkpoint::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
