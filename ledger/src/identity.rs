@@ -85,6 +85,11 @@ impl Identity {
         self.public
     }
 
+    /// The Ed25519 public key (for signed notes).
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.verifying
+    }
+
     /// Signs `message` with RFC 8032 Ed25519 (identical output to `SigningKey::sign`).
     pub(crate) fn sign(&self, message: &[u8]) -> ed25519_dalek::Signature {
         ed25519_dalek::hazmat::raw_sign::<sha2::Sha512>(&self.expanded, message, &self.verifying)

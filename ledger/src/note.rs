@@ -15,9 +15,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signature as DalekSignature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature as DalekSignature, Verifier as _, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 
+use crate::Identity;
 use crate::tlog::TreeHash;
 
 /// The signature type of Ed25519 in signed notes.
@@ -49,6 +50,10 @@ pub enum NoteError {
     BadVerifierKey,
     #[error("a checkpoint is an origin line, a decimal size, a base64 root of 32 bytes, then extension lines")]
     BadCheckpoint,
+    #[error(
+        "a proof is `c2sp.org/tlog-proof@v1`, an optional `extra` line, `index N`, base64 hashes, a blank line, then the checkpoint"
+    )]
+    BadProof,
 }
 
 fn name_ok(name: &str) -> bool {
@@ -83,6 +88,12 @@ impl NoteVerifier {
             return Err(NoteError::BadName);
         }
         Ok(NoteVerifier { name: name.to_owned(), id: key_id(name, &key), key })
+    }
+
+    /// The key of `author`'s feed: named by the feed's origin ([`crate::tlog::feed_origin`]).
+    pub fn for_feed(author: &crate::PublicKey) -> Result<NoteVerifier, NoteError> {
+        let key = VerifyingKey::from_bytes(&author.0).map_err(|_| NoteError::BadVerifierKey)?;
+        NoteVerifier::new(&crate::tlog::feed_origin(author), key)
     }
 
     /// Reads `NAME+KEYID+BASE64`; the ID must be the key's.
@@ -197,17 +208,82 @@ impl Note {
 }
 
 /// Signs `text` (which must end in a newline and hold no blank line or control character) as
-/// `name`: the note with one signature line.
-pub fn sign_note(text: &str, name: &str, key: &SigningKey) -> Result<Note, NoteError> {
+/// `name` with `identity`'s key: the note with one signature line.
+pub fn sign_note(text: &str, name: &str, identity: &Identity) -> Result<Note, NoteError> {
     if !name_ok(name) {
         return Err(NoteError::BadName);
     }
     if !text.ends_with('\n') || text.contains("\n\n") || text.chars().any(|c| c.is_control() && c != '\n') {
         return Err(NoteError::Malformed);
     }
-    let id = key_id(name, &key.verifying_key());
-    let signature = key.sign(text.as_bytes()).to_bytes().to_vec();
+    let id = key_id(name, &identity.verifying_key());
+    let signature = identity.sign(text.as_bytes()).to_bytes().to_vec();
     Ok(Note { text: text.to_owned(), signatures: vec![NoteSignature { name: name.to_owned(), id, signature }] })
+}
+
+/// The first line of a C2SP tlog-proof.
+const PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
+
+/// An offline proof that an entry is in a log (c2sp.org/tlog-proof@v1): optional extra data,
+/// the entry's index, its inclusion proof, and the log's checkpoint (a signed note) verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogProof {
+    /// Opaque data that is not authenticated by the proof (mindlog: the event's signed bytes).
+    pub extra: Option<Vec<u8>>,
+    /// The entry's zero-based index (mindlog: seq − 1).
+    pub index: u64,
+    /// The inclusion proof, from the leaf's sibling up.
+    pub hashes: Vec<TreeHash>,
+    /// The checkpoint's signed note, as bytes.
+    pub checkpoint: Vec<u8>,
+}
+
+impl TlogProof {
+    /// The proof's text.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{PROOF_HEADER}\n");
+        if let Some(extra) = &self.extra {
+            out.push_str(&format!("extra {}\n", B64.encode(extra)));
+        }
+        out.push_str(&format!("index {}\n", self.index));
+        for h in &self.hashes {
+            out.push_str(&B64.encode(h));
+            out.push('\n');
+        }
+        out.push('\n');
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&self.checkpoint);
+        out
+    }
+
+    /// Reads a proof; whether its checkpoint is signed and its hashes lead to the root is for the
+    /// checker to see.
+    pub fn parse(bytes: &[u8]) -> Result<TlogProof, NoteError> {
+        let bad = || NoteError::BadProof;
+        let split = bytes.windows(2).position(|w| w == b"\n\n").ok_or_else(bad)?;
+        let head = std::str::from_utf8(&bytes[..split]).map_err(|_| bad())?;
+        let checkpoint = bytes[split + 2..].to_vec();
+        let mut lines = head.split('\n');
+        if lines.next() != Some(PROOF_HEADER) {
+            return Err(bad());
+        }
+        let mut line = lines.next().ok_or_else(bad)?;
+        let mut extra = None;
+        if let Some(encoded) = line.strip_prefix("extra ") {
+            extra = Some(B64.decode(encoded).map_err(|_| bad())?);
+            line = lines.next().ok_or_else(bad)?;
+        }
+        let index = line.strip_prefix("index ").ok_or_else(bad)?;
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) || (index.len() > 1 && index.starts_with('0'))
+        {
+            return Err(bad());
+        }
+        let index = index.parse().map_err(|_| bad())?;
+        let hashes = lines
+            .map(|l| B64.decode(l).ok().and_then(|h| TreeHash::try_from(h).ok()).ok_or_else(bad))
+            .collect::<Result<_, _>>()?;
+        Ok(TlogProof { extra, index, hashes, checkpoint })
+    }
 }
 
 /// A checkpoint: the origin, the tree's size and root, and extension lines.
@@ -279,8 +355,8 @@ mod tests {
 
     #[test]
     fn known_bad_signatures_refuse_unknown_ones_are_ignored() {
-        let key = SigningKey::from_bytes(&[7u8; 32]);
-        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let key = Identity::from_secret(&[7u8; 32]);
+        let other = Identity::from_secret(&[8u8; 32]);
         let mine = NoteVerifier::new("mindlog.local/me", key.verifying_key()).unwrap();
         let mut note = sign_note("hello\n", "mindlog.local/me", &key).unwrap();
         // A line of a key nobody asked about: ignored.
@@ -317,10 +393,33 @@ mod tests {
             assert!(Note::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }
         assert!(Note::parse(b"\xff\n\n").is_err());
-        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let key = Identity::from_secret(&[7u8; 32]);
         assert!(sign_note("two\n\nparagraphs\n", "me", &key).is_err());
         assert!(sign_note("no newline", "me", &key).is_err());
         assert!(sign_note("ok\n", "has space", &key).is_err());
+    }
+
+    #[test]
+    fn proofs_round_trip_and_refuse_what_is_not_one() {
+        let p = TlogProof {
+            extra: Some(b"event".to_vec()),
+            index: 7,
+            hashes: vec![[1u8; 32], [2u8; 32]],
+            checkpoint: "o\n1\nx\n\n\u{2014} o AAAAAAAA\n".as_bytes().to_vec(),
+        };
+        assert_eq!(TlogProof::parse(&p.to_bytes()).unwrap(), p);
+        let bare = TlogProof { extra: None, index: 0, hashes: vec![], checkpoint: b"c\n".to_vec() };
+        assert_eq!(TlogProof::parse(&bare.to_bytes()).unwrap(), bare);
+        let text = String::from_utf8(p.to_bytes()).unwrap();
+        for bad in [
+            text.replace("index 7", "index 07"),
+            text.replace("index 7", "index -7"),
+            text.replace("tlog-proof@v1", "tlog-proof@v2"),
+            text.replacen("AQEB", "AQE", 1),
+            text.replace("index 7\n", ""),
+        ] {
+            assert!(TlogProof::parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

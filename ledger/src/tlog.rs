@@ -232,6 +232,39 @@ pub fn verify_consistency<T: AsRef<[u8]>>(
     if s == 0 && fr == old_root && sr == new_root { Ok(()) } else { Err(ProofError::RootMismatch) }
 }
 
+/// The origin of `author`'s feed in checkpoints, and the name of the key that signs them.
+pub fn feed_origin(author: &crate::PublicKey) -> String {
+    format!("mindlog.local/feed/{author}")
+}
+
+/// The leaves of `author`'s feed up to seq `size` (the first `size` events, in seq order): each
+/// event hash's leaf hash. Fails if the store holds fewer.
+pub fn feed_leaves(
+    snapshot: &crate::Snapshot,
+    author: &crate::PublicKey,
+    size: u64,
+) -> Result<Vec<TreeHash>, crate::StorageError> {
+    let mut leaves = Vec::with_capacity(size as usize);
+    if size == 0 {
+        return Ok(leaves);
+    }
+    for entry in snapshot.feed(author, 1..=size)? {
+        let (_, offset) = entry?;
+        let hash = snapshot.with_event(offset, |e| e.hash)?.ok_or_else(|| crate::StorageError::Corrupt {
+            offset,
+            problem: "the feed index names this offset, which holds no event".into(),
+        })?;
+        leaves.push(leaf_hash(&hash.0));
+    }
+    if leaves.len() as u64 != size {
+        return Err(crate::StorageError::Corrupt {
+            offset: 0,
+            problem: format!("the feed index of {author} has {} events up to seq {size}", leaves.len()),
+        });
+    }
+    Ok(leaves)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,32 @@ pub(crate) enum Command {
     /// Fork proofs held: an author who signed two events with one seq (both events, checkable
     /// offline)
     Forks,
+    /// A signed checkpoint of your feed (C2SP tlog-checkpoint in a signed note): its size and
+    /// Merkle root, signed with your key
+    Sign {
+        /// Write it to FILE instead of standard output
+        #[arg(short = 'o', long, value_name = "FILE", value_parser = crate::served::path_arg)]
+        output: Option<PathBuf>,
+    },
+    /// An offline proof that one of your events is in your feed (C2SP tlog-proof@v1, carrying
+    /// the event's signed bytes and a checkpoint signed now)
+    Prove {
+        /// The event: its hash or a unique prefix (4 or more hex characters)
+        event: String,
+        /// Write it to FILE instead of standard output
+        #[arg(short = 'o', long, value_name = "FILE", value_parser = crate::served::path_arg)]
+        output: Option<PathBuf>,
+    },
+    /// Check a checkpoint or a proof offline, with the feed's verifier key (no store needed):
+    /// exit 0 it holds, 1 it does not
+    Check {
+        /// The checkpoint or proof file
+        #[arg(value_parser = crate::served::path_arg)]
+        file: PathBuf,
+        /// The verifier key (`mindlog identity list` shows yours), or a file holding it
+        #[arg(long, value_name = "VKEY")]
+        key: String,
+    },
     /// Open the running node's pages in your browser, signed in (a new one-time login URL)
     Open {
         /// Only print the URL
@@ -552,6 +578,10 @@ pub(crate) struct VerifyArgs {
     /// Check everything verify can check: the log, the derived tables and the views
     #[arg(long)]
     pub(crate) full: bool,
+    /// Instead: check that this store's feed agrees with a signed checkpoint (the same root at
+    /// its size, signed by the feed's author)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["views", "full"], value_parser = crate::served::path_arg)]
+    pub(crate) checkpoint: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -197,7 +197,7 @@ fn erase_offsets(home: &Home, session: Session, offsets: &[u64], reason: &str, l
 }
 
 /// The offset of the one event whose hash is `text` or starts with it (at least 4 characters).
-fn resolve_event(snapshot: &mindlog_ledger::Snapshot, text: &str) -> Result<Result<u64, Refusal>> {
+pub(crate) fn resolve_event(snapshot: &mindlog_ledger::Snapshot, text: &str) -> Result<Result<u64, Refusal>> {
     let valid = text.len() >= 4 && text.len() <= 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !valid {
         return Ok(Err(Refusal::NotAnEventHash { text: text.to_owned() }));

@@ -520,6 +520,9 @@ impl Report for Verified {
 }
 
 pub(crate) fn verify(home: &Home, args: &VerifyArgs) -> Result<Outcome> {
+    if let Some(checkpoint) = &args.checkpoint {
+        return crate::tlog_cmds::verify_checkpoint(home, checkpoint);
+    }
     let ledger = home.open()?;
     let mut report = check(&ledger)?;
     let views = if (args.views || args.full) && report.failed_events > 0 {

@@ -20,6 +20,7 @@ mod query_cmds;
 mod remote;
 mod served;
 mod session;
+mod tlog_cmds;
 mod ui;
 mod workload;
 
@@ -324,6 +325,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Peers => node::replication::peers(&home),
         Command::Replicate(args) => node::replication::replicate(&home, &args),
         Command::Forks => node::replication::forks(&home),
+        Command::Sign { output } => tlog_cmds::sign(&home, output.as_deref()),
+        Command::Prove { event, output } => tlog_cmds::prove(&home, &event, output.as_deref()),
+        Command::Check { file, key } => tlog_cmds::check(&home, &file, &key),
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),

@@ -23,6 +23,9 @@ struct IdentityLine {
     name: String,
     public_key: PublicKey,
     default: bool,
+    /// The key that checks this identity's checkpoints and proofs (`mindlog check --key`), in
+    /// signed-note form: `ORIGIN+KEYID+BASE64`.
+    verifier: String,
 }
 
 impl Report for IdentityLine {
@@ -40,6 +43,7 @@ impl Report for Identities {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         for l in &self.0 {
             writeln!(out, "{:<20} {}{}", l.name, l.public_key, if l.default { "  (default)" } else { "" })?;
+            writeln!(out, "{:<20} checkpoints: {}", "", l.verifier)?;
         }
         Ok(())
     }
@@ -51,14 +55,20 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
             or_refuse!(crate::home::new_identity_name(&name));
             let identity = home.new_identity(&name)?;
             say!("created identity {name:?}; sign with --as {name}");
-            emit(&IdentityLine { name, public_key: identity.public_key(), default: false }, home.format())?;
+            let verifier = crate::tlog_cmds::verifier_key(&identity);
+            emit(&IdentityLine { name, public_key: identity.public_key(), default: false, verifier }, home.format())?;
         }
         IdentityCmd::List => {
             let lines = home
                 .identities()?
                 .into_iter()
                 .enumerate()
-                .map(|(i, (name, id))| IdentityLine { name, public_key: id.public_key(), default: i == 0 })
+                .map(|(i, (name, id))| IdentityLine {
+                    name,
+                    public_key: id.public_key(),
+                    default: i == 0,
+                    verifier: crate::tlog_cmds::verifier_key(&id),
+                })
                 .collect();
             emit(&Identities(lines), home.format())?;
         }

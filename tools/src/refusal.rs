@@ -89,6 +89,16 @@ pub(crate) enum Refusal {
         /// Why not.
         problem: mindlog_ledger::EraseProblem,
     },
+    /// `prove`: a proof is made from a checkpoint the event's author signs.
+    #[error(
+        "event {event} is {author}'s: only its author signs a checkpoint of its feed (prove --as NAME for another of your identities)"
+    )]
+    NotYourEvent {
+        /// The event.
+        event: mindlog_ledger::Hash,
+        /// Its author.
+        author: mindlog_ledger::PublicKey,
+    },
     /// `persona erase`: only a persona's owner signs the erasure of its data.
     #[error("persona {name:?} is not yours: only its owner can erase its data (erase --local erases it here)")]
     NotYourPersona {
