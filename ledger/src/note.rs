@@ -23,6 +23,8 @@ use crate::tlog::TreeHash;
 
 /// The signature type of Ed25519 in signed notes.
 const ED25519: u8 = 0x01;
+/// The signature type of a witness's Ed25519 cosignature (c2sp.org/tlog-cosignature, v1).
+const COSIGNATURE: u8 = 0x04;
 /// What starts a signature line: an em dash and a space.
 const SIGNATURE_PREFIX: &str = "\u{2014} ";
 /// A note with more signature lines than this is refused.
@@ -34,7 +36,7 @@ const MAX_SIGNATURES: usize = 100;
 pub enum NoteError {
     #[error("a note is UTF-8 text ending in a newline, a blank line, then signature lines")]
     Malformed,
-    #[error("a note's text may hold no control characters but newlines")]
+    #[error("a note's text may hold no character below U+0020 but newlines")]
     ControlCharacter,
     #[error("signature line {0} is not `— NAME BASE64`")]
     BadSignatureLine(usize),
@@ -60,11 +62,35 @@ fn name_ok(name: &str) -> bool {
     !name.is_empty() && !name.contains('+') && !name.chars().any(char::is_whitespace)
 }
 
-/// The 4-byte ID of an Ed25519 key named `name`.
+/// What a key signs: notes (signature type 0x01), or cosignatures of checkpoints by a witness
+/// (type 0x04: the signature of `cosignature/v1`, a `time` line and the checkpoint's text,
+/// after an 8-byte big-endian timestamp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Ed25519 note signatures.
+    Note,
+    /// Ed25519 checkpoint cosignatures, v1.
+    Cosignature,
+}
+
+impl KeyKind {
+    fn byte(self) -> u8 {
+        match self {
+            KeyKind::Note => ED25519,
+            KeyKind::Cosignature => COSIGNATURE,
+        }
+    }
+}
+
+/// The 4-byte ID of an Ed25519 note key named `name`.
 pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    typed_key_id(name, key, KeyKind::Note)
+}
+
+fn typed_key_id(name: &str, key: &VerifyingKey, kind: KeyKind) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ED25519]);
+    h.update([b'\n', kind.byte()]);
     h.update(key.as_bytes());
     let digest = h.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
@@ -79,6 +105,8 @@ pub struct NoteVerifier {
     pub id: [u8; 4],
     /// The Ed25519 public key.
     pub key: VerifyingKey,
+    /// What it signs.
+    pub kind: KeyKind,
 }
 
 impl NoteVerifier {
@@ -87,7 +115,16 @@ impl NoteVerifier {
         if !name_ok(name) {
             return Err(NoteError::BadName);
         }
-        Ok(NoteVerifier { name: name.to_owned(), id: key_id(name, &key), key })
+        Ok(NoteVerifier { name: name.to_owned(), id: key_id(name, &key), key, kind: KeyKind::Note })
+    }
+
+    /// The cosigner key of a witness: `key` under `name`, signature type 0x04.
+    pub fn cosigner(name: &str, key: VerifyingKey) -> Result<NoteVerifier, NoteError> {
+        if !name_ok(name) {
+            return Err(NoteError::BadName);
+        }
+        let kind = KeyKind::Cosignature;
+        Ok(NoteVerifier { name: name.to_owned(), id: typed_key_id(name, &key, kind), key, kind })
     }
 
     /// The key of `author`'s feed: named by the feed's origin ([`crate::tlog::feed_origin`]).
@@ -103,10 +140,17 @@ impl NoteVerifier {
             return Err(NoteError::BadVerifierKey);
         };
         let key = B64.decode(key).map_err(|_| NoteError::BadVerifierKey)?;
-        let [ED25519, key @ ..] = key.as_slice() else { return Err(NoteError::BadVerifierKey) };
+        let (kind, key) = match key.as_slice() {
+            [ED25519, key @ ..] => (KeyKind::Note, key),
+            [COSIGNATURE, key @ ..] => (KeyKind::Cosignature, key),
+            _ => return Err(NoteError::BadVerifierKey),
+        };
         let key = <[u8; 32]>::try_from(key).map_err(|_| NoteError::BadVerifierKey)?;
         let key = VerifyingKey::from_bytes(&key).map_err(|_| NoteError::BadVerifierKey)?;
-        let verifier = NoteVerifier::new(name, key)?;
+        let verifier = match kind {
+            KeyKind::Note => NoteVerifier::new(name, key)?,
+            KeyKind::Cosignature => NoteVerifier::cosigner(name, key)?,
+        };
         if id.len() != 8 || hex::decode(id).ok().as_deref() != Some(&verifier.id[..]) {
             return Err(NoteError::BadVerifierKey);
         }
@@ -115,9 +159,9 @@ impl NoteVerifier {
 }
 
 impl std::fmt::Display for NoteVerifier {
-    /// `NAME+KEYID+BASE64(0x01 ‖ public key)`.
+    /// `NAME+KEYID+BASE64(TYPE ‖ public key)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut key = vec![ED25519];
+        let mut key = vec![self.kind.byte()];
         key.extend_from_slice(self.key.as_bytes());
         write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(key))
     }
@@ -147,7 +191,7 @@ impl Note {
     /// Reads a note: the text up to the last blank line, then its signature lines.
     pub fn parse(bytes: &[u8]) -> Result<Note, NoteError> {
         let all = std::str::from_utf8(bytes).map_err(|_| NoteError::Malformed)?;
-        if all.chars().any(|c| c.is_control() && c != '\n') {
+        if all.chars().any(|c| c < '\u{20}' && c != '\n') {
             return Err(NoteError::ControlCharacter);
         }
         let split = all.rfind("\n\n").ok_or(NoteError::Malformed)?;
@@ -181,9 +225,20 @@ impl Note {
         let mut by = Vec::new();
         for s in &self.signatures {
             let Some(key) = known.iter().find(|k| k.name == s.name && k.id == s.id) else { continue };
-            let signature =
-                DalekSignature::from_slice(&s.signature).map_err(|_| NoteError::BadSignature(s.name.clone()))?;
-            key.key.verify(self.text.as_bytes(), &signature).map_err(|_| NoteError::BadSignature(s.name.clone()))?;
+            let bad = || NoteError::BadSignature(s.name.clone());
+            let (message, signature) = match key.kind {
+                KeyKind::Note => (self.text.as_bytes().to_vec(), s.signature.as_slice()),
+                KeyKind::Cosignature => {
+                    let (time, signature) = s.signature.split_at_checked(8).ok_or_else(bad)?;
+                    let time = u64::from_be_bytes(time.try_into().map_err(|_| bad())?);
+                    if time > i64::MAX as u64 {
+                        return Err(bad());
+                    }
+                    (cosigned_message(time, &self.text).into_bytes(), signature)
+                }
+            };
+            let signature = DalekSignature::from_slice(signature).map_err(|_| bad())?;
+            key.key.verify(&message, &signature).map_err(|_| bad())?;
             if !by.contains(&s.name) {
                 by.push(s.name.clone());
             }
@@ -213,12 +268,28 @@ pub fn sign_note(text: &str, name: &str, identity: &Identity) -> Result<Note, No
     if !name_ok(name) {
         return Err(NoteError::BadName);
     }
-    if !text.ends_with('\n') || text.contains("\n\n") || text.chars().any(|c| c.is_control() && c != '\n') {
+    if !text.ends_with('\n') || text.contains("\n\n") || text.chars().any(|c| c < '\u{20}' && c != '\n') {
         return Err(NoteError::Malformed);
     }
     let id = key_id(name, &identity.verifying_key());
     let signature = identity.sign(text.as_bytes()).to_bytes().to_vec();
     Ok(Note { text: text.to_owned(), signatures: vec![NoteSignature { name: name.to_owned(), id, signature }] })
+}
+
+/// What a witness signs to cosign a checkpoint at POSIX time `time` (tlog-cosignature, v1).
+fn cosigned_message(time: u64, checkpoint_text: &str) -> String {
+    format!("cosignature/v1\ntime {time}\n{checkpoint_text}")
+}
+
+/// Adds a witness's cosignature, at POSIX time `time`, to a checkpoint's note; the note's own
+/// signatures are for the caller to have checked.
+pub fn cosign(note: &mut Note, name: &str, identity: &Identity, time: u64) -> Result<(), NoteError> {
+    let verifier = NoteVerifier::cosigner(name, identity.verifying_key())?;
+    let mut signature = time.to_be_bytes().to_vec();
+    signature.extend_from_slice(&identity.sign(cosigned_message(time, &note.text).as_bytes()).to_bytes());
+    note.signatures.retain(|s| !(s.name == verifier.name && s.id == verifier.id));
+    note.signatures.push(NoteSignature { name: verifier.name, id: verifier.id, signature });
+    Ok(())
 }
 
 /// The first line of a C2SP tlog-proof.
@@ -397,6 +468,29 @@ mod tests {
         assert!(sign_note("two\n\nparagraphs\n", "me", &key).is_err());
         assert!(sign_note("no newline", "me", &key).is_err());
         assert!(sign_note("ok\n", "has space", &key).is_err());
+    }
+
+    /// A witness cosigns as c2sp.org/tlog-cosignature v1 says, and its cosignature checks.
+    #[test]
+    fn a_witness_cosigns_and_its_cosignature_checks() {
+        let log = Identity::from_secret(&[7u8; 32]);
+        let witness = Identity::from_secret(&[9u8; 32]);
+        let text = "example.com/log\n5\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n";
+        let mut note = sign_note(text, "example.com/log", &log).unwrap();
+        cosign(&mut note, "witness.example/w1", &witness, 1_679_315_147).unwrap();
+        let w = NoteVerifier::cosigner("witness.example/w1", witness.verifying_key()).unwrap();
+        assert_eq!(NoteVerifier::parse(&w.to_string()).unwrap(), w, "a type-04 verifier key reads back");
+        let l = NoteVerifier::new("example.com/log", log.verifying_key()).unwrap();
+        let parsed = Note::parse(&note.to_bytes()).unwrap();
+        assert_eq!(parsed.verify(&[l.clone(), w.clone()]).unwrap(), ["example.com/log", "witness.example/w1"]);
+        assert_eq!(parsed.signatures[1].signature[..8], 1_679_315_147u64.to_be_bytes());
+        // The same key as a note key is another key ID: the line is not its.
+        let as_note = NoteVerifier::new("witness.example/w1", witness.verifying_key()).unwrap();
+        assert_ne!(as_note.id, w.id);
+        // A changed timestamp breaks the cosignature.
+        let mut bent = parsed.clone();
+        bent.signatures[1].signature[7] ^= 1;
+        assert_eq!(bent.verify(&[l, w]), Err(NoteError::BadSignature("witness.example/w1".into())));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum ProofError {
     WrongLength { got: usize, want: usize, old: u64, new: u64 },
     #[error("hash {at} of the proof is {len} bytes, not 32")]
     NotAHash { at: usize, len: usize },
+    #[error("the inclusion proof has {got} hashes: more than its tree's height")]
+    TooLong { got: usize },
     #[error("a root is {len} bytes, not 32")]
     RootNotAHash { len: usize },
     #[error("the proof does not lead to the root")]
@@ -154,7 +156,7 @@ pub fn verify_inclusion<T: AsRef<[u8]>>(
     let (mut f, mut s) = (index, size - 1);
     for p in &proof {
         if s == 0 {
-            return Err(ProofError::WrongLength { got: proof.len(), want: 0, old: index, new: size });
+            return Err(ProofError::TooLong { got: proof.len() });
         }
         if f & 1 == 1 || f == s {
             r = node_hash(p, &r);

@@ -150,7 +150,14 @@ pub(crate) enum Command {
         /// The verifier key (`mindlog identity list` shows yours), or a file holding it
         #[arg(long, value_name = "VKEY")]
         key: String,
+        /// A witness that must have cosigned (its key from `identity list`, or a file); repeat
+        /// for more
+        #[arg(long, value_name = "WKEY")]
+        witness: Vec<String>,
     },
+    /// Act as a witness of other authors' feeds
+    #[command(subcommand)]
+    Witness(WitnessCmd),
     /// Open the running node's pages in your browser, signed in (a new one-time login URL)
     Open {
         /// Only print the URL
@@ -606,6 +613,21 @@ pub(crate) struct ExportArgs {
     /// With --parquet: compute time-dependent columns as of this instant (default: now)
     #[arg(long, value_name = "TIME", requires = "parquet")]
     pub(crate) as_of: Option<Instant>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum WitnessCmd {
+    /// Cosign another author's checkpoint (C2SP tlog-cosignature v1) once it is checked: signed by
+    /// its author, the same root as the feed this store holds, not smaller than the last one
+    /// cosigned
+    Cosign {
+        /// The checkpoint file (`mindlog sign` makes one)
+        #[arg(value_parser = crate::served::path_arg)]
+        checkpoint: PathBuf,
+        /// Write the cosigned checkpoint to FILE instead of standard output
+        #[arg(short = 'o', long, value_name = "FILE", value_parser = crate::served::path_arg)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -327,7 +327,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Forks => node::replication::forks(&home),
         Command::Sign { output } => tlog_cmds::sign(&home, output.as_deref()),
         Command::Prove { event, output } => tlog_cmds::prove(&home, &event, output.as_deref()),
-        Command::Check { file, key } => tlog_cmds::check(&home, &file, &key),
+        Command::Check { file, key, witness } => tlog_cmds::check(&home, &file, &key, &witness),
+        Command::Witness(cli::WitnessCmd::Cosign { checkpoint, output }) => {
+            tlog_cmds::witness_cosign(&home, &checkpoint, output.as_deref())
+        }
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),

@@ -26,6 +26,8 @@ struct IdentityLine {
     /// The key that checks this identity's checkpoints and proofs (`mindlog check --key`), in
     /// signed-note form: `ORIGIN+KEYID+BASE64`.
     verifier: String,
+    /// The key that checks this identity's cosignatures as a witness (`mindlog check --witness`).
+    witness: String,
 }
 
 impl Report for IdentityLine {
@@ -44,6 +46,7 @@ impl Report for Identities {
         for l in &self.0 {
             writeln!(out, "{:<20} {}{}", l.name, l.public_key, if l.default { "  (default)" } else { "" })?;
             writeln!(out, "{:<20} checkpoints: {}", "", l.verifier)?;
+            writeln!(out, "{:<20} witness:     {}", "", l.witness)?;
         }
         Ok(())
     }
@@ -55,8 +58,12 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
             or_refuse!(crate::home::new_identity_name(&name));
             let identity = home.new_identity(&name)?;
             say!("created identity {name:?}; sign with --as {name}");
-            let verifier = crate::tlog_cmds::verifier_key(&identity);
-            emit(&IdentityLine { name, public_key: identity.public_key(), default: false, verifier }, home.format())?;
+            let (verifier, witness) =
+                (crate::tlog_cmds::verifier_key(&identity), crate::tlog_cmds::witness_key(&identity));
+            emit(
+                &IdentityLine { name, public_key: identity.public_key(), default: false, verifier, witness },
+                home.format(),
+            )?;
         }
         IdentityCmd::List => {
             let lines = home
@@ -68,6 +75,7 @@ pub(crate) fn identity(home: &Home, cmd: IdentityCmd) -> Result<Outcome> {
                     public_key: id.public_key(),
                     default: i == 0,
                     verifier: crate::tlog_cmds::verifier_key(&id),
+                    witness: crate::tlog_cmds::witness_key(&id),
                 })
                 .collect();
             emit(&Identities(lines), home.format())?;

@@ -89,6 +89,19 @@ pub(crate) enum Refusal {
         /// Why not.
         problem: mindlog_ledger::EraseProblem,
     },
+    /// `witness cosign`: a checkpoint of something else than a mindlog feed.
+    #[error("{origin} is not the origin of a mindlog feed (mindlog.local/feed/KEY)")]
+    NotAFeedCheckpoint {
+        /// The checkpoint's origin line.
+        origin: String,
+    },
+    /// `witness cosign`: the checkpoint is not signed by its feed's author, or does not agree with
+    /// the feed this store holds, or goes back.
+    #[error("not cosigned: {problem}")]
+    CheckpointDoesNotHold {
+        /// Why.
+        problem: String,
+    },
     /// `prove`: a proof is made from a checkpoint the event's author signs.
     #[error(
         "event {event} is {author}'s: only its author signs a checkpoint of its feed (prove --as NAME for another of your identities)"

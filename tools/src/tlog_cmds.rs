@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::note::{Checkpoint, Note, NoteVerifier, TlogProof, sign_note};
+use mindlog_ledger::note::{Checkpoint, Note, NoteVerifier, TlogProof, cosign, sign_note};
 use mindlog_ledger::tlog::{self, feed_leaves, feed_origin};
 use mindlog_ledger::{Envelope, Identity, PublicKey, hash_envelope_bytes};
 use serde::Serialize;
@@ -22,6 +22,16 @@ use crate::refusal::Refusal;
 /// The verifier key of an identity's checkpoints: `ORIGIN+KEYID+BASE64`.
 pub(crate) fn verifier_key(identity: &Identity) -> String {
     NoteVerifier::for_feed(&identity.public_key()).map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The name of `identity`'s key as a witness: `mindlog.local/witness/KEY`.
+fn witness_name(identity: &Identity) -> String {
+    format!("mindlog.local/witness/{}", identity.public_key())
+}
+
+/// The verifier key of an identity's cosignatures as a witness (type 04).
+pub(crate) fn witness_key(identity: &Identity) -> String {
+    NoteVerifier::cosigner(&witness_name(identity), identity.verifying_key()).map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// A signed checkpoint of `identity`'s feed at its head.
@@ -146,6 +156,9 @@ struct Checked {
     origin: Option<String>,
     size: Option<u64>,
     root: Option<String>,
+    /// The witnesses given with --witness whose cosignatures verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cosigned_by: Vec<String>,
     /// A proof's event: its hash, author and seq.
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<ProvedEvent>,
@@ -183,8 +196,140 @@ impl Report for Checked {
                 self.size.unwrap_or(0),
                 self.root.as_deref().unwrap_or("")
             ),
+        }?;
+        if self.problem.is_none() && !self.cosigned_by.is_empty() {
+            writeln!(out, "cosigned by {}", self.cosigned_by.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The file in a home where a witness keeps the largest checkpoint it cosigned of each feed.
+const WITNESS_FILE: &str = "witness.json";
+
+/// What `witness.json` holds: per origin, the size and root last cosigned.
+#[derive(Default, Serialize, serde::Deserialize)]
+struct WitnessState {
+    cosigned: std::collections::BTreeMap<String, Seen>,
+}
+
+#[derive(Clone, Serialize, serde::Deserialize)]
+struct Seen {
+    size: u64,
+    root: String,
+}
+
+/// What `witness cosign` did.
+#[derive(Serialize)]
+struct Cosigned {
+    origin: String,
+    size: u64,
+    root: String,
+    /// The size last cosigned before, if any.
+    previous: Option<u64>,
+    witness: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<PathBuf>,
+    text: String,
+}
+
+impl Report for Cosigned {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        match &self.file {
+            None => out.write_all(self.text.as_bytes()),
+            Some(file) => writeln!(
+                out,
+                "wrote {} ({} at size {} cosigned by {}{})",
+                file.display(),
+                self.origin,
+                self.size,
+                self.witness,
+                self.previous.map_or_else(String::new, |p| format!("; it extends size {p}, cosigned before"))
+            ),
         }
     }
+}
+
+/// `mindlog witness cosign CHECKPOINT [-o FILE]`: cosigns another author's checkpoint (C2SP
+/// tlog-cosignature v1, Ed25519) once it is checked: signed by the feed's author, the same root
+/// at its size as the feed this store holds — so it extends every checkpoint this witness
+/// cosigned of the feed before, which were checked against the same feed — and not smaller than
+/// the last one cosigned.
+pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) -> Result<Outcome> {
+    let identity = home.identity()?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut note = Note::parse(&bytes).with_context(|| format!("{} is not a signed note", file.display()))?;
+    let checkpoint =
+        Checkpoint::parse(&note.text).with_context(|| format!("{} is not a checkpoint", file.display()))?;
+    let Some(author) = checkpoint.origin.strip_prefix("mindlog.local/feed/").and_then(|a| a.parse::<PublicKey>().ok())
+    else {
+        return Ok(Outcome::Refused(Refusal::NotAFeedCheckpoint { origin: checkpoint.origin }));
+    };
+    let Ok(key) = NoteVerifier::for_feed(&author) else {
+        return Ok(Outcome::Refused(Refusal::NotAFeedCheckpoint { origin: checkpoint.origin }));
+    };
+    if let Err(problem) = checked_checkpoint(&bytes, &key, &[], &mut Vec::new()) {
+        return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
+    }
+    {
+        let ledger = home.open()?;
+        let snapshot = ledger.snapshot()?;
+        let held = snapshot.head(&author)?.map_or(0, |h| h.seq);
+        if held < checkpoint.size {
+            let problem = format!(
+                "this store holds {held} events of the feed, the checkpoint {}: replicate or import the feed first",
+                checkpoint.size
+            );
+            return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
+        }
+        if !snapshot.forks_by(&author)?.is_empty() {
+            let problem = format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it");
+            return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
+        }
+        let root = tlog::root(&feed_leaves(&snapshot, &author, checkpoint.size)?);
+        if root != checkpoint.root {
+            let problem = format!("the feed this store holds has another root at size {}", checkpoint.size);
+            return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
+        }
+    }
+    let path = home.dir().join(WITNESS_FILE);
+    let mut state: WitnessState = match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("{} is not a witness's state", path.display()))?
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => WitnessState::default(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let previous = state.cosigned.get(&checkpoint.origin).cloned();
+    if let Some(seen) = &previous
+        && seen.size > checkpoint.size
+    {
+        let problem = format!(
+            "this witness cosigned size {} of the feed already; it does not go back to {}",
+            seen.size, checkpoint.size
+        );
+        return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
+    }
+    let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let name = witness_name(&identity);
+    cosign(&mut note, &name, &identity, time)?;
+    state.cosigned.insert(checkpoint.origin.clone(), Seen { size: checkpoint.size, root: b64(&checkpoint.root) });
+    crate::home::write_atomically(&path, &serde_json::to_vec_pretty(&state)?)?;
+    let text = String::from_utf8(note.to_bytes()).context("a note is text")?;
+    if let Some(path) = output {
+        write_out(Some(path), text.as_bytes())?;
+    }
+    let cosigned = Cosigned {
+        origin: checkpoint.origin,
+        size: checkpoint.size,
+        root: b64(&checkpoint.root),
+        previous: previous.map(|p| p.size),
+        witness: name,
+        file: output.map(Path::to_owned),
+        text,
+    };
+    emit(&cosigned, home.format())?;
+    Ok(Outcome::Success)
 }
 
 /// A verifier key given as text, or as the path of a file holding it.
@@ -254,8 +399,10 @@ pub(crate) fn verify_checkpoint(home: &Home, file: &Path) -> Result<Outcome> {
                 checkpoint.origin
             )));
         };
-        let key = NoteVerifier::for_feed(&author)?;
-        if let Err(e) = checked_checkpoint(&bytes, &key) {
+        let Ok(key) = NoteVerifier::for_feed(&author) else {
+            return Ok(Err(format!("{} names no Ed25519 key", checkpoint.origin)));
+        };
+        if let Err(e) = checked_checkpoint(&bytes, &key, &[], &mut Vec::new()) {
             return Ok(Err(e));
         }
         let ledger = home.open()?;
@@ -285,21 +432,45 @@ pub(crate) fn verify_checkpoint(home: &Home, file: &Path) -> Result<Outcome> {
     Ok(if agrees.ok { Outcome::Success } else { Outcome::Failed })
 }
 
-/// A signed checkpoint checked with `key`: the checkpoint, or why not. The checkpoint's origin
-/// must be the key's name (a feed's key signs only that feed's checkpoints).
-fn checked_checkpoint(bytes: &[u8], key: &NoteVerifier) -> Result<Checkpoint, String> {
+/// A signed checkpoint checked with `key` and cosigned by every one of `witnesses`: the
+/// checkpoint, or why not. The checkpoint's origin must be the key's name (a feed's key signs
+/// only that feed's checkpoints). The witnesses that cosigned go into `cosigned_by`.
+fn checked_checkpoint(
+    bytes: &[u8],
+    key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    cosigned_by: &mut Vec<String>,
+) -> Result<Checkpoint, String> {
     let note = Note::parse(bytes).map_err(|e| e.to_string())?;
-    note.verify(std::slice::from_ref(key)).map_err(|e| e.to_string())?;
+    let mut known = vec![key.clone()];
+    known.extend(witnesses.iter().cloned());
+    let signed = note.verify(&known).map_err(|e| e.to_string())?;
+    if !signed.contains(&key.name) {
+        return Err(format!("{} did not sign this checkpoint", key.name));
+    }
+    if let Some(missing) = witnesses.iter().find(|w| !signed.contains(&w.name)) {
+        return Err(format!("witness {} did not cosign this checkpoint", missing.name));
+    }
+    cosigned_by.extend(witnesses.iter().map(|w| w.name.clone()));
     let checkpoint = Checkpoint::parse(&note.text).map_err(|e| e.to_string())?;
     if checkpoint.origin != key.name {
         return Err(format!("the checkpoint is of {}, but the key is {}'s", checkpoint.origin, key.name));
     }
+    // A mindlog feed's checkpoints are signed by its author's own key: a key that only carries
+    // the feed's name is not that.
+    if let Some(author) = checkpoint.origin.strip_prefix("mindlog.local/feed/")
+        && author.parse::<PublicKey>().map(|a| a.0) != Ok(key.key.to_bytes())
+    {
+        return Err(format!("the key named {} is not that author's key", key.name));
+    }
     Ok(checkpoint)
 }
 
-/// `mindlog check FILE --key VKEY`: offline, no store needed.
-pub(crate) fn check(home: &Home, file: &Path, key: &str) -> Result<Outcome> {
+/// `mindlog check FILE --key VKEY [--witness WKEY]...`: offline, no store needed. Every witness
+/// given must have cosigned.
+pub(crate) fn check(home: &Home, file: &Path, key: &str, witnesses: &[String]) -> Result<Outcome> {
     let key = read_key(key)?;
+    let witnesses = witnesses.iter().map(|w| read_key(w)).collect::<Result<Vec<_>>>()?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let proof = bytes.starts_with(b"c2sp.org/tlog-proof@");
     let mut checked = Checked {
@@ -308,18 +479,28 @@ pub(crate) fn check(home: &Home, file: &Path, key: &str) -> Result<Outcome> {
         origin: None,
         size: None,
         root: None,
+        cosigned_by: Vec::new(),
         event: None,
         problem: None,
     };
-    let result = if proof { check_proof(&bytes, &key, &mut checked) } else { check_note(&bytes, &key, &mut checked) };
+    let result = if proof {
+        check_proof(&bytes, &key, &witnesses, &mut checked)
+    } else {
+        check_note(&bytes, &key, &witnesses, &mut checked)
+    };
     checked.ok = result.is_ok();
     checked.problem = result.err();
     emit(&checked, home.format())?;
     Ok(if checked.ok { Outcome::Success } else { Outcome::Failed })
 }
 
-fn check_note(bytes: &[u8], key: &NoteVerifier, checked: &mut Checked) -> Result<(), String> {
-    let checkpoint = checked_checkpoint(bytes, key)?;
+fn check_note(
+    bytes: &[u8],
+    key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    checked: &mut Checked,
+) -> Result<(), String> {
+    let checkpoint = checked_checkpoint(bytes, key, witnesses, &mut checked.cosigned_by)?;
     checked.origin = Some(checkpoint.origin);
     checked.size = Some(checkpoint.size);
     checked.root = Some(b64(&checkpoint.root));
@@ -329,9 +510,14 @@ fn check_note(bytes: &[u8], key: &NoteVerifier, checked: &mut Checked) -> Result
 /// A proof: its checkpoint signed by `key`, the event its `extra` carries of the checkpoint's
 /// feed at the proof's index, and the proof leading from that event to the checkpoint's root —
 /// with the size taken from the checkpoint, never from the proof.
-fn check_proof(bytes: &[u8], key: &NoteVerifier, checked: &mut Checked) -> Result<(), String> {
+fn check_proof(
+    bytes: &[u8],
+    key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    checked: &mut Checked,
+) -> Result<(), String> {
     let proof = TlogProof::parse(bytes).map_err(|e| e.to_string())?;
-    let checkpoint = checked_checkpoint(&proof.checkpoint, key)?;
+    let checkpoint = checked_checkpoint(&proof.checkpoint, key, witnesses, &mut checked.cosigned_by)?;
     checked.origin = Some(checkpoint.origin.clone());
     checked.size = Some(checkpoint.size);
     checked.root = Some(b64(&checkpoint.root));
@@ -348,13 +534,8 @@ fn check_proof(bytes: &[u8], key: &NoteVerifier, checked: &mut Checked) -> Resul
     if feed_origin(&envelope.author) != checkpoint.origin {
         return Err(format!("the event is {}'s, not of the feed {}", envelope.author, checkpoint.origin));
     }
-    if envelope.seq != proof.index + 1 {
-        return Err(format!(
-            "the event has seq {}, but the proof is for index {} (seq {})",
-            envelope.seq,
-            proof.index,
-            proof.index + 1
-        ));
+    if envelope.seq.checked_sub(1) != Some(proof.index) {
+        return Err(format!("the event has seq {}, but the proof is for index {}", envelope.seq, proof.index));
     }
     tlog::verify_inclusion(proof.index, checkpoint.size, &tlog::leaf_hash(&hash.0), &proof.hashes, &checkpoint.root)
         .map_err(|e| e.to_string())
