@@ -302,8 +302,18 @@ fn the_dashboard_in_a_real_browser() {
     let (status, body) = node.with_cookie("GET", &csv, &[], "");
     assert_eq!((status, body.as_str()), (200, "name,status\nEcho,active\n"));
 
-    // Privacy: verify with progress, then the last verification is shown.
+    // Privacy: a signed checkpoint to download, which checks with the key the page shows.
     browser.goto(&node.url("/ui/privacy"));
+    let link = browser.wait_for("#checkpoint", PATIENCE).attr("href").unwrap();
+    let key = browser.find("#verifier-key").unwrap().text();
+    let (status, note) = node.with_cookie("GET", &link, &[], "");
+    assert_eq!(status, 200, "{note}");
+    let file = home.join("downloaded.checkpoint");
+    std::fs::write(&file, note).unwrap();
+    let checked = ok(home, &["check", file.to_str().unwrap(), "--key", &key]);
+    assert!(checked.starts_with("OK: checkpoint of mindlog.local/feed/"), "{checked}");
+
+    // Privacy: verify with progress, then the last verification is shown.
     browser.wait_for("#verify", PATIENCE).click();
     browser.wait_until("document.getElementById('verify-outcome').textContent.startsWith('OK: ')", PATIENCE);
     browser.wait_until("!document.getElementById('last-verified').textContent.includes('never')", PATIENCE);

@@ -318,6 +318,18 @@ pub(crate) fn table() -> Vec<Route> {
                 )
             },
         ),
+        route(
+            "GET",
+            "/v1/checkpoint",
+            get(checkpoint),
+            Doc {
+                query: SIGNER,
+                ..doc(
+                    "A signed checkpoint of your feed (`mindlog sign`): C2SP tlog-checkpoint in a signed note",
+                    ("text/plain", None),
+                )
+            },
+        ),
         route("GET", "/openapi.json", get(openapi), doc("This document (Swagger UI at /docs)", (JSON, None))),
     ];
     for (path, template) in VIEWS {
@@ -1095,6 +1107,20 @@ impl ErasureBody {
             }
         }
         Ok(argv)
+    }
+}
+
+/// `GET /v1/checkpoint[?as=NAME]`: `mindlog sign`'s note.
+async fn checkpoint(State(state): State<AppState>, Query(signer): Query<Signer>) -> Response {
+    let mut argv = Vec::new();
+    if let Some(name) = signer.as_identity {
+        argv.extend(["--as".to_owned(), name]);
+    }
+    argv.push("sign".to_owned());
+    let (out, finished) = collect(served_command(&state, just(argv))).await;
+    match &finished.failure {
+        None => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response(),
+        Some(failure) => failed(failure),
     }
 }
 

@@ -576,6 +576,11 @@ async fn persona(State(state): State<AppState>, Path(persona): Path<String>) -> 
 async fn privacy(State(state): State<AppState>) -> Response {
     let stats = report(&state, &["stats"]).await;
     let personas = report(&state, &["persona", "list"]).await.unwrap_or(Value::Null);
+    let verifier = report(&state, &["identity", "list"])
+        .await
+        .ok()
+        .and_then(|ids| ids.as_array()?.iter().find(|i| i["default"].as_bool() == Some(true)).cloned())
+        .map(|i| text(&i, "verifier").to_owned());
     let yours: Vec<String> = personas
         .as_array()
         .into_iter()
@@ -617,7 +622,12 @@ async fn privacy(State(state): State<AppState>) -> Response {
                 li { a href="/v1/export.jsonl" download="mindlog-export.jsonl" { "Events as JSON lines" } " (" code { "mindlog export --jsonl" } ", importable)" }
                 li { a href="/v1/export/events.parquet" download="events.parquet" { "Events as Parquet" } " (for DuckDB, pandas, Spark)" }
             }
-            p.muted { "Signed checkpoints of your feed are not in this version yet." }
+            h3 { "A signed checkpoint" }
+            p {
+                a #checkpoint href="/v1/checkpoint" download="feed.checkpoint" { "Download a signed checkpoint of your feed" }
+                " — its size and Merkle root, signed with your key (" code { "mindlog sign" } "). Anyone can check it, and proofs of your events against it, with your verifier key and " code { "mindlog check" } ", without this file:"
+            }
+            @if let Some(key) = &verifier { p { code.wrap #verifier-key { (key) } } }
         }
         section aria-labelledby="erase-h" {
             h2 #erase-h { "Erase" }
