@@ -129,6 +129,13 @@ pub(crate) fn prove(home: &Home, event: &str, output: Option<&Path>) -> Result<O
     }
     let (checkpoint, note, leaves) = checkpoint_note(home, &identity)?;
     let index = envelope.seq - 1;
+    // The feed as read for the checkpoint holds this very event at its index.
+    anyhow::ensure!(
+        leaves.get(index as usize) == Some(&tlog::leaf_hash(&stored.hash.0)),
+        "the feed index does not hold event {} at seq {}: run mindlog verify",
+        stored.hash,
+        envelope.seq
+    );
     let hashes = tlog::inclusion_proof(&leaves, index as usize).context("the event is beyond the feed's head")?;
     let proof = TlogProof { extra: Some(stored.bytes.clone()), index, hashes, checkpoint: note.to_bytes() };
     let text = String::from_utf8(proof.to_bytes()).context("a proof is text")?;
