@@ -234,9 +234,17 @@ pub fn verify_consistency<T: AsRef<[u8]>>(
     if s == 0 && fr == old_root && sr == new_root { Ok(()) } else { Err(ProofError::RootMismatch) }
 }
 
+/// What starts the origin of every feed: then the author's key in hex.
+pub const FEED_ORIGIN_PREFIX: &str = "mindlog.local/feed/";
+
 /// The origin of `author`'s feed in checkpoints, and the name of the key that signs them.
 pub fn feed_origin(author: &crate::PublicKey) -> String {
-    format!("mindlog.local/feed/{author}")
+    format!("{FEED_ORIGIN_PREFIX}{author}")
+}
+
+/// The author whose feed `origin` names, if it names one.
+pub fn feed_author(origin: &str) -> Option<crate::PublicKey> {
+    origin.strip_prefix(FEED_ORIGIN_PREFIX)?.parse().ok()
 }
 
 /// The leaves of `author`'s feed up to seq `size` (the first `size` events, in seq order): each

@@ -89,14 +89,8 @@ pub(crate) enum Refusal {
         /// Why not.
         problem: mindlog_ledger::EraseProblem,
     },
-    /// `witness cosign`: a checkpoint of something else than a mindlog feed.
-    #[error("{origin} is not the origin of a mindlog feed (mindlog.local/feed/KEY)")]
-    NotAFeedCheckpoint {
-        /// The checkpoint's origin line.
-        origin: String,
-    },
-    /// `witness cosign`: the checkpoint is not signed by its feed's author, or does not agree with
-    /// the feed this store holds, or goes back.
+    /// `witness cosign`: the checkpoint is not one of a feed, is not signed by its author, does
+    /// not agree with the feed this store holds, or goes back.
     #[error("not cosigned: {problem}")]
     CheckpointDoesNotHold {
         /// Why.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use mindlog_ledger::note::{Checkpoint, Note, NoteVerifier, TlogProof, cosign, sign_note};
-use mindlog_ledger::tlog::{self, feed_leaves, feed_origin};
+use mindlog_ledger::tlog::{self, FEED_ORIGIN_PREFIX, feed_author, feed_leaves, feed_origin};
 use mindlog_ledger::{Envelope, Identity, PublicKey, hash_envelope_bytes};
 use serde::Serialize;
 
@@ -265,39 +265,14 @@ impl Report for Cosigned {
 pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) -> Result<Outcome> {
     let identity = home.identity()?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut note = Note::parse(&bytes).with_context(|| format!("{} is not a signed note", file.display()))?;
-    let checkpoint =
-        Checkpoint::parse(&note.text).with_context(|| format!("{} is not a checkpoint", file.display()))?;
-    let Some(author) = checkpoint.origin.strip_prefix("mindlog.local/feed/").and_then(|a| a.parse::<PublicKey>().ok())
-    else {
-        return Ok(Outcome::Refused(Refusal::NotAFeedCheckpoint { origin: checkpoint.origin }));
+    let mut seen = Agrees { ok: false, origin: None, size: None, root: None, now: None, problem: None };
+    let (mut note, checkpoint, author) = match held_here(home, &bytes, &mut seen)? {
+        Ok(held) => held,
+        Err(problem) => return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem })),
     };
-    let Ok(key) = NoteVerifier::for_feed(&author) else {
-        return Ok(Outcome::Refused(Refusal::NotAFeedCheckpoint { origin: checkpoint.origin }));
-    };
-    if let Err(problem) = checked_checkpoint(&bytes, &key, &[], &mut Vec::new()) {
+    if !home.open()?.snapshot()?.forks_by(&author)?.is_empty() {
+        let problem = format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it");
         return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
-    }
-    {
-        let ledger = home.open()?;
-        let snapshot = ledger.snapshot()?;
-        let held = snapshot.head(&author)?.map_or(0, |h| h.seq);
-        if held < checkpoint.size {
-            let problem = format!(
-                "this store holds {held} events of the feed, the checkpoint {}: replicate or import the feed first",
-                checkpoint.size
-            );
-            return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
-        }
-        if !snapshot.forks_by(&author)?.is_empty() {
-            let problem = format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it");
-            return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
-        }
-        let root = tlog::root(&feed_leaves(&snapshot, &author, checkpoint.size)?);
-        if root != checkpoint.root {
-            let problem = format!("the feed this store holds has another root at size {}", checkpoint.size);
-            return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
-        }
     }
     let path = home.dir().join(WITNESS_FILE);
     let mut state: WitnessState = match std::fs::read(&path) {
@@ -386,57 +361,58 @@ impl Report for Agrees {
 pub(crate) fn verify_checkpoint(home: &Home, file: &Path) -> Result<Outcome> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let mut agrees = Agrees { ok: false, origin: None, size: None, root: None, now: None, problem: None };
-    let found = (|| -> Result<Result<(), String>> {
-        let note = match Note::parse(&bytes) {
-            Ok(note) => note,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let checkpoint = match Checkpoint::parse(&note.text) {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        agrees.origin = Some(checkpoint.origin.clone());
-        agrees.size = Some(checkpoint.size);
-        agrees.root = Some(b64(&checkpoint.root));
-        let Some(author) =
-            checkpoint.origin.strip_prefix("mindlog.local/feed/").and_then(|a| a.parse::<PublicKey>().ok())
-        else {
-            return Ok(Err(format!(
-                "{} is not the origin of a mindlog feed (mindlog.local/feed/KEY)",
-                checkpoint.origin
-            )));
-        };
-        let Ok(key) = NoteVerifier::for_feed(&author) else {
-            return Ok(Err(format!("{} names no Ed25519 key", checkpoint.origin)));
-        };
-        if let Err(e) = checked_checkpoint(&bytes, &key, &[], &mut Vec::new()) {
-            return Ok(Err(e));
-        }
-        let ledger = home.open()?;
-        let snapshot = ledger.snapshot()?;
-        let now = snapshot.head(&author)?.map_or(0, |h| h.seq);
-        agrees.now = Some(now);
-        if now < checkpoint.size {
-            return Ok(Err(format!(
-                "this store holds {now} events of the feed, the checkpoint {}: it cannot be checked here yet",
-                checkpoint.size
-            )));
-        }
-        let root = tlog::root(&feed_leaves(&snapshot, &author, checkpoint.size)?);
-        if root != checkpoint.root {
-            return Ok(Err(format!(
-                "this store's feed has root {} at size {}, not {}: the feed here is not the feed that was signed",
-                b64(&root),
-                checkpoint.size,
-                b64(&checkpoint.root)
-            )));
-        }
-        Ok(Ok(()))
-    })()?;
+    let found = held_here(home, &bytes, &mut agrees)?;
     agrees.ok = found.is_ok();
     agrees.problem = found.err();
     emit(&agrees, home.format())?;
     Ok(if agrees.ok { Outcome::Success } else { Outcome::Failed })
+}
+
+/// A checkpoint of a feed, checked against this store: signed by the feed's author (the key its
+/// origin names), and this store's feed has the same root at its size — so the feed held now
+/// extends it (the tree at its size is built from the first leaves of the feed held now). What
+/// was read goes into `seen` as it is found; the note, the checkpoint and the author, or why not.
+fn held_here(home: &Home, bytes: &[u8], seen: &mut Agrees) -> Result<Result<(Note, Checkpoint, PublicKey), String>> {
+    let note = match Note::parse(bytes) {
+        Ok(note) => note,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let checkpoint = match Checkpoint::parse(&note.text) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    seen.origin = Some(checkpoint.origin.clone());
+    seen.size = Some(checkpoint.size);
+    seen.root = Some(b64(&checkpoint.root));
+    let Some(author) = feed_author(&checkpoint.origin) else {
+        return Ok(Err(format!("{} is not the origin of a mindlog feed (mindlog.local/feed/KEY)", checkpoint.origin)));
+    };
+    let Ok(key) = NoteVerifier::for_feed(&author) else {
+        return Ok(Err(format!("{} names no Ed25519 key", checkpoint.origin)));
+    };
+    if let Err(e) = checked_checkpoint(bytes, &key, &[], &mut Vec::new()) {
+        return Ok(Err(e));
+    }
+    let ledger = home.open()?;
+    let snapshot = ledger.snapshot()?;
+    let now = snapshot.head(&author)?.map_or(0, |h| h.seq);
+    seen.now = Some(now);
+    if now < checkpoint.size {
+        return Ok(Err(format!(
+            "this store holds {now} events of the feed, the checkpoint {}: replicate or import the feed first",
+            checkpoint.size
+        )));
+    }
+    let root = tlog::root(&feed_leaves(&snapshot, &author, checkpoint.size)?);
+    if root != checkpoint.root {
+        return Ok(Err(format!(
+            "this store's feed has root {} at size {}, not {}: the feed here is not the feed that was signed",
+            b64(&root),
+            checkpoint.size,
+            b64(&checkpoint.root)
+        )));
+    }
+    Ok(Ok((note, checkpoint, author)))
 }
 
 /// A signed checkpoint checked with `key` and cosigned by every one of `witnesses`: the
@@ -465,8 +441,8 @@ fn checked_checkpoint(
     }
     // A mindlog feed's checkpoints are signed by its author's own key: a key that only carries
     // the feed's name is not that.
-    if let Some(author) = checkpoint.origin.strip_prefix("mindlog.local/feed/")
-        && author.parse::<PublicKey>().map(|a| a.0) != Ok(key.key.to_bytes())
+    if checkpoint.origin.starts_with(FEED_ORIGIN_PREFIX)
+        && feed_author(&checkpoint.origin).map(|a| a.0) != Some(key.key.to_bytes())
     {
         return Err(format!("the key named {} is not that author's key", key.name));
     }

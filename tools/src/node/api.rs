@@ -554,7 +554,7 @@ fn parse_and_execute(argv: Vec<String>) -> Finished {
 }
 
 /// A served command's whole output (its messages on stderr aside), and how it finished.
-pub(super) async fn collect(mut rx: mpsc::Receiver<Piece>) -> (Vec<u8>, Finished) {
+async fn collect(mut rx: mpsc::Receiver<Piece>) -> (Vec<u8>, Finished) {
     let mut out = Vec::new();
     while let Some(piece) = rx.recv().await {
         match piece {
@@ -688,11 +688,10 @@ async fn view(
             _ => flag(&mut argv, &key, &value),
         }
     }
-    let rx = served_command(&state, just(argv));
-    let (out, finished) = collect(rx).await;
-    if let Some(failure) = finished.failure.as_ref().filter(|f| out.is_empty() || !matches!(f, Failure::Failed)) {
-        return failed(failure);
-    }
+    let out = match report(&state, argv).await {
+        Ok(out) => out,
+        Err(failure) => return failed(&failure),
+    };
     match serde_json::from_slice::<serde_json::Value>(&out) {
         Ok(serde_json::Value::Array(items)) => {
             let total = items.len();
@@ -703,6 +702,16 @@ async fn view(
         }
         Ok(value) => axum::Json(value).into_response(),
         Err(_) => ([(header::CONTENT_TYPE, NDJSON)], out).into_response(),
+    }
+}
+
+/// A command's `--json` report (the command line says `--json`), or why there is none: a command
+/// that fails after printing a report of what failed (`verify`, `check`) still gives its report.
+pub(super) async fn report(state: &AppState, argv: Vec<String>) -> Result<Vec<u8>, Failure> {
+    let (out, finished) = collect(served_command(state, just(argv))).await;
+    match finished.failure {
+        Some(failure) if out.is_empty() || !matches!(failure, Failure::Failed) => Err(failure),
+        _ => Ok(out),
     }
 }
 

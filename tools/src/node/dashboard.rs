@@ -20,7 +20,7 @@ use axum::routing::get;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
-use super::api::{AppState, collect, just, served_command};
+use super::api::{AppState, just, served_command};
 use crate::ui::{human_bytes, money, thousands};
 
 /// Where the pages are.
@@ -114,19 +114,13 @@ async fn asset(Path(file): Path<String>) -> Response {
 async fn report(state: &AppState, argv: &[&str]) -> Result<Value, String> {
     let mut full = vec!["--json".to_owned()];
     full.extend(argv.iter().map(|a| (*a).to_owned()));
-    let (out, finished) = collect(served_command(state, just(full))).await;
-    if let Some(failure) = finished.failure.as_ref().filter(|_| out.is_empty()) {
-        return Err(failure.message());
-    }
+    let out = super::api::report(state, full).await.map_err(|f| f.message())?;
     serde_json::from_slice(&out).map_err(|e| format!("the report is not JSON: {e}"))
 }
 
-/// The rows of a read-only SQL query (`mindlog query --format json`), or the one line it failed with.
+/// The rows of a read-only SQL query, or the one line it failed with.
 async fn rows(state: &AppState, sql: &str) -> Result<Vec<Value>, String> {
-    match report(state, &["query", sql, "--format", "json"]).await? {
-        Value::Array(rows) => Ok(rows),
-        other => Err(format!("the query answered {other}, not rows")),
-    }
+    Ok(first_rows(state, sql, usize::MAX).await?.0)
 }
 
 /// A hex id or key taken from a report, safe inside an SQL string literal.

@@ -214,16 +214,6 @@ impl Session {
     }
 
     /// One element matching `css` under `path` (the session or an element), `None` if none.
-    fn find_under(&self, path: &str, css: &str) -> Option<Element<'_>> {
-        let url = format!("{}{path}/element", self.base);
-        let body = json!({"using": "css selector", "value": css});
-        match command(&self.agent, "POST", &url, Some(&body)) {
-            Ok(value) => Some(self.element(&value, css)),
-            Err(e) if e.error == "no such element" => None,
-            Err(e) => panic!("webdriver: find {css:?}: {} (HTTP {}): {}", e.error, e.status, e.message),
-        }
-    }
-
     pub(crate) fn goto(&self, url: &str) {
         self.post("/url", &json!({"url": url}));
     }
@@ -232,17 +222,19 @@ impl Session {
         string(self.get("/url"), "current url")
     }
 
-    pub(crate) fn title(&self) -> String {
-        string(self.get("/title"), "title")
-    }
-
     /// The page source.
     pub(crate) fn source(&self) -> String {
         string(self.get("/source"), "source")
     }
 
     pub(crate) fn find(&self, css: &str) -> Option<Element<'_>> {
-        self.find_under("", css)
+        let url = format!("{}/element", self.base);
+        let body = json!({"using": "css selector", "value": css});
+        match command(&self.agent, "POST", &url, Some(&body)) {
+            Ok(value) => Some(self.element(&value, css)),
+            Err(e) if e.error == "no such element" => None,
+            Err(e) => panic!("webdriver: find {css:?}: {} (HTTP {}): {}", e.error, e.status, e.message),
+        }
     }
 
     pub(crate) fn find_all(&self, css: &str) -> Vec<Element<'_>> {
@@ -342,23 +334,6 @@ impl Session {
         panic!("webdriver: viewport {w}×{h}, not {width}×{height}, after resizing the window");
     }
 
-    pub(crate) fn delete_cookies(&self) {
-        must(&self.agent, "DELETE", &format!("{}/cookie", self.base), None);
-    }
-
-    /// The text of the open alert, confirm or prompt dialog, accepting it; `None` if none is open.
-    pub(crate) fn accept_alert(&self) -> Option<String> {
-        let url = format!("{}/alert/text", self.base);
-        match command(&self.agent, "GET", &url, None) {
-            Ok(text) => {
-                self.post("/alert/accept", &json!({}));
-                Some(string(text, "alert text"))
-            }
-            Err(e) if e.error == "no such alert" => None,
-            Err(e) => panic!("webdriver: alert text: {} (HTTP {}): {}", e.error, e.status, e.message),
-        }
-    }
-
     /// Types `keys` into the focused element, a key down and up each; WebDriver key codes such
     /// as "\u{E004}" (Tab) and "\u{E007}" (Enter) press those keys.
     pub(crate) fn press(&self, keys: &str) {
@@ -410,21 +385,11 @@ impl<'a> Element<'a> {
         }
     }
 
-    /// A DOM property.
-    pub(crate) fn prop(&self, name: &str) -> Value {
-        self.session.get(&self.url(&format!("/property/{name}")))
-    }
-
     pub(crate) fn send_keys(&self, text: &str) {
         self.session.post(&self.url("/value"), &json!({"text": text}));
     }
 
     pub(crate) fn clear(&self) {
         self.session.post(&self.url("/clear"), &json!({}));
-    }
-
-    /// One descendant matching `css`, `None` if none.
-    pub(crate) fn find(&self, css: &str) -> Option<Element<'a>> {
-        self.session.find_under(&self.url(""), css)
     }
 }
