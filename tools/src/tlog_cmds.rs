@@ -47,19 +47,7 @@ fn checkpoint_note(home: &Home, identity: &Identity) -> Result<(Checkpoint, Note
     Ok((checkpoint, note, leaves))
 }
 
-/// Writes `bytes` to `output`, or to standard output.
-fn write_out(output: Option<&Path>, bytes: &[u8]) -> Result<()> {
-    match output {
-        Some(path) => std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display())),
-        None => {
-            let mut out = crate::output::stdout();
-            out.write_all(bytes)?;
-            Ok(out.flush()?)
-        }
-    }
-}
-
-/// What `sign` and `prove` made.
+/// What `sign`, `prove` and `witness cosign` made: a checkpoint (or a proof of an event in one).
 #[derive(Serialize)]
 struct Made {
     origin: String,
@@ -68,6 +56,12 @@ struct Made {
     /// `prove`: the event's index in the tree (seq − 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<u64>,
+    /// `witness cosign`: the witness's key name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    witness: Option<String>,
+    /// `witness cosign`: the size it cosigned of the feed before, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<u64>,
     /// The file written, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
@@ -75,14 +69,42 @@ struct Made {
     text: String,
 }
 
+impl Made {
+    fn of(checkpoint: &Checkpoint, bytes: Vec<u8>) -> Result<Made> {
+        Ok(Made {
+            origin: checkpoint.origin.clone(),
+            size: checkpoint.size,
+            root: b64(&checkpoint.root),
+            index: None,
+            witness: None,
+            previous: None,
+            file: None,
+            text: String::from_utf8(bytes).context("a note or proof is text")?,
+        })
+    }
+
+    /// Writes the note or proof to `output` (without it, the report prints it) and reports it.
+    fn deliver(mut self, home: &Home, output: Option<&Path>) -> Result<Outcome> {
+        if let Some(path) = output {
+            std::fs::write(path, &self.text).with_context(|| format!("writing {}", path.display()))?;
+            self.file = Some(path.to_owned());
+        }
+        emit(&self, home.format())?;
+        Ok(Outcome::Success)
+    }
+}
+
 impl Report for Made {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
-        match &self.file {
-            None => out.write_all(self.text.as_bytes()),
-            Some(file) => {
-                writeln!(out, "wrote {} ({} at size {}, root {})", file.display(), self.origin, self.size, self.root)
+        let Some(file) = &self.file else { return out.write_all(self.text.as_bytes()) };
+        write!(out, "wrote {} ({} at size {}, root {}", file.display(), self.origin, self.size, self.root)?;
+        if let Some(witness) = &self.witness {
+            write!(out, ", cosigned by {witness}")?;
+            if let Some(previous) = self.previous {
+                write!(out, "; it extends size {previous}, cosigned before")?;
             }
         }
+        writeln!(out, ")")
     }
 }
 
@@ -95,20 +117,7 @@ fn b64(bytes: &[u8]) -> String {
 pub(crate) fn sign(home: &Home, output: Option<&Path>) -> Result<Outcome> {
     let identity = home.identity()?;
     let (checkpoint, note, _) = checkpoint_note(home, &identity)?;
-    let text = String::from_utf8(note.to_bytes()).context("a note is text")?;
-    if let Some(path) = output {
-        write_out(Some(path), text.as_bytes())?;
-    }
-    let made = Made {
-        origin: checkpoint.origin,
-        size: checkpoint.size,
-        root: b64(&checkpoint.root),
-        index: None,
-        file: output.map(Path::to_owned),
-        text,
-    };
-    emit(&made, home.format())?;
-    Ok(Outcome::Success)
+    Made::of(&checkpoint, note.to_bytes())?.deliver(home, output)
 }
 
 /// `mindlog prove EVENT [-o FILE]`: one of your events, in a checkpoint of your feed signed now.
@@ -138,20 +147,7 @@ pub(crate) fn prove(home: &Home, event: &str, output: Option<&Path>) -> Result<O
     );
     let hashes = tlog::inclusion_proof(&leaves, index as usize).context("the event is beyond the feed's head")?;
     let proof = TlogProof { extra: Some(stored.bytes.clone()), index, hashes, checkpoint: note.to_bytes() };
-    let text = String::from_utf8(proof.to_bytes()).context("a proof is text")?;
-    if let Some(path) = output {
-        write_out(Some(path), text.as_bytes())?;
-    }
-    let made = Made {
-        origin: checkpoint.origin,
-        size: checkpoint.size,
-        root: b64(&checkpoint.root),
-        index: Some(index),
-        file: output.map(Path::to_owned),
-        text,
-    };
-    emit(&made, home.format())?;
-    Ok(Outcome::Success)
+    Made { index: Some(index), ..Made::of(&checkpoint, proof.to_bytes())? }.deliver(home, output)
 }
 
 /// What `check` found.
@@ -226,37 +222,6 @@ struct Seen {
     root: String,
 }
 
-/// What `witness cosign` did.
-#[derive(Serialize)]
-struct Cosigned {
-    origin: String,
-    size: u64,
-    root: String,
-    /// The size last cosigned before, if any.
-    previous: Option<u64>,
-    witness: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<PathBuf>,
-    text: String,
-}
-
-impl Report for Cosigned {
-    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
-        match &self.file {
-            None => out.write_all(self.text.as_bytes()),
-            Some(file) => writeln!(
-                out,
-                "wrote {} ({} at size {} cosigned by {}{})",
-                file.display(),
-                self.origin,
-                self.size,
-                self.witness,
-                self.previous.map_or_else(String::new, |p| format!("; it extends size {p}, cosigned before"))
-            ),
-        }
-    }
-}
-
 /// `mindlog witness cosign CHECKPOINT [-o FILE]`: cosigns another author's checkpoint (C2SP
 /// tlog-cosignature v1, Ed25519) once it is checked: signed by the feed's author, the same root
 /// at its size as the feed this store holds — so it extends every checkpoint this witness
@@ -297,21 +262,8 @@ pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) ->
     cosign(&mut note, &name, &identity, time)?;
     state.cosigned.insert(checkpoint.origin.clone(), Seen { size: checkpoint.size, root: b64(&checkpoint.root) });
     crate::home::write_atomically(&path, &serde_json::to_vec_pretty(&state)?)?;
-    let text = String::from_utf8(note.to_bytes()).context("a note is text")?;
-    if let Some(path) = output {
-        write_out(Some(path), text.as_bytes())?;
-    }
-    let cosigned = Cosigned {
-        origin: checkpoint.origin,
-        size: checkpoint.size,
-        root: b64(&checkpoint.root),
-        previous: previous.map(|p| p.size),
-        witness: name,
-        file: output.map(Path::to_owned),
-        text,
-    };
-    emit(&cosigned, home.format())?;
-    Ok(Outcome::Success)
+    Made { witness: Some(name), previous: previous.map(|p| p.size), ..Made::of(&checkpoint, note.to_bytes())? }
+        .deliver(home, output)
 }
 
 /// A verifier key given as text, or as the path of a file holding it.
