@@ -1,12 +1,14 @@
 //! The part of `verify` that re-derives the ledger's derived tables (`event_by_feed`,
-//! `event_by_kind`, `event_by_time`, `feed_heads`, `kind_counts`, `meta.indexed_to`,
-//! `checkpoints`) from `events` and compares them entry by entry.
+//! `event_by_kind`, `event_by_time`, `feed_heads`, `kind_counts`, `feed_tree`,
+//! `meta.indexed_to`, `checkpoints`) from `events` and compares them entry by entry.
 //!
 //! Memory stays bounded by the number of feeds and kinds: every event's expected index entries
 //! are looked up as the log is walked (on verify's workers, beside the signature checks: missing
 //! or wrong entries); each index table is then walked once to count its entries, and only a
 //! table holding more entries than the log explains is walked again, entry by entry against
-//! `events`, to name the extra ones.
+//! `events`, to name the extra ones. Each feed's tree is rebuilt as the log streams past, one compact range
+//! per feed (at most 64 hashes): every leaf and every node at a height the tiles keep is looked up,
+//! and `feed_tree` is walked once to check that each tile has exactly the width the feed implies.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,14 +19,23 @@ use serde::Serialize;
 use crate::envelope::EnvelopeRef;
 use crate::error::StorageError;
 use crate::store::{
-    BY_FEED, BY_KIND, BY_TIME, EVENTS, EventRef, HEADS, Head, INDEXED_TO, KIND_COUNTS, META, feed_key, kind_key,
-    time_key,
+    BY_FEED, BY_KIND, BY_TIME, EVENTS, EventRef, FEED_TREE, HEADS, Head, INDEXED_TO, KIND_COUNTS, META, feed_key,
+    kind_key, tile_key, tile_place, tile_width, time_key,
 };
+use crate::tlog::{TreeHash, leaf_hash, node_hash};
 use crate::types::{Hash, PublicKey};
 
 /// The derived tables in the order `verify` reports them.
-const TABLES: [&str; 7] =
-    ["event_by_feed", "event_by_kind", "event_by_time", "feed_heads", "kind_counts", "meta", "checkpoints"];
+const TABLES: [&str; 8] = [
+    "event_by_feed",
+    "event_by_kind",
+    "event_by_time",
+    "feed_heads",
+    "kind_counts",
+    "feed_tree",
+    "meta",
+    "checkpoints",
+];
 
 /// A derived table that differs from what `events` implies: which, where first, and how much.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -86,6 +97,7 @@ pub(crate) struct IndexTables {
     by_feed: ReadOnlyTable<&'static [u8; 40], u64>,
     by_kind: ReadOnlyTable<&'static [u8], ()>,
     by_time: ReadOnlyTable<&'static [u8; 16], ()>,
+    tree: ReadOnlyTable<&'static [u8; 41], &'static [u8]>,
     /// `meta.indexed_to`: the indexes cover the events below it.
     indexed_to: u64,
 }
@@ -98,6 +110,8 @@ pub(crate) struct Lookup {
     kind: Result<bool, String>,
     /// Whether `event_by_time` holds the event's key.
     time: Result<bool, String>,
+    /// The leaf hash `feed_tree` holds at the event's place in its feed's tree.
+    leaf: Result<Option<TreeHash>, String>,
 }
 
 impl IndexTables {
@@ -106,6 +120,7 @@ impl IndexTables {
             by_feed: txn.open_table(BY_FEED)?,
             by_kind: txn.open_table(BY_KIND)?,
             by_time: txn.open_table(BY_TIME)?,
+            tree: txn.open_table(FEED_TREE)?,
             indexed_to: txn.open_table(META)?.get(INDEXED_TO)?.map_or(0, |v| v.value()),
         })
     }
@@ -124,8 +139,26 @@ impl IndexTables {
                 .map(|v| v.is_some())
                 .map_err(|e| e.to_string()),
             time: self.by_time.get(&time_key(event.ts, event.offset)).map(|v| v.is_some()).map_err(|e| e.to_string()),
+            leaf: self.tree_node(&event.author, 0, event.seq.saturating_sub(1)),
         })
     }
+
+    /// The hash `feed_tree` holds for the node at `height` (a multiple of 8), number `index`.
+    fn tree_node(&self, author: &PublicKey, height: u32, index: u64) -> Result<Option<TreeHash>, String> {
+        let Some((level, tile, place)) = tile_place(height, index) else { return Ok(None) };
+        let row = self.tree.get(&tile_key(author, level, tile)).map_err(|e| e.to_string())?;
+        Ok(row.and_then(|r| r.value().get(place * 32..place * 32 + 32).and_then(|h| h.try_into().ok())))
+    }
+}
+
+/// A feed's tree as the walk of the log rebuilds it: the roots of its complete subtrees, largest
+/// first (one per 1 bit of `size`).
+#[derive(Default)]
+struct Frontier {
+    size: u64,
+    stack: Vec<TreeHash>,
+    /// The feed skipped a seq (a gap `verify` reports): its tree is not checked further.
+    broken: bool,
 }
 
 /// The comparison of the derived tables with the log, fed one event at a time in offset order.
@@ -141,6 +174,7 @@ pub(crate) struct IndexCheck {
     /// Events per kind, and each feed's last event, among the indexed events.
     kinds: BTreeMap<String, u64>,
     heads: HashMap<PublicKey, Head>,
+    trees: HashMap<PublicKey, Frontier>,
     findings: Findings,
 }
 
@@ -163,6 +197,7 @@ impl IndexCheck {
             first_undecodable: None,
             kinds: BTreeMap::new(),
             heads: HashMap::new(),
+            trees: HashMap::new(),
             findings: Findings::default(),
         }
     }
@@ -203,8 +238,54 @@ impl IndexCheck {
             Ok(false) => self.findings.add("event_by_time", format!("{ts}@{offset}"), "present".into(), ABSENT.into()),
             Err(e) => self.findings.unreadable("event_by_time", &e),
         }
+        self.tree_leaf(&author, seq, &hash, found.leaf);
         *self.kinds.entry(kind.to_owned()).or_default() += 1;
         self.heads.insert(author, Head { author, seq, hash, offset });
+    }
+
+    /// The root of `author`'s tree as rebuilt so far, if it holds exactly the events before
+    /// `seq` (it holds only indexed events, and none past a gap).
+    pub(crate) fn root_before(&self, author: &PublicKey, seq: u64) -> Option<TreeHash> {
+        let frontier = self.trees.get(author).filter(|f| !f.broken && f.size + 1 == seq);
+        let Some(frontier) = frontier else { return (seq == 1).then(crate::tlog::empty_root) };
+        let mut nodes = frontier.stack.iter().rev();
+        let last = *nodes.next()?;
+        Some(nodes.fold(last, |right, left| node_hash(left, &right)))
+    }
+
+    /// Adds the event at `seq` of `author`'s feed to the feed's tree, comparing its leaf
+    /// (`found`) and every node the tiles keep that it completes with `feed_tree`.
+    fn tree_leaf(&mut self, author: &PublicKey, seq: u64, hash: &Hash, found: Result<Option<TreeHash>, String>) {
+        let frontier = self.trees.entry(*author).or_default();
+        if frontier.broken || frontier.size + 1 != seq {
+            frontier.broken = true;
+            return;
+        }
+        let leaf = leaf_hash(&hash.0);
+        let mut completed = vec![(0u32, frontier.size, leaf, found)];
+        frontier.stack.push(leaf);
+        frontier.size += 1;
+        let mut height = 0;
+        while (frontier.size >> height) & 1 == 0 {
+            let (Some(right), Some(left)) = (frontier.stack.pop(), frontier.stack.pop()) else { break };
+            let node = node_hash(&left, &right);
+            frontier.stack.push(node);
+            height += 1;
+            if height % 8 == 0 {
+                let index = (frontier.size >> height) - 1;
+                completed.push((height, index, node, self.tables.tree_node(author, height, index)));
+            }
+        }
+        for (height, index, expected, found) in completed {
+            let key = format!("{author}@{height}/{index}");
+            match found {
+                Ok(Some(found)) if found == expected => {}
+                Ok(found) => {
+                    self.findings.add("feed_tree", key, hex::encode(expected), found.map_or(ABSENT.into(), hex::encode))
+                }
+                Err(e) => self.findings.unreadable("feed_tree", &e),
+            }
+        }
     }
 
     /// Compares what is left: extra index entries, `feed_heads`, `kind_counts`, `indexed_to`
@@ -233,6 +314,9 @@ impl IndexCheck {
         }
         if let Err(e) = self.compare_kind_counts(txn) {
             self.findings.unreadable("kind_counts", &e);
+        }
+        if let Err(e) = self.compare_tile_widths() {
+            self.findings.unreadable("feed_tree", &e);
         }
         for (name, next) in checkpoints {
             if next > events {
@@ -365,6 +449,28 @@ impl IndexCheck {
             Ok(_) => {}
             Err(e) => self.findings.unreadable(table, &e),
         }
+    }
+
+    /// Every tile of `feed_tree` has the width its feed's length implies (a tile of no node the
+    /// feed has is extra); the hashes in it were compared as the log streamed past.
+    fn compare_tile_widths(&mut self) -> Result<(), StorageError> {
+        let tables = Arc::clone(&self.tables);
+        for entry in tables.tree.range::<&[u8; 41]>(..)? {
+            let (k, v) = entry?;
+            let key = k.value();
+            let author = PublicKey(key[..32].try_into().unwrap_or_default());
+            let (level, tile) = (key[32], be_u64(&key[33..]));
+            let size = self.heads.get(&author).map_or(0, |h| h.seq);
+            let nodes = size.checked_shr(8 * u32::from(level)).unwrap_or(0);
+            let want = tile_width(nodes, tile);
+            let found = v.value().len();
+            if found as u64 != want * 32 {
+                let show = |n: u64| if n == 0 { ABSENT.to_owned() } else { format!("{n} hashes") };
+                let found = if found % 32 == 0 { show(found as u64 / 32) } else { format!("{found} bytes") };
+                self.findings.add("feed_tree", format!("{author}@tile {level}/{tile}"), show(want), found);
+            }
+        }
+        Ok(())
     }
 
     fn compare_heads(&mut self, txn: &ReadTransaction) -> Result<(), StorageError> {

@@ -593,6 +593,24 @@ impl Ledger {
         Ok(appended)
     }
 
+    /// Appends `event`, sealed and signed by the caller on its feed's head, in its own durable
+    /// transaction. The caller holds [`Ledger::lock_writers`]; a feed that moved meanwhile is a
+    /// [`AppendError::Conflict`].
+    pub(crate) fn append_next(&self, event: &VerifiedEvent) -> Result<Appended, AppendError> {
+        self.check_writable()?;
+        let env = event.envelope();
+        let found = lock(&self.inner.heads).get(&env.author).map_or(0, |h| h.seq);
+        if found + 1 != env.seq {
+            return Err(AppendError::Conflict { author: env.author, expected: env.seq - 1, found });
+        }
+        let txn = self.inner.db.begin_write().map_err(StorageError::from)?;
+        let offset = LogTable::open(&txn)?.append(event)?;
+        let head = Head { author: env.author, seq: env.seq, hash: event.hash(), offset };
+        commit_with_heads(txn, &self.inner.heads, HashMap::from([(env.author, head)]))?;
+        self.committed();
+        Ok(Appended { offset, seq: env.seq, hash: event.hash() })
+    }
+
     /// Erases the payloads of `offsets` (format-2 events of any author) in this store only,
     /// without a signed record: the store owner's own decision, which peers never learn.
     pub fn erase_local(&self, offsets: &[u64]) -> Result<(), AppendError> {

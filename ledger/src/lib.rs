@@ -35,6 +35,7 @@ mod jsonl;
 mod ledger;
 pub mod note;
 mod pipeline;
+mod published;
 mod salvage;
 mod scrub;
 mod store;
@@ -60,9 +61,10 @@ pub use crate::jsonl::{
     ExportError, ExportOptions, ExportReport, ExportedLine, ImportReport, LineFilter, format_time, render_line,
 };
 pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, GroupAppend, Ledger};
+pub use crate::published::{CHECKPOINT_KIND, Published, check_published};
 pub use crate::salvage::{FeedLoss, SalvageError, SalvageReport};
 pub use crate::scrub::ScrubReport;
-pub use crate::store::{EventIter, EventRef, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
+pub use crate::store::{EventIter, EventRef, FeedTree, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
 pub use crate::verify::{Failure, FeedReport, ForkFailure, PayloadCounts, VerifyReport};
 

@@ -56,6 +56,8 @@ pub enum NoteError {
         "a proof is `c2sp.org/tlog-proof@v1`, an optional `extra` line, `index N`, base64 hashes, a blank line, then the checkpoint"
     )]
     BadProof,
+    #[error("a consistency proof is `old N`, base64 hashes, a blank line, then the newer checkpoint")]
+    BadConsistencyProof,
 }
 
 fn name_ok(name: &str) -> bool {
@@ -354,6 +356,52 @@ impl TlogProof {
             .map(|l| B64.decode(l).ok().and_then(|h| TreeHash::try_from(h).ok()).ok_or_else(bad))
             .collect::<Result<_, _>>()?;
         Ok(TlogProof { extra, index, hashes, checkpoint })
+    }
+}
+
+/// A consistency proof with the checkpoint it leads to, as C2SP tlog-witness's `add-checkpoint`
+/// request body: `old SIZE`, the proof's hashes (one base64 line each), a blank line, then the
+/// checkpoint's signed note verbatim. The root at `old` comes from a checkpoint the checker holds;
+/// `old` 0 (with no hashes) says the sender knows of no earlier checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The size the proof starts from.
+    pub old: u64,
+    /// The consistency proof (RFC 9162 §2.1.4), from the old size to the checkpoint's.
+    pub hashes: Vec<TreeHash>,
+    /// The newer checkpoint's signed note, as bytes.
+    pub checkpoint: Vec<u8>,
+}
+
+impl ConsistencyProof {
+    /// The body's text.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("old {}\n", self.old);
+        for h in &self.hashes {
+            out.push_str(&B64.encode(h));
+            out.push('\n');
+        }
+        out.push('\n');
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&self.checkpoint);
+        out
+    }
+
+    /// Reads a body; whether its checkpoint is signed and its proof holds is for the checker.
+    pub fn parse(bytes: &[u8]) -> Result<ConsistencyProof, NoteError> {
+        let bad = || NoteError::BadConsistencyProof;
+        let split = bytes.windows(2).position(|w| w == b"\n\n").ok_or_else(bad)?;
+        let head = std::str::from_utf8(&bytes[..split]).map_err(|_| bad())?;
+        let mut lines = head.split('\n');
+        let old = lines.next().and_then(|l| l.strip_prefix("old ")).ok_or_else(bad)?;
+        if old.is_empty() || !old.bytes().all(|b| b.is_ascii_digit()) || (old.len() > 1 && old.starts_with('0')) {
+            return Err(bad());
+        }
+        let old = old.parse().map_err(|_| bad())?;
+        let hashes = lines
+            .map(|l| B64.decode(l).ok().and_then(|h| TreeHash::try_from(h).ok()).ok_or_else(bad))
+            .collect::<Result<_, _>>()?;
+        Ok(ConsistencyProof { old, hashes, checkpoint: bytes[split + 2..].to_vec() })
     }
 }
 

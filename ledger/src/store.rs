@@ -18,9 +18,10 @@ use crate::event::{PayloadState, Sidecar, VerifiedEvent};
 use crate::fork::ForkProof;
 use crate::types::{Hash, PublicKey, Signature};
 
-/// The store layout this build writes and the newest it opens. Format 2 added `payloads`;
-/// a format-1 store is upgraded (the table created) when it is first opened.
-pub(crate) const STORE_FORMAT: u64 = 2;
+/// The store layout this build writes and the newest it opens. Format 2 added `payloads`,
+/// format 3 `feed_tree`; an older store is upgraded when it is first opened (the table created,
+/// and from format 2 or older the indexes rebuilt, which builds every feed's tree).
+pub(crate) const STORE_FORMAT: u64 = 3;
 
 /// `offset → hash ‖ signature ‖ envelope bytes`: the log itself.
 pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -37,6 +38,10 @@ pub(crate) const BY_TIME: TableDefinition<&[u8; 16], ()> = TableDefinition::new(
 pub(crate) const HEADS: TableDefinition<&[u8; 32], &[u8; 48]> = TableDefinition::new("feed_heads");
 /// `kind → number of events`.
 pub(crate) const KIND_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("kind_counts");
+/// `author ‖ level (u8) ‖ tile (u64 BE) → 1 to 256 hashes of 32 bytes`: each feed's Merkle tree
+/// (`tlog`) as the tiles of C2SP tlog-tiles: the tile holds the hashes of the tree's nodes at
+/// height 8·level numbered 256·tile onward (level 0: the leaf hashes), every complete one.
+pub(crate) const FEED_TREE: TableDefinition<&[u8; 41], &[u8]> = TableDefinition::new("feed_tree");
 /// `name → value`: `store_format`, `indexed_to`.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// `name → next offset`: how far each consumer of the log (a projection) has read.
@@ -46,6 +51,126 @@ pub(crate) const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new(
 pub(crate) const FORKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("forks");
 /// The `meta` entry holding the offset up to which the derived indexes are complete.
 pub(crate) const INDEXED_TO: &str = "indexed_to";
+
+/// The height of a tile of `feed_tree`: a tile holds up to 2^8 hashes of one height.
+const TILE_HEIGHT: u32 = 8;
+/// The most hashes a tile holds.
+const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
+
+/// The `feed_tree` key of a tile.
+pub(crate) fn tile_key(author: &PublicKey, level: u8, tile: u64) -> [u8; 41] {
+    let mut key = [0u8; 41];
+    key[..32].copy_from_slice(author.as_bytes());
+    key[32] = level;
+    key[33..].copy_from_slice(&tile.to_be_bytes());
+    key
+}
+
+/// Where in `feed_tree` the node at `height`, number `index`, of a feed's tree is kept, if it is
+/// kept (heights that are multiples of 8): the tile's level and number, and the place in it.
+pub(crate) fn tile_place(height: u32, index: u64) -> Option<(u8, u64, usize)> {
+    height.is_multiple_of(TILE_HEIGHT).then_some((
+        (height / TILE_HEIGHT) as u8,
+        index / TILE_WIDTH,
+        (index % TILE_WIDTH) as usize,
+    ))
+}
+
+/// The expected width (hashes) of tile `tile` of a level with `nodes` complete nodes.
+pub(crate) fn tile_width(nodes: u64, tile: u64) -> u64 {
+    nodes.saturating_sub(tile * TILE_WIDTH).min(TILE_WIDTH)
+}
+
+fn missing_tile(author: &PublicKey, level: u8, tile: u64, want: usize, found: usize) -> StorageError {
+    StorageError::Other(format!(
+        "the stored Merkle tree of {author} is damaged: tile {level}/{tile} holds {found} hashes, {want} are needed \
+         (run mindlog verify, then mindlog repair)"
+    ))
+}
+
+/// Adds `hashes`, the nodes of height 8·`level` numbered `first` onward, to `author`'s tiles;
+/// every tile it completes adds its root one level up.
+fn extend_tree(
+    tree: &mut Table<'_, &'static [u8; 41], &'static [u8]>,
+    author: &PublicKey,
+    level: u8,
+    first: u64,
+    hashes: &[crate::tlog::TreeHash],
+) -> Result<(), StorageError> {
+    let (mut at, mut rest) = (first, hashes);
+    let mut completed = Vec::new();
+    let first_tile = first / TILE_WIDTH;
+    while !rest.is_empty() {
+        let (tile, place) = (at / TILE_WIDTH, (at % TILE_WIDTH) as usize);
+        let take = rest.len().min(TILE_WIDTH as usize - place);
+        let key = tile_key(author, level, tile);
+        let mut row = Vec::with_capacity((place + take) * 32);
+        if place > 0 {
+            let held = tree.get(&key)?.map(|v| v.value().to_vec()).unwrap_or_default();
+            if held.len() != place * 32 {
+                return Err(missing_tile(author, level, tile, place, held.len() / 32));
+            }
+            row = held;
+        }
+        for hash in &rest[..take] {
+            row.extend_from_slice(hash);
+        }
+        tree.insert(&key, row.as_slice())?;
+        if place + take == TILE_WIDTH as usize {
+            let nodes: Vec<crate::tlog::TreeHash> =
+                row.chunks_exact(32).map(|c| c.try_into().unwrap_or_default()).collect();
+            completed.push(crate::tlog::perfect_root(&nodes));
+        }
+        at += take as u64;
+        rest = &rest[take..];
+    }
+    if completed.is_empty() {
+        return Ok(());
+    }
+    // The first tile completed is the first one touched unless that one was already full
+    // (it never is: a full tile is never extended).
+    extend_tree(tree, author, level + 1, first_tile, &completed)
+}
+
+/// A feed's Merkle tree as the store keeps it: reads the tiles of one snapshot
+/// ([`Snapshot::feed_tree`]) and works out any complete subtree's hash from them (at most 2^7 − 1
+/// node hashes per subtree), remembering what it worked out.
+pub struct FeedTree {
+    tiles: ReadOnlyTable<&'static [u8; 41], &'static [u8]>,
+    author: PublicKey,
+    known: HashMap<(u32, u64), crate::tlog::TreeHash>,
+}
+
+impl std::fmt::Debug for FeedTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedTree").field("author", &self.author).finish_non_exhaustive()
+    }
+}
+
+impl crate::tlog::Subtrees for FeedTree {
+    type Error = StorageError;
+
+    fn subtree(&mut self, height: u32, index: u64) -> Result<crate::tlog::TreeHash, StorageError> {
+        if let Some(hash) = self.known.get(&(height, index)) {
+            return Ok(*hash);
+        }
+        let below = height % TILE_HEIGHT;
+        let level = (height / TILE_HEIGHT) as u8;
+        let first = index << below;
+        let (tile, place) = (first / TILE_WIDTH, (first % TILE_WIDTH) as usize);
+        let want = 1usize << below;
+        let row = self.tiles.get(&tile_key(&self.author, level, tile))?;
+        let bytes = row.as_ref().map_or(&[][..], |r| r.value());
+        let Some(slice) = bytes.get(place * 32..(place + want) * 32) else {
+            return Err(missing_tile(&self.author, level, tile, place + want, bytes.len() / 32));
+        };
+        let nodes: Vec<crate::tlog::TreeHash> =
+            slice.chunks_exact(32).map(|c| c.try_into().unwrap_or_default()).collect();
+        let hash = crate::tlog::perfect_root(&nodes);
+        self.known.insert((height, index), hash);
+        Ok(hash)
+    }
+}
 
 /// Bytes before the envelope in an `events` value: the hash and the signature.
 pub(crate) const RECORD_HEADER: usize = 32 + 64;
@@ -429,9 +554,15 @@ pub(crate) fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> 
             Err(OpenError::NewerFormat { path: path.to_owned(), found: v.value(), supported: STORE_FORMAT })
         }
         Some(v) if v.value() < STORE_FORMAT => {
+            let old = v.value();
             drop(meta);
             drop(txn);
-            initialise(db).map_err(storage)
+            initialise(db).map_err(storage)?;
+            if old < 3 {
+                // Format 3 added each feed's tree: index everything again, which builds it.
+                rebuild_indexes(db).map_err(storage)?;
+            }
+            Ok(())
         }
         Some(_) => Ok(()),
     }
@@ -521,8 +652,12 @@ pub(crate) struct Indexes<'t> {
     heads: Table<'t, &'static [u8; 32], &'static [u8; 48]>,
     kind_counts: Table<'t, &'static str, u64>,
     meta: Table<'t, &'static str, u64>,
+    tree: Table<'t, &'static [u8; 41], &'static [u8]>,
     indexed_to: u64,
     changed_heads: HashMap<PublicKey, Head>,
+    /// Per feed, the leaf index of the first event indexed in this transaction and the leaf
+    /// hashes of those events, added to `feed_tree` by [`Indexes::finish`].
+    new_leaves: HashMap<PublicKey, (u64, Vec<crate::tlog::TreeHash>)>,
     new_kinds: HashMap<String, u64>,
     /// Payloads erased by `ledger.erased/1` events ingested through these indexes.
     pub(crate) erased: u64,
@@ -546,8 +681,10 @@ impl<'t> Indexes<'t> {
             heads: txn.open_table(HEADS)?,
             kind_counts: txn.open_table(KIND_COUNTS)?,
             meta,
+            tree: txn.open_table(FEED_TREE)?,
             indexed_to,
             changed_heads: HashMap::new(),
+            new_leaves: HashMap::new(),
             new_kinds: HashMap::new(),
             erased: 0,
             filled: 0,
@@ -595,6 +732,8 @@ impl<'t> Indexes<'t> {
         self.by_kind.insert(kind_key(kind, offset).as_slice(), ())?;
         self.by_time.insert(&time_key(ts, offset), ())?;
         self.changed_heads.insert(author, Head { author, seq, hash, offset });
+        let leaves = self.new_leaves.entry(author).or_insert_with(|| (seq.saturating_sub(1), Vec::new()));
+        leaves.1.push(crate::tlog::leaf_hash(&hash.0));
         match self.new_kinds.get_mut(kind) {
             Some(n) => *n += 1,
             None => {
@@ -684,9 +823,12 @@ impl<'t> Indexes<'t> {
         Ok(())
     }
 
-    /// Writes the changed heads, the per-kind counts and the checkpoint; call before committing.
-    /// Returns the heads this transaction changed.
+    /// Writes the changed heads, the per-kind counts, the new leaves of each feed's tree and the
+    /// checkpoint; call before committing. Returns the heads this transaction changed.
     pub(crate) fn finish(mut self) -> Result<HashMap<PublicKey, Head>, StorageError> {
+        for (author, (first, leaves)) in std::mem::take(&mut self.new_leaves) {
+            extend_tree(&mut self.tree, &author, 0, first, &leaves)?;
+        }
         for head in self.changed_heads.values() {
             self.heads.insert(head.author.as_bytes(), &head.encode())?;
         }
@@ -739,6 +881,7 @@ pub(crate) fn rebuild_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     txn.delete_table(BY_TIME)?;
     txn.delete_table(HEADS)?;
     txn.delete_table(KIND_COUNTS)?;
+    txn.delete_table(FEED_TREE)?;
     txn.open_table(META)?.insert(INDEXED_TO, 0)?;
     index_and_commit(txn)
 }
@@ -920,6 +1063,12 @@ impl Snapshot {
     pub fn head(&self, author: &PublicKey) -> Result<Option<Head>, StorageError> {
         let table = self.txn.open_table(HEADS)?;
         Ok(table.get(author.as_bytes())?.map(|v| Head::decode(*author, v.value())))
+    }
+
+    /// `author`'s Merkle tree, as this snapshot's tiles hold it: read with `tlog::tree_root`,
+    /// `tlog::prove_inclusion` and `tlog::prove_consistency`, for sizes up to the feed's head.
+    pub fn feed_tree(&self, author: &PublicKey) -> Result<FeedTree, StorageError> {
+        Ok(FeedTree { tiles: self.txn.open_table(FEED_TREE)?, author: *author, known: HashMap::new() })
     }
 
     /// The number of events of each kind, ordered by kind.

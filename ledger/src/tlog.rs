@@ -59,70 +59,132 @@ pub fn empty_root() -> TreeHash {
 }
 
 /// The largest power of two smaller than `n` (n ≥ 2).
-fn split(n: usize) -> usize {
+fn split(n: u64) -> u64 {
     let k = n.next_power_of_two() / 2;
     if k == n { k / 2 } else { k }
 }
 
-/// MTH(D[n]) over leaf hashes (RFC 9162 §2.1.1).
-pub fn root(leaves: &[TreeHash]) -> TreeHash {
-    match leaves.len() {
+/// Where the hashes of a tree's complete subtrees come from: the leaves in memory ([`Leaves`]),
+/// or the tiles a store keeps of each feed (`Snapshot::feed_tree`). Roots and proofs are worked
+/// out from these alone, so the same code makes them from either.
+pub trait Subtrees {
+    /// Why a hash could not be read.
+    type Error;
+    /// The hash of the complete subtree of `2^height` leaves whose first leaf is
+    /// `index << height`. Callers ask only for subtrees inside the tree.
+    fn subtree(&mut self, height: u32, index: u64) -> Result<TreeHash, Self::Error>;
+}
+
+/// A tree's leaf hashes, in memory.
+#[derive(Debug)]
+pub struct Leaves<'a>(pub &'a [TreeHash]);
+
+impl Subtrees for Leaves<'_> {
+    type Error = std::convert::Infallible;
+    fn subtree(&mut self, height: u32, index: u64) -> Result<TreeHash, Self::Error> {
+        let lo = (index << height) as usize;
+        Ok(perfect_root(&self.0[lo..lo + (1usize << height)]))
+    }
+}
+
+/// The root of a complete subtree given its `2^k` leaves (or its `2^k` nodes of one height).
+pub fn perfect_root(hashes: &[TreeHash]) -> TreeHash {
+    match hashes.len() {
         0 => empty_root(),
-        1 => leaves[0],
+        1 => hashes[0],
         n => {
-            let k = split(n);
-            node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+            let half = n / 2;
+            node_hash(&perfect_root(&hashes[..half]), &perfect_root(&hashes[half..]))
         }
     }
 }
 
-/// The inclusion proof of leaf `index` in the tree of `leaves` (PATH, RFC 9162 §2.1.3.1);
-/// `None` if the index is out of range.
-pub fn inclusion_proof(leaves: &[TreeHash], index: usize) -> Option<Vec<TreeHash>> {
-    fn path(m: usize, d: &[TreeHash], out: &mut Vec<TreeHash>) {
-        if d.len() <= 1 {
-            return;
-        }
-        let k = split(d.len());
-        if m < k {
-            path(m, &d[..k], out);
-            out.push(root(&d[k..]));
+/// MTH(D[lo:hi]) (RFC 9162 §2.1.1) for a range the RFC's recursion visits: `lo` is a multiple
+/// of the smallest power of two ≥ `hi − lo` (true of every range below the root).
+fn range_root<S: Subtrees>(tree: &mut S, lo: u64, hi: u64) -> Result<TreeHash, S::Error> {
+    let n = hi - lo;
+    if n.is_power_of_two() {
+        let height = n.trailing_zeros();
+        return tree.subtree(height, lo >> height);
+    }
+    let k = split(n);
+    Ok(node_hash(&range_root(tree, lo, lo + k)?, &range_root(tree, lo + k, hi)?))
+}
+
+/// The root of the tree of the first `size` leaves (MTH, RFC 9162 §2.1.1).
+pub fn tree_root<S: Subtrees>(tree: &mut S, size: u64) -> Result<TreeHash, S::Error> {
+    if size == 0 { Ok(empty_root()) } else { range_root(tree, 0, size) }
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first `size` leaves (PATH, RFC 9162
+/// §2.1.3.1), the leaf's sibling first; `None` if the index is out of range.
+pub fn prove_inclusion<S: Subtrees>(tree: &mut S, size: u64, index: u64) -> Result<Option<Vec<TreeHash>>, S::Error> {
+    if index >= size {
+        return Ok(None);
+    }
+    // Walk down from the root, noting each sibling; the proof lists them from the leaf up.
+    let (mut lo, mut hi, mut out) = (0, size, Vec::new());
+    while hi - lo > 1 {
+        let k = split(hi - lo);
+        if index < lo + k {
+            out.push(range_root(tree, lo + k, hi)?);
+            hi = lo + k;
         } else {
-            path(m - k, &d[k..], out);
-            out.push(root(&d[..k]));
+            out.push(range_root(tree, lo, lo + k)?);
+            lo += k;
         }
     }
-    (index < leaves.len()).then(|| {
-        let mut out = Vec::new();
-        path(index, leaves, &mut out);
-        out
-    })
+    out.reverse();
+    Ok(Some(out))
+}
+
+/// The consistency proof from the tree of the first `old` leaves to the tree of the first `new`
+/// (PROOF, RFC 9162 §2.1.4.1); `None` unless 0 < old ≤ new.
+pub fn prove_consistency<S: Subtrees>(tree: &mut S, old: u64, new: u64) -> Result<Option<Vec<TreeHash>>, S::Error> {
+    if old == 0 || old > new {
+        return Ok(None);
+    }
+    // SUBPROOF(m, D[lo:hi], b), walked down from the root; the proof lists from the bottom up.
+    let (mut lo, mut hi, mut whole, mut out) = (0, new, true, Vec::new());
+    let m = old;
+    loop {
+        if m - lo == hi - lo {
+            if !whole {
+                out.push(range_root(tree, lo, hi)?);
+            }
+            break;
+        }
+        let k = split(hi - lo);
+        if m - lo <= k {
+            out.push(range_root(tree, lo + k, hi)?);
+            hi = lo + k;
+        } else {
+            out.push(range_root(tree, lo, lo + k)?);
+            lo += k;
+            whole = false;
+        }
+    }
+    out.reverse();
+    Ok(Some(out))
+}
+
+/// MTH(D[n]) over leaf hashes in memory (RFC 9162 §2.1.1).
+pub fn root(leaves: &[TreeHash]) -> TreeHash {
+    let Ok(root) = tree_root(&mut Leaves(leaves), leaves.len() as u64);
+    root
+}
+
+/// The inclusion proof of leaf `index` in the tree of `leaves` (in memory).
+pub fn inclusion_proof(leaves: &[TreeHash], index: usize) -> Option<Vec<TreeHash>> {
+    let Ok(proof) = prove_inclusion(&mut Leaves(leaves), leaves.len() as u64, index as u64);
+    proof
 }
 
 /// The consistency proof from the tree of the first `old` leaves to the tree of all `leaves`
-/// (PROOF, RFC 9162 §2.1.4.1); `None` unless 0 < old ≤ len.
+/// (in memory); `None` unless 0 < old ≤ len.
 pub fn consistency_proof(leaves: &[TreeHash], old: usize) -> Option<Vec<TreeHash>> {
-    fn subproof(m: usize, d: &[TreeHash], whole: bool, out: &mut Vec<TreeHash>) {
-        if m == d.len() {
-            if !whole {
-                out.push(root(d));
-            }
-            return;
-        }
-        let k = split(d.len());
-        if m <= k {
-            subproof(m, &d[..k], whole, out);
-            out.push(root(&d[k..]));
-        } else {
-            subproof(m - k, &d[k..], false, out);
-            out.push(root(&d[..k]));
-        }
-    }
-    (old > 0 && old <= leaves.len()).then(|| {
-        let mut out = Vec::new();
-        subproof(old, leaves, true, &mut out);
-        out
-    })
+    let Ok(proof) = prove_consistency(&mut Leaves(leaves), old as u64, leaves.len() as u64);
+    proof
 }
 
 /// The proof's hashes, each checked to be 32 bytes.
@@ -245,34 +307,6 @@ pub fn feed_origin(author: &crate::PublicKey) -> String {
 /// The author whose feed `origin` names, if it names one.
 pub fn feed_author(origin: &str) -> Option<crate::PublicKey> {
     origin.strip_prefix(FEED_ORIGIN_PREFIX)?.parse().ok()
-}
-
-/// The leaves of `author`'s feed up to seq `size` (the first `size` events, in seq order): each
-/// event hash's leaf hash. Fails if the store holds fewer.
-pub fn feed_leaves(
-    snapshot: &crate::Snapshot,
-    author: &crate::PublicKey,
-    size: u64,
-) -> Result<Vec<TreeHash>, crate::StorageError> {
-    let mut leaves = Vec::with_capacity(size as usize);
-    if size == 0 {
-        return Ok(leaves);
-    }
-    for entry in snapshot.feed(author, 1..=size)? {
-        let (_, offset) = entry?;
-        let hash = snapshot.with_event(offset, |e| e.hash)?.ok_or_else(|| crate::StorageError::Corrupt {
-            offset,
-            problem: "the feed index names this offset, which holds no event".into(),
-        })?;
-        leaves.push(leaf_hash(&hash.0));
-    }
-    if leaves.len() as u64 != size {
-        return Err(crate::StorageError::Corrupt {
-            offset: 0,
-            problem: format!("the feed index of {author} has {} events up to seq {size}", leaves.len()),
-        });
-    }
-    Ok(leaves)
 }
 
 #[cfg(test)]

@@ -52,6 +52,10 @@ pub struct VerifyReport {
     pub forks: u64,
     /// Rows of the `forks` table that do not hold a valid proof under their own key, first 100.
     pub bad_forks: Vec<ForkFailure>,
+    /// Checkpoints published in their feeds (`ledger.checkpoint/1`, payload held) that were
+    /// checked: signed by the feed's key, with the feed's root at their size. One that does not
+    /// hold is a failed event.
+    pub checkpoints: u64,
 }
 
 /// A `forks` row that is not a valid fork proof.
@@ -114,6 +118,8 @@ struct Checked {
     payload: Option<PayloadKind>,
     /// What the indexes hold for the event, when it decodes and they cover it.
     index: Option<Lookup>,
+    /// A published checkpoint's note, checked but for the root: the checkpoint, or why not.
+    checkpoint: Option<Result<crate::note::Checkpoint, String>>,
 }
 
 /// A payload's state, for counting.
@@ -148,14 +154,28 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, indexes: &IndexTab
         let event = match StoredEvent::from_record(offset, &record, row.as_deref()) {
             Ok(e) => e,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None, index: None });
+                out.push(Checked {
+                    offset,
+                    fields: Err(e.to_string()),
+                    problem: None,
+                    payload: None,
+                    index: None,
+                    checkpoint: None,
+                });
                 continue;
             }
         };
         let env = match Envelope::decode(&event.bytes) {
             Ok(env) => env,
             Err(e) => {
-                out.push(Checked { offset, fields: Err(e.to_string()), problem: None, payload: None, index: None });
+                out.push(Checked {
+                    offset,
+                    fields: Err(e.to_string()),
+                    problem: None,
+                    payload: None,
+                    index: None,
+                    checkpoint: None,
+                });
                 continue;
             }
         };
@@ -183,6 +203,12 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, indexes: &IndexTab
                 Err(e) => Some(e.to_string()),
             }
         };
+        let checkpoint = match &event.payload {
+            PayloadState::Present(sidecar) if env.kind == crate::published::CHECKPOINT_KIND => {
+                Some(crate::published::check_published(&env.author, env.seq, &sidecar.bytes))
+            }
+            _ => None,
+        };
         let index = indexes.lookup(&Indexed {
             offset,
             author: fields.author,
@@ -191,7 +217,7 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, indexes: &IndexTab
             kind: &fields.kind,
             hash: fields.hash,
         });
-        out.push(Checked { offset, fields: Ok(fields), problem, payload, index });
+        out.push(Checked { offset, fields: Ok(fields), problem, payload, index, checkpoint });
     }
     for bad in bad_in_chunk(&batch) {
         out[batch_index[bad]].problem = Some(EventError::BadSignature.to_string());
@@ -221,6 +247,7 @@ impl Ledger {
         let mut failed_events = 0u64;
         let mut events = 0u64;
         let mut payloads = PayloadCounts::default();
+        let mut checkpoints = 0u64;
         let mut indexes = IndexCheck::new(Arc::new(IndexTables::open(snapshot.txn())?));
         let tables = indexes.tables();
 
@@ -255,6 +282,22 @@ impl Ledger {
                     failure: None,
                 });
                 state.events += 1;
+                // A published checkpoint must hold the feed's root at its size: the tree as
+                // rebuilt up to the event before it.
+                let checkpoint_problem = match c.checkpoint {
+                    None => None,
+                    Some(Err(problem)) => Some(format!("the checkpoint it publishes does not hold: {problem}")),
+                    Some(Ok(checkpoint)) => {
+                        checkpoints += 1;
+                        match indexes.root_before(&fields.author, fields.seq) {
+                            Some(root) if root != checkpoint.root => Some(format!(
+                                "the checkpoint it publishes does not hold: its root at size {} is not the feed's",
+                                checkpoint.size
+                            )),
+                            _ => None,
+                        }
+                    }
+                };
                 indexes.event(
                     &Indexed {
                         offset: c.offset,
@@ -277,7 +320,7 @@ impl Ledger {
                 } else {
                     None
                 };
-                if let Some(problem) = c.problem.or(link_problem) {
+                if let Some(problem) = c.problem.or(link_problem).or(checkpoint_problem) {
                     failed_events += 1;
                     if state.failure.is_none() {
                         state.failure = Some(Failure { seq: Some(fields.seq), offset: c.offset, problem });
@@ -345,6 +388,7 @@ impl Ledger {
             payloads,
             forks,
             bad_forks,
+            checkpoints,
         })
     }
 }

@@ -255,11 +255,11 @@ fn a_newer_store_format_is_refused_clearly() {
     {
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(META).unwrap().insert("store_format", 3).unwrap();
+        txn.open_table(META).unwrap().insert("store_format", 4).unwrap();
         txn.commit().unwrap();
     }
     let err = Ledger::open(&path).unwrap_err();
-    assert!(matches!(err, OpenError::NewerFormat { found: 3, supported: 2, .. }), "{err}");
+    assert!(matches!(err, OpenError::NewerFormat { found: 4, supported: 3, .. }), "{err}");
     assert!(err.to_string().contains("newer mindlog"), "{err}");
 }
 
@@ -290,10 +290,11 @@ fn a_format_one_store_is_upgraded_when_opened() {
         }
     }
     {
-        // What an older mindlog left: store format 1, no `payloads` table.
+        // What an older mindlog left: store format 1, no `payloads` table, no `feed_tree`.
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
         txn.delete_table(redb::TableDefinition::<u64, &[u8]>::new("payloads")).unwrap();
+        txn.delete_table(redb::TableDefinition::<&[u8; 41], &[u8]>::new("feed_tree")).unwrap();
         txn.open_table(META).unwrap().insert("store_format", 1).unwrap();
         txn.commit().unwrap();
     }
@@ -302,10 +303,16 @@ fn a_format_one_store_is_upgraded_when_opened() {
     let report = ledger.verify(&|_| {}).unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!((report.payloads.inline, report.payloads.present), (2, 1));
-    drop(ledger);
+    // The upgrade built the feed's tree, and the append after it extended it.
+    let snapshot = ledger.snapshot().unwrap();
+    let leaves: Vec<_> =
+        (0..3).map(|o| mindlog_ledger::tlog::leaf_hash(&snapshot.event(o).unwrap().unwrap().hash.0)).collect();
+    let mut tree = snapshot.feed_tree(&identity(1).public_key()).unwrap();
+    assert_eq!(mindlog_ledger::tlog::tree_root(&mut tree, 3).unwrap(), mindlog_ledger::tlog::root(&leaves));
+    drop((tree, snapshot, ledger));
     let db = redb::Database::open(&path).unwrap();
     let format = db.begin_read().unwrap().open_table(META).unwrap().get("store_format").unwrap().unwrap().value();
-    assert_eq!(format, 2);
+    assert_eq!(format, 3);
 }
 
 /// Rewrites the stored record at `offset` with one byte changed.

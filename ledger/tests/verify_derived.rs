@@ -15,6 +15,7 @@ const HEADS: redb::TableDefinition<&[u8; 32], &[u8; 48]> = redb::TableDefinition
 const KIND_COUNTS: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("kind_counts");
 const META: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
 const CHECKPOINTS: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("checkpoints");
+const FEED_TREE: redb::TableDefinition<&[u8; 41], &[u8]> = redb::TableDefinition::new("feed_tree");
 
 const TS: u64 = 1_767_225_600_000_000;
 const KINDS: [&str; 3] = ["note.added/1", "memo.kept/1", "chat.said/2"];
@@ -180,6 +181,40 @@ fn every_derived_table_is_compared_entry_by_entry() {
         txn.open_table(CHECKPOINTS).unwrap().insert("view.persona", 121).unwrap();
     });
     assert_eq!(only_finding(&report, "checkpoints").first_key, "view.persona");
+
+    // feed_tree: one leaf hash changed (seq 6 of author 1 is leaf 5 of tile 0/0).
+    let tile = |author: u8, level: u8, tile: u64| {
+        let mut key = [0u8; 41];
+        key[..32].copy_from_slice(identity(author).public_key().as_bytes());
+        key[32] = level;
+        key[33..].copy_from_slice(&tile.to_be_bytes());
+        key
+    };
+    let report = tampered(dir.path(), "tree-leaf", |txn| {
+        let mut t = txn.open_table(FEED_TREE).unwrap();
+        let mut row = t.get(&tile(1, 0, 0)).unwrap().unwrap().value().to_vec();
+        row[5 * 32] ^= 0x01;
+        t.insert(&tile(1, 0, 0), row.as_slice()).unwrap();
+    });
+    let f = only_finding(&report, "feed_tree");
+    assert_eq!((f.wrong_entries, f.first_key.clone()), (1, format!("{who}@0/5")));
+    // feed_tree: a tile one hash too wide, and a tile of a level the feed does not reach.
+    let report = tampered(dir.path(), "tree-wide", |txn| {
+        let mut t = txn.open_table(FEED_TREE).unwrap();
+        let mut row = t.get(&tile(2, 0, 0)).unwrap().unwrap().value().to_vec();
+        row.extend([7; 32]);
+        t.insert(&tile(2, 0, 0), row.as_slice()).unwrap();
+        t.insert(&tile(3, 1, 0), [0u8; 32].as_slice()).unwrap();
+    });
+    let f = only_finding(&report, "feed_tree");
+    assert_eq!(f.wrong_entries, 2);
+    assert_eq!((f.expected.as_str(), f.found.as_str()), ("40 hashes", "41 hashes"));
+    // feed_tree: a feed's tile gone.
+    let report = tampered(dir.path(), "tree-missing", |txn| {
+        txn.open_table(FEED_TREE).unwrap().remove(&tile(3, 0, 0)).unwrap();
+    });
+    let f = only_finding(&report, "feed_tree");
+    assert_eq!((f.wrong_entries, f.found.as_str()), (PER_AUTHOR, "absent"));
 
     // Two tables at once: both named, in table order.
     let report = tampered(dir.path(), "two", |txn| {

@@ -125,18 +125,32 @@ pub(crate) enum Command {
     /// Fork proofs held: an author who signed two events with one seq (both events, checkable
     /// offline)
     Forks,
-    /// A signed checkpoint of your feed (C2SP tlog-checkpoint in a signed note): its size and
-    /// Merkle root, signed with your key
+    /// Sign a checkpoint of your feed at its head (C2SP tlog-checkpoint in a signed note: its size
+    /// and Merkle root) and publish it as your feed's next event, which travels with the feed
     Sign {
         /// Write it to FILE instead of standard output
         #[arg(short = 'o', long, value_name = "FILE", value_parser = crate::served::path_arg)]
         output: Option<PathBuf>,
     },
-    /// An offline proof that one of your events is in your feed (C2SP tlog-proof@v1, carrying
-    /// the event's signed bytes and a checkpoint signed now)
+    /// The newest checkpoint published in a feed that checks against this store
+    Checkpoint {
+        /// The feed's author: a public key, an identity name or a key prefix (default: yours)
+        author: Option<String>,
+        /// Write it to FILE instead of standard output
+        #[arg(short = 'o', long, value_name = "FILE", value_parser = crate::served::path_arg)]
+        output: Option<PathBuf>,
+    },
+    /// An offline proof that an event is in its author's feed (C2SP tlog-proof@v1, carrying the
+    /// event's signed bytes and the newest checkpoint published in the feed); with
+    /// --consistency, that the feed at size NEW extends the feed at size OLD
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["event", "consistency"])))]
     Prove {
         /// The event: its hash or a unique prefix (4 or more hex characters)
-        event: String,
+        event: Option<String>,
+        /// A consistency proof of AUTHOR's feed from size OLD to size NEW, where NEW is the size
+        /// of a checkpoint published in the feed (C2SP tlog-witness's add-checkpoint body)
+        #[arg(long, num_args = 3, value_names = ["AUTHOR", "OLD", "NEW"], conflicts_with = "event")]
+        consistency: Option<Vec<String>>,
         /// Write it to FILE instead of standard output
         #[arg(short = 'o', long, value_name = "FILE", value_parser = crate::served::path_arg)]
         output: Option<PathBuf>,
@@ -154,6 +168,9 @@ pub(crate) enum Command {
         /// for more
         #[arg(long, value_name = "WKEY")]
         witness: Vec<String>,
+        /// For a consistency proof: the older checkpoint it extends (signed by the same key)
+        #[arg(long, value_name = "CHECKPOINT", value_parser = crate::served::path_arg)]
+        old: Option<PathBuf>,
     },
     /// Act as a witness of other authors' feeds
     #[command(subcommand)]
@@ -618,10 +635,11 @@ pub(crate) struct ExportArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum WitnessCmd {
     /// Cosign another author's checkpoint (C2SP tlog-cosignature v1) once it is checked: signed by
-    /// its author, the same root as the feed this store holds, not smaller than the last one
-    /// cosigned
+    /// its author and extending the last one cosigned — by a consistency proof from that size
+    /// (`prove --consistency`), or by this store's copy of the feed; a split view is refused
     Cosign {
-        /// The checkpoint file (`mindlog sign` makes one)
+        /// The checkpoint file (`mindlog sign`), or a consistency proof ending in one (`prove
+        /// --consistency AUTHOR LAST NEW`)
         #[arg(value_parser = crate::served::path_arg)]
         checkpoint: PathBuf,
         /// Write the cosigned checkpoint to FILE instead of standard output

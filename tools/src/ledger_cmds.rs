@@ -421,6 +421,9 @@ impl Report for VerifyReport {
         if self.forks > 0 {
             writeln!(out, "fork proofs held: {} (mindlog forks)", thousands(self.forks))?;
         }
+        if self.checkpoints > 0 {
+            writeln!(out, "published checkpoints checked against their feeds' trees: {}", thousands(self.checkpoints))?;
+        }
         if self.ok {
             return Ok(());
         }

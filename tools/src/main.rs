@@ -326,8 +326,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Replicate(args) => node::replication::replicate(&home, &args),
         Command::Forks => node::replication::forks(&home),
         Command::Sign { output } => tlog_cmds::sign(&home, output.as_deref()),
-        Command::Prove { event, output } => tlog_cmds::prove(&home, &event, output.as_deref()),
-        Command::Check { file, key, witness } => tlog_cmds::check(&home, &file, &key, &witness),
+        Command::Checkpoint { author, output } => tlog_cmds::checkpoint(&home, author.as_deref(), output.as_deref()),
+        Command::Prove { event, consistency, output } => match (event, consistency.as_deref()) {
+            (_, Some([author, old, new])) => {
+                let size = |s: &str| {
+                    anyhow::Context::with_context(s.parse::<u64>(), || format!("{s:?} is not a size (a whole number)"))
+                };
+                tlog_cmds::prove_consistency(&home, author, size(old)?, size(new)?, output.as_deref())
+            }
+            (Some(event), _) => tlog_cmds::prove(&home, &event, output.as_deref()),
+            _ => anyhow::bail!("give an EVENT, or --consistency AUTHOR OLD NEW"),
+        },
+        Command::Check { file, key, witness, old } => tlog_cmds::check(&home, &file, &key, &witness, old.as_deref()),
         Command::Witness(cli::WitnessCmd::Cosign { checkpoint, output }) => {
             tlog_cmds::witness_cosign(&home, &checkpoint, output.as_deref())
         }

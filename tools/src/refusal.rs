@@ -96,15 +96,42 @@ pub(crate) enum Refusal {
         /// Why.
         problem: String,
     },
-    /// `prove`: a proof is made from a checkpoint the event's author signs.
+    /// `prove`, `checkpoint`: no checkpoint published in the feed (covering `seq`) checks here.
     #[error(
-        "event {event} is {author}'s: only its author signs a checkpoint of its feed (prove --as NAME for another of your identities)"
+        "no checkpoint of {author}'s feed{} is published in this store: its author publishes one with mindlog sign, \
+         and it travels with the feed (replication, import)",
+        seq.map(|s| format!(" covering seq {s}")).unwrap_or_default()
     )]
-    NotYourEvent {
-        /// The event.
-        event: mindlog_ledger::Hash,
-        /// Its author.
+    NoCheckpoint {
+        /// The feed's author.
         author: mindlog_ledger::PublicKey,
+        /// The seq it must cover, if any.
+        seq: Option<u64>,
+    },
+    /// `prove --consistency`: no checkpoint published in the feed at the newer size.
+    #[error(
+        "no checkpoint of {author}'s feed at size {size} is published in this store; {}",
+        if published.is_empty() { "none is (its author publishes one with mindlog sign)".to_owned() }
+        else { format!("it has published sizes {}", published.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) }
+    )]
+    NoCheckpointAt {
+        /// The feed's author.
+        author: mindlog_ledger::PublicKey,
+        /// The size asked for.
+        size: u64,
+        /// The sizes of the checkpoints published in the feed, ascending.
+        published: Vec<u64>,
+    },
+    /// `prove --consistency`: sizes that make no consistency proof.
+    #[error(
+        "no consistency proof from size {old} to {new}: OLD must be 1 or more (every feed extends the empty one) and \
+         at most NEW"
+    )]
+    BadSizes {
+        /// The older size.
+        old: u64,
+        /// The newer size.
+        new: u64,
     },
     /// `persona erase`: only a persona's owner signs the erasure of its data.
     #[error("persona {name:?} is not yours: only its owner can erase its data (erase --local erases it here)")]

@@ -1,23 +1,26 @@
-//! Signed checkpoints and offline proofs of a feed (docs/format.md §10): `sign`, `prove` and
-//! `check`, in the C2SP formats (tlog-checkpoint in a signed note, tlog-proof@v1), so tools we
-//! did not write can check them.
+//! Signed checkpoints and offline proofs of a feed (docs/format.md §10): `sign`, `checkpoint`,
+//! `prove`, `check` and `witness cosign`, in the C2SP formats (tlog-checkpoint in a signed note,
+//! tlog-proof@v1, tlog-witness's add-checkpoint body for consistency), so tools we did not write
+//! can check them.
 //!
-//! The feed's Merkle tree is worked out from the feed when asked (its event hashes in seq order,
-//! read through the feed index); the tree is not stored in the store yet.
+//! A checkpoint is published in its own feed (`ledger.checkpoint/1`); proofs are made only
+//! against published checkpoints that check against the store's tree, so every root a proof
+//! leads to is one its author signed.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::note::{Checkpoint, Note, NoteVerifier, TlogProof, cosign, sign_note};
-use mindlog_ledger::tlog::{self, FEED_ORIGIN_PREFIX, feed_author, feed_leaves, feed_origin};
-use mindlog_ledger::{Envelope, Identity, PublicKey, hash_envelope_bytes};
+use mindlog_ledger::note::{Checkpoint, ConsistencyProof, Note, NoteVerifier, TlogProof, cosign};
+use mindlog_ledger::tlog::{self, FEED_ORIGIN_PREFIX, feed_author, feed_origin};
+use mindlog_ledger::{Envelope, Identity, PublicKey, Published, hash_envelope_bytes};
 use serde::Serialize;
 
 use crate::Outcome;
 use crate::home::Home;
 use crate::output::{Report, emit};
 use crate::refusal::Refusal;
+use crate::ui::now_micros;
 
 /// The verifier key of an identity's checkpoints: `ORIGIN+KEYID+BASE64`.
 pub(crate) fn verifier_key(identity: &Identity) -> String {
@@ -34,19 +37,6 @@ pub(crate) fn witness_key(identity: &Identity) -> String {
     NoteVerifier::cosigner(&witness_name(identity), identity.verifying_key()).map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// A signed checkpoint of `identity`'s feed at its head.
-fn checkpoint_note(home: &Home, identity: &Identity) -> Result<(Checkpoint, Note, Vec<[u8; 32]>)> {
-    let ledger = home.open()?;
-    let snapshot = ledger.snapshot()?;
-    let author = identity.public_key();
-    let size = snapshot.head(&author)?.map_or(0, |h| h.seq);
-    let leaves = feed_leaves(&snapshot, &author, size)?;
-    let checkpoint =
-        Checkpoint { origin: feed_origin(&author), size, root: tlog::root(&leaves), extensions: Vec::new() };
-    let note = sign_note(&checkpoint.text(), &checkpoint.origin, identity)?;
-    Ok((checkpoint, note, leaves))
-}
-
 /// What `sign`, `prove` and `witness cosign` made: a checkpoint (or a proof of an event in one).
 #[derive(Serialize)]
 struct Made {
@@ -56,12 +46,16 @@ struct Made {
     /// `prove`: the event's index in the tree (seq − 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<u64>,
+    /// `sign`, `checkpoint`: the seq of the event that publishes the checkpoint in its feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published_seq: Option<u64>,
     /// `witness cosign`: the witness's key name.
     #[serde(skip_serializing_if = "Option::is_none")]
     witness: Option<String>,
-    /// `witness cosign`: the size it cosigned of the feed before, if any.
+    /// `prove --consistency`: the size the proof starts from; `witness cosign`: the size it
+    /// cosigned of the feed before, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    previous: Option<u64>,
+    extends: Option<u64>,
     /// The file written, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
@@ -76,8 +70,9 @@ impl Made {
             size: checkpoint.size,
             root: b64(&checkpoint.root),
             index: None,
+            published_seq: None,
             witness: None,
-            previous: None,
+            extends: None,
             file: None,
             text: String::from_utf8(bytes).context("a note or proof is text")?,
         })
@@ -98,11 +93,19 @@ impl Report for Made {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         let Some(file) = &self.file else { return out.write_all(self.text.as_bytes()) };
         write!(out, "wrote {} ({} at size {}, root {}", file.display(), self.origin, self.size, self.root)?;
-        if let Some(witness) = &self.witness {
-            write!(out, ", cosigned by {witness}")?;
-            if let Some(previous) = self.previous {
-                write!(out, "; it extends size {previous}, cosigned before")?;
+        if let Some(seq) = self.published_seq {
+            write!(out, ", published as seq {seq} of the feed")?;
+        }
+        if let Some(index) = self.index {
+            write!(out, "; proves seq {}", index + 1)?;
+        }
+        match (&self.witness, self.extends) {
+            (Some(witness), Some(size)) => {
+                write!(out, ", cosigned by {witness}; it extends size {size}, cosigned before")?
             }
+            (Some(witness), None) => write!(out, ", cosigned by {witness}")?,
+            (None, Some(size)) => write!(out, "; proves it extends size {size}")?,
+            (None, None) => {}
         }
         writeln!(out, ")")
     }
@@ -113,52 +116,107 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// `mindlog sign [-o FILE]`.
-pub(crate) fn sign(home: &Home, output: Option<&Path>) -> Result<Outcome> {
-    let identity = home.identity()?;
-    let (checkpoint, note, _) = checkpoint_note(home, &identity)?;
-    Made::of(&checkpoint, note.to_bytes())?.deliver(home, output)
+/// What a published checkpoint makes of a report.
+fn published(p: &Published) -> Result<Made> {
+    Ok(Made { published_seq: Some(p.seq), ..Made::of(&p.checkpoint, p.note.clone())? })
 }
 
-/// `mindlog prove EVENT [-o FILE]`: one of your events, in a checkpoint of your feed signed now.
-pub(crate) fn prove(home: &Home, event: &str, output: Option<&Path>) -> Result<Outcome> {
+/// `mindlog sign [-o FILE]`: publishes a checkpoint of your feed at its head.
+pub(crate) fn sign(home: &Home, output: Option<&Path>) -> Result<Outcome> {
     let identity = home.identity()?;
-    let stored = {
-        let ledger = home.open()?;
-        let snapshot = ledger.snapshot()?;
-        let offset = match crate::erase_cmds::resolve_event(&snapshot, event)? {
-            Ok(offset) => offset,
+    let checkpoint = home.open()?.publish_checkpoint(&identity, now_micros())?;
+    published(&checkpoint)?.deliver(home, output)
+}
+
+/// `mindlog checkpoint [AUTHOR] [-o FILE]`: the newest checkpoint published in a feed.
+pub(crate) fn checkpoint(home: &Home, author: Option<&str>, output: Option<&Path>) -> Result<Outcome> {
+    let ledger = home.open()?;
+    let snapshot = ledger.snapshot()?;
+    let author = match author {
+        None => home.identity()?.public_key(),
+        Some(text) => match home.author(text, &snapshot)? {
+            Ok(author) => author,
             Err(refusal) => return Ok(Outcome::Refused(refusal)),
-        };
-        snapshot.event(offset)?.context("the event vanished")?
+        },
     };
-    let envelope = Envelope::decode(&stored.bytes)?;
-    if envelope.author != identity.public_key() {
-        return Ok(Outcome::Refused(Refusal::NotYourEvent { event: stored.hash, author: envelope.author }));
+    match snapshot.published_checkpoint(&author, 0)? {
+        Some(checkpoint) => published(&checkpoint)?.deliver(home, output),
+        None => Ok(Outcome::Refused(Refusal::NoCheckpoint { author, seq: None })),
     }
-    let (checkpoint, note, leaves) = checkpoint_note(home, &identity)?;
-    let index = envelope.seq - 1;
-    // The feed as read for the checkpoint holds this very event at its index.
-    anyhow::ensure!(
-        leaves.get(index as usize) == Some(&tlog::leaf_hash(&stored.hash.0)),
-        "the feed index does not hold event {} at seq {}: run mindlog verify",
-        stored.hash,
-        envelope.seq
-    );
-    let hashes = tlog::inclusion_proof(&leaves, index as usize).context("the event is beyond the feed's head")?;
-    let proof = TlogProof { extra: Some(stored.bytes.clone()), index, hashes, checkpoint: note.to_bytes() };
-    Made { index: Some(index), ..Made::of(&checkpoint, proof.to_bytes())? }.deliver(home, output)
+}
+
+/// `mindlog prove EVENT [-o FILE]`: an event of any feed, in the newest checkpoint published in
+/// its feed (which must cover it).
+pub(crate) fn prove(home: &Home, event: &str, output: Option<&Path>) -> Result<Outcome> {
+    let ledger = home.open()?;
+    let snapshot = ledger.snapshot()?;
+    let offset = match crate::erase_cmds::resolve_event(&snapshot, event)? {
+        Ok(offset) => offset,
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    };
+    let stored = snapshot.event(offset)?.context("the event vanished")?;
+    let envelope = Envelope::decode(&stored.bytes)?;
+    let Some(published) = snapshot.published_checkpoint(&envelope.author, envelope.seq)? else {
+        return Ok(Outcome::Refused(Refusal::NoCheckpoint { author: envelope.author, seq: Some(envelope.seq) }));
+    };
+    let (index, size) = (envelope.seq - 1, published.checkpoint.size);
+    let mut tree = snapshot.feed_tree(&envelope.author)?;
+    let hashes = tlog::prove_inclusion(&mut tree, size, index)?.context("the event is beyond the checkpoint")?;
+    // What is given out must check: the event's own leaf leads to the signed root.
+    tlog::verify_inclusion(index, size, &tlog::leaf_hash(&stored.hash.0), &hashes, &published.checkpoint.root)
+        .with_context(|| {
+            format!("the stored tree does not hold event {} at seq {}: run mindlog verify", stored.hash, envelope.seq)
+        })?;
+    let proof = TlogProof { extra: Some(stored.bytes.clone()), index, hashes, checkpoint: published.note.clone() };
+    Made { index: Some(index), ..Made::of(&published.checkpoint, proof.to_bytes())? }.deliver(home, output)
+}
+
+/// `mindlog prove --consistency AUTHOR OLD NEW [-o FILE]`: that the feed at size NEW, as a
+/// checkpoint published in it says, extends the feed at size OLD.
+pub(crate) fn prove_consistency(
+    home: &Home,
+    author: &str,
+    old: u64,
+    new: u64,
+    output: Option<&Path>,
+) -> Result<Outcome> {
+    if old == 0 || old > new {
+        return Ok(Outcome::Refused(Refusal::BadSizes { old, new }));
+    }
+    let ledger = home.open()?;
+    let snapshot = ledger.snapshot()?;
+    let author = match home.author(author, &snapshot)? {
+        Ok(author) => author,
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    };
+    let all = snapshot.published_checkpoints(&author, new)?;
+    let Some(published) = all.iter().find(|p| p.checkpoint.size == new) else {
+        let sizes = snapshot.published_checkpoints(&author, 0)?.iter().rev().map(|p| p.checkpoint.size).collect();
+        return Ok(Outcome::Refused(Refusal::NoCheckpointAt { author, size: new, published: sizes }));
+    };
+    let mut tree = snapshot.feed_tree(&author)?;
+    let hashes = tlog::prove_consistency(&mut tree, old, new)?.context("sizes out of range")?;
+    let old_root = tlog::tree_root(&mut tree, old)?;
+    tlog::verify_consistency(old, new, &hashes, &old_root, &published.checkpoint.root)
+        .context("the stored tree does not lead to the published root: run mindlog verify")?;
+    let proof = ConsistencyProof { old, hashes, checkpoint: published.note.clone() };
+    Made { extends: Some(old), ..Made::of(&published.checkpoint, proof.to_bytes())? }.deliver(home, output)
 }
 
 /// What `check` found.
 #[derive(Serialize)]
 struct Checked {
     ok: bool,
-    /// `checkpoint` or `proof`.
+    /// `checkpoint`, `proof` or `consistency`.
     what: &'static str,
     origin: Option<String>,
     size: Option<u64>,
     root: Option<String>,
+    /// A consistency proof's older checkpoint: its size and root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_root: Option<String>,
     /// The witnesses given with --witness whose cosignatures verified.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cosigned_by: Vec<String>,
@@ -180,8 +238,17 @@ struct ProvedEvent {
 
 impl Report for Checked {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let origin = self.origin.as_deref().unwrap_or("");
         match (&self.problem, &self.event) {
             (Some(problem), _) => writeln!(out, "FAILED: {problem}"),
+            (None, None) if self.what == "consistency" => writeln!(
+                out,
+                "OK: the feed {origin} at size {} (root {}) extends it at size {} (root {}); both checkpoints signed by its key",
+                self.size.unwrap_or(0),
+                self.root.as_deref().unwrap_or(""),
+                self.old_size.unwrap_or(0),
+                self.old_root.as_deref().unwrap_or("")
+            ),
             (None, Some(e)) => writeln!(
                 out,
                 "OK: event {} ({}, seq {}) is in the feed {} at size {}, root {}",
@@ -210,7 +277,7 @@ impl Report for Checked {
 /// The file in a home where a witness keeps the largest checkpoint it cosigned of each feed.
 const WITNESS_FILE: &str = "witness.json";
 
-/// What `witness.json` holds: per origin, the size and root last cosigned.
+/// What `witness.json` holds: per origin, the checkpoint last cosigned.
 #[derive(Default, Serialize, serde::Deserialize)]
 struct WitnessState {
     cosigned: std::collections::BTreeMap<String, Seen>,
@@ -220,25 +287,41 @@ struct WitnessState {
 struct Seen {
     size: u64,
     root: String,
+    /// The checkpoint's signed note as cosigned (kept to show it beside a split view).
+    #[serde(default)]
+    note: String,
 }
 
-/// `mindlog witness cosign CHECKPOINT [-o FILE]`: cosigns another author's checkpoint (C2SP
-/// tlog-cosignature v1, Ed25519) once it is checked: signed by the feed's author, the same root
-/// at its size as the feed this store holds — so it extends every checkpoint this witness
-/// cosigned of the feed before, which were checked against the same feed — and not smaller than
-/// the last one cosigned.
+/// A split view a witness refused: the feed's author signed a checkpoint that does not extend
+/// the one the witness cosigned before — two histories of one feed, both signed.
+#[derive(Serialize)]
+struct SplitView {
+    ok: bool,
+    origin: String,
+    problem: String,
+    /// The checkpoint cosigned before, and the one refused, verbatim.
+    cosigned: String,
+    refused: String,
+}
+
+impl Report for SplitView {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "FAILED: split view of {}: {}", self.origin, self.problem)?;
+        writeln!(out, "\ncosigned before:\n{}\nrefused:\n{}", self.cosigned, self.refused)
+    }
+}
+
+/// `mindlog witness cosign FILE [-o FILE]`: cosigns another author's checkpoint (C2SP
+/// tlog-cosignature v1) once it is checked: signed by the feed's author, and extending the last
+/// checkpoint this witness cosigned of the feed. FILE is either the checkpoint alone — then this
+/// store must hold the feed, and the checkpoint must have the feed's root at its size — or a
+/// consistency proof from the size last cosigned (`prove --consistency`, C2SP tlog-witness's
+/// add-checkpoint body), which needs no store. A checkpoint that does not extend the last one
+/// cosigned is a split view: refused, exit 1, with both checkpoints.
 pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) -> Result<Outcome> {
     let identity = home.identity()?;
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut seen = Agrees { ok: false, origin: None, size: None, root: None, now: None, problem: None };
-    let (mut note, checkpoint, author) = match held_here(home, &bytes, &mut seen)? {
-        Ok(held) => held,
-        Err(problem) => return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem })),
-    };
-    if !home.open()?.snapshot()?.forks_by(&author)?.is_empty() {
-        let problem = format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it");
-        return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
-    }
+    let bytes = read_input(file)?;
+    let refuse = |problem: String| Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
     let path = home.dir().join(WITNESS_FILE);
     let mut state: WitnessState = match std::fs::read(&path) {
         Ok(bytes) => {
@@ -247,23 +330,92 @@ pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) ->
         Err(e) if e.kind() == io::ErrorKind::NotFound => WitnessState::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let previous = state.cosigned.get(&checkpoint.origin).cloned();
-    if let Some(seen) = &previous
-        && seen.size > checkpoint.size
-    {
-        let problem = format!(
-            "this witness cosigned size {} of the feed already; it does not go back to {}",
-            seen.size, checkpoint.size
-        );
-        return Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
-    }
+    let (mut note, checkpoint) = if bytes.starts_with(b"old ") {
+        let proof = match ConsistencyProof::parse(&bytes) {
+            Ok(proof) => proof,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let (note, checkpoint, _) = match signed_by_feed(&proof.checkpoint) {
+            Ok(found) => found,
+            Err(problem) => return refuse(problem),
+        };
+        let before = state.cosigned.get(&checkpoint.origin);
+        let known = before.map_or(0, |b| b.size);
+        if proof.old != known {
+            return refuse(format!(
+                "the proof starts from size {}, but the last checkpoint this witness cosigned of the feed is at size \
+                 {known}: send a proof from {known}",
+                proof.old
+            ));
+        }
+        if let Some(before) = before {
+            let old_root = b64_decode(&before.root)?;
+            if let Err(e) =
+                tlog::verify_consistency(before.size, checkpoint.size, &proof.hashes, &old_root, &checkpoint.root)
+            {
+                let view = SplitView {
+                    ok: false,
+                    origin: checkpoint.origin.clone(),
+                    problem: format!(
+                        "the checkpoint at size {} does not extend the one cosigned at size {} ({e})",
+                        checkpoint.size, before.size
+                    ),
+                    cosigned: before.note.clone(),
+                    refused: String::from_utf8_lossy(&proof.checkpoint).into_owned(),
+                };
+                emit(&view, home.format())?;
+                return Ok(Outcome::Failed);
+            }
+        }
+        (note, checkpoint)
+    } else {
+        let mut seen = Agrees { ok: false, origin: None, size: None, root: None, now: None, problem: None };
+        let (note, checkpoint, author) = match held_here(home, &bytes, &mut seen)? {
+            Ok(held) => held,
+            Err(problem) => return refuse(problem),
+        };
+        if !home.open()?.snapshot()?.forks_by(&author)?.is_empty() {
+            return refuse(format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it"));
+        }
+        if let Some(before) = state.cosigned.get(&checkpoint.origin)
+            && before.size > checkpoint.size
+        {
+            return refuse(format!(
+                "this witness cosigned size {} of the feed already; it does not go back to {}",
+                before.size, checkpoint.size
+            ));
+        }
+        (note, checkpoint)
+    };
+    let previous = state.cosigned.get(&checkpoint.origin).map(|p| p.size);
     let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let name = witness_name(&identity);
     cosign(&mut note, &name, &identity, time)?;
-    state.cosigned.insert(checkpoint.origin.clone(), Seen { size: checkpoint.size, root: b64(&checkpoint.root) });
+    let seen = Seen {
+        size: checkpoint.size,
+        root: b64(&checkpoint.root),
+        note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
+    };
+    state.cosigned.insert(checkpoint.origin.clone(), seen);
     crate::home::write_atomically(&path, &serde_json::to_vec_pretty(&state)?)?;
-    Made { witness: Some(name), previous: previous.map(|p| p.size), ..Made::of(&checkpoint, note.to_bytes())? }
-        .deliver(home, output)
+    Made { witness: Some(name), extends: previous, ..Made::of(&checkpoint, note.to_bytes())? }.deliver(home, output)
+}
+
+/// A file's bytes, or standard input's for `-`.
+fn read_input(file: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if file == Path::new("-") {
+        io::Read::read_to_end(&mut crate::served::stdin(), &mut bytes).context("reading standard input")?;
+    } else {
+        bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    }
+    Ok(bytes)
+}
+
+fn b64_decode(text: &str) -> Result<[u8; 32]> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).context("witness.json holds a bad root")?;
+    bytes.try_into().ok().context("witness.json holds a root that is not 32 bytes")
 }
 
 /// A verifier key given as text, or as the path of a file holding it.
@@ -320,31 +472,33 @@ pub(crate) fn verify_checkpoint(home: &Home, file: &Path) -> Result<Outcome> {
     Ok(if agrees.ok { Outcome::Success } else { Outcome::Failed })
 }
 
-/// A checkpoint of a feed, checked against this store: signed by the feed's author (the key its
-/// origin names), and this store's feed has the same root at its size — so the feed held now
-/// extends it (the tree at its size is built from the first leaves of the feed held now). What
-/// was read goes into `seen` as it is found; the note, the checkpoint and the author, or why not.
-fn held_here(home: &Home, bytes: &[u8], seen: &mut Agrees) -> Result<Result<(Note, Checkpoint, PublicKey), String>> {
-    let note = match Note::parse(bytes) {
-        Ok(note) => note,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let checkpoint = match Checkpoint::parse(&note.text) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    seen.origin = Some(checkpoint.origin.clone());
-    seen.size = Some(checkpoint.size);
-    seen.root = Some(b64(&checkpoint.root));
+/// A checkpoint of a mindlog feed signed by its author (the key its origin names): the note,
+/// the checkpoint and the author, or why not.
+fn signed_by_feed(bytes: &[u8]) -> Result<(Note, Checkpoint, PublicKey), String> {
+    let note = Note::parse(bytes).map_err(|e| e.to_string())?;
+    let checkpoint = Checkpoint::parse(&note.text).map_err(|e| e.to_string())?;
     let Some(author) = feed_author(&checkpoint.origin) else {
-        return Ok(Err(format!("{} is not the origin of a mindlog feed (mindlog.local/feed/KEY)", checkpoint.origin)));
+        return Err(format!("{} is not the origin of a mindlog feed (mindlog.local/feed/KEY)", checkpoint.origin));
     };
-    let Ok(key) = NoteVerifier::for_feed(&author) else {
-        return Ok(Err(format!("{} names no Ed25519 key", checkpoint.origin)));
-    };
-    if let Err(e) = checked_checkpoint(bytes, &key, &[], &mut Vec::new()) {
-        return Ok(Err(e));
+    let key = NoteVerifier::for_feed(&author).map_err(|_| format!("{} names no Ed25519 key", checkpoint.origin))?;
+    checked_checkpoint(bytes, &key, &[], &mut Vec::new())?;
+    Ok((note, checkpoint, author))
+}
+
+/// A checkpoint of a feed, checked against this store: signed by the feed's author, and this
+/// store's feed has the same root at its size — so the feed held now extends it (the tree at its
+/// size is the tree of the first leaves of the feed held now). What was read goes into `seen` as
+/// it is found; the note, the checkpoint and the author, or why not.
+fn held_here(home: &Home, bytes: &[u8], seen: &mut Agrees) -> Result<Result<(Note, Checkpoint, PublicKey), String>> {
+    if let Ok(checkpoint) = Note::parse(bytes).and_then(|note| Checkpoint::parse(&note.text)) {
+        seen.origin = Some(checkpoint.origin.clone());
+        seen.size = Some(checkpoint.size);
+        seen.root = Some(b64(&checkpoint.root));
     }
+    let (note, checkpoint, author) = match signed_by_feed(bytes) {
+        Ok(found) => found,
+        Err(problem) => return Ok(Err(problem)),
+    };
     let ledger = home.open()?;
     let snapshot = ledger.snapshot()?;
     let now = snapshot.head(&author)?.map_or(0, |h| h.seq);
@@ -355,7 +509,7 @@ fn held_here(home: &Home, bytes: &[u8], seen: &mut Agrees) -> Result<Result<(Not
             checkpoint.size
         )));
     }
-    let root = tlog::root(&feed_leaves(&snapshot, &author, checkpoint.size)?);
+    let root = tlog::tree_root(&mut snapshot.feed_tree(&author)?, checkpoint.size)?;
     if root != checkpoint.root {
         return Ok(Err(format!(
             "this store's feed has root {} at size {}, not {}: the feed here is not the feed that was signed",
@@ -403,25 +557,46 @@ fn checked_checkpoint(
 
 /// `mindlog check FILE --key VKEY [--witness WKEY]...`: offline, no store needed. Every witness
 /// given must have cosigned.
-pub(crate) fn check(home: &Home, file: &Path, key: &str, witnesses: &[String]) -> Result<Outcome> {
+pub(crate) fn check(home: &Home, file: &Path, key: &str, witnesses: &[String], old: Option<&Path>) -> Result<Outcome> {
     let key = read_key(key)?;
     let witnesses = witnesses.iter().map(|w| read_key(w)).collect::<Result<Vec<_>>>()?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let proof = bytes.starts_with(b"c2sp.org/tlog-proof@");
+    let what = if bytes.starts_with(b"c2sp.org/tlog-proof@") {
+        "proof"
+    } else if bytes.starts_with(b"old ") {
+        "consistency"
+    } else {
+        "checkpoint"
+    };
+    let old = match (what, old) {
+        ("consistency", Some(path)) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        ("consistency", None) => {
+            anyhow::bail!(
+                "{} is a consistency proof: give the older checkpoint it extends with --old FILE",
+                file.display()
+            )
+        }
+        (_, Some(_)) => anyhow::bail!("--old is for consistency proofs; {} is a {what}", file.display()),
+        (_, None) => None,
+    };
     let mut checked = Checked {
         ok: false,
-        what: if proof { "proof" } else { "checkpoint" },
+        what,
         origin: None,
         size: None,
         root: None,
+        old_size: None,
+        old_root: None,
         cosigned_by: Vec::new(),
         event: None,
         problem: None,
     };
-    let result = if proof {
-        check_proof(&bytes, &key, &witnesses, &mut checked)
-    } else {
-        check_note(&bytes, &key, &witnesses, &mut checked)
+    let result = match &old {
+        _ if what == "proof" => check_proof(&bytes, &key, &witnesses, &mut checked),
+        Some(old) => check_consistency(&bytes, old, &key, &witnesses, &mut checked),
+        None => check_note(&bytes, &key, &witnesses, &mut checked),
     };
     checked.ok = result.is_ok();
     checked.problem = result.err();
@@ -440,6 +615,31 @@ fn check_note(
     checked.size = Some(checkpoint.size);
     checked.root = Some(b64(&checkpoint.root));
     Ok(())
+}
+
+/// A consistency proof (`prove --consistency`): its checkpoint and the older one both signed by
+/// `key`, of one origin, the proof starting at the older one's size and leading from its root to
+/// the newer root. Sizes and roots come from the signed checkpoints.
+fn check_consistency(
+    bytes: &[u8],
+    old: &[u8],
+    key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    checked: &mut Checked,
+) -> Result<(), String> {
+    let proof = ConsistencyProof::parse(bytes).map_err(|e| e.to_string())?;
+    let new = checked_checkpoint(&proof.checkpoint, key, witnesses, &mut checked.cosigned_by)?;
+    checked.origin = Some(new.origin.clone());
+    checked.size = Some(new.size);
+    checked.root = Some(b64(&new.root));
+    let old = checked_checkpoint(old, key, &[], &mut Vec::new()).map_err(|e| format!("the older checkpoint: {e}"))?;
+    checked.old_size = Some(old.size);
+    checked.old_root = Some(b64(&old.root));
+    if proof.old != old.size {
+        return Err(format!("the proof starts from size {}, the older checkpoint is at size {}", proof.old, old.size));
+    }
+    tlog::verify_consistency(old.size, new.size, &proof.hashes, &old.root, &new.root)
+        .map_err(|e| format!("the feed at size {} does not extend the checkpoint at size {}: {e}", new.size, old.size))
 }
 
 /// A proof: its checkpoint signed by `key`, the event its `extra` carries of the checkpoint's

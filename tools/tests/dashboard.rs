@@ -302,8 +302,12 @@ fn the_dashboard_in_a_real_browser() {
     let (status, body) = node.with_cookie("GET", &csv, &[], "");
     assert_eq!((status, body.as_str()), (200, "name,status\nEcho,active\n"));
 
-    // Privacy: a signed checkpoint to download, which checks with the key the page shows.
+    // Privacy: sign a checkpoint, then download it; it checks with the key the page shows.
     browser.goto(&node.url("/ui/privacy"));
+    browser.wait_for("#sign button", PATIENCE).click();
+    browser.wait_until("document.querySelector('#sign .outcome').textContent !== ''", PATIENCE);
+    let said = browser.find("#sign .outcome").unwrap().text();
+    assert!(said.starts_with("Signed"), "{said}");
     let link = browser.wait_for("#checkpoint", PATIENCE).attr("href").unwrap();
     let key = browser.find("#verifier-key").unwrap().text();
     let (status, note) = node.with_cookie("GET", &link, &[], "");

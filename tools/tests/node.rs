@@ -821,3 +821,58 @@ fn scrubs_run_one_at_a_time_and_wait_for_a_busy_store() {
     assert!(!holds("gamma-secret"), "the deferred scrub rewrote the file");
     ok(home.path(), &["verify"]);
 }
+
+/// Checkpoints and proofs over HTTP: a proof is served only against a checkpoint published in the
+/// feed (no signed checkpoint, no root, no proof); the node witnesses other feeds through C2SP
+/// tlog-witness's add-checkpoint.
+#[test]
+fn proofs_are_served_only_against_published_checkpoints() {
+    let home = home();
+    let node = Node::start(home.path());
+    let memory = json(node.get("/v1/events?kind=memory.added/1").1.lines().next().unwrap());
+    let hash = memory["hash"].as_str().unwrap().to_owned();
+    let (status, body) = node.get(&format!("/v1/proof?event={hash}"));
+    assert_eq!(status, 404, "no checkpoint published yet: {body}");
+    assert!(json(&body)["error"]["message"].as_str().unwrap().contains("mindlog sign"), "{body}");
+    assert_eq!(node.get("/v1/checkpoint").0, 404);
+
+    let (status, note) = node.post("/v1/checkpoint", "{}");
+    assert_eq!(status, 200, "{note}");
+    assert!(note.contains("\n2\n"), "the persona and the memory: {note}");
+    assert_eq!(node.get("/v1/checkpoint"), (200, note.clone()));
+    let (status, proof) = node.get(&format!("/v1/proof?event={hash}"));
+    assert_eq!(status, 200, "{proof}");
+    assert!(proof.starts_with("c2sp.org/tlog-proof@v1\nextra ") && proof.ends_with(&note), "{proof}");
+    let file = home.path().join("served.tlog-proof");
+    std::fs::write(&file, &proof).unwrap();
+    let key = json(&ok(home.path(), &["--json", "identity", "list"]))[0]["verifier"].as_str().unwrap().to_owned();
+    assert!(ok(home.path(), &["check", file.to_str().unwrap(), "--key", &key]).starts_with("OK: event"));
+    let author = key.split('+').next().unwrap().rsplit('/').next().unwrap().to_owned();
+    let (status, consistency) = node.get(&format!("/v1/proof?author={author}&old=1&new=2"));
+    assert!(status == 200 && consistency.starts_with("old 1\n") && consistency.ends_with(&note), "{consistency}");
+    assert_eq!(node.get(&format!("/v1/proof?author={author}&old=1&new=3")).0, 404, "no checkpoint at size 3");
+    assert_eq!(node.get("/v1/proof").0, 400);
+
+    // The node witnesses another author's feed: first sight (old 0), then a consistency proof.
+    let other = tempfile::tempdir().unwrap();
+    let o = other.path();
+    ok(o, &["init"]);
+    ok(o, &["persona", "create", "Nova"]);
+    let first = ok(o, &["sign"]);
+    ok(o, &["memory", "add", "Nova", "later", "--importance", "0.5"]);
+    ok(o, &["sign"]);
+    let other_author = json(&ok(o, &["--json", "identity", "list"]))[0]["public_key"].as_str().unwrap().to_owned();
+    let proof = ok(o, &["prove", "--consistency", &other_author, "1", "3"]);
+    let add =
+        |body: &str| node.request("POST", "/v1/witness/add-checkpoint", Some(("text/plain", body.as_bytes())), true);
+    let (status, line) = add(&format!("old 0\n\n{first}"));
+    assert!(
+        status == 200 && line.starts_with("\u{2014} mindlog.local/witness/") && line.lines().count() == 1,
+        "{line}"
+    );
+    let (status, line) = add(&proof);
+    assert!(status == 200 && line.starts_with("\u{2014} mindlog.local/witness/"), "{line}");
+    let (status, body) = add(&proof);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("send a proof from 3"), "{body}");
+}

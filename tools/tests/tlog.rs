@@ -24,7 +24,13 @@ fn a_checkpoint_and_a_proof_check_offline_and_tampering_fails() {
     let (key, other_key) = (ids[0]["verifier"].as_str().unwrap(), ids[1]["verifier"].as_str().unwrap());
     assert!(key.starts_with(&format!("mindlog.local/feed/{}+", ids[0]["public_key"].as_str().unwrap())), "{key}");
 
-    // A checkpoint: size 7 (the persona and six memories), checked with the feed's key only.
+    // No checkpoint is published yet: nothing to prove against.
+    let out = mindlog(home, &["prove", &hashes[0]]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("publishes one with mindlog sign"), "{out:?}");
+
+    // A checkpoint: size 7 (the persona and six memories), checked with the feed's key only,
+    // and published as the feed's 8th event.
     let checkpoint = home.join("feed.checkpoint");
     ok(home, &["sign", "-o", checkpoint.to_str().unwrap()]);
     let checked = json(&ok(home, &["--json", "check", checkpoint.to_str().unwrap(), "--key", key]));
@@ -37,16 +43,21 @@ fn a_checkpoint_and_a_proof_check_offline_and_tampering_fails() {
     assert_eq!(out.status.code(), Some(1), "a changed size breaks the signature");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: the signature"), "{out:?}");
 
+    // Signing again with nothing new gives the same checkpoint; it is in the log, and served.
+    ok(home, &["sign", "-o", checkpoint.to_str().unwrap()]);
+    let published =
+        ok(home, &["query", "--format", "csv", "SELECT seq FROM events WHERE kind = 'ledger.checkpoint/1'"]);
+    assert_eq!(published, "seq\n8\n");
+    assert_eq!(ok(home, &["checkpoint"]).as_bytes(), std::fs::read(&checkpoint).unwrap().as_slice());
     // The store agrees with a checkpoint it signed, and still does once the feed grows; another
     // store that does not hold the feed cannot say so.
-    ok(home, &["sign", "-o", checkpoint.to_str().unwrap()]);
     let agrees = ok_trimmed(home, &["verify", "--checkpoint", checkpoint.to_str().unwrap()]);
-    assert!(agrees.starts_with("OK: ") && agrees.ends_with("extends it to size 7"), "{agrees}");
-    ok(home, &["memory", "add", "Echo", "one more", "--importance", "0.5"]);
+    assert!(agrees.starts_with("OK: ") && agrees.ends_with("extends it to size 8"), "{agrees}");
+    let more = json(&ok(home, &["--json", "memory", "add", "Echo", "one more", "--importance", "0.5"]));
     let agrees = json(&ok(home, &["--json", "verify", "--checkpoint", checkpoint.to_str().unwrap()]));
     assert_eq!(
         (agrees["ok"].as_bool(), agrees["size"].as_u64(), agrees["now"].as_u64()),
-        (Some(true), Some(7), Some(8))
+        (Some(true), Some(7), Some(9))
     );
     let elsewhere = tempfile::tempdir().unwrap();
     ok(elsewhere.path(), &["init"]);
@@ -106,10 +117,52 @@ fn a_checkpoint_and_a_proof_check_offline_and_tampering_fails() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("is not that author's key"), "{out:?}");
 
-    // Only the author proves an event of its feed.
-    let other = mindlog(home, &["--as", "other", "prove", &hashes[0]]);
-    assert_eq!(other.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&other.stderr).contains("only its author signs"), "{other:?}");
+    // Any identity proves an event against its author's published checkpoint; an event after
+    // the newest checkpoint has none to be proved against.
+    let by_other = ok(home, &["--as", "other", "prove", &hashes[0]]);
+    assert!(by_other.starts_with("c2sp.org/tlog-proof@v1\n"), "{by_other}");
+    let out = mindlog(home, &["prove", more[0]["hash"].as_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("covering seq 9"), "{out:?}");
+
+    // Consistency: the feed at size 9 (a checkpoint published at seq 10) extends size 7. The
+    // proof checks against the older checkpoint, and fails bent or against the wrong one.
+    let newer = home.join("newer.checkpoint");
+    ok(home, &["sign", "-o", newer.to_str().unwrap()]);
+    let author = ids[0]["public_key"].as_str().unwrap();
+    let consistency = home.join("7-9.proof");
+    ok(home, &["prove", "--consistency", author, "7", "9", "-o", consistency.to_str().unwrap()]);
+    let checked = ok_trimmed(
+        home,
+        &["check", consistency.to_str().unwrap(), "--key", key, "--old", checkpoint.to_str().unwrap()],
+    );
+    assert!(checked.starts_with("OK: the feed") && checked.contains("at size 9") && checked.contains("at size 7"));
+    let out = mindlog(home, &["check", consistency.to_str().unwrap(), "--key", key, "--old", newer.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("starts from size 7, the older checkpoint is at size 9"));
+    let text = std::fs::read_to_string(&consistency).unwrap();
+    let first_hash = text.lines().nth(1).unwrap();
+    let bent = home.join("bent.proof");
+    std::fs::write(
+        &bent,
+        text.replacen(
+            first_hash,
+            &first_hash.replacen(&first_hash[..1], if first_hash.starts_with('A') { "B" } else { "A" }, 1),
+            1,
+        ),
+    )
+    .unwrap();
+    let out = mindlog(home, &["check", bent.to_str().unwrap(), "--key", key, "--old", checkpoint.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("does not extend the checkpoint at size 7"), "{out:?}");
+    // Sizes that make no proof, and a size no checkpoint was published at.
+    let out = mindlog(home, &["prove", "--consistency", author, "0", "9"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OLD must be 1 or more"), "{out:?}");
+    let out = mindlog(home, &["prove", "--consistency", author, "3", "8"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it has published sizes 7, 9"), "{out:?}");
+    // verify checks both published checkpoints against the tree.
+    let verified = json(&ok(home, &["--json", "verify"]));
+    assert_eq!((verified["ok"].as_bool(), verified["checkpoints"].as_u64()), (Some(true), Some(2)));
 }
 
 /// A witness that holds the feed cosigns its author's checkpoint; a checker that asks for the
@@ -141,7 +194,7 @@ fn a_witness_cosigns_what_it_can_check() {
     let cosigned = w.join("cosigned.checkpoint");
     ok(w, &["witness", "cosign", large.to_str().unwrap(), "-o", cosigned.to_str().unwrap()]);
     let checked = ok(a, &["check", cosigned.to_str().unwrap(), "--key", &a_key, "--witness", &w_key]);
-    assert!(checked.contains("at size 2") && checked.contains("cosigned by mindlog.local/witness/"), "{checked}");
+    assert!(checked.contains("at size 3") && checked.contains("cosigned by mindlog.local/witness/"), "{checked}");
     // The plain checkpoint has no cosignature: asking for the witness fails.
     let out = mindlog(a, &["check", large.to_str().unwrap(), "--key", &a_key, "--witness", &w_key]);
     assert_eq!(out.status.code(), Some(1));
@@ -150,4 +203,34 @@ fn a_witness_cosigns_what_it_can_check() {
     let out = mindlog(w, &["witness", "cosign", small.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not go back"), "{out:?}");
+
+    // Later checkpoints reach the witness as consistency proofs from the size it cosigned (3:
+    // the persona, the small checkpoint, the memory): it needs no copy of the new events.
+    ok(a, &["memory", "add", "Echo", "even later", "--importance", "0.5"]);
+    ok(a, &["sign"]);
+    let author_key = json(&ok(a, &["--json", "identity", "list"]))[0]["public_key"].as_str().unwrap().to_owned();
+    let from_two = a.join("2-5.proof");
+    ok(a, &["prove", "--consistency", &author_key, "2", "5", "-o", from_two.to_str().unwrap()]);
+    let out = mindlog(w, &["witness", "cosign", from_two.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("send a proof from 3"), "{out:?}");
+    let proof = a.join("proof");
+    ok(a, &["prove", "--consistency", &author_key, "3", "5", "-o", proof.to_str().unwrap()]);
+    let cosigned = json(&ok(w, &["--json", "witness", "cosign", proof.to_str().unwrap()]));
+    assert_eq!((cosigned["size"].as_u64(), cosigned["extends"].as_u64()), (Some(5), Some(3)), "{cosigned}");
+
+    // A split view: the author's key signs a checkpoint of another history at size 7; no proof
+    // from 5 leads to it. Refused, exit 1, with both checkpoints.
+    let me = mindlog_ledger::Identity::load(&a.join("identity.key")).unwrap();
+    let origin = mindlog_ledger::tlog::feed_origin(&me.public_key());
+    let text = format!("{origin}\n7\n{}\n", "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=");
+    let forged = mindlog_ledger::note::sign_note(&text, &origin, &me).unwrap();
+    let body = [b"old 5\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n\n".as_slice(), &forged.to_bytes()].concat();
+    let split = w.join("split.proof");
+    std::fs::write(&split, body).unwrap();
+    let out = mindlog(w, &["witness", "cosign", split.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("FAILED: split view of mindlog.local/feed/"), "{said}");
+    assert!(said.contains("cosigned before:") && said.contains(&text) && said.contains("\n5\n"), "{said}");
 }

@@ -102,8 +102,13 @@ pub(crate) const VIEWS: &[(&str, &[&str])] = &[
     ("/v1/forks", &["forks"]),
 ];
 
-/// The routes whose POST body is streamed, not JSON: their media type, and no size limit.
-pub(crate) const STREAMED: &[(&str, &str)] = &[("/v1/cli", CLI_MEDIA_TYPE), ("/v1/events", NDJSON)];
+/// The routes whose POST body is not JSON: their media type, and whether it is streamed (no size
+/// limit).
+pub(crate) const NOT_JSON: &[(&str, &str, bool)] = &[
+    ("/v1/cli", CLI_MEDIA_TYPE, true),
+    ("/v1/events", NDJSON, true),
+    ("/v1/witness/add-checkpoint", "text/plain", false),
+];
 
 /// One route: method, path, handler and what the API document says of it — declared once for
 /// the router, `/openapi.json` and the test that tries each route without a token.
@@ -323,10 +328,51 @@ pub(crate) fn table() -> Vec<Route> {
             "/v1/checkpoint",
             get(checkpoint),
             Doc {
+                query: &[("author", "The feed's author: a key, an identity name or a key prefix (default: yours)")],
+                ..doc(
+                    "The newest checkpoint published in a feed that checks here (`mindlog checkpoint`): C2SP tlog-checkpoint in a signed note",
+                    (TEXT, None),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/checkpoint",
+            post(sign),
+            Doc {
                 query: SIGNER,
                 ..doc(
-                    "A signed checkpoint of your feed (`mindlog sign`): C2SP tlog-checkpoint in a signed note",
-                    ("text/plain", None),
+                    "Signs a checkpoint of your feed at its head and publishes it in the feed (`mindlog sign`): the signed note",
+                    (TEXT, None),
+                )
+            },
+        ),
+        route(
+            "GET",
+            "/v1/proof",
+            get(proof),
+            Doc {
+                query: &[
+                    ("event", "An event's hash or unique prefix: its inclusion proof (`mindlog prove EVENT`)"),
+                    ("author", "With old and new: a consistency proof of this feed (`mindlog prove --consistency`)"),
+                    ("old", "The older size (1 or more)"),
+                    ("new", "The newer size: that of a checkpoint published in the feed"),
+                ],
+                ..doc(
+                    "A proof against a checkpoint published in the feed, never another root: C2SP tlog-proof@v1 for an event, tlog-witness's add-checkpoint body for consistency",
+                    (TEXT, None),
+                )
+            },
+        ),
+        route(
+            "POST",
+            "/v1/witness/add-checkpoint",
+            post(add_checkpoint),
+            Doc {
+                request: Some((TEXT, None)),
+                ..doc(
+                    "C2SP tlog-witness's add-checkpoint: `old N`, a consistency proof from the size this node's identity last cosigned of the feed, a blank line, the new checkpoint; answers with the cosignature line (`mindlog witness cosign -`)",
+                    (TEXT, None),
                 )
             },
         ),
@@ -365,7 +411,7 @@ pub(crate) fn router(state: AppState) -> Router {
     }
     let mut router = Router::new();
     for (path, handler) in paths {
-        let limit = if STREAMED.iter().any(|(p, _)| *p == path) {
+        let limit = if NOT_JSON.iter().any(|(p, _, streamed)| *p == path && *streamed) {
             axum::extract::DefaultBodyLimit::disable()
         } else {
             axum::extract::DefaultBodyLimit::max(BODY_LIMIT)
@@ -434,7 +480,9 @@ pub(crate) fn status_of(failure: &Failure) -> (StatusCode, &'static str) {
             | Refusal::UnknownKind { .. }
             | Refusal::UnknownSession { .. }
             | Refusal::UnknownEvent { .. }
-            | Refusal::NotYetCreated { .. },
+            | Refusal::NotYetCreated { .. }
+            | Refusal::NoCheckpoint { .. }
+            | Refusal::NoCheckpointAt { .. },
         ) => (StatusCode::NOT_FOUND, "not_found"),
         Failure::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
         Failure::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
@@ -1119,18 +1167,88 @@ impl ErasureBody {
     }
 }
 
-/// `GET /v1/checkpoint[?as=NAME]`: `mindlog sign`'s note.
-async fn checkpoint(State(state): State<AppState>, Query(signer): Query<Signer>) -> Response {
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// A command's whole output as text, or its error.
+async fn text_command(state: &AppState, input: Input) -> Response {
+    let (out, finished) = collect(served_command(state, input)).await;
+    match &finished.failure {
+        None => ([(header::CONTENT_TYPE, TEXT)], out).into_response(),
+        Some(failure) => failed(failure),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CheckpointQuery {
+    author: Option<String>,
+}
+
+/// `GET /v1/checkpoint[?author=KEY]`: `mindlog checkpoint [AUTHOR]`.
+async fn checkpoint(State(state): State<AppState>, Query(q): Query<CheckpointQuery>) -> Response {
+    let mut argv = vec!["checkpoint".to_owned()];
+    if let Some(author) = q.author {
+        argv.extend(["--".to_owned(), author]);
+    }
+    text_command(&state, just(argv)).await
+}
+
+/// `POST /v1/checkpoint[?as=NAME]`: `mindlog sign`.
+async fn sign(State(state): State<AppState>, Query(signer): Query<Signer>) -> Response {
     let mut argv = Vec::new();
     if let Some(name) = signer.as_identity {
         argv.extend(["--as".to_owned(), name]);
     }
     argv.push("sign".to_owned());
-    let (out, finished) = collect(served_command(&state, just(argv))).await;
-    match &finished.failure {
-        None => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response(),
-        Some(failure) => failed(failure),
+    text_command(&state, just(argv)).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProofQuery {
+    event: Option<String>,
+    author: Option<String>,
+    old: Option<u64>,
+    new: Option<u64>,
+}
+
+/// `GET /v1/proof?event=HASH` or `?author=KEY&old=N&new=M`: `mindlog prove`.
+async fn proof(State(state): State<AppState>, Query(q): Query<ProofQuery>) -> Response {
+    let argv = match q {
+        ProofQuery { event: Some(event), author: None, old: None, new: None } => {
+            vec!["prove".to_owned(), "--".to_owned(), event]
+        }
+        ProofQuery { event: None, author: Some(author), old: Some(old), new: Some(new) } => {
+            vec!["prove".to_owned(), "--consistency".to_owned(), author, old.to_string(), new.to_string()]
+        }
+        _ => return error(StatusCode::BAD_REQUEST, "bad_request", "give event=HASH, or author=KEY, old=N and new=M"),
+    };
+    text_command(&state, just(argv)).await
+}
+
+/// `POST /v1/witness/add-checkpoint`: `mindlog witness cosign -` on the body; answers with the
+/// cosignature line(s) of this node's identity, as C2SP tlog-witness does.
+async fn add_checkpoint(State(state): State<AppState>, body: Bytes) -> Response {
+    let input: Input = Box::new(move || {
+        let stdin: Box<dyn Read + Send> = Box::new(io::Cursor::new(body));
+        Ok(Invocation {
+            argv: vec!["--json".into(), "witness".into(), "cosign".into(), "-".into()],
+            stdin: Some(stdin),
+            ..Invocation::default()
+        })
+    });
+    let (out, finished) = collect(served_command(&state, input)).await;
+    if let Some(failure) = &finished.failure {
+        return failed(failure);
     }
+    let made: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    let witness = made["witness"].as_str().unwrap_or_default();
+    let lines: String = made["text"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.strip_prefix("\u{2014} ").is_some_and(|rest| rest.starts_with(&format!("{witness} "))))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    ([(header::CONTENT_TYPE, TEXT)], lines).into_response()
 }
 
 /// `POST /v1/erasures`: the erasure commands of the CLI, whose scrub rewrites the file.

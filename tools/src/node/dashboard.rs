@@ -618,9 +618,13 @@ async fn privacy(State(state): State<AppState>) -> Response {
             }
             h3 { "A signed checkpoint" }
             p {
-                a #checkpoint href="/v1/checkpoint" download="feed.checkpoint" { "Download a signed checkpoint of your feed" }
-                " — its size and Merkle root, signed with your key (" code { "mindlog sign" } "). Anyone can check it, and proofs of your events against it, with your verifier key and " code { "mindlog check" } ", without this file:"
+                "A checkpoint is your feed's size and Merkle root, signed with your key and published in the feed (" code { "mindlog sign" } "). Anyone can check it, and proofs of your events against it, with your verifier key and " code { "mindlog check" } ", without this file."
             }
+            form.command #sign hx-post="/v1/checkpoint" hx-ext="json-form" hx-swap="none" data-done="Signed and published." {
+                button type="submit" { "Sign a checkpoint now" }
+                p.outcome role="status" aria-live="polite" {}
+            }
+            p { a #checkpoint href="/v1/checkpoint" download="feed.checkpoint" { "Download the newest checkpoint of your feed" } " (" code { "mindlog checkpoint" } "). Your verifier key:" }
             @if let Some(key) = &verifier { p { code.wrap #verifier-key { (key) } } }
         }
         section aria-labelledby="erase-h" {

@@ -171,7 +171,8 @@ fn refuse(state: &AppState, request: &Request) -> Option<Response> {
         }
     }
     let body_methods = [Method::POST, Method::PUT, Method::PATCH];
-    let wanted = super::api::STREAMED.iter().find(|(p, _)| *p == path).map_or("application/json", |(_, media)| *media);
+    let wanted =
+        super::api::NOT_JSON.iter().find(|(p, _, _)| *p == path).map_or("application/json", |(_, media, _)| *media);
     if body_methods.contains(request.method()) && !media_type_is(headers, wanted) {
         return Some(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

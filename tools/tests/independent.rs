@@ -1,0 +1,180 @@
+//! A stranger's checker: `tests/independent/check_tlog.py`, written in Python from
+//! docs/format.md, the C2SP specifications and RFC 9162 only (never from mindlog's source, and
+//! with its own Ed25519 and BLAKE3), checks what `mindlog sign` and `mindlog prove` write, and
+//! refuses each of them once bent. Skipped (and passing) where `python3` is not on the PATH.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use common::{json, ok};
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("independent").join("check_tlog.py")
+}
+
+fn python3() -> bool {
+    Command::new("python3").arg("--version").output().is_ok_and(|out| out.status.success())
+}
+
+fn checker(args: &[&str]) -> Output {
+    Command::new("python3").arg(script()).args(args).output().expect("python3 runs")
+}
+
+/// Runs the checker, which must succeed: its one line of output.
+fn passes(args: &[&str]) -> String {
+    let out = checker(args);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "check_tlog.py {args:?}: {stdout}{stderr}");
+    assert!(stderr.is_empty(), "check_tlog.py {args:?}: {stderr}");
+    stdout.trim().to_owned()
+}
+
+/// Writes `text` to `file` and runs the checker on it, which must refuse it: exit 1, one line
+/// `FAILED: …`, no traceback. The reason.
+fn refuses(what: &str, mode: &str, file: &Path, text: &[u8], key: &str) -> String {
+    std::fs::write(file, text).unwrap();
+    let out = checker(&[mode, file.to_str().unwrap(), key]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{what}: {stdout}{stderr}");
+    assert!(stdout.starts_with("FAILED: ") && stdout.trim_end().lines().count() == 1, "{what}: {stdout}");
+    assert!(stderr.is_empty(), "{what}: {stderr}");
+    stdout.trim().to_owned()
+}
+
+/// `line` (standard base64) with bit 0 of its byte `at` flipped (`at` from the end when negative).
+fn flip(line: &str, at: isize) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(line).unwrap();
+    let at = if at < 0 { bytes.len().checked_add_signed(at).unwrap() } else { at.unsigned_abs() };
+    bytes[at] ^= 1;
+    b64.encode(bytes)
+}
+
+/// Proves the event `hash` into `file`; the proof's text.
+fn prove(home: &Path, hash: &str, file: &Path) -> String {
+    ok(home, &["prove", &hash[..12], "-o", file.to_str().unwrap()]);
+    std::fs::read_to_string(file).unwrap()
+}
+
+#[test]
+fn a_checker_written_from_the_docs_agrees_with_sign_and_prove() {
+    if !python3() {
+        println!("skipped: python3 is not on the PATH, so the independent checker cannot run");
+        return;
+    }
+    let selftest = passes(&["selftest"]);
+    assert!(selftest.starts_with("OK selftest"), "{selftest}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    ok(home, &["init"]);
+    ok(home, &["identity", "new", "other"]);
+    let ids = json(&ok(home, &["--json", "identity", "list"]));
+    let (key, other_key) = (ids[0]["verifier"].as_str().unwrap(), ids[1]["verifier"].as_str().unwrap());
+    let created = json(&ok(home, &["--json", "persona", "create", "Echo"]));
+    let mut events = vec![(created[0]["hash"].as_str().unwrap().to_owned(), "persona.created/1")];
+
+    // A tree of one leaf: its proof has no hashes.
+    let checkpoint = home.join("one.checkpoint");
+    ok(home, &["sign", "-o", checkpoint.to_str().unwrap()]);
+    assert!(passes(&["checkpoint", checkpoint.to_str().unwrap(), key]).starts_with("OK size=1 root="));
+    let proof = home.join("one.tlog-proof");
+    let text = prove(home, &events[0].0, &proof);
+    assert!(text.contains("\nindex 0\n\n"), "{text}");
+    assert_eq!(passes(&["proof", proof.to_str().unwrap(), key]), "OK seq=1 kind=persona.created/1 size=1");
+    // That checkpoint is the feed's second event.
+    let published = ok(home, &["query", "--format", "csv", "SELECT hash FROM events WHERE seq = 2"]);
+    events.push((published.lines().nth(1).unwrap().to_owned(), "ledger.checkpoint/1"));
+
+    for i in 0..5 {
+        let written =
+            json(&ok(home, &["--json", "memory", "add", "Echo", &format!("memory {i}"), "--importance", "0.5"]));
+        events.push((written[0]["hash"].as_str().unwrap().to_owned(), "memory.added/1"));
+    }
+
+    // A checkpoint of seven events (the persona, the first checkpoint, five memories), and a proof
+    // of each of them (every shape of path in a tree of
+    // seven leaves).
+    let checkpoint = home.join("feed.checkpoint");
+    ok(home, &["sign", "-o", checkpoint.to_str().unwrap()]);
+    let signed = std::fs::read_to_string(&checkpoint).unwrap();
+    let lines: Vec<&str> = signed.lines().collect();
+    assert_eq!(passes(&["checkpoint", checkpoint.to_str().unwrap(), key]), format!("OK size=7 root={}", lines[2]));
+    let mut proofs = Vec::new();
+    for (i, (hash, kind)) in events.iter().enumerate() {
+        let file = home.join(format!("e{i}.tlog-proof"));
+        proofs.push(prove(home, hash, &file));
+        assert_eq!(passes(&["proof", file.to_str().unwrap(), key]), format!("OK seq={} kind={kind} size=7", i + 1));
+    }
+
+    // Bent checkpoints.
+    let bent = home.join("bent.checkpoint");
+    let root = lines[2];
+    let signature = lines[4].rsplit(' ').next().unwrap();
+    let checkpoints = [
+        ("another key", signed.clone(), other_key, "not signed by"),
+        ("a byte of the root", signed.replacen(root, &flip(root, 0), 1), key, "does not verify"),
+        ("the last byte of the root", signed.replacen(root, &flip(root, -1), 1), key, "does not verify"),
+        ("another size", signed.replacen("\n7\n", "\n8\n", 1), key, "does not verify"),
+        ("a byte of the signature", signed.replacen(signature, &flip(signature, -1), 1), key, "does not verify"),
+        // Another key ID: the line is another key's, ignored, and no line of the key remains.
+        ("a byte of the key id", signed.replacen(signature, &flip(signature, 0), 1), key, "not signed by"),
+        ("no signature", signed[..signed.rfind("\n\n").unwrap() + 2].to_owned(), key, "signature lines"),
+        ("an extension line", signed.replacen(&format!("{root}\n"), &format!("{root}\nmore\n"), 1), key, "verify"),
+        ("nothing", String::new(), key, "no blank line"),
+        ("a control character", signed.replacen("\n7\n", "\n7\t\n", 1), key, "control character"),
+    ];
+    for (what, text, with, why) in checkpoints {
+        assert!(text != signed || with != key, "{what}");
+        let reason = refuses(what, "checkpoint", &bent, text.as_bytes(), with);
+        assert!(reason.contains(why), "{what}: {reason}");
+    }
+    let reason = refuses("bytes that are not UTF-8", "checkpoint", &bent, b"\xff\xfe\n\n\x80", key);
+    assert!(reason.contains("UTF-8"), "{reason}");
+
+    // Bent proofs, of the event at seq 4 (index 3).
+    let proof = &proofs[3];
+    let lines: Vec<&str> = proof.lines().collect();
+    assert_eq!((lines[0], lines[2]), ("c2sp.org/tlog-proof@v1", "index 3"), "{proof}");
+    let extra = lines[1].strip_prefix("extra ").unwrap();
+    let next: Vec<&str> = proofs[4].lines().collect();
+    let bent = home.join("bent.tlog-proof");
+    let (root_reached, signature_fails) = ("does not lead to the checkpoint's root", "does not verify");
+    let hash_line = format!("{}\n", lines[3]);
+    let bends = [
+        ("another key", proof.clone(), other_key, "not signed by"),
+        ("another index", proof.replacen("index 3\n", "index 2\n", 1), key, "not the index 2 plus one"),
+        ("an index past the size", proof.replacen("index 3\n", "index 7\n", 1), key, "not the index 7"),
+        ("an index past every size", proof.replacen("index 3\n", "index 18446744073709551615\n", 1), key, "index"),
+        ("a flipped proof hash", proof.replacen(lines[3], &flip(lines[3], 0), 1), key, root_reached),
+        ("the last proof hash flipped", proof.replacen(lines[5], &flip(lines[5], -1), 1), key, root_reached),
+        ("a missing proof hash", proof.replacen(&hash_line, "", 1), key, root_reached),
+        ("a repeated proof hash", proof.replacen(&hash_line, &format!("{hash_line}{hash_line}"), 1), key, root_reached),
+        ("the extra's last byte changed", proof.replacen(extra, &flip(extra, -1), 1), key, root_reached),
+        ("the extra's author changed", proof.replacen(extra, &flip(extra, 1), 1), key, "origin"),
+        ("an extra that does not decode", proof.replacen(lines[1], "extra AAAA", 1), key, "envelope"),
+        ("no extra", proof.replacen(&format!("{}\n", lines[1]), "", 1), key, "no extra line"),
+        ("the next event at this index", proof.replacen(lines[1], next[1], 1), key, "not the index 3 plus one"),
+        (
+            "the next event with its index, on this event's path",
+            proof.replacen(lines[1], next[1], 1).replacen(lines[2], next[2], 1),
+            key,
+            root_reached,
+        ),
+        ("a byte of the checkpoint's root", proof.replacen(root, &flip(root, 0), 1), key, signature_fails),
+        ("another checkpoint size", proof.replacen("\n7\n", "\n6\n", 1), key, signature_fails),
+        ("another header", proof.replacen("tlog-proof@v1", "tlog-proof@v2", 1), key, "c2sp.org/tlog-proof@v1"),
+        ("no checkpoint", proof[..proof.find("\n\n").unwrap() + 2].to_owned(), key, "note"),
+        ("nothing", String::new(), key, "c2sp.org/tlog-proof@v1"),
+    ];
+    for (what, text, with, why) in bends {
+        assert!(&text != proof || with != key, "{what}");
+        let reason = refuses(what, "proof", &bent, text.as_bytes(), with);
+        assert!(reason.contains(why), "{what}: {reason}");
+    }
+}
