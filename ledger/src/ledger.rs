@@ -175,6 +175,8 @@ struct Job {
     identity: Identity,
     drafts: Vec<Draft>,
     expect: Expect,
+    /// The ledger's own kinds (`ledger.*`) are allowed: the ledger itself asks.
+    ledger_kinds: bool,
     reply: SyncSender<Result<Vec<Appended>, AppendError>>,
 }
 
@@ -389,13 +391,34 @@ impl Ledger {
         &self,
         requests: Vec<GroupAppend>,
     ) -> Result<Vec<Result<Vec<Appended>, AppendError>>, AppendError> {
+        self.run_jobs(requests.into_iter().map(|r| (r, false)).collect())
+    }
+
+    /// Appends one event of the ledger's own kinds (`ledger.*`) through the group commit.
+    pub(crate) fn append_ledger_kind(
+        &self,
+        identity: &Identity,
+        draft: Draft,
+        expect: Expect,
+    ) -> Result<Appended, AppendError> {
+        let request = GroupAppend { identity: identity.clone(), drafts: vec![draft], expect };
+        let mut results = self.run_jobs(vec![(request, true)])?;
+        results.pop().unwrap_or(Err(AppendError::WriterStopped))?.pop().ok_or(AppendError::WriterStopped)
+    }
+
+    /// The group commit behind every append: queues the requests (each with whether it may use
+    /// the ledger's own kinds) and waits for their answers.
+    fn run_jobs(
+        &self,
+        requests: Vec<(GroupAppend, bool)>,
+    ) -> Result<Vec<Result<Vec<Appended>, AppendError>>, AppendError> {
         self.check_writable()?;
         let mut answers = Vec::with_capacity(requests.len());
         {
             let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
-            for GroupAppend { identity, drafts, expect } in requests {
+            for (GroupAppend { identity, drafts, expect }, ledger_kinds) in requests {
                 let (reply, answer) = mpsc::sync_channel(1);
-                queue.push(Job { identity, drafts, expect, reply });
+                queue.push(Job { identity, drafts, expect, ledger_kinds, reply });
                 answers.push(answer);
             }
         }
@@ -593,24 +616,6 @@ impl Ledger {
         Ok(appended)
     }
 
-    /// Appends `event`, sealed and signed by the caller on its feed's head, in its own durable
-    /// transaction. The caller holds [`Ledger::lock_writers`]; a feed that moved meanwhile is a
-    /// [`AppendError::Conflict`].
-    pub(crate) fn append_next(&self, event: &VerifiedEvent) -> Result<Appended, AppendError> {
-        self.check_writable()?;
-        let env = event.envelope();
-        let found = lock(&self.inner.heads).get(&env.author).map_or(0, |h| h.seq);
-        if found + 1 != env.seq {
-            return Err(AppendError::Conflict { author: env.author, expected: env.seq - 1, found });
-        }
-        let txn = self.inner.db.begin_write().map_err(StorageError::from)?;
-        let offset = LogTable::open(&txn)?.append(event)?;
-        let head = Head { author: env.author, seq: env.seq, hash: event.hash(), offset };
-        commit_with_heads(txn, &self.inner.heads, HashMap::from([(env.author, head)]))?;
-        self.committed();
-        Ok(Appended { offset, seq: env.seq, hash: event.hash() })
-    }
-
     /// Erases the payloads of `offsets` (format-2 events of any author) in this store only,
     /// without a signed record: the store owner's own decision, which peers never learn.
     pub fn erase_local(&self, offsets: &[u64]) -> Result<(), AppendError> {
@@ -732,7 +737,7 @@ fn seal_job(head: Option<Head>, job: &Job) -> Result<Vec<VerifiedEvent>, AppendE
     }
     let mut events = Vec::with_capacity(job.drafts.len());
     for draft in &job.drafts {
-        if draft.kind.starts_with(RESERVED_PREFIX) {
+        if draft.kind.starts_with(RESERVED_PREFIX) && !job.ledger_kinds {
             return Err(AppendError::ReservedKind(draft.kind.clone()));
         }
         seq += 1;

@@ -66,7 +66,7 @@ pub use crate::salvage::{FeedLoss, SalvageError, SalvageReport};
 pub use crate::scrub::ScrubReport;
 pub use crate::store::{EventIter, EventRef, FeedTree, Head, Ingested, PayloadRef, Snapshot, StoredEvent};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
-pub use crate::verify::{Failure, FeedReport, ForkFailure, PayloadCounts, VerifyReport};
+pub use crate::verify::{Failure, FalseCheckpoint, FeedReport, ForkFailure, PayloadCounts, VerifyReport};
 
 /// The redb version the store is built on, for the table definitions and table types of crates
 /// that keep their own tables in the same file.

@@ -60,6 +60,51 @@ pub enum NoteError {
     BadConsistencyProof,
 }
 
+/// A proof file's text: `head` (its first lines), one standard base64 line per hash, a blank line,
+/// then the checkpoint's signed note verbatim.
+fn proof_text(mut head: String, hashes: &[TreeHash], checkpoint: &[u8]) -> Vec<u8> {
+    for h in hashes {
+        head.push_str(&B64.encode(h));
+        head.push('\n');
+    }
+    head.push('\n');
+    let mut out = head.into_bytes();
+    out.extend_from_slice(checkpoint);
+    out
+}
+
+/// A proof file split at its first blank line: the lines before it, and the checkpoint after it.
+fn split_proof(bytes: &[u8]) -> Option<(std::str::Split<'_, char>, Vec<u8>)> {
+    let split = bytes.windows(2).position(|w| w == b"\n\n")?;
+    let head = std::str::from_utf8(&bytes[..split]).ok()?;
+    Some((head.split('\n'), bytes[split + 2..].to_vec()))
+}
+
+/// Lines of standard base64 hashes of 32 bytes each.
+fn read_hashes<'a>(lines: impl Iterator<Item = &'a str>) -> Option<Vec<TreeHash>> {
+    lines.map(|l| B64.decode(l).ok().and_then(|h| TreeHash::try_from(h).ok())).collect()
+}
+
+/// A u64 in decimal without leading zeros (sizes and indexes in every format here).
+fn decimal(text: &str) -> Option<u64> {
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
+    text.parse().ok().filter(|_| canonical)
+}
+
+/// A checkpoint of a mindlog feed signed by that feed's own key — the key its origin
+/// (`mindlog.local/feed/KEY`) names: the note, the checkpoint and the author, or why not.
+pub fn feed_checkpoint(bytes: &[u8]) -> Result<(Note, Checkpoint, crate::PublicKey), String> {
+    let note = Note::parse(bytes).map_err(|e| e.to_string())?;
+    let checkpoint = Checkpoint::parse(&note.text).map_err(|e| e.to_string())?;
+    let Some(author) = crate::tlog::feed_author(&checkpoint.origin) else {
+        return Err(format!("{} is not the origin of a mindlog feed (mindlog.local/feed/KEY)", checkpoint.origin));
+    };
+    let key = NoteVerifier::for_feed(&author).map_err(|_| format!("{} names no Ed25519 key", checkpoint.origin))?;
+    note.verify(std::slice::from_ref(&key)).map_err(|e| e.to_string())?;
+    Ok((note, checkpoint, author))
+}
+
 fn name_ok(name: &str) -> bool {
     !name.is_empty() && !name.contains('+') && !name.chars().any(char::is_whitespace)
 }
@@ -319,24 +364,14 @@ impl TlogProof {
             out.push_str(&format!("extra {}\n", B64.encode(extra)));
         }
         out.push_str(&format!("index {}\n", self.index));
-        for h in &self.hashes {
-            out.push_str(&B64.encode(h));
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut out = out.into_bytes();
-        out.extend_from_slice(&self.checkpoint);
-        out
+        proof_text(out, &self.hashes, &self.checkpoint)
     }
 
     /// Reads a proof; whether its checkpoint is signed and its hashes lead to the root is for the
     /// checker to see.
     pub fn parse(bytes: &[u8]) -> Result<TlogProof, NoteError> {
         let bad = || NoteError::BadProof;
-        let split = bytes.windows(2).position(|w| w == b"\n\n").ok_or_else(bad)?;
-        let head = std::str::from_utf8(&bytes[..split]).map_err(|_| bad())?;
-        let checkpoint = bytes[split + 2..].to_vec();
-        let mut lines = head.split('\n');
+        let (mut lines, checkpoint) = split_proof(bytes).ok_or_else(bad)?;
         if lines.next() != Some(PROOF_HEADER) {
             return Err(bad());
         }
@@ -346,15 +381,8 @@ impl TlogProof {
             extra = Some(B64.decode(encoded).map_err(|_| bad())?);
             line = lines.next().ok_or_else(bad)?;
         }
-        let index = line.strip_prefix("index ").ok_or_else(bad)?;
-        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) || (index.len() > 1 && index.starts_with('0'))
-        {
-            return Err(bad());
-        }
-        let index = index.parse().map_err(|_| bad())?;
-        let hashes = lines
-            .map(|l| B64.decode(l).ok().and_then(|h| TreeHash::try_from(h).ok()).ok_or_else(bad))
-            .collect::<Result<_, _>>()?;
+        let index = line.strip_prefix("index ").and_then(decimal).ok_or_else(bad)?;
+        let hashes = read_hashes(lines).ok_or_else(bad)?;
         Ok(TlogProof { extra, index, hashes, checkpoint })
     }
 }
@@ -376,32 +404,16 @@ pub struct ConsistencyProof {
 impl ConsistencyProof {
     /// The body's text.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("old {}\n", self.old);
-        for h in &self.hashes {
-            out.push_str(&B64.encode(h));
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut out = out.into_bytes();
-        out.extend_from_slice(&self.checkpoint);
-        out
+        proof_text(format!("old {}\n", self.old), &self.hashes, &self.checkpoint)
     }
 
     /// Reads a body; whether its checkpoint is signed and its proof holds is for the checker.
     pub fn parse(bytes: &[u8]) -> Result<ConsistencyProof, NoteError> {
         let bad = || NoteError::BadConsistencyProof;
-        let split = bytes.windows(2).position(|w| w == b"\n\n").ok_or_else(bad)?;
-        let head = std::str::from_utf8(&bytes[..split]).map_err(|_| bad())?;
-        let mut lines = head.split('\n');
-        let old = lines.next().and_then(|l| l.strip_prefix("old ")).ok_or_else(bad)?;
-        if old.is_empty() || !old.bytes().all(|b| b.is_ascii_digit()) || (old.len() > 1 && old.starts_with('0')) {
-            return Err(bad());
-        }
-        let old = old.parse().map_err(|_| bad())?;
-        let hashes = lines
-            .map(|l| B64.decode(l).ok().and_then(|h| TreeHash::try_from(h).ok()).ok_or_else(bad))
-            .collect::<Result<_, _>>()?;
-        Ok(ConsistencyProof { old, hashes, checkpoint: bytes[split + 2..].to_vec() })
+        let (mut lines, checkpoint) = split_proof(bytes).ok_or_else(bad)?;
+        let old = lines.next().and_then(|l| l.strip_prefix("old ")).and_then(decimal).ok_or_else(bad)?;
+        let hashes = read_hashes(lines).ok_or_else(bad)?;
+        Ok(ConsistencyProof { old, hashes, checkpoint })
     }
 }
 
@@ -436,9 +448,7 @@ impl Checkpoint {
         let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
             return Err(NoteError::BadCheckpoint);
         };
-        let decimal =
-            !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
-        let size = size.parse::<u64>().ok().filter(|_| decimal).ok_or(NoteError::BadCheckpoint)?;
+        let size = decimal(size).ok_or(NoteError::BadCheckpoint)?;
         let root = B64.decode(root).ok().and_then(|r| TreeHash::try_from(r).ok()).ok_or(NoteError::BadCheckpoint)?;
         let extensions: Vec<String> = lines.map(str::to_owned).collect();
         if origin.is_empty() || extensions.iter().any(String::is_empty) {

@@ -7,8 +7,8 @@ use crate::envelope::Envelope;
 use crate::error::{AppendError, StorageError};
 use crate::event::PayloadState;
 use crate::identity::Identity;
-use crate::ledger::{Draft, Ledger, random_salt};
-use crate::note::{Checkpoint, Note, NoteVerifier, sign_note};
+use crate::ledger::{Draft, Expect, Ledger};
+use crate::note::{Checkpoint, feed_checkpoint, sign_note};
 use crate::store::Snapshot;
 use crate::tlog::{self, feed_origin};
 use crate::types::{Hash, PublicKey};
@@ -36,14 +36,8 @@ pub struct Published {
 /// Checks the payload of `author`'s `ledger.checkpoint/1` event at `seq` against everything but
 /// the tree: a signed note that `author`'s feed key signed, of `author`'s feed, at size seq − 1.
 pub fn check_published(author: &PublicKey, seq: u64, payload: &[u8]) -> Result<Checkpoint, String> {
-    let key = NoteVerifier::for_feed(author).map_err(|e| e.to_string())?;
-    let note = Note::parse(payload).map_err(|e| e.to_string())?;
-    let signed = note.verify(std::slice::from_ref(&key)).map_err(|e| e.to_string())?;
-    if !signed.contains(&key.name) {
-        return Err(format!("{} did not sign it", key.name));
-    }
-    let checkpoint = Checkpoint::parse(&note.text).map_err(|e| e.to_string())?;
-    if checkpoint.origin != key.name {
+    let (_, checkpoint, signer) = feed_checkpoint(payload)?;
+    if signer != *author {
         return Err(format!("it is a checkpoint of {}, not of its own feed", checkpoint.origin));
     }
     if checkpoint.size.checked_add(1) != Some(seq) {
@@ -77,14 +71,16 @@ impl Snapshot {
                 break;
             }
             let offset = offset?;
+            // Other authors' checkpoints are passed over reading their envelope in place.
+            let whose = self.with_event(offset, |e| e.envelope().ok().map(|env| (env.author, env.seq)))?.flatten();
+            match whose {
+                Some((by, _)) if by != *author => continue,
+                Some((_, seq)) if seq.saturating_sub(1) < at_least => break,
+                Some(_) => {}
+                None => continue,
+            }
             let Some(event) = self.event(offset)? else { continue };
             let Ok(envelope) = Envelope::decode(&event.bytes) else { continue };
-            if envelope.author != *author {
-                continue;
-            }
-            if envelope.seq.saturating_sub(1) < at_least {
-                break;
-            }
             let PayloadState::Present(sidecar) = &event.payload else { continue };
             let Ok(checkpoint) = check_published(author, envelope.seq, &sidecar.bytes) else { continue };
             if tlog::tree_root(&mut tree, checkpoint.size)? == checkpoint.root {
@@ -103,30 +99,34 @@ impl Snapshot {
 
 impl Ledger {
     /// Signs a checkpoint of `identity`'s feed at its head and publishes it as the feed's next
-    /// event (`ts`: the caller's clock), durably. When the feed's last event already publishes
-    /// a checkpoint, that one is returned and nothing is written: signing twice in a row gives
-    /// the same checkpoint.
+    /// event (`ts`: the caller's clock), durably, through the group commit. When the feed's last
+    /// event already publishes a checkpoint, that one is returned and nothing is written: signing
+    /// twice in a row gives the same checkpoint. Another writer moving the head in between makes
+    /// it sign again at the new head.
     pub fn publish_checkpoint(&self, identity: &Identity, ts: u64) -> Result<Published, AppendError> {
-        // Holding the leader lock keeps every other writer of this store out until it is written.
-        let _leader = self.lock_writers();
         let author = identity.public_key();
-        let snapshot = self.snapshot()?;
-        let head = snapshot.head(&author)?;
-        let size = head.map_or(0, |h| h.seq);
-        if let Some(latest) = snapshot.published_checkpoint(&author, size.saturating_sub(1))?
-            && latest.seq == size
-        {
-            return Ok(latest);
+        let mut tries = 0;
+        loop {
+            let snapshot = self.snapshot()?;
+            let head = snapshot.head(&author)?.map_or(0, |h| h.seq);
+            if let Some(latest) = snapshot.published_checkpoint(&author, head.saturating_sub(1))?
+                && latest.seq == head
+            {
+                return Ok(latest);
+            }
+            let root = tlog::tree_root(&mut snapshot.feed_tree(&author)?, head)?;
+            drop(snapshot);
+            let checkpoint = Checkpoint { origin: feed_origin(&author), size: head, root, extensions: Vec::new() };
+            let note = sign_note(&checkpoint.text(), &checkpoint.origin, identity)
+                .map_err(|e| StorageError::Other(format!("signing the checkpoint: {e}")))?
+                .to_bytes();
+            let draft =
+                Draft { kind: CHECKPOINT_KIND.into(), payload: note.clone(), refs: Vec::new(), ts, private: false };
+            match self.append_ledger_kind(identity, draft, Expect::Head(head)) {
+                Ok(a) => return Ok(Published { seq: a.seq, offset: a.offset, event: a.hash, note, checkpoint }),
+                Err(AppendError::Conflict { .. }) if tries < 10 => tries += 1,
+                Err(e) => return Err(e),
+            }
         }
-        let root = tlog::tree_root(&mut snapshot.feed_tree(&author)?, size)?;
-        drop(snapshot);
-        let checkpoint = Checkpoint { origin: feed_origin(&author), size, root, extensions: Vec::new() };
-        let note = sign_note(&checkpoint.text(), &checkpoint.origin, identity)
-            .map_err(|e| StorageError::Other(format!("signing the checkpoint: {e}")))?
-            .to_bytes();
-        let draft = Draft { kind: CHECKPOINT_KIND.into(), payload: note.clone(), refs: Vec::new(), ts, private: false };
-        let event = draft.seal(author, size + 1, head.map(|h| h.hash), random_salt()?)?.sign(identity);
-        let appended = self.append_next(&event)?;
-        Ok(Published { seq: appended.seq, offset: appended.offset, event: appended.hash, note, checkpoint })
     }
 }

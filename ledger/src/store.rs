@@ -108,7 +108,10 @@ fn extend_tree(
         if place > 0 {
             let held = tree.get(&key)?.map(|v| v.value().to_vec()).unwrap_or_default();
             if held.len() != place * 32 {
-                return Err(missing_tile(author, level, tile, place, held.len() / 32));
+                // A damaged tree (or log): stop growing it rather than refuse the events. Reading
+                // it fails with what is missing; verify names it, and repair rebuilds it.
+                tracing::warn!(%author, level, tile, "the stored Merkle tree is damaged; it is not extended");
+                return Ok(());
             }
             row = held;
         }
@@ -539,6 +542,26 @@ pub(crate) fn initialise(db: &Database) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Upgrades a store of format `old` in one transaction: the tables a newer format added are
+/// created, and from format 2 or older the derived tables are rebuilt (format 3 added each feed's
+/// tree, which indexing builds), then the format record is raised — all or nothing.
+fn upgrade(db: &Database, old: u64) -> Result<(), StorageError> {
+    tracing::info!(from = old, to = STORE_FORMAT, "upgrading the store's format");
+    let txn = db.begin_write()?;
+    LogTable::open(&txn)?;
+    txn.open_table(CHECKPOINTS)?;
+    if old < 3 {
+        clear_indexes(&txn)?;
+    }
+    txn.open_table(META)?.insert("store_format", STORE_FORMAT)?;
+    if old < 3 {
+        index_and_commit(txn)?;
+    } else {
+        txn.commit()?;
+    }
+    Ok(())
+}
+
 /// Checks the format record of an existing store.
 pub(crate) fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> {
     let storage = |e: StorageError| OpenError::Storage { path: path.to_owned(), source: e };
@@ -557,12 +580,7 @@ pub(crate) fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> 
             let old = v.value();
             drop(meta);
             drop(txn);
-            initialise(db).map_err(storage)?;
-            if old < 3 {
-                // Format 3 added each feed's tree: index everything again, which builds it.
-                rebuild_indexes(db).map_err(storage)?;
-            }
-            Ok(())
+            upgrade(db, old).map_err(storage)
         }
         Some(_) => Ok(()),
     }
@@ -733,7 +751,11 @@ impl<'t> Indexes<'t> {
         self.by_time.insert(&time_key(ts, offset), ())?;
         self.changed_heads.insert(author, Head { author, seq, hash, offset });
         let leaves = self.new_leaves.entry(author).or_insert_with(|| (seq.saturating_sub(1), Vec::new()));
-        leaves.1.push(crate::tlog::leaf_hash(&hash.0));
+        // A feed skips a seq only in a damaged log (verify reports it): its tree then stops
+        // growing, and verify names what is missing from it.
+        if leaves.0 + leaves.1.len() as u64 + 1 == seq {
+            leaves.1.push(crate::tlog::leaf_hash(&hash.0));
+        }
         match self.new_kinds.get_mut(kind) {
             Some(n) => *n += 1,
             None => {
@@ -876,6 +898,12 @@ pub(crate) fn catch_up_indexes(db: &Database) -> Result<CatchUp, StorageError> {
 /// durable transaction (`mindlog repair`); stops short of a damaged record, as a catch-up does.
 pub(crate) fn rebuild_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     let txn = db.begin_write()?;
+    clear_indexes(&txn)?;
+    index_and_commit(txn)
+}
+
+/// Empties every derived table of the ledger, and sets the indexes' checkpoint to 0.
+fn clear_indexes(txn: &WriteTransaction) -> Result<(), StorageError> {
     txn.delete_table(BY_FEED)?;
     txn.delete_table(BY_KIND)?;
     txn.delete_table(BY_TIME)?;
@@ -883,7 +911,7 @@ pub(crate) fn rebuild_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     txn.delete_table(KIND_COUNTS)?;
     txn.delete_table(FEED_TREE)?;
     txn.open_table(META)?.insert(INDEXED_TO, 0)?;
-    index_and_commit(txn)
+    Ok(())
 }
 
 /// Indexes `events` from `meta.indexed_to` on and commits.

@@ -2,8 +2,9 @@
 //! and witness ecosystem is SHA-256 by definition; event hashes and chains stay blake3): the
 //! tree hash, inclusion proofs and consistency proofs, made and checked.
 //!
-//! A leaf's data is an event's 32-byte hash; leaves are in seq order. Making proofs here works on
-//! the leaves' hashes in memory; checking them needs only the proof, the sizes and the roots.
+//! A leaf's data is an event's 32-byte hash; leaves are in seq order. Roots and proofs are made
+//! from any [`Subtrees`] source: the leaves in memory ([`Leaves`]) or a store's tiles
+//! (`FeedTree`); checking them needs only the proof, the sizes and the roots.
 //!
 //! **Consistency from size 0** (the RFC leaves it open): refused. Every tree extends the empty
 //! tree, so such a proof says nothing; a checker that has no earlier checkpoint has nothing to

@@ -52,10 +52,26 @@ pub struct VerifyReport {
     pub forks: u64,
     /// Rows of the `forks` table that do not hold a valid proof under their own key, first 100.
     pub bad_forks: Vec<ForkFailure>,
-    /// Checkpoints published in their feeds (`ledger.checkpoint/1`, payload held) that were
-    /// checked: signed by the feed's key, with the feed's root at their size. One that does not
-    /// hold is a failed event.
+    /// Checkpoints published in their feeds (`ledger.checkpoint/1`, payload held) that hold:
+    /// signed by the feed's key, of the feed at the size before them, with its root.
     pub checkpoints: u64,
+    /// Published checkpoints that do not hold, first 100: their authors signed a checkpoint that
+    /// is not their feed's — evidence against them, like a fork proof, not a failure of this
+    /// store (the event and its payload check).
+    pub false_checkpoints: Vec<FalseCheckpoint>,
+}
+
+/// A published checkpoint that does not hold.
+#[derive(Clone, Debug, Serialize)]
+pub struct FalseCheckpoint {
+    /// The author who signed and published it.
+    pub author: PublicKey,
+    /// The seq of the event that publishes it.
+    pub seq: u64,
+    /// Its offset in this store.
+    pub offset: u64,
+    /// What is wrong, in one line.
+    pub problem: String,
 }
 
 /// A `forks` row that is not a valid fork proof.
@@ -122,6 +138,13 @@ struct Checked {
     checkpoint: Option<Result<crate::note::Checkpoint, String>>,
 }
 
+impl Checked {
+    /// A record that does not decode: nothing else about it is known.
+    fn undecodable(offset: u64, problem: String) -> Checked {
+        Checked { offset, fields: Err(problem), problem: None, payload: None, index: None, checkpoint: None }
+    }
+}
+
 /// A payload's state, for counting.
 #[derive(Clone, Copy)]
 enum PayloadKind {
@@ -154,28 +177,14 @@ fn check_chunk(records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, indexes: &IndexTab
         let event = match StoredEvent::from_record(offset, &record, row.as_deref()) {
             Ok(e) => e,
             Err(e) => {
-                out.push(Checked {
-                    offset,
-                    fields: Err(e.to_string()),
-                    problem: None,
-                    payload: None,
-                    index: None,
-                    checkpoint: None,
-                });
+                out.push(Checked::undecodable(offset, e.to_string()));
                 continue;
             }
         };
         let env = match Envelope::decode(&event.bytes) {
             Ok(env) => env,
             Err(e) => {
-                out.push(Checked {
-                    offset,
-                    fields: Err(e.to_string()),
-                    problem: None,
-                    payload: None,
-                    index: None,
-                    checkpoint: None,
-                });
+                out.push(Checked::undecodable(offset, e.to_string()));
                 continue;
             }
         };
@@ -248,6 +257,7 @@ impl Ledger {
         let mut events = 0u64;
         let mut payloads = PayloadCounts::default();
         let mut checkpoints = 0u64;
+        let mut false_checkpoints = Vec::new();
         let mut indexes = IndexCheck::new(Arc::new(IndexTables::open(snapshot.txn())?));
         let tables = indexes.tables();
 
@@ -284,20 +294,28 @@ impl Ledger {
                 state.events += 1;
                 // A published checkpoint must hold the feed's root at its size: the tree as
                 // rebuilt up to the event before it.
+                let publishes = c.checkpoint.is_some();
                 let checkpoint_problem = match c.checkpoint {
                     None => None,
-                    Some(Err(problem)) => Some(format!("the checkpoint it publishes does not hold: {problem}")),
-                    Some(Ok(checkpoint)) => {
-                        checkpoints += 1;
-                        match indexes.root_before(&fields.author, fields.seq) {
-                            Some(root) if root != checkpoint.root => Some(format!(
-                                "the checkpoint it publishes does not hold: its root at size {} is not the feed's",
-                                checkpoint.size
-                            )),
-                            _ => None,
+                    Some(Err(problem)) => Some(problem),
+                    Some(Ok(checkpoint)) => match indexes.root_before(&fields.author, fields.seq) {
+                        Some(root) if root != checkpoint.root => {
+                            Some(format!("its root at size {} is not the feed's", checkpoint.size))
                         }
-                    }
+                        _ => None,
+                    },
                 };
+                match checkpoint_problem {
+                    Some(problem) if false_checkpoints.len() < 100 => false_checkpoints.push(FalseCheckpoint {
+                        author: fields.author,
+                        seq: fields.seq,
+                        offset: c.offset,
+                        problem,
+                    }),
+                    Some(_) => {}
+                    None if publishes => checkpoints += 1,
+                    None => {}
+                }
                 indexes.event(
                     &Indexed {
                         offset: c.offset,
@@ -320,7 +338,7 @@ impl Ledger {
                 } else {
                     None
                 };
-                if let Some(problem) = c.problem.or(link_problem).or(checkpoint_problem) {
+                if let Some(problem) = c.problem.or(link_problem) {
                     failed_events += 1;
                     if state.failure.is_none() {
                         state.failure = Some(Failure { seq: Some(fields.seq), offset: c.offset, problem });
@@ -389,6 +407,7 @@ impl Ledger {
             forks,
             bad_forks,
             checkpoints,
+            false_checkpoints,
         })
     }
 }

@@ -78,7 +78,7 @@ fn the_stored_tree_gives_the_roots_and_proofs_of_the_leaves() {
 
 /// `publish_checkpoint` appends the feed's signed checkpoint as its next event (once: signing
 /// again at once gives the same one); `verify` checks every published checkpoint against the
-/// tree, and one signed by the author with another root fails the event that publishes it.
+/// tree, and reports one signed by the author with another root as evidence against it.
 #[test]
 fn checkpoints_are_published_in_their_feed_and_verified() {
     use mindlog_ledger::note::{Checkpoint, sign_note};
@@ -119,11 +119,12 @@ fn checkpoints_are_published_in_their_feed_and_verified() {
     };
     let event = draft.seal(author, 11, Some(head.hash), [3; 32]).unwrap().sign(&me);
     ledger.ingest(&[event]).unwrap();
+    // Evidence against its author, like a fork proof: not a failure of this store.
     let report = ledger.verify(&|_| {}).unwrap();
-    assert!(!report.ok && report.failed_events == 1 && report.checkpoints == 3, "{report:?}");
-    let failure = report.feed_reports[0].first_failure.clone().unwrap();
-    assert_eq!(failure.seq, Some(11));
-    assert!(failure.problem.contains("its root at size 10 is not the feed's"), "{failure:?}");
+    assert!(report.ok && report.failed_events == 0 && report.checkpoints == 2, "{report:?}");
+    let [lie] = report.false_checkpoints.as_slice() else { panic!("{report:?}") };
+    assert_eq!((lie.author, lie.seq), (author, 11));
+    assert!(lie.problem.contains("its root at size 10 is not the feed's"), "{lie:?}");
     // Readers pass it over: the newest checkpoint that holds is still seq 10's.
     assert_eq!(ledger.snapshot().unwrap().published_checkpoint(&author, 0).unwrap().unwrap().seq, 10);
 }

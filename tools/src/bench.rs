@@ -41,7 +41,8 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let scratch = scratch(args)?;
     let wants = |w: BenchWhat| {
-        (args.what == BenchWhat::All && !matches!(w, BenchWhat::Node | BenchWhat::P2p)) || args.what == w
+        (args.what == BenchWhat::All && !matches!(w, BenchWhat::Node | BenchWhat::P2p | BenchWhat::Tlog))
+            || args.what == w
     };
     let needs_store = wants(BenchWhat::Gen)
         || wants(BenchWhat::Verify)

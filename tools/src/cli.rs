@@ -731,6 +731,9 @@ pub(crate) enum BenchWhat {
     /// from 64 at once with 100 live subscribers; a catch-up of the --events store over one
     /// subscription; the idle node's memory
     Node,
+    /// Checkpoints and proofs on one feed of --events events (not part of all): sign, prove of
+    /// one event and check of its proof, in-process medians
+    Tlog,
     /// Replication between node processes on loopback (not part of all): gossip latency over 3
     /// nodes (--appends / 4 events), a late joiner's catch-up of the --events store, 5 nodes
     /// converging after each wrote 10,000 events apart, idle memory with 4 peers

@@ -424,6 +424,13 @@ impl Report for VerifyReport {
         if self.checkpoints > 0 {
             writeln!(out, "published checkpoints checked against their feeds' trees: {}", thousands(self.checkpoints))?;
         }
+        for f in &self.false_checkpoints {
+            writeln!(
+                out,
+                "false checkpoint (evidence against its author, not a failure of this store): {} seq {}: {}",
+                f.author, f.seq, f.problem
+            )?;
+        }
         if self.ok {
             return Ok(());
         }

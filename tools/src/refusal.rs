@@ -123,10 +123,7 @@ pub(crate) enum Refusal {
         published: Vec<u64>,
     },
     /// `prove --consistency`: sizes that make no consistency proof.
-    #[error(
-        "no consistency proof from size {old} to {new}: OLD must be 1 or more (every feed extends the empty one) and \
-         at most NEW"
-    )]
+    #[error("no consistency proof from size {old} to {new}: OLD must be at most NEW")]
     BadSizes {
         /// The older size.
         old: u64,

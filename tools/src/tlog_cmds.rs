@@ -11,9 +11,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mindlog_ledger::note::{Checkpoint, ConsistencyProof, Note, NoteVerifier, TlogProof, cosign};
+use mindlog_ledger::note::{
+    Checkpoint, ConsistencyProof, KeyKind, Note, NoteVerifier, TlogProof, cosign, feed_checkpoint,
+};
 use mindlog_ledger::tlog::{self, FEED_ORIGIN_PREFIX, feed_author, feed_origin};
-use mindlog_ledger::{Envelope, Identity, PublicKey, Published, hash_envelope_bytes};
+use mindlog_ledger::{Envelope, Identity, PublicKey, Published, Snapshot, hash_envelope_bytes};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -154,10 +156,21 @@ pub(crate) fn prove(home: &Home, event: &str, output: Option<&Path>) -> Result<O
         Ok(offset) => offset,
         Err(refusal) => return Ok(Outcome::Refused(refusal)),
     };
+    match proof_of(&snapshot, offset)? {
+        Ok((checkpoint, proof)) => {
+            Made { index: Some(proof.index), ..Made::of(&checkpoint, proof.to_bytes())? }.deliver(home, output)
+        }
+        Err(refusal) => Ok(Outcome::Refused(refusal)),
+    }
+}
+
+/// The proof of the event at `offset` against the newest checkpoint published in its feed that
+/// covers it, checked before it is given out; or why there is none.
+pub(crate) fn proof_of(snapshot: &Snapshot, offset: u64) -> Result<Result<(Checkpoint, TlogProof), Refusal>> {
     let stored = snapshot.event(offset)?.context("the event vanished")?;
     let envelope = Envelope::decode(&stored.bytes)?;
     let Some(published) = snapshot.published_checkpoint(&envelope.author, envelope.seq)? else {
-        return Ok(Outcome::Refused(Refusal::NoCheckpoint { author: envelope.author, seq: Some(envelope.seq) }));
+        return Ok(Err(Refusal::NoCheckpoint { author: envelope.author, seq: Some(envelope.seq) }));
     };
     let (index, size) = (envelope.seq - 1, published.checkpoint.size);
     let mut tree = snapshot.feed_tree(&envelope.author)?;
@@ -167,8 +180,8 @@ pub(crate) fn prove(home: &Home, event: &str, output: Option<&Path>) -> Result<O
         .with_context(|| {
             format!("the stored tree does not hold event {} at seq {}: run mindlog verify", stored.hash, envelope.seq)
         })?;
-    let proof = TlogProof { extra: Some(stored.bytes.clone()), index, hashes, checkpoint: published.note.clone() };
-    Made { index: Some(index), ..Made::of(&published.checkpoint, proof.to_bytes())? }.deliver(home, output)
+    let proof = TlogProof { extra: Some(stored.bytes), index, hashes, checkpoint: published.note };
+    Ok(Ok((published.checkpoint, proof)))
 }
 
 /// `mindlog prove --consistency AUTHOR OLD NEW [-o FILE]`: that the feed at size NEW, as a
@@ -180,7 +193,7 @@ pub(crate) fn prove_consistency(
     new: u64,
     output: Option<&Path>,
 ) -> Result<Outcome> {
-    if old == 0 || old > new {
+    if old > new {
         return Ok(Outcome::Refused(Refusal::BadSizes { old, new }));
     }
     let ledger = home.open()?;
@@ -195,10 +208,16 @@ pub(crate) fn prove_consistency(
         return Ok(Outcome::Refused(Refusal::NoCheckpointAt { author, size: new, published: sizes }));
     };
     let mut tree = snapshot.feed_tree(&author)?;
-    let hashes = tlog::prove_consistency(&mut tree, old, new)?.context("sizes out of range")?;
-    let old_root = tlog::tree_root(&mut tree, old)?;
-    tlog::verify_consistency(old, new, &hashes, &old_root, &published.checkpoint.root)
-        .context("the stored tree does not lead to the published root: run mindlog verify")?;
+    // From 0 there is nothing to prove: the body only introduces the checkpoint to a witness.
+    let hashes = if old == 0 {
+        Vec::new()
+    } else {
+        let hashes = tlog::prove_consistency(&mut tree, old, new)?.context("sizes out of range")?;
+        let old_root = tlog::tree_root(&mut tree, old)?;
+        tlog::verify_consistency(old, new, &hashes, &old_root, &published.checkpoint.root)
+            .context("the stored tree does not lead to the published root: run mindlog verify")?;
+        hashes
+    };
     let proof = ConsistencyProof { old, hashes, checkpoint: published.note.clone() };
     Made { extends: Some(old), ..Made::of(&published.checkpoint, proof.to_bytes())? }.deliver(home, output)
 }
@@ -234,6 +253,23 @@ struct ProvedEvent {
     author: PublicKey,
     seq: u64,
     kind: String,
+}
+
+impl Checked {
+    fn new(what: &'static str) -> Checked {
+        Checked {
+            ok: false,
+            what,
+            origin: None,
+            size: None,
+            root: None,
+            old_size: None,
+            old_root: None,
+            cosigned_by: Vec::new(),
+            event: None,
+            problem: None,
+        }
+    }
 }
 
 impl Report for Checked {
@@ -277,10 +313,12 @@ impl Report for Checked {
 /// The file in a home where a witness keeps the largest checkpoint it cosigned of each feed.
 const WITNESS_FILE: &str = "witness.json";
 
-/// What `witness.json` holds: per origin, the checkpoint last cosigned.
+/// What `witness.json` holds: per witness (its key name: one per identity of the home), per
+/// origin, the checkpoint last cosigned.
 #[derive(Default, Serialize, serde::Deserialize)]
 struct WitnessState {
-    cosigned: std::collections::BTreeMap<String, Seen>,
+    #[serde(default)]
+    by_witness: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Seen>>,
 }
 
 #[derive(Clone, Serialize, serde::Deserialize)]
@@ -311,17 +349,65 @@ impl Report for SplitView {
     }
 }
 
+/// What a witness is shown to say that a checkpoint extends the one it cosigned before.
+enum Evidence {
+    /// A consistency proof from the size cosigned before (tlog-witness's add-checkpoint body).
+    Proof(ConsistencyProof),
+    /// The feed as this store holds it (the checkpoint has its root at its size).
+    Store(PublicKey),
+}
+
+/// Whether a checkpoint extends the one cosigned before, by the evidence.
+enum Extends {
+    Yes,
+    /// Not cosigned, for a reason that is no split view.
+    Refused(String),
+    /// The two checkpoints are of two histories of one feed.
+    SplitView(String),
+}
+
 /// `mindlog witness cosign FILE [-o FILE]`: cosigns another author's checkpoint (C2SP
 /// tlog-cosignature v1) once it is checked: signed by the feed's author, and extending the last
 /// checkpoint this witness cosigned of the feed. FILE is either the checkpoint alone — then this
-/// store must hold the feed, and the checkpoint must have the feed's root at its size — or a
-/// consistency proof from the size last cosigned (`prove --consistency`, C2SP tlog-witness's
-/// add-checkpoint body), which needs no store. A checkpoint that does not extend the last one
-/// cosigned is a split view: refused, exit 1, with both checkpoints.
+/// store must hold the feed with the checkpoint's root at its size, and the root cosigned before at
+/// that size — or a consistency proof from the size last cosigned (`prove --consistency`, C2SP
+/// tlog-witness's add-checkpoint body), which needs no store. A checkpoint that does not extend the
+/// last one cosigned is a split view: refused, exit 1, with both checkpoints.
 pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) -> Result<Outcome> {
     let identity = home.identity()?;
+    let name = witness_name(&identity);
     let bytes = read_input(file)?;
     let refuse = |problem: String| Ok(Outcome::Refused(Refusal::CheckpointDoesNotHold { problem }));
+    let (mut note, checkpoint, evidence) = if bytes.starts_with(b"old ") {
+        let proof = match ConsistencyProof::parse(&bytes) {
+            Ok(proof) => proof,
+            Err(e) => return refuse(e.to_string()),
+        };
+        match feed_checkpoint(&proof.checkpoint) {
+            Ok((note, checkpoint, _)) => (note, checkpoint, Evidence::Proof(proof)),
+            Err(problem) => return refuse(problem),
+        }
+    } else {
+        let mut seen = Agrees { ok: false, origin: None, size: None, root: None, now: None, problem: None };
+        match held_here(home, &bytes, &mut seen)? {
+            Ok((note, checkpoint, author)) => (note, checkpoint, Evidence::Store(author)),
+            Err(problem) => return refuse(problem),
+        }
+    };
+    if let Some(author) = feed_author(&checkpoint.origin)
+        && !home.open()?.snapshot()?.forks_by(&author)?.is_empty()
+    {
+        return refuse(format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it"));
+    }
+    // One witness at a time per home (the node runs each request on a thread of its own): the
+    // state is read, checked against and written under one lock.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(home.dir().join("witness.lock"))
+        .context("opening the witness's lock file")?;
+    lock.lock().context("locking the witness's state")?;
     let path = home.dir().join(WITNESS_FILE);
     let mut state: WitnessState = match std::fs::read(&path) {
         Ok(bytes) => {
@@ -330,75 +416,89 @@ pub(crate) fn witness_cosign(home: &Home, file: &Path, output: Option<&Path>) ->
         Err(e) if e.kind() == io::ErrorKind::NotFound => WitnessState::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let (mut note, checkpoint) = if bytes.starts_with(b"old ") {
-        let proof = match ConsistencyProof::parse(&bytes) {
-            Ok(proof) => proof,
-            Err(e) => return refuse(e.to_string()),
-        };
-        let (note, checkpoint, _) = match signed_by_feed(&proof.checkpoint) {
-            Ok(found) => found,
-            Err(problem) => return refuse(problem),
-        };
-        let before = state.cosigned.get(&checkpoint.origin);
-        let known = before.map_or(0, |b| b.size);
-        if proof.old != known {
-            return refuse(format!(
-                "the proof starts from size {}, but the last checkpoint this witness cosigned of the feed is at size \
-                 {known}: send a proof from {known}",
-                proof.old
-            ));
+    let before = state.by_witness.get(&name).and_then(|m| m.get(&checkpoint.origin)).cloned();
+    match extends(home, before.as_ref(), &checkpoint, &evidence)? {
+        Extends::Yes => {}
+        Extends::Refused(problem) => return refuse(problem),
+        Extends::SplitView(problem) => {
+            let view = SplitView {
+                ok: false,
+                origin: checkpoint.origin.clone(),
+                problem,
+                cosigned: before.map(|b| b.note).unwrap_or_default(),
+                refused: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
+            };
+            emit(&view, home.format())?;
+            return Ok(Outcome::Failed);
         }
-        if let Some(before) = before {
-            let old_root = b64_decode(&before.root)?;
-            if let Err(e) =
-                tlog::verify_consistency(before.size, checkpoint.size, &proof.hashes, &old_root, &checkpoint.root)
-            {
-                let view = SplitView {
-                    ok: false,
-                    origin: checkpoint.origin.clone(),
-                    problem: format!(
-                        "the checkpoint at size {} does not extend the one cosigned at size {} ({e})",
-                        checkpoint.size, before.size
-                    ),
-                    cosigned: before.note.clone(),
-                    refused: String::from_utf8_lossy(&proof.checkpoint).into_owned(),
-                };
-                emit(&view, home.format())?;
-                return Ok(Outcome::Failed);
-            }
-        }
-        (note, checkpoint)
-    } else {
-        let mut seen = Agrees { ok: false, origin: None, size: None, root: None, now: None, problem: None };
-        let (note, checkpoint, author) = match held_here(home, &bytes, &mut seen)? {
-            Ok(held) => held,
-            Err(problem) => return refuse(problem),
-        };
-        if !home.open()?.snapshot()?.forks_by(&author)?.is_empty() {
-            return refuse(format!("{author} forked its feed (mindlog forks): a witness cosigns no checkpoint of it"));
-        }
-        if let Some(before) = state.cosigned.get(&checkpoint.origin)
-            && before.size > checkpoint.size
-        {
-            return refuse(format!(
-                "this witness cosigned size {} of the feed already; it does not go back to {}",
-                before.size, checkpoint.size
-            ));
-        }
-        (note, checkpoint)
-    };
-    let previous = state.cosigned.get(&checkpoint.origin).map(|p| p.size);
+    }
     let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let name = witness_name(&identity);
     cosign(&mut note, &name, &identity, time)?;
     let seen = Seen {
         size: checkpoint.size,
         root: b64(&checkpoint.root),
         note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
     };
-    state.cosigned.insert(checkpoint.origin.clone(), seen);
+    state.by_witness.entry(name.clone()).or_default().insert(checkpoint.origin.clone(), seen);
     crate::home::write_atomically(&path, &serde_json::to_vec_pretty(&state)?)?;
-    Made { witness: Some(name), extends: previous, ..Made::of(&checkpoint, note.to_bytes())? }.deliver(home, output)
+    drop(lock);
+    let extended = before.map(|b| b.size);
+    Made { witness: Some(name), extends: extended, ..Made::of(&checkpoint, note.to_bytes())? }.deliver(home, output)
+}
+
+/// The one rule of a witness: a checkpoint is cosigned only if it extends the one cosigned before
+/// (the first of a feed is taken on trust), whatever shows it.
+fn extends(home: &Home, before: Option<&Seen>, checkpoint: &Checkpoint, evidence: &Evidence) -> Result<Extends> {
+    let Some(before) = before else {
+        return Ok(match evidence {
+            Evidence::Proof(p) if p.old != 0 || !p.hashes.is_empty() => Extends::Refused(format!(
+                "this witness has cosigned nothing of the feed, so a proof from size {} proves nothing to it: send \
+                 old 0 and no hashes",
+                p.old
+            )),
+            _ => Extends::Yes,
+        });
+    };
+    if before.size > checkpoint.size {
+        return Ok(Extends::Refused(format!(
+            "this witness cosigned size {} of the feed already; it does not go back to {}",
+            before.size, checkpoint.size
+        )));
+    }
+    let old_root = b64_decode(&before.root)?;
+    Ok(match evidence {
+        Evidence::Proof(p) if p.old != before.size => Extends::Refused(format!(
+            "the proof starts from size {}, but the last checkpoint this witness cosigned of the feed is at size {}: \
+             send a proof from {}",
+            p.old, before.size, before.size
+        )),
+        // Every tree extends the empty tree.
+        Evidence::Proof(p) if before.size == 0 && p.hashes.is_empty() => Extends::Yes,
+        Evidence::Proof(p) => {
+            match tlog::verify_consistency(before.size, checkpoint.size, &p.hashes, &old_root, &checkpoint.root) {
+                Ok(()) => Extends::Yes,
+                Err(e) => Extends::SplitView(format!(
+                    "the checkpoint at size {} does not extend the one cosigned at size {} ({e})",
+                    checkpoint.size, before.size
+                )),
+            }
+        }
+        Evidence::Store(_) if before.size == 0 => Extends::Yes,
+        Evidence::Store(author) => {
+            let ledger = home.open()?;
+            let root = tlog::tree_root(&mut ledger.snapshot()?.feed_tree(author)?, before.size)?;
+            if root == old_root {
+                Extends::Yes
+            } else {
+                Extends::SplitView(format!(
+                    "this store's copy of the feed has root {} at size {}, where the checkpoint cosigned before has {}",
+                    b64(&root),
+                    before.size,
+                    before.root
+                ))
+            }
+        }
+    })
 }
 
 /// A file's bytes, or standard input's for `-`.
@@ -472,19 +572,6 @@ pub(crate) fn verify_checkpoint(home: &Home, file: &Path) -> Result<Outcome> {
     Ok(if agrees.ok { Outcome::Success } else { Outcome::Failed })
 }
 
-/// A checkpoint of a mindlog feed signed by its author (the key its origin names): the note,
-/// the checkpoint and the author, or why not.
-fn signed_by_feed(bytes: &[u8]) -> Result<(Note, Checkpoint, PublicKey), String> {
-    let note = Note::parse(bytes).map_err(|e| e.to_string())?;
-    let checkpoint = Checkpoint::parse(&note.text).map_err(|e| e.to_string())?;
-    let Some(author) = feed_author(&checkpoint.origin) else {
-        return Err(format!("{} is not the origin of a mindlog feed (mindlog.local/feed/KEY)", checkpoint.origin));
-    };
-    let key = NoteVerifier::for_feed(&author).map_err(|_| format!("{} names no Ed25519 key", checkpoint.origin))?;
-    checked_checkpoint(bytes, &key, &[], &mut Vec::new())?;
-    Ok((note, checkpoint, author))
-}
-
 /// A checkpoint of a feed, checked against this store: signed by the feed's author, and this
 /// store's feed has the same root at its size — so the feed held now extends it (the tree at its
 /// size is the tree of the first leaves of the feed held now). What was read goes into `seen` as
@@ -495,7 +582,7 @@ fn held_here(home: &Home, bytes: &[u8], seen: &mut Agrees) -> Result<Result<(Not
         seen.size = Some(checkpoint.size);
         seen.root = Some(b64(&checkpoint.root));
     }
-    let (note, checkpoint, author) = match signed_by_feed(bytes) {
+    let (note, checkpoint, author) = match feed_checkpoint(bytes) {
         Ok(found) => found,
         Err(problem) => return Ok(Err(problem)),
     };
@@ -530,6 +617,15 @@ fn checked_checkpoint(
     witnesses: &[NoteVerifier],
     cosigned_by: &mut Vec<String>,
 ) -> Result<Checkpoint, String> {
+    if key.kind != KeyKind::Note {
+        return Err(format!("{} is a witness's key (type 04), not a log's", key.name));
+    }
+    if let Some(w) = witnesses.iter().find(|w| w.kind != KeyKind::Cosignature) {
+        return Err(format!(
+            "{} is not a witness's key (type 04): --witness takes the key `identity list` shows as witness",
+            w.name
+        ));
+    }
     let note = Note::parse(bytes).map_err(|e| e.to_string())?;
     let mut known = vec![key.clone()];
     known.extend(witnesses.iter().cloned());
@@ -581,18 +677,7 @@ pub(crate) fn check(home: &Home, file: &Path, key: &str, witnesses: &[String], o
         (_, Some(_)) => anyhow::bail!("--old is for consistency proofs; {} is a {what}", file.display()),
         (_, None) => None,
     };
-    let mut checked = Checked {
-        ok: false,
-        what,
-        origin: None,
-        size: None,
-        root: None,
-        old_size: None,
-        old_root: None,
-        cosigned_by: Vec::new(),
-        event: None,
-        problem: None,
-    };
+    let mut checked = Checked::new(what);
     let result = match &old {
         _ if what == "proof" => check_proof(&bytes, &key, &witnesses, &mut checked),
         Some(old) => check_consistency(&bytes, old, &key, &witnesses, &mut checked),
@@ -615,6 +700,12 @@ fn check_note(
     checked.size = Some(checkpoint.size);
     checked.root = Some(b64(&checkpoint.root));
     Ok(())
+}
+
+/// `check`'s verdict on a proof, as the bench times it: `Ok` or why not.
+pub(crate) fn check_proof_file(bytes: &[u8], key: &NoteVerifier) -> Result<(), String> {
+    let mut checked = Checked::new("proof");
+    check_proof(bytes, key, &[], &mut checked)
 }
 
 /// A consistency proof (`prove --consistency`): its checkpoint and the older one both signed by

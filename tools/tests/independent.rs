@@ -22,7 +22,7 @@ fn python3() -> bool {
 }
 
 fn checker(args: &[&str]) -> Output {
-    Command::new("python3").arg(script()).args(args).output().expect("python3 runs")
+    Command::new("python3").arg("-B").arg(script()).args(args).output().expect("python3 runs")
 }
 
 /// Runs the checker, which must succeed: its one line of output.

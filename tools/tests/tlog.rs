@@ -156,8 +156,21 @@ fn a_checkpoint_and_a_proof_check_offline_and_tampering_fails() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not extend the checkpoint at size 7"), "{out:?}");
     // Sizes that make no proof, and a size no checkpoint was published at.
-    let out = mindlog(home, &["prove", "--consistency", author, "0", "9"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("OLD must be 1 or more"), "{out:?}");
+    let out = mindlog(home, &["prove", "--consistency", author, "9", "7"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OLD must be at most NEW"), "{out:?}");
+    // From 0 the body only introduces the checkpoint (to a witness): no hashes, and no proof.
+    let intro = ok(home, &["prove", "--consistency", author, "0", "9"]);
+    assert!(intro.starts_with("old 0\n\nmindlog.local/feed/"), "{intro}");
+    std::fs::write(home.join("intro.proof"), &intro).unwrap();
+    let out = mindlog(
+        home,
+        &["check", home.join("intro.proof").to_str().unwrap(), "--key", key, "--old", checkpoint.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // A witness's key is no log's key.
+    let witness_key = ids[0]["witness"].as_str().unwrap();
+    let out = mindlog(home, &["check", checkpoint.to_str().unwrap(), "--key", witness_key]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is a witness's key"), "{out:?}");
     let out = mindlog(home, &["prove", "--consistency", author, "3", "8"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("it has published sizes 7, 9"), "{out:?}");
     // verify checks both published checkpoints against the tree.
@@ -191,6 +204,9 @@ fn a_witness_cosigns_what_it_can_check() {
     let export = a.join("feed.jsonl");
     ok(a, &["export", "--jsonl", "-o", export.to_str().unwrap()]);
     ok(w, &["import", export.to_str().unwrap()]);
+    // The feed's checkpoints came with it: they are events of the feed.
+    let author_pub = json(&ok(a, &["--json", "identity", "list"]))[0]["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(ok(w, &["checkpoint", &author_pub]), std::fs::read_to_string(&large).unwrap());
     let cosigned = w.join("cosigned.checkpoint");
     ok(w, &["witness", "cosign", large.to_str().unwrap(), "-o", cosigned.to_str().unwrap()]);
     let checked = ok(a, &["check", cosigned.to_str().unwrap(), "--key", &a_key, "--witness", &w_key]);
@@ -233,4 +249,49 @@ fn a_witness_cosigns_what_it_can_check() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("FAILED: split view of mindlog.local/feed/"), "{said}");
     assert!(said.contains("cosigned before:") && said.contains(&text) && said.contains("\n5\n"), "{said}");
+}
+
+/// A witness keeps one rule whatever shows it a checkpoint: a checkpoint of another history of a
+/// feed it cosigned — here two copies of one home, one key, each growing its own way — is a split
+/// view, whether it comes with a proof or is checked against the witness's copy of the feed.
+#[test]
+fn a_witness_refuses_a_split_view_however_it_is_shown() {
+    let (author, twin, witness) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, t, w) = (author.path(), twin.path(), witness.path());
+    ok(a, &["init"]);
+    ok(w, &["init"]);
+    ok(a, &["persona", "create", "Echo"]);
+    for entry in std::fs::read_dir(a).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), t.join(entry.file_name())).unwrap();
+        }
+    }
+    ok(a, &["memory", "add", "Echo", "one way", "--importance", "0.5"]);
+    ok(t, &["memory", "add", "Echo", "the other way", "--importance", "0.5"]);
+    ok(a, &["sign"]);
+    let theirs = t.join("twin.checkpoint");
+    ok(t, &["sign", "-o", theirs.to_str().unwrap()]);
+    let key = json(&ok(a, &["--json", "identity", "list"]))[0]["public_key"].as_str().unwrap().to_owned();
+
+    // First sight of the feed, by an introduction (old 0): taken on trust.
+    let intro = a.join("intro");
+    ok(a, &["prove", "--consistency", &key, "0", "2", "-o", intro.to_str().unwrap()]);
+    let cosigned = json(&ok(w, &["--json", "witness", "cosign", intro.to_str().unwrap()]));
+    assert_eq!((cosigned["size"].as_u64(), cosigned["extends"].as_u64()), (Some(2), None), "{cosigned}");
+    // The twin's checkpoint, checked against the witness's copy of the twin's feed.
+    let export = t.join("feed.jsonl");
+    ok(t, &["export", "--jsonl", "-o", export.to_str().unwrap()]);
+    ok(w, &["import", export.to_str().unwrap()]);
+    let out = mindlog(w, &["witness", "cosign", theirs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("FAILED: split view of mindlog.local/feed/") && said.contains("cosigned before:"),
+        "{said}"
+    );
+    // The same checkpoint again with an introduction: the witness knows the feed, so no.
+    let out = mindlog(w, &["witness", "cosign", intro.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("send a proof from 2"), "{out:?}");
 }
