@@ -606,6 +606,10 @@ pub(crate) struct VerifyArgs {
     /// its size, signed by the feed's author)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["views", "full"], value_parser = crate::served::path_arg)]
     pub(crate) checkpoint: Option<PathBuf>,
+    /// Instead: re-verify a Persistent Mind Model ledger (its pmm.db) — every hash and link,
+    /// exactly as PMM computes them; nothing is written
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["views", "full", "checkpoint"], value_parser = crate::served::path_arg)]
+    pub(crate) pmm: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

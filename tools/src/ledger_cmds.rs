@@ -533,6 +533,9 @@ pub(crate) fn verify(home: &Home, args: &VerifyArgs) -> Result<Outcome> {
     if let Some(checkpoint) = &args.checkpoint {
         return crate::tlog_cmds::verify_checkpoint(home, checkpoint);
     }
+    if let Some(pmm) = &args.pmm {
+        return crate::pmm::verify(home, pmm);
+    }
     let ledger = home.open()?;
     let mut report = check(&ledger)?;
     let views = if (args.views || args.full) && report.failed_events > 0 {

@@ -17,6 +17,8 @@ mod ledger_cmds;
 mod market_cmds;
 mod node;
 mod persona_cmds;
+mod pmm;
+mod pyjson;
 mod query_cmds;
 mod remote;
 mod served;

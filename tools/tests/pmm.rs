@@ -1,0 +1,89 @@
+//! Persistent Mind Model ledgers: `verify --pmm` re-computes every hash and link exactly as PMM
+//! does. The ledgers are written by `pmm/make_pmm.py`, which hashes as PMM's own Python code
+//! does (its `json.dumps` is the reference for non-ASCII text, nested meta and floats), then
+//! bent with SQLite.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{json, mindlog, ok};
+
+fn python3() -> bool {
+    Command::new("python3").arg("--version").output().is_ok_and(|out| out.status.success())
+}
+
+/// Appends `events` (a JSON list of {kind, content, meta | meta_text}) to the PMM ledger at `db`.
+fn pmm_append(db: &Path, events: serde_json::Value) {
+    let spec = db.with_extension("events.json");
+    std::fs::write(&spec, events.to_string()).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pmm/make_pmm.py");
+    let out = Command::new("python3").arg("-B").arg(script).arg(db).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A ledger with what real ones hold: non-ASCII text (and characters above U+FFFF), nested meta,
+/// floats Python writes its own way, big integers, text with control characters and quotes, meta
+/// stored with other formatting than PMM's own.
+fn a_mind() -> serde_json::Value {
+    serde_json::json!([
+        {"kind": "identity_adoption", "content": "I am Echo", "meta": {"name": "Echo", "source": "user"}},
+        {"kind": "user_message", "content": "héllo 🙂 — ünïcode, \"quoted\" \\ back\tslash\nnew line", "meta": {"role": "user"}},
+        {"kind": "assistant_message", "content": "日本語もOK", "meta": {"model": "gpt-4o", "provider": "openai", "temperature": 0.7}},
+        {"kind": "reflection", "content": "I should be concise", "meta": {"z": -0.0, "a": {"b": [1, 2.5, 1e-07, 1e16, 12345678901234567890u64, true, null, "ü"], "when": 1.0}}},
+        {"kind": "commitment_open", "content": "write the weekly report", "meta": {"cid": "c1", "due": null}},
+        {"kind": "metrics_turn", "content": "", "meta_text": "{\"z\": 1, \"a\": [1.0, 2, 100000000000000000000.0, 0.0001, 0.00001]}"},
+        {"kind": "commitment_close", "content": "done", "meta": {"cid": "c1", "outcome": "done"}},
+    ])
+}
+
+#[test]
+fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
+    if !python3() {
+        println!("skipped: python3 is not on the PATH, so no PMM ledger can be written");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    ok(&home, &["init"]);
+    let db = dir.path().join("pmm.db");
+    pmm_append(&db, a_mind());
+    let before = std::fs::read(&db).unwrap();
+    let verified = json(&ok(&home, &["--json", "verify", "--pmm", db.to_str().unwrap()]));
+    assert_eq!((verified["ok"].as_bool(), verified["events"].as_u64()), (Some(true), Some(7)), "{verified}");
+    assert_eq!((verified["first_id"].as_i64(), verified["last_id"].as_i64()), (Some(1), Some(7)));
+    let text = ok(&home, &["verify", "--pmm", db.to_str().unwrap()]);
+    assert!(text.starts_with("OK: 7 PMM events (ids 1 to 7, the last at 20"), "{text}");
+    assert_eq!(std::fs::read(&db).unwrap(), before, "verify --pmm never writes to the PMM file");
+
+    // Each way of bending it is named by the event where the chain breaks.
+    let bent = |name: &str, sql: &str| -> String {
+        let copy = dir.path().join(name);
+        std::fs::copy(&db, &copy).unwrap();
+        rusqlite::Connection::open(&copy).unwrap().execute_batch(sql).unwrap();
+        let out = mindlog(&home, &["verify", "--pmm", copy.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = bent("edited.db", "UPDATE events SET content = 'I should be verbose' WHERE id = 4");
+    assert!(said.starts_with("FAILED: pmm event 4: its hash is") && said.contains("was edited"), "{said}");
+    let said = bent("meta.db", "UPDATE events SET meta = '{\"cid\":\"c2\",\"due\":null}' WHERE id = 5");
+    assert!(said.starts_with("FAILED: pmm event 5: its hash is"), "{said}");
+    let said = bent("deleted.db", "DELETE FROM events WHERE id = 3");
+    assert!(said.starts_with("FAILED: pmm event 4: prev_hash is") && said.contains("removed"), "{said}");
+    let said = bent("link.db", "UPDATE events SET prev_hash = hash WHERE id = 6");
+    assert!(said.starts_with("FAILED: pmm event 6: prev_hash is"), "{said}");
+    let said = bent("not-json.db", "UPDATE events SET meta = '{broken' WHERE id = 2");
+    assert!(said.starts_with("FAILED: pmm event 2: its meta is not JSON"), "{said}");
+
+    // Not a PMM ledger: one line, exit 2.
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+    let out = mindlog(&home, &["verify", "--pmm", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a PMM ledger"), "{out:?}");
+}
