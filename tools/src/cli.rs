@@ -711,8 +711,12 @@ pub(crate) enum LogFormat {
 #[derive(Args, Debug)]
 pub(crate) struct ImportArgs {
     /// A file written by `mindlog export --jsonl`, or - for stdin
-    #[arg(value_parser = crate::served::path_arg)]
-    pub(crate) file: PathBuf,
+    #[arg(value_parser = crate::served::path_arg, required_unless_present = "pmm", conflicts_with = "pmm")]
+    pub(crate) file: Option<PathBuf>,
+    /// Instead: a Persistent Mind Model ledger (its pmm.db): its chain verified, then every event
+    /// not imported yet, as a private, signed pmm.<kind>/1 event of your feed
+    #[arg(long, value_name = "FILE", value_parser = crate::served::path_arg)]
+    pub(crate) pmm: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

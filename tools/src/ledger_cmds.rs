@@ -823,11 +823,16 @@ impl Report for Imported {
 }
 
 pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
+    let path = match (&args.file, &args.pmm) {
+        (_, Some(pmm)) => return crate::pmm::import(home, pmm),
+        (Some(path), None) => path,
+        (None, None) => anyhow::bail!("give a file to import, or --pmm FILE"),
+    };
     let ledger = home.open()?;
-    let (mut input, len): (Box<dyn BufRead>, Option<u64>) = if args.file.as_os_str() == "-" {
+    let (mut input, len): (Box<dyn BufRead>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(BufReader::with_capacity(1 << 20, crate::served::stdin())), None)
     } else {
-        let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(BufReader::with_capacity(1 << 20, file)), len)
     };

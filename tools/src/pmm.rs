@@ -222,3 +222,231 @@ pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
     emit(&report, home.format())?;
     Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
 }
+
+/// The kinds of imported PMM events: `pmm.` then PMM's kind, version 1.
+const PMM_KIND_PREFIX: &str = "pmm.";
+
+/// The payload of an imported PMM event (JSON): the PMM record as stored, and the ledger it came
+/// from (the hash of its first event), so that the original chain can be re-verified from a
+/// mindlog export alone (docs/pmm.md).
+#[derive(Serialize, serde::Deserialize)]
+struct Imported {
+    /// The hash of the PMM ledger's first event: which ledger this event is of.
+    ledger: String,
+    id: i64,
+    ts: String,
+    kind: String,
+    content: String,
+    meta: String,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+/// What `import --pmm` did.
+#[derive(Serialize)]
+struct PmmImported {
+    ok: bool,
+    file: PathBuf,
+    /// The hash of the PMM ledger's first event.
+    ledger: Option<String>,
+    /// PMM events whose chain was verified (all of them).
+    verified: u64,
+    /// Events imported now, and held from earlier imports.
+    imported: u64,
+    already: u64,
+    /// The ids imported now.
+    first_id: Option<i64>,
+    last_id: Option<i64>,
+    seconds: f64,
+    events_per_second: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+impl Report for PmmImported {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        match (&self.problem, self.imported) {
+            (Some(problem), _) => writeln!(out, "FAILED: {problem}; nothing was imported"),
+            (None, 0) => writeln!(
+                out,
+                "nothing new: the {} events of {} are imported already (chain verified)",
+                thousands(self.already),
+                self.file.display()
+            ),
+            (None, n) => writeln!(
+                out,
+                "imported {} PMM events (ids {} to {}) from {} as private pmm.* events ({} held from before; chain \
+                 verified; {:.2} s, {} events/s)",
+                thousands(n),
+                self.first_id.unwrap_or(0),
+                self.last_id.unwrap_or(0),
+                self.file.display(),
+                thousands(self.already),
+                self.seconds,
+                thousands(self.events_per_second as u64)
+            ),
+        }
+    }
+}
+
+/// Events per transaction when importing.
+const IMPORT_BATCH: usize = 4096;
+
+/// `mindlog import --pmm FILE`: verifies the PMM chain, then imports every event not imported yet
+/// as a private, signed `pmm.<kind>/1` event of your feed.
+pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
+    let started = Instant::now();
+    let file = PmmFile::open(path)?;
+    let mut report = PmmImported {
+        ok: false,
+        file: file.path.clone(),
+        ledger: None,
+        verified: 0,
+        imported: 0,
+        already: 0,
+        first_id: None,
+        last_id: None,
+        seconds: 0.0,
+        events_per_second: 0.0,
+        problem: None,
+    };
+    // The whole chain first: nothing is written from a ledger that does not verify.
+    let total = file.count_after(i64::MIN)?;
+    let bar = progress(Some(total), "verify pmm");
+    let mut chain = Chain::default();
+    file.for_each_after(i64::MIN, |event| {
+        if let Err(problem) = chain.check(&event) {
+            report.problem = Some(problem);
+            return Ok(false);
+        }
+        report.ledger.get_or_insert_with(|| event.hash.clone().unwrap_or_default());
+        report.verified += 1;
+        bar.inc(1);
+        Ok(true)
+    })?;
+    bar.finish_and_clear();
+    if report.problem.is_some() {
+        emit(&report, home.format())?;
+        return Ok(Outcome::Failed);
+    }
+    let Some(ledger_id) = report.ledger.clone() else {
+        report.ok = true;
+        emit(&report, home.format())?;
+        return Ok(Outcome::Success);
+    };
+    let identity = home.identity()?;
+    let ledger = home.open()?;
+    // What an earlier import took: the newest event of this PMM ledger in your feed. The PMM
+    // ledger must still hold it, unchanged: otherwise its history was rewritten.
+    let last = last_imported(&ledger.snapshot()?, &identity.public_key(), &ledger_id)?;
+    let after = match &last {
+        None => i64::MIN,
+        Some(last) => {
+            let held: Option<Option<String>> = file
+                .conn
+                .query_row("SELECT hash FROM events WHERE id = ?1", [last.id], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            if held.as_ref() != Some(&last.hash) {
+                report.problem = Some(format!(
+                    "the PMM ledger no longer holds event {} with hash {} that an earlier import took (it holds {}): \
+                     its history was rewritten, and it is not imported",
+                    last.id,
+                    last.hash.as_deref().unwrap_or("null"),
+                    held.map_or("no such event".into(), |h| h.unwrap_or_else(|| "null".into()))
+                ));
+                emit(&report, home.format())?;
+                return Ok(Outcome::Failed);
+            }
+            last.id
+        }
+    };
+    report.already = total - file.count_after(after)?;
+    let bar = progress(Some(file.count_after(after)?), "import pmm");
+    let mut drafts = Vec::with_capacity(IMPORT_BATCH);
+    let flush = |drafts: &mut Vec<mindlog_ledger::Draft>| -> Result<()> {
+        if !drafts.is_empty() {
+            let n = drafts.len() as u64;
+            ledger.append(&identity, std::mem::take(drafts), mindlog_ledger::Expect::Any)?;
+            bar.inc(n);
+        }
+        Ok(())
+    };
+    let mut failed = None;
+    file.for_each_after(after, |event| {
+        let kind = format!("{PMM_KIND_PREFIX}{}/1", event.kind);
+        if !mindlog_ledger::is_valid_kind(&kind) {
+            failed = Some(format!("pmm event {}: its kind {:?} makes no mindlog kind", event.id, event.kind));
+            return Ok(false);
+        }
+        let ts = match event.ts.parse::<jiff::Timestamp>() {
+            Ok(t) if t.as_microsecond() >= 0 => t.as_microsecond() as u64,
+            _ => {
+                failed = Some(format!("pmm event {}: its ts {:?} is not an RFC 3339 time", event.id, event.ts));
+                return Ok(false);
+            }
+        };
+        report.first_id.get_or_insert(event.id);
+        report.last_id = Some(event.id);
+        let record = Imported {
+            ledger: ledger_id.clone(),
+            id: event.id,
+            ts: event.ts,
+            kind: event.kind,
+            content: event.content,
+            meta: event.meta,
+            prev_hash: event.prev_hash,
+            hash: event.hash,
+        };
+        drafts.push(mindlog_ledger::Draft {
+            kind,
+            payload: serde_json::to_vec(&record)?,
+            refs: Vec::new(),
+            ts,
+            private: true,
+        });
+        report.imported += 1;
+        if drafts.len() == IMPORT_BATCH {
+            flush(&mut drafts)?;
+        }
+        Ok(true)
+    })?;
+    flush(&mut drafts)?;
+    bar.finish_and_clear();
+    if let Some(problem) = failed {
+        // Events before it were imported: a later import continues after them.
+        report.problem = Some(problem);
+    }
+    report.ok = report.problem.is_none();
+    report.seconds = started.elapsed().as_secs_f64();
+    report.events_per_second = report.imported as f64 / report.seconds.max(1e-9);
+    emit(&report, home.format())?;
+    Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
+}
+
+/// The newest event of the PMM ledger `ledger_id` imported into `author`'s feed, read backward
+/// from the feed's head.
+fn last_imported(
+    snapshot: &mindlog_ledger::Snapshot,
+    author: &mindlog_ledger::PublicKey,
+    ledger_id: &str,
+) -> Result<Option<Imported>> {
+    let Some(head) = snapshot.head(author)? else { return Ok(None) };
+    for entry in snapshot.feed(author, 1..=head.seq)?.rev() {
+        let offset = entry?.1;
+        let is_pmm = snapshot
+            .with_event(offset, |e| e.envelope().is_ok_and(|env| env.kind.starts_with(PMM_KIND_PREFIX)))?
+            .unwrap_or(false);
+        if !is_pmm {
+            continue;
+        }
+        let Some(event) = snapshot.event(offset)? else { continue };
+        let mindlog_ledger::PayloadState::Present(sidecar) = &event.payload else { continue };
+        if let Ok(record) = serde_json::from_slice::<Imported>(&sidecar.bytes)
+            && record.ledger == ledger_id
+        {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}

@@ -186,7 +186,7 @@ fn send(node: &Running, cli: &Cli, args: &[OsString]) -> Result<Sent> {
 fn reads_stdin(command: &Command) -> bool {
     match command {
         Command::Submit { file } => file.as_os_str() == "-",
-        Command::Import(args) => args.file.as_os_str() == "-",
+        Command::Import(args) => args.file.as_ref().is_some_and(|f| f.as_os_str() == "-"),
         _ => false,
     }
 }

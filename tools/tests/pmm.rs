@@ -87,3 +87,84 @@ fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a PMM ledger"), "{out:?}");
 }
+
+/// `import --pmm` verifies, then imports every event once, as private pmm.* events; importing
+/// again adds nothing; a grown ledger adds only its new events; a ledger whose history was
+/// rewritten is refused.
+#[test]
+fn import_pmm_is_verified_incremental_and_idempotent() {
+    if !python3() {
+        println!("skipped: python3 is not on the PATH, so no PMM ledger can be written");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    ok(&home, &["init"]);
+    let db = dir.path().join("pmm.db");
+    pmm_append(&db, a_mind());
+    let first = std::fs::read(&db).unwrap();
+    let imported = json(&ok(&home, &["--json", "import", "--pmm", db.to_str().unwrap()]));
+    assert_eq!((imported["imported"].as_u64(), imported["already"].as_u64()), (Some(7), Some(0)), "{imported}");
+    assert_eq!(std::fs::read(&db).unwrap(), first, "import --pmm never writes to the PMM file");
+    let again = ok(&home, &["import", "--pmm", db.to_str().unwrap()]);
+    assert!(again.starts_with("nothing new: the 7 events"), "{again}");
+
+    // The ledger grows: only the new events come.
+    pmm_append(
+        &db,
+        serde_json::json!([
+            {"kind": "user_message", "content": "and one more", "meta": {"role": "user"}},
+            {"kind": "embedding_add", "content": "", "meta": {"dims": 3, "v": [0.1, 0.2, 0.3]}},
+        ]),
+    );
+    let grown = json(&ok(&home, &["--json", "import", "--pmm", db.to_str().unwrap()]));
+    assert_eq!((grown["imported"].as_u64(), grown["already"].as_u64()), (Some(2), Some(7)), "{grown}");
+    assert_eq!((grown["first_id"].as_i64(), grown["last_id"].as_i64()), (Some(8), Some(9)));
+    let kinds = ok(
+        &home,
+        &[
+            "query",
+            "--format",
+            "csv",
+            "SELECT kind, count(*) AS n FROM events WHERE kind LIKE 'pmm.%' GROUP BY kind ORDER BY kind",
+        ],
+    );
+    assert!(kinds.starts_with("kind,n\npmm.assistant_message/1,1\npmm.commitment_close/1,1\n"), "{kinds}");
+    assert!(kinds.contains("pmm.user_message/1,2\n"), "{kinds}");
+    // Private by default: an export leaves them out, the chain still verifies.
+    let export = ok(&home, &["export", "--jsonl"]);
+    assert_eq!(export.lines().filter(|l| l.contains("\"kind\":\"pmm.") && l.contains("withheld")).count(), 9);
+    assert!(json(&ok(&home, &["--json", "verify"]))["ok"].as_bool().unwrap());
+
+    // Rewritten: the same first events, then another history.
+    let rewritten = dir.path().join("rewritten.db");
+    let mind = a_mind();
+    pmm_append(&rewritten, serde_json::Value::Array(mind.as_array().unwrap()[..3].to_vec()));
+    pmm_append(
+        &rewritten,
+        serde_json::json!([
+            {"kind": "reflection", "content": "another past", "meta": {}},
+            {"kind": "reflection", "content": "and more of it", "meta": {}},
+            {"kind": "reflection", "content": "to reach id 9", "meta": {}},
+            {"kind": "reflection", "content": "and 9", "meta": {}},
+            {"kind": "reflection", "content": "and 9 now", "meta": {}},
+            {"kind": "reflection", "content": "at 9", "meta": {}},
+        ]),
+    );
+    let out = mindlog(&home, &["import", "--pmm", rewritten.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("no longer holds event 9") && said.contains("rewritten"), "{said}");
+    // A ledger that does not verify writes nothing.
+    let edited = dir.path().join("edited.db");
+    std::fs::copy(&db, &edited).unwrap();
+    rusqlite::Connection::open(&edited).unwrap().execute_batch("UPDATE events SET content = 'x' WHERE id = 9").unwrap();
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    ok(&fresh, &["init"]);
+    let out = mindlog(&fresh, &["import", "--pmm", edited.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: pmm event 9:"), "{out:?}");
+    assert_eq!(json(&ok(&fresh, &["--json", "stats"]))["events"], 0);
+}
