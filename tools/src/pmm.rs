@@ -80,34 +80,82 @@ impl PmmFile {
         Ok(PmmFile { conn, path: path.to_owned() })
     }
 
-    /// How many events have an id above `after`.
-    pub(crate) fn count_after(&self, after: i64) -> Result<u64> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM events WHERE id > ?1", [after], |r| r.get(0))?;
+    /// How many events have an id above `after` and at most `upto`.
+    pub(crate) fn count_between(&self, after: i64, upto: i64) -> Result<u64> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM events WHERE id > ?1 AND id <= ?2", [after, upto], |r| r.get(0))?;
         Ok(n as u64)
     }
 
-    /// Calls `each` with every event with an id above `after`, in id order.
-    pub(crate) fn for_each_after(&self, after: i64, mut each: impl FnMut(PmmEvent) -> Result<bool>) -> Result<()> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT id, ts, kind, content, meta, prev_hash, hash FROM events WHERE id > ?1 ORDER BY id ASC")?;
+    /// Calls `each` with every event with an id above `after` (or why a row cannot be read), in
+    /// id order, until it says stop.
+    pub(crate) fn for_each_after(
+        &self,
+        after: i64,
+        mut each: impl FnMut(Result<PmmEvent, String>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut statement = self.conn.prepare(&format!("{SELECT} WHERE id > ?1 ORDER BY id ASC"))?;
         let mut rows = statement.query([after])?;
         while let Some(row) = rows.next()? {
-            let event = PmmEvent {
-                id: row.get(0)?,
-                ts: row.get(1)?,
-                kind: row.get(2)?,
-                content: row.get(3)?,
-                meta: row.get(4)?,
-                prev_hash: row.get(5)?,
-                hash: row.get(6)?,
-            };
-            if !each(event)? {
+            if !each(read_row(row))? {
                 break;
             }
         }
         Ok(())
     }
+
+    /// At most `n` events with ids above `after` and at most `upto`, in id order, read in one
+    /// statement that is finished before this returns (PMM, if it runs, can write in between).
+    pub(crate) fn chunk(&self, after: i64, upto: i64, n: usize) -> Result<Vec<Result<PmmEvent, String>>> {
+        let mut statement =
+            self.conn.prepare(&format!("{SELECT} WHERE id > ?1 AND id <= ?2 ORDER BY id ASC LIMIT ?3"))?;
+        let mut rows = statement.query(rusqlite::params![after, upto, n as i64])?;
+        let mut out = Vec::with_capacity(n);
+        while let Some(row) = rows.next()? {
+            out.push(read_row(row));
+        }
+        Ok(out)
+    }
+
+    /// What names this PMM ledger: its `pmm_database_identity.database_uuid` where PMM keeps one,
+    /// otherwise the hash of its first event (`None`: it has none).
+    pub(crate) fn identity(&self) -> Result<Option<String>> {
+        let uuid: Option<String> =
+            self.conn.query_row("SELECT database_uuid FROM pmm_database_identity LIMIT 1", [], |r| r.get(0)).ok();
+        if let Some(uuid) = uuid.filter(|u| !u.is_empty()) {
+            return Ok(Some(format!("uuid:{uuid}")));
+        }
+        let first: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT hash FROM events ORDER BY id ASC LIMIT 1", [], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+        Ok(first.map(|h| format!("first:{}", h.unwrap_or_default())))
+    }
+}
+
+/// The columns of an event, in `PmmEvent`'s order.
+const SELECT: &str = "SELECT id, ts, kind, content, meta, prev_hash, hash FROM events";
+
+/// One row, or `pmm event ID: …` for a column that is not what PMM writes.
+fn read_row(row: &rusqlite::Row<'_>) -> Result<PmmEvent, String> {
+    let id: i64 = row.get(0).map_err(|e| format!("a row's id is not an integer ({e})"))?;
+    let text = |at: usize, name: &str| -> Result<String, String> {
+        row.get(at).map_err(|_| format!("pmm event {id}: its {name} is not text"))
+    };
+    let maybe = |at: usize, name: &str| -> Result<Option<String>, String> {
+        row.get(at).map_err(|_| format!("pmm event {id}: its {name} is neither text nor null"))
+    };
+    Ok(PmmEvent {
+        id,
+        ts: text(1, "ts")?,
+        kind: text(2, "kind")?,
+        content: text(3, "content")?,
+        meta: text(4, "meta")?,
+        prev_hash: maybe(5, "prev_hash")?,
+        hash: maybe(6, "hash")?,
+    })
 }
 
 /// The chain rule, event by event: each event names the hash before it and has the hash its
@@ -135,7 +183,8 @@ impl Chain {
         };
         if event.hash.as_deref() != Some(computed.as_str()) {
             return fail(format!(
-                "its hash is {}, but its kind, content, meta and prev_hash hash to {computed} (the event was edited)",
+                "its hash is {}, but its kind, content, meta and prev_hash hash to {computed} (it was edited, or \
+                 written by another rule)",
                 event.hash.as_deref().unwrap_or("null")
             ));
         }
@@ -188,7 +237,7 @@ impl Report for PmmVerified {
 pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
     let started = Instant::now();
     let file = PmmFile::open(path)?;
-    let bar = progress(Some(file.count_after(i64::MIN)?), "verify pmm");
+    let bar = progress(Some(file.count_between(i64::MIN, i64::MAX)?), "verify pmm");
     let mut chain = Chain::default();
     let mut report = PmmVerified {
         ok: false,
@@ -203,10 +252,13 @@ pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
         problem: None,
     };
     file.for_each_after(i64::MIN, |event| {
-        if let Err(problem) = chain.check(&event) {
-            report.problem = Some(problem);
-            return Ok(false);
-        }
+        let event = match event.and_then(|e| chain.check(&e).map(|()| e)) {
+            Ok(event) => event,
+            Err(problem) => {
+                report.problem = Some(problem);
+                return Ok(false);
+            }
+        };
         report.events += 1;
         report.first_id.get_or_insert(event.id);
         report.last_id = Some(event.id);
@@ -225,13 +277,15 @@ pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
 
 /// The kinds of imported PMM events: `pmm.` then PMM's kind, version 1.
 const PMM_KIND_PREFIX: &str = "pmm.";
+/// The kind of the public event that records how far an import of a PMM ledger went.
+const POSITION_KIND: &str = "import.pmm/1";
 
 /// The payload of an imported PMM event (JSON): the PMM record as stored, and the ledger it came
-/// from (the hash of its first event), so that the original chain can be re-verified from a
-/// mindlog export alone (docs/pmm.md).
+/// from, so that the original chain can be re-verified from a mindlog export alone
+/// (docs/pmm.md).
 #[derive(Serialize, serde::Deserialize)]
 struct Imported {
-    /// The hash of the PMM ledger's first event: which ledger this event is of.
+    /// Which PMM ledger: `uuid:…` (PMM's database identity) or `first:HASH` (its first event's).
     ledger: String,
     id: i64,
     ts: String,
@@ -242,12 +296,24 @@ struct Imported {
     hash: Option<String>,
 }
 
+/// The payload of `import.pmm/1` (public JSON), written in the same transaction as the events it
+/// counts: the last PMM event imported so far from `ledger`. Erasing an imported event's text
+/// does not touch it, so nothing erased is imported again.
+#[derive(Serialize, serde::Deserialize)]
+struct Position {
+    ledger: String,
+    last_id: i64,
+    last_hash: Option<String>,
+    /// Events imported in the transaction that wrote it.
+    events: u64,
+}
+
 /// What `import --pmm` did.
 #[derive(Serialize)]
 struct PmmImported {
     ok: bool,
     file: PathBuf,
-    /// The hash of the PMM ledger's first event.
+    /// Which PMM ledger (`uuid:…` or `first:HASH`).
     ledger: Option<String>,
     /// PMM events whose chain was verified (all of them).
     verified: u64,
@@ -266,7 +332,14 @@ struct PmmImported {
 impl Report for PmmImported {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
         match (&self.problem, self.imported) {
-            (Some(problem), _) => writeln!(out, "FAILED: {problem}; nothing was imported"),
+            (Some(problem), 0) => writeln!(out, "FAILED: {problem}; nothing was imported"),
+            (Some(problem), n) => writeln!(
+                out,
+                "FAILED: {problem}; the {} events before it were imported (ids {} to {})",
+                thousands(n),
+                self.first_id.unwrap_or(0),
+                self.last_id.unwrap_or(0)
+            ),
             (None, 0) => writeln!(
                 out,
                 "nothing new: the {} events of {} are imported already (chain verified)",
@@ -292,6 +365,18 @@ impl Report for PmmImported {
 /// Events per transaction when importing.
 const IMPORT_BATCH: usize = 4096;
 
+/// The mindlog kind and time of a PMM event, or why it has none.
+fn importable(event: &PmmEvent) -> Result<(String, u64), String> {
+    let kind = format!("{PMM_KIND_PREFIX}{}/1", event.kind);
+    if !mindlog_ledger::is_valid_kind(&kind) {
+        return Err(format!("pmm event {}: its kind {:?} makes no mindlog kind", event.id, event.kind));
+    }
+    match event.ts.parse::<jiff::Timestamp>() {
+        Ok(t) if t.as_microsecond() >= 0 => Ok((kind, t.as_microsecond() as u64)),
+        _ => Err(format!("pmm event {}: its ts {:?} is not an RFC 3339 time", event.id, event.ts)),
+    }
+}
+
 /// `mindlog import --pmm FILE`: verifies the PMM chain, then imports every event not imported yet
 /// as a private, signed `pmm.<kind>/1` event of your feed.
 pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
@@ -300,7 +385,7 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
     let mut report = PmmImported {
         ok: false,
         file: file.path.clone(),
-        ledger: None,
+        ledger: file.identity()?,
         verified: 0,
         imported: 0,
         already: 0,
@@ -310,113 +395,124 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
         events_per_second: 0.0,
         problem: None,
     };
-    // The whole chain first: nothing is written from a ledger that does not verify.
-    let total = file.count_after(i64::MIN)?;
-    let bar = progress(Some(total), "verify pmm");
+    // The whole chain first, and every event importable: nothing is written from a ledger that
+    // does not verify. Only events verified here are imported (`upto`), whatever PMM adds
+    // meanwhile.
+    let bar = progress(Some(file.count_between(i64::MIN, i64::MAX)?), "verify pmm");
     let mut chain = Chain::default();
+    let mut upto = i64::MIN;
     file.for_each_after(i64::MIN, |event| {
-        if let Err(problem) = chain.check(&event) {
-            report.problem = Some(problem);
-            return Ok(false);
+        let checked = event.and_then(|e| chain.check(&e).and_then(|()| importable(&e)).map(|_| e.id));
+        match checked {
+            Ok(id) => {
+                upto = id;
+                report.verified += 1;
+                bar.inc(1);
+                Ok(true)
+            }
+            Err(problem) => {
+                report.problem = Some(problem);
+                Ok(false)
+            }
         }
-        report.ledger.get_or_insert_with(|| event.hash.clone().unwrap_or_default());
-        report.verified += 1;
-        bar.inc(1);
-        Ok(true)
     })?;
     bar.finish_and_clear();
-    if report.problem.is_some() {
+    let Some(ledger_id) = report.ledger.clone().filter(|_| report.problem.is_none() && report.verified > 0) else {
+        report.ok = report.problem.is_none();
         emit(&report, home.format())?;
-        return Ok(Outcome::Failed);
-    }
-    let Some(ledger_id) = report.ledger.clone() else {
-        report.ok = true;
-        emit(&report, home.format())?;
-        return Ok(Outcome::Success);
+        return Ok(if report.ok { Outcome::Success } else { Outcome::Failed });
     };
     let identity = home.identity()?;
     let ledger = home.open()?;
-    // What an earlier import took: the newest event of this PMM ledger in your feed. The PMM
-    // ledger must still hold it, unchanged: otherwise its history was rewritten.
-    let last = last_imported(&ledger.snapshot()?, &identity.public_key(), &ledger_id)?;
-    let after = match &last {
+    // How far an earlier import went; the PMM ledger must still hold that event, unchanged:
+    // otherwise its history was rewritten.
+    let position = last_position(&ledger.snapshot()?, &identity.public_key(), &ledger_id)?;
+    let mut chain = Chain::default();
+    let after = match &position {
         None => i64::MIN,
-        Some(last) => {
+        Some(p) => {
             let held: Option<Option<String>> = file
                 .conn
-                .query_row("SELECT hash FROM events WHERE id = ?1", [last.id], |r| r.get(0))
+                .query_row("SELECT hash FROM events WHERE id = ?1", [p.last_id], |r| r.get(0))
                 .map(Some)
                 .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
-            if held.as_ref() != Some(&last.hash) {
+            if held.as_ref() != Some(&p.last_hash) {
                 report.problem = Some(format!(
                     "the PMM ledger no longer holds event {} with hash {} that an earlier import took (it holds {}): \
                      its history was rewritten, and it is not imported",
-                    last.id,
-                    last.hash.as_deref().unwrap_or("null"),
+                    p.last_id,
+                    p.last_hash.as_deref().unwrap_or("null"),
                     held.map_or("no such event".into(), |h| h.unwrap_or_else(|| "null".into()))
                 ));
                 emit(&report, home.format())?;
                 return Ok(Outcome::Failed);
             }
-            last.id
+            chain.last = p.last_hash.clone();
+            p.last_id
         }
     };
-    report.already = total - file.count_after(after)?;
-    let bar = progress(Some(file.count_after(after)?), "import pmm");
-    let mut drafts = Vec::with_capacity(IMPORT_BATCH);
-    let flush = |drafts: &mut Vec<mindlog_ledger::Draft>| -> Result<()> {
-        if !drafts.is_empty() {
-            let n = drafts.len() as u64;
-            ledger.append(&identity, std::mem::take(drafts), mindlog_ledger::Expect::Any)?;
-            bar.inc(n);
+    report.already = report.verified - file.count_between(after, upto)?;
+    let bar = progress(Some(file.count_between(after, upto)?), "import pmm");
+    let mut at = after;
+    loop {
+        // A chunk read and its statement finished before anything is written.
+        let chunk = file.chunk(at, upto, IMPORT_BATCH)?;
+        if chunk.is_empty() {
+            break;
         }
-        Ok(())
-    };
-    let mut failed = None;
-    file.for_each_after(after, |event| {
-        let kind = format!("{PMM_KIND_PREFIX}{}/1", event.kind);
-        if !mindlog_ledger::is_valid_kind(&kind) {
-            failed = Some(format!("pmm event {}: its kind {:?} makes no mindlog kind", event.id, event.kind));
-            return Ok(false);
+        let mut last = (at, None);
+        let mut drafts = Vec::with_capacity(chunk.len() + 1);
+        for event in chunk {
+            // Checked again as it is read for writing: the file may have changed since.
+            let checked = event.and_then(|e| chain.check(&e).and_then(|()| importable(&e)).map(|k| (e, k)));
+            let (event, (kind, ts)) = match checked {
+                Ok(found) => found,
+                Err(problem) => {
+                    report.problem = Some(problem);
+                    break;
+                }
+            };
+            report.first_id.get_or_insert(event.id);
+            last = (event.id, event.hash.clone());
+            let record = Imported {
+                ledger: ledger_id.clone(),
+                id: event.id,
+                ts: event.ts,
+                kind: event.kind,
+                content: event.content,
+                meta: event.meta,
+                prev_hash: event.prev_hash,
+                hash: event.hash,
+            };
+            drafts.push(mindlog_ledger::Draft {
+                kind,
+                payload: serde_json::to_vec(&record)?,
+                refs: Vec::new(),
+                ts,
+                private: true,
+            });
         }
-        let ts = match event.ts.parse::<jiff::Timestamp>() {
-            Ok(t) if t.as_microsecond() >= 0 => t.as_microsecond() as u64,
-            _ => {
-                failed = Some(format!("pmm event {}: its ts {:?} is not an RFC 3339 time", event.id, event.ts));
-                return Ok(false);
-            }
-        };
-        report.first_id.get_or_insert(event.id);
-        report.last_id = Some(event.id);
-        let record = Imported {
-            ledger: ledger_id.clone(),
-            id: event.id,
-            ts: event.ts,
-            kind: event.kind,
-            content: event.content,
-            meta: event.meta,
-            prev_hash: event.prev_hash,
-            hash: event.hash,
-        };
+        if report.problem.is_some() {
+            break;
+        }
+        let n = drafts.len() as u64;
+        let ts = drafts.last().map_or(0, |d| d.ts);
+        let (last_id, last_hash) = last;
+        let position = Position { ledger: ledger_id.clone(), last_id, last_hash, events: n };
         drafts.push(mindlog_ledger::Draft {
-            kind,
-            payload: serde_json::to_vec(&record)?,
+            kind: POSITION_KIND.into(),
+            payload: serde_json::to_vec(&position)?,
             refs: Vec::new(),
             ts,
-            private: true,
+            private: false,
         });
-        report.imported += 1;
-        if drafts.len() == IMPORT_BATCH {
-            flush(&mut drafts)?;
-        }
-        Ok(true)
-    })?;
-    flush(&mut drafts)?;
-    bar.finish_and_clear();
-    if let Some(problem) = failed {
-        // Events before it were imported: a later import continues after them.
-        report.problem = Some(problem);
+        ledger.append(&identity, drafts, mindlog_ledger::Expect::Any)?;
+        report.last_id = Some(last_id);
+        report.imported += n;
+        bar.inc(n);
+        at = last_id;
     }
+    bar.finish_and_clear();
     report.ok = report.problem.is_none();
     report.seconds = started.elapsed().as_secs_f64();
     report.events_per_second = report.imported as f64 / report.seconds.max(1e-9);
@@ -424,28 +520,27 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
     Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
 }
 
-/// The newest event of the PMM ledger `ledger_id` imported into `author`'s feed, read backward
+/// The newest `import.pmm/1` of the PMM ledger `ledger_id` in `author`'s feed, read backward
 /// from the feed's head.
-fn last_imported(
+fn last_position(
     snapshot: &mindlog_ledger::Snapshot,
     author: &mindlog_ledger::PublicKey,
     ledger_id: &str,
-) -> Result<Option<Imported>> {
+) -> Result<Option<Position>> {
     let Some(head) = snapshot.head(author)? else { return Ok(None) };
     for entry in snapshot.feed(author, 1..=head.seq)?.rev() {
         let offset = entry?.1;
-        let is_pmm = snapshot
-            .with_event(offset, |e| e.envelope().is_ok_and(|env| env.kind.starts_with(PMM_KIND_PREFIX)))?
-            .unwrap_or(false);
-        if !is_pmm {
+        let is_position =
+            snapshot.with_event(offset, |e| e.envelope().is_ok_and(|env| env.kind == POSITION_KIND))?.unwrap_or(false);
+        if !is_position {
             continue;
         }
         let Some(event) = snapshot.event(offset)? else { continue };
         let mindlog_ledger::PayloadState::Present(sidecar) = &event.payload else { continue };
-        if let Ok(record) = serde_json::from_slice::<Imported>(&sidecar.bytes)
-            && record.ledger == ledger_id
+        if let Ok(position) = serde_json::from_slice::<Position>(&sidecar.bytes)
+            && position.ledger == ledger_id
         {
-            return Ok(Some(record));
+            return Ok(Some(position));
         }
     }
     Ok(None)

@@ -116,11 +116,10 @@ pub(crate) fn float_repr(x: f64) -> String {
         return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     let sign = if x.is_sign_negative() { "-" } else { "" };
-    // Rust's `{:e}` gives the shortest round-trip digits too: `1.5e-7`, `1e16`, `0e0`.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // ryu gives the shortest digits that read back the same, a tie between two going to the even
+    // one, as Python's repr (David Gay's dtoa) does; Rust's own `{:e}` rounds such ties up.
+    let mut buffer = ryu::Buffer::new();
+    let (digits, exp) = digits_and_exponent(buffer.format_finite(x.abs()));
     if (-4..16).contains(&exp) {
         let body = if exp >= 0 {
             let point = exp as usize + 1;
@@ -136,6 +135,21 @@ pub(crate) fn float_repr(x: f64) -> String {
         let rest = if rest.is_empty() { String::new() } else { format!(".{rest}") };
         format!("{sign}{first}{rest}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     }
+}
+
+/// A positive decimal (`152.5`, `1e16`, `1.5e-7`, `0.0001`, `0.0`) as its significant digits and
+/// the decimal exponent of the first of them (`"0"`, 0 for zero).
+fn digits_and_exponent(text: &str) -> (String, i32) {
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0');
+    if digits.is_empty() {
+        return ("0".into(), 0);
+    }
+    (digits.to_owned(), exp + int.len() as i32 - 1 - leading as i32)
 }
 
 /// `json.loads(text)`, or where and why it fails.
@@ -311,7 +325,11 @@ impl Parser<'_> {
                         b'r' => 0x0d,
                         b't' => 0x09,
                         b'u' => {
-                            let hex = self.s.get(self.at..self.at + 4).and_then(|h| std::str::from_utf8(h).ok());
+                            let hex = self
+                                .s
+                                .get(self.at..self.at + 4)
+                                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                                .and_then(|h| std::str::from_utf8(h).ok());
                             let Some(unit) = hex.and_then(|h| u16::from_str_radix(h, 16).ok()) else {
                                 return self.fail("bad \\u escape");
                             };
@@ -363,6 +381,16 @@ mod tests {
             (1.0 / 3.0, "0.3333333333333333"),
             (f64::MAX, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
+            // Ties between two shortest candidates go to the even digit, as in Python.
+            (2f64.powi(-25), "2.9802322387695312e-08"),
+            (152.51235961914062, "152.51235961914062"),
+            (1125899906842624.2, "1125899906842624.2"),
+            (222507385850720.12, "222507385850720.12"),
+            (26363981746409.312, "26363981746409.312"),
+            (100.0, "100.0"),
+            (1e22, "1e+22"),
+            (1e23, "1e+23"),
+            (123.456, "123.456"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
         ] {
@@ -391,7 +419,7 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(loads(text).unwrap().dumps(), want, "{text}");
         }
-        for bad in ["{", "[1,]", "01", "1.", "\"a\u{1}\"", "{\"a\" 1}", "tru", "1 2"] {
+        for bad in ["{", "[1,]", "01", "1.", "\"a\u{1}\"", "{\"a\" 1}", "tru", "1 2", r#""\u+041""#] {
             assert!(loads(bad).is_err(), "{bad:?}");
         }
     }

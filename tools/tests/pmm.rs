@@ -34,7 +34,7 @@ fn a_mind() -> serde_json::Value {
         {"kind": "user_message", "content": "héllo 🙂 — ünïcode, \"quoted\" \\ back\tslash\nnew line", "meta": {"role": "user"}},
         {"kind": "assistant_message", "content": "日本語もOK", "meta": {"model": "gpt-4o", "provider": "openai", "temperature": 0.7}},
         {"kind": "reflection", "content": "I should be concise", "meta": {"z": -0.0, "a": {"b": [1, 2.5, 1e-07, 1e16, 12345678901234567890u64, true, null, "ü"], "when": 1.0}}},
-        {"kind": "commitment_open", "content": "write the weekly report", "meta": {"cid": "c1", "due": null}},
+        {"kind": "commitment_open", "content": "write the weekly report", "meta": {"cid": "c1", "due": null, "ties": [152.51235961914062, 2.9802322387695312e-08, 26363981746409.312]}},
         {"kind": "metrics_turn", "content": "", "meta_text": "{\"z\": 1, \"a\": [1.0, 2, 100000000000000000000.0, 0.0001, 0.00001]}"},
         {"kind": "commitment_close", "content": "done", "meta": {"cid": "c1", "outcome": "done"}},
     ])
@@ -79,6 +79,8 @@ fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
     assert!(said.starts_with("FAILED: pmm event 6: prev_hash is"), "{said}");
     let said = bent("not-json.db", "UPDATE events SET meta = '{broken' WHERE id = 2");
     assert!(said.starts_with("FAILED: pmm event 2: its meta is not JSON"), "{said}");
+    let said = bent("blob.db", "UPDATE events SET content = x'ff00' WHERE id = 3");
+    assert!(said.starts_with("FAILED: pmm event 3: its content is not text"), "{said}");
 
     // Not a PMM ledger: one line, exit 2.
     let other = dir.path().join("other.db");
@@ -167,4 +169,41 @@ fn import_pmm_is_verified_incremental_and_idempotent() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: pmm event 9:"), "{out:?}");
     assert_eq!(json(&ok(&fresh, &["--json", "stats"]))["events"], 0);
+    // An event that cannot be imported (a time that is none) also stops everything first.
+    let bad_ts = dir.path().join("bad-ts.db");
+    std::fs::copy(&db, &bad_ts).unwrap();
+    rusqlite::Connection::open(&bad_ts)
+        .unwrap()
+        .execute_batch("UPDATE events SET ts = 'yesterday' WHERE id = 5")
+        .unwrap();
+    let out = mindlog(&fresh, &["import", "--pmm", bad_ts.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: pmm event 5: its ts \"yesterday\""), "{out:?}");
+    assert_eq!(json(&ok(&fresh, &["--json", "stats"]))["events"], 0);
+
+    // Erasing an imported event's text does not bring it back at the next import.
+    let user_message = ok(
+        &home,
+        &["query", "--format", "csv", "SELECT hash FROM events WHERE kind = 'pmm.user_message/1' ORDER BY seq LIMIT 1"],
+    );
+    ok(&home, &["erase", user_message.lines().nth(1).unwrap()]);
+    let again = ok(&home, &["import", "--pmm", db.to_str().unwrap()]);
+    assert!(again.starts_with("nothing new: the 9 events"), "{again}");
+
+    // Two PMM ledgers that start alike (PMM's first event is its fixed policy event) are two
+    // ledgers when PMM names its database: both import.
+    let (one, two) = (dir.path().join("one.db"), dir.path().join("two.db"));
+    for (db, uuid) in [(&one, "u-1"), (&two, "u-2")] {
+        pmm_append(db, serde_json::Value::Array(a_mind().as_array().unwrap()[..2].to_vec()));
+        let sql = format!(
+            "CREATE TABLE pmm_database_identity (database_uuid TEXT); INSERT INTO pmm_database_identity VALUES ('{uuid}')"
+        );
+        rusqlite::Connection::open(db).unwrap().execute_batch(&sql).unwrap();
+    }
+    pmm_append(&two, serde_json::json!([{"kind": "reflection", "content": "only in two", "meta": {}}]));
+    let both = dir.path().join("both");
+    std::fs::create_dir_all(&both).unwrap();
+    ok(&both, &["init"]);
+    assert_eq!(json(&ok(&both, &["--json", "import", "--pmm", one.to_str().unwrap()]))["imported"], 2);
+    let second = json(&ok(&both, &["--json", "import", "--pmm", two.to_str().unwrap()]));
+    assert_eq!((second["imported"].as_u64(), second["ledger"].as_str()), (Some(3), Some("uuid:u-2")), "{second}");
 }
