@@ -40,11 +40,12 @@ fn a_mind() -> serde_json::Value {
     ])
 }
 
-#[test]
-fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
+/// A temporary folder with a mindlog home in it and a PMM ledger of [`a_mind`]; `None` (the test
+/// is skipped, and says so) where python3 cannot write one.
+fn a_home_and_a_mind() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
     if !python3() {
         println!("skipped: python3 is not on the PATH, so no PMM ledger can be written");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
@@ -52,6 +53,12 @@ fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
     ok(&home, &["init"]);
     let db = dir.path().join("pmm.db");
     pmm_append(&db, a_mind());
+    Some((dir, home, db))
+}
+
+#[test]
+fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
+    let Some((dir, home, db)) = a_home_and_a_mind() else { return };
     let before = std::fs::read(&db).unwrap();
     let verified = json(&ok(&home, &["--json", "verify", "--pmm", db.to_str().unwrap()]));
     assert_eq!((verified["ok"].as_bool(), verified["events"].as_u64()), (Some(true), Some(7)), "{verified}");
@@ -95,16 +102,7 @@ fn verify_pmm_recomputes_every_hash_and_link_as_pmm_does() {
 /// rewritten is refused.
 #[test]
 fn import_pmm_is_verified_incremental_and_idempotent() {
-    if !python3() {
-        println!("skipped: python3 is not on the PATH, so no PMM ledger can be written");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    ok(&home, &["init"]);
-    let db = dir.path().join("pmm.db");
-    pmm_append(&db, a_mind());
+    let Some((dir, home, db)) = a_home_and_a_mind() else { return };
     let first = std::fs::read(&db).unwrap();
     let imported = json(&ok(&home, &["--json", "import", "--pmm", db.to_str().unwrap()]));
     assert_eq!((imported["imported"].as_u64(), imported["already"].as_u64()), (Some(7), Some(0)), "{imported}");
