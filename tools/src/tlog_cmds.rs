@@ -592,7 +592,7 @@ fn held_here(home: &Home, bytes: &[u8], seen: &mut Agrees) -> Result<Result<(Not
     seen.now = Some(now);
     if now < checkpoint.size {
         return Ok(Err(format!(
-            "this store holds {now} events of the feed, the checkpoint {}: replicate or import the feed first",
+            "this store holds {now} events of the feed, and the checkpoint is at size {}: replicate or import the feed first",
             checkpoint.size
         )));
     }
