@@ -1,7 +1,7 @@
 //! A stranger's checker: `tests/independent/check_tlog.py`, written in Python from
 //! docs/format.md, the C2SP specifications and RFC 9162 only (never from mindlog's source, and
 //! with its own Ed25519 and BLAKE3), checks what `mindlog sign` and `mindlog prove` write, and
-//! refuses each of them once bent. Skipped (and passing) where `python3` is not on the PATH.
+//! refuses each of them once bent; and the consistency proofs of `mindlog prove --consistency`. Skipped (and passing) where `python3` is not on the PATH.
 
 #![allow(clippy::unwrap_used)]
 
@@ -38,7 +38,13 @@ fn passes(args: &[&str]) -> String {
 /// `FAILED: …`, no traceback. The reason.
 fn refuses(what: &str, mode: &str, file: &Path, text: &[u8], key: &str) -> String {
     std::fs::write(file, text).unwrap();
-    let out = checker(&[mode, file.to_str().unwrap(), key]);
+    refused(what, &[mode, file.to_str().unwrap(), key])
+}
+
+/// Runs the checker with `args`, which must refuse: exit 1, one line `FAILED: …`, no traceback.
+/// The reason.
+fn refused(what: &str, args: &[&str]) -> String {
+    let out = checker(args);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{what}: {stdout}{stderr}");
     assert!(stdout.starts_with("FAILED: ") && stdout.trim_end().lines().count() == 1, "{what}: {stdout}");
@@ -177,4 +183,110 @@ fn a_checker_written_from_the_docs_agrees_with_sign_and_prove() {
         let reason = refuses(what, "proof", &bent, text.as_bytes(), with);
         assert!(reason.contains(why), "{what}: {reason}");
     }
+}
+
+#[test]
+fn a_checker_written_from_the_docs_agrees_with_consistency_proofs() {
+    if !python3() {
+        println!("skipped: python3 is not on the PATH, so the independent checker cannot run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    ok(home, &["init"]);
+    ok(home, &["identity", "new", "other"]);
+    let ids = json(&ok(home, &["--json", "identity", "list"]));
+    let (key, other_key) = (ids[0]["verifier"].as_str().unwrap(), ids[1]["verifier"].as_str().unwrap());
+    let author = ids[0]["public_key"].as_str().unwrap();
+    ok(home, &["persona", "create", "Echo"]);
+    let add = |text: &str| ok(home, &["memory", "add", "Echo", text, "--importance", "0.5"]);
+
+    // A checkpoint of 3 events (the persona, two memories), published at seq 4; then three more
+    // memories and a checkpoint of 7 (a size that is not a power of two, and one that is not a
+    // subtree of the other).
+    add("memory 0");
+    add("memory 1");
+    let older = home.join("three.checkpoint");
+    ok(home, &["sign", "-o", older.to_str().unwrap()]);
+    let older_text = std::fs::read_to_string(&older).unwrap();
+    assert!(passes(&["checkpoint", older.to_str().unwrap(), key]).starts_with("OK size=3 root="));
+    for i in 2..5 {
+        add(&format!("memory {i}"));
+    }
+    let newer = home.join("seven.checkpoint");
+    ok(home, &["sign", "-o", newer.to_str().unwrap()]);
+    let newer_text = std::fs::read_to_string(&newer).unwrap();
+    assert!(passes(&["checkpoint", newer.to_str().unwrap(), key]).starts_with("OK size=7 root="));
+
+    let (older_path, newer_path) = (older.to_str().unwrap(), newer.to_str().unwrap());
+    let file = home.join("3-7.consistency");
+    let file_path = file.to_str().unwrap();
+    ok(home, &["prove", "--consistency", author, "3", "7", "-o", file_path]);
+    let proof = std::fs::read_to_string(&file).unwrap();
+    assert!(proof.starts_with("old 3\n") && proof.ends_with(&format!("\n\n{newer_text}")), "{proof}");
+    assert_eq!(passes(&["consistency", file_path, older_path, key]), "OK old=3 new=7");
+
+    // Equal sizes: an empty proof and equal roots.
+    let same = home.join("7-7.consistency");
+    ok(home, &["prove", "--consistency", author, "7", "7", "-o", same.to_str().unwrap()]);
+    let same_text = std::fs::read_to_string(&same).unwrap();
+    assert_eq!(same_text, format!("old 7\n\n{newer_text}"));
+    assert_eq!(passes(&["consistency", same.to_str().unwrap(), newer_path, key]), "OK old=7 new=7");
+
+    // `old 0` as mindlog writes it (no hashes): a witness's introduction, never a proof.
+    let zero = home.join("0-7.consistency");
+    ok(home, &["prove", "--consistency", author, "0", "7", "-o", zero.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&zero).unwrap(), format!("old 0\n\n{newer_text}"));
+    let reason = refused("mindlog's old 0", &["consistency", zero.to_str().unwrap(), older_path, key]);
+    assert!(reason.contains("size 0"), "{reason}");
+
+    // Bent consistency proofs, checked against the checkpoint of size 3.
+    let lines: Vec<&str> = proof.lines().collect();
+    let hashes = &lines[1..lines.iter().position(|line| line.is_empty()).unwrap()];
+    assert!(hashes.len() >= 2, "{proof}");
+    let (first, last) = (hashes[0], hashes[hashes.len() - 1]);
+    let first_line = format!("{first}\n");
+    let not_reached = "does not lead from the root at size 3 to the root at size 7";
+    let new_root = newer_text.lines().nth(2).unwrap();
+    let bends = [
+        ("a flipped proof hash", proof.replacen(first, &flip(first, 0), 1), key, not_reached),
+        ("the last proof hash flipped", proof.replacen(last, &flip(last, -1), 1), key, not_reached),
+        ("a missing proof hash", proof.replacen(&first_line, "", 1), key, not_reached),
+        (
+            "a repeated proof hash",
+            proof.replacen(&first_line, &format!("{first_line}{first_line}"), 1),
+            key,
+            not_reached,
+        ),
+        ("no proof hashes", format!("old 3\n\n{newer_text}"), key, not_reached),
+        ("old 0", proof.replacen("old 3\n", "old 0\n", 1), key, "size 0"),
+        ("old 0 without hashes", format!("old 0\n\n{newer_text}"), key, "size 0"),
+        ("another old size", proof.replacen("old 3\n", "old 4\n", 1), key, "not the older checkpoint's size 3"),
+        ("old with a leading zero", proof.replacen("old 3\n", "old 03\n", 1), key, "leading zeros"),
+        ("no old line", proof.replacen("old 3\n", "", 1), key, "old"),
+        ("a byte of the newer root", proof.replacen(new_root, &flip(new_root, 0), 1), key, "does not verify"),
+        ("another key", proof.clone(), other_key, "not signed by"),
+        ("no checkpoint", proof[..proof.find("\n\n").unwrap() + 2].to_owned(), key, "note"),
+        ("nothing", String::new(), key, "old"),
+    ];
+    let bent = home.join("bent.consistency");
+    let bent_path = bent.to_str().unwrap();
+    for (what, text, with, why) in bends {
+        assert!(text != proof || with != key, "{what}");
+        std::fs::write(&bent, text).unwrap();
+        let reason = refused(what, &["consistency", bent_path, older_path, with]);
+        assert!(reason.contains(why), "{what}: {reason}");
+    }
+
+    // The right proof against the wrong older checkpoint: the newer one (size 7), a bent one, none.
+    let reason = refused("the newer checkpoint as the older", &["consistency", file_path, newer_path, key]);
+    assert!(reason.contains("not the older checkpoint's size 7"), "{reason}");
+    let wrong = home.join("wrong.checkpoint");
+    let old_root = older_text.lines().nth(2).unwrap();
+    std::fs::write(&wrong, older_text.replacen(old_root, &flip(old_root, 0), 1)).unwrap();
+    let reason = refused("a bent older checkpoint", &["consistency", file_path, wrong.to_str().unwrap(), key]);
+    assert!(reason.contains("does not verify"), "{reason}");
+    let reason =
+        refused("no older checkpoint", &["consistency", file_path, home.join("absent").to_str().unwrap(), key]);
+    assert!(reason.contains("cannot read"), "{reason}");
 }

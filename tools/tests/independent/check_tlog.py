@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""An independent checker of mindlog checkpoints and inclusion proofs.
+"""An independent checker of mindlog checkpoints, inclusion proofs and consistency proofs.
 
 Written only from the specifications, never from mindlog's source:
 
 - mindlog's docs/format.md: section 1 (the envelope), section 2 (the event hash),
   section 10 (checkpoints and proofs);
-- C2SP signed-note, tlog-checkpoint and tlog-proof (c2sp.org);
-- RFC 9162 section 2.1 (Merkle tree hashing, inclusion proof verification);
+- C2SP signed-note, tlog-checkpoint, tlog-proof and tlog-witness (c2sp.org);
+- RFC 9162 section 2.1 (Merkle tree hashing, inclusion and consistency proof verification);
 - RFC 8032 section 5.1 (Ed25519) and the BLAKE3 specification (hash mode).
 
 Python 3 standard library only: Ed25519 verification and BLAKE3 are implemented here.
@@ -14,12 +14,13 @@ Python 3 standard library only: Ed25519 verification and BLAKE3 are implemented 
 Usage:
     check_tlog.py checkpoint FILE VKEY   ->  OK size=N root=BASE64
     check_tlog.py proof FILE VKEY        ->  OK seq=S kind=K size=N
+    check_tlog.py consistency FILE OLD_CHECKPOINT VKEY  ->  OK old=M new=N
     check_tlog.py selftest               ->  OK selftest (...)
 
 The self-test checks Ed25519 against RFC 8032 test 1, BLAKE3 against the official test vectors,
 the note verifier against the C2SP signed-note example, the Merkle code against trees built here
 and (when ../shared/testdata/tlog, or $MINDLOG_TLOG_TESTDATA, is at hand) transparency-dev/merkle's
-inclusion vectors, and, when the script sits in mindlog's repository, every test vector of
+inclusion and consistency vectors, and, when the script sits in mindlog's repository, every test vector of
 docs/format.md (sections 8 and 10).
 
 VKEY is a C2SP verifier key NAME+KEYID+BASE64. On any failure the checker prints
@@ -510,6 +511,51 @@ def verify_inclusion(leaf_index, tree_size, leaf, path, root):
     return sn == 0 and r == root
 
 
+def verify_consistency(first, second, first_hash, second_hash, path):
+    """RFC 9162 section 2.1.4.2: True when `path` proves that the tree of size `second` with root
+    `second_hash` extends the tree of size `first` with root `first_hash`.
+
+    Equal sizes need an empty proof and equal roots. A proof from size 0 is refused: every tree
+    extends the empty tree (docs/format.md section 10; the RFC's algorithm needs 0 < first).
+    """
+    if first == 0 or first > second:
+        return False
+    if first == second:
+        return not path and first_hash == second_hash
+    if len(first_hash) != 32 or len(second_hash) != 32 or any(len(p) != 32 for p in path):
+        return False
+    # Step 1: an empty proof fails.
+    if not path:
+        return False
+    # Step 2: if first is an exact power of 2, prepend first_hash.
+    if first & (first - 1) == 0:
+        path = [first_hash] + list(path)
+    # Steps 3-4.
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    # Step 5.
+    fr = sr = path[0]
+    # Step 6.
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn != 0 and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    # Step 7.
+    return fr == first_hash and sr == second_hash and sn == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # C2SP tlog-proof@v1.
 # ---------------------------------------------------------------------------------------------
@@ -567,6 +613,61 @@ def check_proof(data, verifier):
     if not verify_inclusion(index, size, leaf, path, root):
         raise CheckError("the inclusion proof does not lead to the checkpoint's root")
     return env, size
+
+
+# ---------------------------------------------------------------------------------------------
+# Consistency proofs: the body of C2SP tlog-witness's add-checkpoint (docs/format.md section 10).
+# ---------------------------------------------------------------------------------------------
+
+MAX_CONSISTENCY_HASHES = 63  # tlog-witness: at most 63 consistency proof lines
+
+
+def parse_consistency(data):
+    """(old size, [hashes], checkpoint bytes) of an add-checkpoint body."""
+    if len(data) > MAX_NOTE_BYTES:
+        raise CheckError("the consistency proof is too large")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CheckError("the consistency proof is not valid UTF-8") from None
+    lines = text.split("\n")
+    if not lines[0].startswith("old "):
+        raise CheckError("the consistency proof does not start with an `old N` line")
+    old = parse_decimal(lines[0][len("old ") :], "the old size")
+    i = 1
+    path = []
+    while i < len(lines) and lines[i] != "":
+        h = b64decode_strict(lines[i], "a consistency proof hash")
+        if len(h) != 32:
+            raise CheckError("a consistency proof hash is not 32 bytes")
+        path.append(h)
+        i += 1
+    if i >= len(lines):
+        raise CheckError("the consistency proof has no blank line before its checkpoint")
+    if len(path) > MAX_CONSISTENCY_HASHES:
+        raise CheckError("the consistency proof has more than 63 hashes")
+    checkpoint = "\n".join(lines[i + 1 :]).encode("utf-8")
+    return old, path, checkpoint
+
+
+def check_consistency(data, old_checkpoint, verifier):
+    """Checks a consistency proof against the older checkpoint: (old size, new size)."""
+    old, path, checkpoint = parse_consistency(data)
+    new_origin, new_size, new_root = check_checkpoint(checkpoint, verifier)
+    old_origin, old_size, old_root = check_checkpoint(old_checkpoint, verifier)
+    if new_origin != old_origin:
+        raise CheckError(f"the checkpoints are of two logs: {old_origin} and {new_origin}")
+    if old == 0:
+        raise CheckError("a consistency proof from size 0 proves nothing (every tree extends the empty tree)")
+    if old != old_size:
+        raise CheckError(f"the proof is from size {old}, not the older checkpoint's size {old_size}")
+    if old_size > new_size:
+        raise CheckError(f"the older checkpoint's size {old_size} is above the newer one's {new_size}")
+    if not verify_consistency(old_size, new_size, old_root, new_root, path):
+        raise CheckError(
+            f"the consistency proof does not lead from the root at size {old_size} to the root at size {new_size}"
+        )
+    return old_size, new_size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,6 +785,22 @@ def merkle_path(m, leaves):
     return merkle_path(m - k, leaves[k:]) + [merkle_root(leaves[:k])]
 
 
+def merkle_subproof(m, leaves, b):
+    """RFC 9162 section 2.1.4.1: SUBPROOF(m, D[n], b)."""
+    n = len(leaves)
+    if m == n:
+        return [] if b else [merkle_root(leaves)]
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m <= k:
+        return merkle_subproof(m, leaves[:k], b) + [merkle_root(leaves[k:])]
+    return merkle_subproof(m - k, leaves[k:], False) + [merkle_root(leaves[:k])]
+
+
+def merkle_consistency(m, leaves):
+    """RFC 9162 section 2.1.4.1: PROOF(m, D[n]), for 0 < m <= n."""
+    return merkle_subproof(m, leaves, True)
+
+
 def _format_md_blocks():
     """The ```text blocks of docs/format.md, when the script sits in its repository: each a pair
     (dict of its `key: value` lines, first occurrence kept; the block's exact text)."""
@@ -764,6 +881,14 @@ def _check_doc_tree(t, hashes):
                 verify_inclusion(index, size, events[index], proof, merkle_root(events[:size])),
                 f"the tree vector's {key} verifies",
             )
+        found = re.fullmatch(r"consistency_size_([0-9]+)_to_([0-9]+)", key)
+        if found:
+            first, second = int(found.group(1)), int(found.group(2))
+            proof = [bytes.fromhex(h) for h in value.split(",")] if value else []
+            _expect(proof == merkle_consistency(first, events[:second]), f"the tree vector's {key}")
+            roots = merkle_root(events[:first]), merkle_root(events[:second])
+            _expect(verify_consistency(first, second, *roots, proof), f"the tree vector's {key} verifies")
+            _expect(not verify_consistency(first, second, *roots, proof[:-1]), f"the tree vector's {key} truncated")
 
 
 def _selftest_format_md():
@@ -866,6 +991,54 @@ def _selftest_inclusion():
     return count, vectors
 
 
+def _selftest_consistency():
+    """RFC 9162: every consistency proof of trees built here, and transparency-dev/merkle's
+    consistency vectors when ../shared/testdata/tlog is at hand."""
+    leaves = [leaf_hash(bytes([i])) for i in range(9)]
+    count = 0
+    for n in range(1, len(leaves) + 1):
+        root = merkle_root(leaves[:n])
+        for m in range(1, n + 1):
+            old_root = merkle_root(leaves[:m])
+            p = merkle_consistency(m, leaves[:n])
+            _expect(verify_consistency(m, n, old_root, root, p), f"consistency from {m} to {n}")
+            if m < n:
+                _expect(not verify_consistency(m, n, root, old_root, p), f"consistency from {m} to {n}, roots swapped")
+                _expect(not verify_consistency(m + 1, n, old_root, root, p), f"consistency from {m} to {n} at {m + 1}")
+            if p:
+                _expect(not verify_consistency(m, n, old_root, root, p[:-1]), "a truncated consistency proof")
+                _expect(not verify_consistency(m, n, old_root, root, p + [p[-1]]), "a lengthened consistency proof")
+                bent = [p[0][:-1] + bytes([p[0][-1] ^ 1])] + p[1:]
+                _expect(not verify_consistency(m, n, old_root, root, bent), "a bent consistency proof")
+            count += 1
+        _expect(not verify_consistency(0, n, hashlib.sha256(b"").digest(), root, []), "a proof from size 0")
+    candidates = [
+        os.environ.get("MINDLOG_TLOG_TESTDATA", ""),
+        str(Path(__file__).resolve().parents[4] / "shared" / "testdata" / "tlog"),
+    ]
+    vectors = 0
+    for base in candidates:
+        consistency = Path(base) / "consistency" if base else None
+        if consistency is None or not consistency.is_dir():
+            continue
+        for file in sorted(consistency.rglob("*.json")):
+            v = json.loads(file.read_text(encoding="utf-8"))
+
+            def b64(s):
+                return base64.b64decode(s) if s else b""
+
+            try:
+                got = verify_consistency(
+                    v["size1"], v["size2"], b64(v["root1"]), b64(v["root2"]), [b64(p) for p in v["proof"] or []]
+                )
+            except (ValueError, TypeError):
+                got = False
+            _expect(got == (not v["wantErr"]), f"consistency vector {file}")
+            vectors += 1
+        break
+    return count, vectors
+
+
 def selftest():
     ed = _selftest_ed25519()
     b3 = _selftest_blake3()
@@ -873,10 +1046,11 @@ def selftest():
     envelopes = _selftest_envelopes()
     docs = _selftest_format_md()
     proofs, vectors = _selftest_inclusion()
+    cproofs, cvectors = _selftest_consistency()
     print(
         f"OK selftest (Ed25519 RFC 8032 vectors: {ed}, BLAKE3 vectors: {b3}, signed notes: {notes}, "
         f"envelopes: {envelopes}, docs/format.md vectors: {docs}, inclusion proofs: {proofs}, "
-        f"inclusion vectors: {vectors})"
+        f"inclusion vectors: {vectors}, consistency proofs: {cproofs}, consistency vectors: {cvectors})"
     )
 
 
@@ -884,20 +1058,32 @@ def selftest():
 # Command line.
 # ---------------------------------------------------------------------------------------------
 
-USAGE = "usage: check_tlog.py checkpoint FILE VKEY | proof FILE VKEY | selftest"
+USAGE = (
+    "usage: check_tlog.py checkpoint FILE VKEY | proof FILE VKEY | consistency FILE OLD_CHECKPOINT VKEY | selftest"
+)
+
+
+def _read(file):
+    try:
+        return Path(file).read_bytes()
+    except OSError as err:
+        raise CheckError(f"cannot read {file}: {err.strerror}") from None
 
 
 def main(argv):
     if len(argv) == 2 and argv[1] == "selftest":
         selftest()
         return 0
+    if len(argv) == 5 and argv[1] == "consistency":
+        _, _, file, old_file, vkey = argv
+        data, old_checkpoint = _read(file), _read(old_file)
+        old, new = check_consistency(data, old_checkpoint, Verifier(vkey))
+        print(f"OK old={old} new={new}")
+        return 0
     if len(argv) != 4 or argv[1] not in ("checkpoint", "proof"):
         raise CheckError(USAGE)
     command, file, vkey = argv[1:]
-    try:
-        data = Path(file).read_bytes()
-    except OSError as err:
-        raise CheckError(f"cannot read {file}: {err.strerror}") from None
+    data = _read(file)
     verifier = Verifier(vkey)
     if command == "checkpoint":
         _, size, root = check_checkpoint(data, verifier)
