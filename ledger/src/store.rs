@@ -76,6 +76,11 @@ pub(crate) fn tile_place(height: u32, index: u64) -> Option<(u8, u64, usize)> {
     ))
 }
 
+/// The hashes a tile's bytes hold.
+fn tile_hashes(bytes: &[u8]) -> Vec<crate::tlog::TreeHash> {
+    bytes.chunks_exact(32).map(|c| c.try_into().unwrap_or_default()).collect()
+}
+
 /// The expected width (hashes) of tile `tile` of a level with `nodes` complete nodes.
 pub(crate) fn tile_width(nodes: u64, tile: u64) -> u64 {
     nodes.saturating_sub(tile * TILE_WIDTH).min(TILE_WIDTH)
@@ -120,9 +125,7 @@ fn extend_tree(
         }
         tree.insert(&key, row.as_slice())?;
         if place + take == TILE_WIDTH as usize {
-            let nodes: Vec<crate::tlog::TreeHash> =
-                row.chunks_exact(32).map(|c| c.try_into().unwrap_or_default()).collect();
-            completed.push(crate::tlog::perfect_root(&nodes));
+            completed.push(crate::tlog::perfect_root(&tile_hashes(&row)));
         }
         at += take as u64;
         rest = &rest[take..];
@@ -167,9 +170,7 @@ impl crate::tlog::Subtrees for FeedTree {
         let Some(slice) = bytes.get(place * 32..(place + want) * 32) else {
             return Err(missing_tile(&self.author, level, tile, place + want, bytes.len() / 32));
         };
-        let nodes: Vec<crate::tlog::TreeHash> =
-            slice.chunks_exact(32).map(|c| c.try_into().unwrap_or_default()).collect();
-        let hash = crate::tlog::perfect_root(&nodes);
+        let hash = crate::tlog::perfect_root(&tile_hashes(slice));
         self.known.insert((height, index), hash);
         Ok(hash)
     }

@@ -2,16 +2,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
+
+use common::hex;
 
 use mindlog_ledger::{
     Body, Envelope, HASH_DOMAIN, Hash, Identity, PAYLOAD_DOMAIN, PayloadState, SealedEnvelope, Sidecar, Signature,
     SignedEvent, hash_envelope_bytes, render_line,
 };
-
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
-}
 
 fn vectors() -> Vec<HashMap<String, String>> {
     let doc =
@@ -67,19 +67,8 @@ fn vectors_match_the_code() {
             let sidecar = Sidecar { salt, bytes: payload.clone(), private: v["private"] == "true" };
             (Body::Committed { size: payload.len() as u64, commitment }, PayloadState::Present(sidecar))
         };
-        let envelope = Envelope {
-            version,
-            author: identity.public_key(),
-            seq: v["seq"].parse().unwrap(),
-            prev: (v["prev"] != "none").then(|| v["prev"].parse().unwrap()),
-            ts: v["ts"].parse().unwrap(),
-            kind: v["kind"].clone(),
-            refs: if v["refs"] == "none" { vec![] } else { v["refs"].split(',').map(|r| r.parse().unwrap()).collect() },
-            body,
-        };
+        let envelope = common::vector_envelope(&v, version, identity.public_key(), body, &format!("vector {n}"));
         let bytes = hex(&v["envelope"]);
-        assert_eq!(envelope.encode(), bytes, "vector {n}: encoding");
-        assert_eq!(Envelope::decode(&bytes).unwrap(), envelope, "vector {n}: decoding");
         let hash: Hash = v["hash"].parse().unwrap();
         assert_eq!(hash_envelope_bytes(&bytes), hash, "vector {n}: hash");
         let event = SealedEnvelope::new(envelope.clone(), state.clone()).unwrap().sign(&identity);

@@ -4,7 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
+
+use common::hex;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -48,11 +52,6 @@ fn has_keys(block: &Block, keys: &[String], what: &str) {
 
 fn strs(keys: &[&str]) -> Vec<String> {
     keys.iter().map(|k| (*k).to_owned()).collect()
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    assert_eq!(text.len() % 2, 0, "hex of odd length: {text}");
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
 }
 
 fn hex32(text: &str) -> [u8; 32] {
@@ -139,19 +138,8 @@ fn event_of(v: &Block, what: &str) -> VerifiedEvent {
         }
         other => panic!("{what}: version {other}"),
     };
-    let envelope = Envelope {
-        version,
-        author: identity.public_key(),
-        seq: v["seq"].parse().unwrap(),
-        prev: (v["prev"] != "none").then(|| v["prev"].parse().unwrap()),
-        ts: v["ts"].parse().unwrap(),
-        kind: v["kind"].clone(),
-        refs: if v["refs"] == "none" { vec![] } else { v["refs"].split(',').map(|r| r.parse().unwrap()).collect() },
-        body,
-    };
+    let envelope = common::vector_envelope(v, version, identity.public_key(), body, what);
     let bytes = hex(&v["envelope"]);
-    assert_eq!(envelope.encode(), bytes, "{what}: envelope");
-    assert_eq!(Envelope::decode(&bytes).unwrap(), envelope, "{what}: decoding");
     let event = SealedEnvelope::new(envelope, state.clone()).unwrap().sign(&identity);
     assert_eq!(event.hash().to_string(), v["hash"], "{what}: hash");
     assert_eq!(event.signature().to_string(), v["signature"], "{what}: signature");

@@ -194,6 +194,36 @@ impl Chain {
     }
 }
 
+impl PmmFile {
+    /// Walks the whole chain from the first event with a progress bar, checking each event by
+    /// the chain rule and `also`, and handing each that passes to `each`: the first problem, if
+    /// any (the walk stops there).
+    fn walk_chain(
+        &self,
+        also: impl Fn(&PmmEvent) -> Result<(), String>,
+        mut each: impl FnMut(PmmEvent),
+    ) -> Result<Option<String>> {
+        let bar = progress(Some(self.count_between(i64::MIN, i64::MAX)?), "verify pmm");
+        let mut chain = Chain::default();
+        let mut problem = None;
+        self.for_each_after(i64::MIN, |event| {
+            match event.and_then(|e| chain.check(&e).and_then(|()| also(&e)).map(|()| e)) {
+                Ok(event) => {
+                    each(event);
+                    bar.inc(1);
+                    Ok(true)
+                }
+                Err(found) => {
+                    problem = Some(found);
+                    Ok(false)
+                }
+            }
+        })?;
+        bar.finish_and_clear();
+        Ok(problem)
+    }
+}
+
 /// What `verify --pmm` found.
 #[derive(Serialize)]
 struct PmmVerified {
@@ -237,8 +267,6 @@ impl Report for PmmVerified {
 pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
     let started = Instant::now();
     let file = PmmFile::open(path)?;
-    let bar = progress(Some(file.count_between(i64::MIN, i64::MAX)?), "verify pmm");
-    let mut chain = Chain::default();
     let mut report = PmmVerified {
         ok: false,
         file: file.path.clone(),
@@ -251,23 +279,16 @@ pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
         events_per_second: 0.0,
         problem: None,
     };
-    file.for_each_after(i64::MIN, |event| {
-        let event = match event.and_then(|e| chain.check(&e).map(|()| e)) {
-            Ok(event) => event,
-            Err(problem) => {
-                report.problem = Some(problem);
-                return Ok(false);
-            }
-        };
-        report.events += 1;
-        report.first_id.get_or_insert(event.id);
-        report.last_id = Some(event.id);
-        report.head = event.hash;
-        report.last_ts = Some(event.ts);
-        bar.inc(1);
-        Ok(true)
-    })?;
-    bar.finish_and_clear();
+    report.problem = file.walk_chain(
+        |_| Ok(()),
+        |event| {
+            report.events += 1;
+            report.first_id.get_or_insert(event.id);
+            report.last_id = Some(event.id);
+            report.head = event.hash;
+            report.last_ts = Some(event.ts);
+        },
+    )?;
     report.ok = report.problem.is_none();
     report.seconds = started.elapsed().as_secs_f64();
     report.events_per_second = report.events as f64 / report.seconds.max(1e-9);
@@ -398,25 +419,16 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
     // The whole chain first, and every event importable: nothing is written from a ledger that
     // does not verify. Only events verified here are imported (`upto`), whatever PMM adds
     // meanwhile.
-    let bar = progress(Some(file.count_between(i64::MIN, i64::MAX)?), "verify pmm");
-    let mut chain = Chain::default();
     let mut upto = i64::MIN;
-    file.for_each_after(i64::MIN, |event| {
-        let checked = event.and_then(|e| chain.check(&e).and_then(|()| importable(&e)).map(|_| e.id));
-        match checked {
-            Ok(id) => {
-                upto = id;
-                report.verified += 1;
-                bar.inc(1);
-                Ok(true)
-            }
-            Err(problem) => {
-                report.problem = Some(problem);
-                Ok(false)
-            }
-        }
-    })?;
-    bar.finish_and_clear();
+    let mut verified = 0;
+    report.problem = file.walk_chain(
+        |event| importable(event).map(|_| ()),
+        |event| {
+            upto = event.id;
+            verified += 1;
+        },
+    )?;
+    report.verified = verified;
     let Some(ledger_id) = report.ledger.clone().filter(|_| report.problem.is_none() && report.verified > 0) else {
         report.ok = report.problem.is_none();
         emit(&report, home.format())?;

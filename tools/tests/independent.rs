@@ -67,6 +67,15 @@ fn prove(home: &Path, hash: &str, file: &Path) -> String {
     std::fs::read_to_string(file).unwrap()
 }
 
+/// A home with two identities (the default and `other`), and `identity list`'s report of them.
+fn two_identities() -> (tempfile::TempDir, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["init"]);
+    ok(dir.path(), &["identity", "new", "other"]);
+    let ids = json(&ok(dir.path(), &["--json", "identity", "list"]));
+    (dir, ids)
+}
+
 #[test]
 fn a_checker_written_from_the_docs_agrees_with_sign_and_prove() {
     if !python3() {
@@ -76,11 +85,8 @@ fn a_checker_written_from_the_docs_agrees_with_sign_and_prove() {
     let selftest = passes(&["selftest"]);
     assert!(selftest.starts_with("OK selftest"), "{selftest}");
 
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, ids) = two_identities();
     let home = dir.path();
-    ok(home, &["init"]);
-    ok(home, &["identity", "new", "other"]);
-    let ids = json(&ok(home, &["--json", "identity", "list"]));
     let (key, other_key) = (ids[0]["verifier"].as_str().unwrap(), ids[1]["verifier"].as_str().unwrap());
     let created = json(&ok(home, &["--json", "persona", "create", "Echo"]));
     let mut events = vec![(created[0]["hash"].as_str().unwrap().to_owned(), "persona.created/1")];
@@ -191,11 +197,8 @@ fn a_checker_written_from_the_docs_agrees_with_consistency_proofs() {
         println!("skipped: python3 is not on the PATH, so the independent checker cannot run");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, ids) = two_identities();
     let home = dir.path();
-    ok(home, &["init"]);
-    ok(home, &["identity", "new", "other"]);
-    let ids = json(&ok(home, &["--json", "identity", "list"]));
     let (key, other_key) = (ids[0]["verifier"].as_str().unwrap(), ids[1]["verifier"].as_str().unwrap());
     let author = ids[0]["public_key"].as_str().unwrap();
     ok(home, &["persona", "create", "Echo"]);
