@@ -65,11 +65,14 @@ pub use crate::views::{
 
 use crate::runner::Projection;
 
-/// An event's payload as JSON (the fields of its kind with `"kind"` beside them), or `None` for
-/// a kind this build does not know or a payload that does not decode.
+/// An event's payload as JSON (the fields of its kind with `"kind"` beside them; for an event
+/// imported from a PMM ledger, its record as stored), or `None` for a kind this build does not
+/// know or a payload that does not decode.
 pub fn payload_json(kind: &str, payload: &[u8]) -> Option<String> {
-    let event = mindlog_commands::Event::decode(kind, payload).ok().flatten()?;
-    serde_json::to_string(&event).ok()
+    match mindlog_commands::Event::decode(kind, payload) {
+        Ok(Some(event)) => serde_json::to_string(&event).ok(),
+        _ => mindlog_commands::PmmRecord::decode(kind, payload).and_then(|_| String::from_utf8(payload.to_vec()).ok()),
+    }
 }
 
 /// Held while a fold writes the views of a store. A fold reads each view's checkpoint and then

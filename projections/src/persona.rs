@@ -1,7 +1,10 @@
 //! The `persona` view: personas and their traits, commitments, memories, consent, models,
 //! emotions, message and reflection counts, and lineage. docs/views.md describes every table.
 
-use mindlog_commands::{Event, Micros, Outcome, Role, Traits, Units};
+use mindlog_commands::{
+    CommitmentClosed, CommitmentOpened, Event, Micros, ModelUsed, Outcome, PMM_MODEL_HASH, PmmMeaning, PmmRecord, Role,
+    Traits, Units,
+};
 use mindlog_ledger::redb::ReadableTable;
 use mindlog_ledger::{DerivedWriteTxn, Hash, PublicKey, StorageError};
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,7 @@ pub(crate) const MODELS: &str = "view.persona_models";
 pub(crate) const COMMITMENTS: &str = "view.commitments";
 pub(crate) const COMMITMENTS_DUE: &str = "view.commitments_due";
 pub(crate) const MEMORIES: &str = "view.memories";
+pub(crate) const PMM_COMMITMENTS: &str = "view.pmm_commitments";
 
 /// A persona, as the view holds it (`view.personas`, key: id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,8 @@ pub struct PersonaRow {
     pub events: u64,
     /// The timestamp of the latest of them.
     pub last_event: Micros,
+    /// The name it adopted for itself, if any (a Persistent Mind Model's identity adoption).
+    pub adopted_identity: Option<String>,
 }
 
 impl PersonaRow {
@@ -224,6 +230,12 @@ pub struct MemoryRow {
     pub forgotten: Option<Micros>,
 }
 
+/// The key of `view.pmm_commitments`: persona ‖ the PMM ledger ‖ NUL ‖ cid. Two ledgers imported
+/// into one persona keep their cids apart (PMM makes a cid from the commitment's text).
+fn pmm_commitment_key(record: &PmmRecord, cid: &str) -> Vec<u8> {
+    key(&[record.persona.as_bytes(), record.ledger.as_bytes(), &[0], cid.as_bytes()])
+}
+
 /// The persona view.
 pub(crate) struct PersonaView;
 
@@ -235,10 +247,11 @@ impl Projection for PersonaView {
         // 2: events that fail `Event::check` (names, texts, words…) are ignored.
         // 3: a retirement keeps the seq of its event (`PersonaRow::open_to`).
         // 4: `PersonaRow::private`.
-        4
+        // 5: events imported from PMM ledgers (`PmmRecord::meaning`), `adopted_identity`.
+        5
     }
     fn tables(&self) -> &'static [&'static str] {
-        &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES]
+        &[PERSONAS, NAMES, CHILDREN, CONSENT, MODELS, COMMITMENTS, COMMITMENTS_DUE, MEMORIES, PMM_COMMITMENTS]
     }
     fn fold<'t>(&self, txn: &'t DerivedWriteTxn) -> Result<Box<dyn Fold + 't>, StorageError> {
         Ok(Box::new(PersonaFold {
@@ -250,6 +263,7 @@ impl Projection for PersonaView {
             consent: txn.open_table(def(CONSENT))?,
             models: txn.open_table(def(MODELS))?,
             due: txn.open_table(def(COMMITMENTS_DUE))?,
+            pmm_commitments: txn.open_table(def(PMM_COMMITMENTS))?,
         }))
     }
 }
@@ -263,6 +277,8 @@ struct PersonaFold<'t> {
     consent: RawTable<'t>,
     models: RawTable<'t>,
     due: RawTable<'t>,
+    /// persona ‖ PMM's cid → the commitment it opened (the hash of the imported event).
+    pmm_commitments: RawTable<'t>,
 }
 
 fn in_unit(u: Units) -> bool {
@@ -312,6 +328,7 @@ impl PersonaFold<'_> {
                 memories_forgotten: 0,
                 events: 1,
                 last_event: e.ts,
+                adopted_identity: None,
             },
         );
         Ok(Applied::Applied)
@@ -375,9 +392,75 @@ impl PersonaFold<'_> {
     }
 }
 
-impl Fold for PersonaFold<'_> {
-    fn apply(&mut self, e: &Decoded) -> Result<Applied, StorageError> {
-        let Some(event) = &e.event else { return Ok(Applied::Irrelevant) };
+impl PersonaFold<'_> {
+    /// Folds an event imported from a PMM ledger: what it means ([`PmmRecord::meaning`]), as
+    /// the persona event of that meaning would be folded, with its kind's rules.
+    fn apply_imported(&mut self, e: &Decoded, record: &PmmRecord) -> Result<Applied, StorageError> {
+        let Some(meaning) = record.row.meaning() else { return Ok(Applied::Irrelevant) };
+        let persona = record.persona;
+        let event = match meaning {
+            PmmMeaning::Message(..) | PmmMeaning::Reflection(_) => match record.event() {
+                Some(event) => event,
+                None => return Ok(Applied::Irrelevant),
+            },
+            PmmMeaning::CommitmentOpened { cid, title } => {
+                // PMM's cid is made from the commitment's text: the same text opened again while
+                // it is open is the same commitment, as PMM's own open map keeps it.
+                let cid_key = pmm_commitment_key(record, &cid);
+                if let Some(open) = self.pmm_commitment(&cid_key)?
+                    && self
+                        .commitments
+                        .get(&key(&[persona.as_bytes(), open.as_bytes()]))?
+                        .is_some_and(|c| c.status == CommitmentStatus::Open)
+                {
+                    return Ok(Applied::Ignored);
+                }
+                let opened = Event::CommitmentOpened(CommitmentOpened { persona, title, due: None });
+                let applied = self.apply_checked(e, &opened)?;
+                if applied == Applied::Applied {
+                    self.pmm_commitments.insert(cid_key.as_slice(), e.hash.as_bytes().as_slice())?;
+                }
+                return Ok(applied);
+            }
+            PmmMeaning::CommitmentClosed { cid, outcome } => {
+                let Some(commitment) = self.pmm_commitment(&pmm_commitment_key(record, &cid))? else {
+                    return Ok(Applied::Ignored);
+                };
+                Event::CommitmentClosed(CommitmentClosed { persona, commitment, outcome })
+            }
+            PmmMeaning::Identity(name) => {
+                let Some(p) = self.owned(e, &persona)? else { return Ok(Applied::Ignored) };
+                p.adopted_identity = Some(name);
+                return Ok(Applied::Applied);
+            }
+            PmmMeaning::Model(model) => {
+                // PMM names the model every turn: only a change is a model swap.
+                let running =
+                    self.personas.get(persona.as_bytes())?.and_then(|p| p.model.as_ref().map(|m| m.model == model));
+                if running == Some(true) {
+                    return Ok(Applied::Irrelevant);
+                }
+                Event::ModelUsed(ModelUsed { persona, model, hash: PMM_MODEL_HASH.into() })
+            }
+        };
+        self.apply_checked(e, &event)
+    }
+
+    /// The commitment an imported PMM commitment's cid names (`pmm_commitment_key`).
+    fn pmm_commitment(&self, cid_key: &[u8]) -> Result<Option<Hash>, StorageError> {
+        Ok(self.pmm_commitments.get(cid_key)?.and_then(|v| v.value().try_into().ok()).map(Hash))
+    }
+
+    /// Folds `event`, made from an imported record, if it keeps its kind's state-free rules (as
+    /// the runner asks of every event it hands to the folds).
+    fn apply_checked(&mut self, e: &Decoded, event: &Event) -> Result<Applied, StorageError> {
+        if event.check().is_err() {
+            return Ok(Applied::Ignored);
+        }
+        self.apply_event(e, event)
+    }
+
+    fn apply_event(&mut self, e: &Decoded, event: &Event) -> Result<Applied, StorageError> {
         match event {
             Event::PersonaCreated(x) => self.create(e, &x.name, &x.description, None, None, Traits::NEUTRAL),
             Event::PersonaForked(x) => {
@@ -511,6 +594,16 @@ impl Fold for PersonaFold<'_> {
                 Ok(Applied::Applied)
             }
             _ => Ok(Applied::Irrelevant),
+        }
+    }
+}
+
+impl Fold for PersonaFold<'_> {
+    fn apply(&mut self, e: &Decoded) -> Result<Applied, StorageError> {
+        match (&e.event, &e.imported) {
+            (Some(event), _) => self.apply_event(e, event),
+            (None, Some(record)) => self.apply_imported(e, record),
+            (None, None) => Ok(Applied::Irrelevant),
         }
     }
 

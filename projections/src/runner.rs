@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use mindlog_commands::Event;
+use mindlog_commands::{Event, PmmRecord};
 use mindlog_ledger::redb::{ReadableTable, TableDefinition, TableHandle};
 use mindlog_ledger::{
     DerivedWriteTxn, ERASED_KIND, Hash, Ledger, PayloadState, PublicKey, Snapshot, StorageError, StoredEvent,
@@ -39,8 +39,12 @@ pub struct Decoded {
     pub ts: u64,
     /// The payload, or `None` for a kind this build does not know (or cannot decode).
     pub event: Option<Event>,
+    /// The PMM record of an event imported from a Persistent Mind Model ledger (`pmm.*/1`).
+    pub imported: Option<PmmRecord>,
     /// Whether the payload keeps its kind's state-free rules (`Event::check`). The folds see
-    /// only events that do; one that does not is counted as ignored by its domain's view.
+    /// only events that do; one that does not is counted as ignored by its domain's view. An
+    /// imported event (`imported`) has no `event` and reaches the folds: the persona fold checks
+    /// the event each one stands for.
     pub valid: bool,
     /// Whether this store holds the payload as private (docs/format.md, §2a): local knowledge,
     /// the same on every rebuild of this store, not part of the signed event.
@@ -120,7 +124,9 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
     let envelope = stored.as_ref().envelope()?;
     // An erased or withheld payload decodes to nothing: the views see that such an event happened
     // (its offset, author, time) but not what it said.
-    let event = stored.payload_bytes(&envelope).and_then(|p| Event::decode(envelope.kind, p).ok().flatten());
+    let payload = stored.payload_bytes(&envelope);
+    let event = payload.and_then(|p| Event::decode(envelope.kind, p).ok().flatten());
+    let imported = payload.filter(|_| event.is_none()).and_then(|p| PmmRecord::decode(envelope.kind, p));
     let private = matches!(&stored.payload, PayloadState::Present(s) if s.private);
     let valid = event.as_ref().is_some_and(|e| e.check().is_ok());
     Ok(Decoded {
@@ -130,6 +136,7 @@ pub(crate) fn decode_event(stored: &StoredEvent) -> Result<Decoded, StorageError
         seq: envelope.seq,
         ts: envelope.ts,
         event,
+        imported,
         valid,
         private,
     })
@@ -274,16 +281,19 @@ pub(crate) fn fold_into(
                             if decoded.offset < starts[i] {
                                 continue;
                             }
-                            let Some(event) = &decoded.event else {
-                                metas[slot].unknown += 1;
-                                continue;
-                            };
-                            if !decoded.valid {
-                                // Breaks its kind's state-free rules: ignored by its domain's view.
-                                if event.domain() == projections[i].name() {
-                                    metas[slot].ignored += 1;
+                            match &decoded.event {
+                                None if decoded.imported.is_none() => {
+                                    metas[slot].unknown += 1;
+                                    continue;
                                 }
-                                continue;
+                                // Breaks its kind's state-free rules: ignored by its domain's view.
+                                Some(event) if !decoded.valid => {
+                                    if event.domain() == projections[i].name() {
+                                        metas[slot].ignored += 1;
+                                    }
+                                    continue;
+                                }
+                                _ => {}
                             }
                             if folds[slot].apply(&decoded)? == Applied::Ignored {
                                 metas[slot].ignored += 1;

@@ -6,7 +6,8 @@ use std::collections::hash_map::Entry;
 
 use mindlog_commands::{
     BookingInfo, CommitmentInfo, Decision, Event, GuildInfo, IdSpace, Instant, ListingInfo, ListingKind, MemoryInfo,
-    Micros, Period, PersonaInfo, ReportInfo, RequestInfo, Role, State, StateError, Target, Tier, Traits, Units,
+    Micros, Period, PersonaInfo, PmmRecord, ReportInfo, RequestInfo, Role, State, StateError, Target, Tier, Traits,
+    Units,
 };
 use mindlog_ledger::{DerivedTables, Hash, PublicKey, Snapshot, StorageError};
 use serde::Serialize;
@@ -91,7 +92,7 @@ impl Views {
     /// Every message the persona view applied, in log order, handed to `each` one at a time
     /// (it returns false to stop).
     pub fn each_message(&self, each: &mut dyn FnMut(PersonaMessage) -> bool) -> Result<(), StorageError> {
-        self.each_applied("persona.message/1", &mut |event, at, hash| match event {
+        self.each_applied("persona.message/1", false, &mut |event, at, hash| match event {
             Event::MessageRecorded(x) => {
                 each(PersonaMessage { persona: x.persona, role: x.role, text: x.text, at, hash })
             }
@@ -101,15 +102,31 @@ impl Views {
 
     /// Every reflection the persona view applied, in log order.
     pub fn each_reflection(&self, each: &mut dyn FnMut(PersonaReflection) -> bool) -> Result<(), StorageError> {
-        self.each_applied("persona.reflected/1", &mut |event, at, hash| match event {
+        self.each_applied("persona.reflected/1", false, &mut |event, at, hash| match event {
             Event::Reflected(x) => each(PersonaReflection { persona: x.persona, text: x.text, at, hash }),
             _ => true,
         })
     }
 
+    /// The latest `n` reflections of `persona`, newest first.
+    pub fn latest_reflections(&self, persona: &Hash, n: usize) -> Result<Vec<PersonaReflection>, StorageError> {
+        let mut out = Vec::new();
+        if n == 0 {
+            return Ok(out);
+        }
+        self.each_applied("persona.reflected/1", true, &mut |event, at, hash| match event {
+            Event::Reflected(x) if x.persona == *persona => {
+                out.push(PersonaReflection { persona: x.persona, text: x.text, at, hash });
+                out.len() < n
+            }
+            _ => true,
+        })?;
+        Ok(out)
+    }
+
     /// Every emotion the persona view applied, in log order.
     pub fn each_emotion(&self, each: &mut dyn FnMut(PersonaEmotion) -> bool) -> Result<(), StorageError> {
-        self.each_applied("persona.emotion-recorded/1", &mut |event, at, hash| match event {
+        self.each_applied("persona.emotion-recorded/1", false, &mut |event, at, hash| match event {
             Event::EmotionRecorded(x) => each(PersonaEmotion {
                 persona: x.persona,
                 valence: x.valence,
@@ -123,23 +140,37 @@ impl Views {
     }
 
     /// The events of `kind` (a message, reflection or emotion) that the persona view folded and
-    /// applied, with their timestamps and hashes, in log order. They are read from the log
-    /// through the kind index, not kept in the view: the fold's rules for them are asked again
-    /// here, of the same rows (`PersonaRow::open_to`, and `Event::check`, as the runner asks before the fold).
-    fn each_applied(&self, kind: &str, each: &mut dyn FnMut(Event, Micros, Hash) -> bool) -> Result<(), StorageError> {
+    /// applied, with their timestamps and hashes, in log order (`newest_first`: the other way).
+    /// They are read from the log through the kind index, not kept in the view: the fold's rules
+    /// for them are asked again here, of the same rows (`PersonaRow::open_to`, and `Event::check`,
+    /// as the runner asks before the fold). Events imported from PMM ledgers that are events of
+    /// `kind` (`PmmRecord::kinds_meaning`) are read with them.
+    fn each_applied(
+        &self,
+        kind: &str,
+        newest_first: bool,
+        each: &mut dyn FnMut(Event, Micros, Hash) -> bool,
+    ) -> Result<(), StorageError> {
         let checkpoint = crate::runner::meta_name(PersonaView.name());
         let folded = self.snapshot.checkpoints()?.into_iter().find(|(name, _)| *name == checkpoint);
         let Some(end) = folded.and_then(|(_, next)| next.checked_sub(1)) else { return Ok(()) };
         let mut personas: HashMap<Hash, Option<PersonaRow>> = HashMap::new();
-        for offset in self.snapshot.kind_offsets(kind, 0..=end)? {
+        let imported = PmmRecord::kinds_meaning(kind);
+        let kinds = std::iter::once(kind).chain(imported.iter().map(String::as_str));
+        let offsets =
+            kinds.map(|k| self.snapshot.kind_offsets(k, 0..=end)).collect::<Result<Vec<_>, _>>()?.into_iter().map(
+                |i| -> Box<dyn Iterator<Item = _>> { if newest_first { Box::new(i.rev()) } else { Box::new(i) } },
+            );
+        for offset in merged(offsets.collect(), newest_first) {
             let read = self.snapshot.with_event(offset?, |event| -> Result<_, StorageError> {
                 let env = event.envelope()?;
                 // An erased or withheld payload is not read: the tables hold nothing of it.
                 let Some(payload) = event.payload(&env)?.bytes() else { return Ok(None) };
-                Ok(Event::decode(env.kind, payload)
-                    .ok()
-                    .flatten()
-                    .map(|e| (e, env.author, env.seq, env.ts, event.hash)))
+                let decoded = match Event::decode(env.kind, payload) {
+                    Ok(Some(event)) => Some(event),
+                    _ => PmmRecord::decode(env.kind, payload).and_then(|r| r.event()),
+                };
+                Ok(decoded.map(|e| (e, env.author, env.seq, env.ts, event.hash)))
             })?;
             let Some(Some((event, author, seq, ts, hash))) = read.transpose()? else { continue };
             let persona = match &event {
@@ -213,6 +244,7 @@ impl Views {
             id: *id,
             owner: p.owner,
             name: p.name.clone(),
+            adopted_identity: p.adopted_identity.clone(),
             description: p.description.clone(),
             status: if p.retired.is_some() { "retired" } else { "active" },
             created: Instant(p.created),
@@ -257,12 +289,9 @@ impl Views {
                 .map(|(scope, c)| ConsentLine { scope, allow: c.allow, since: Instant(c.at) })
                 .collect(),
             model: ModelSummary {
-                current: p.model.as_ref().map(|m| ModelLine {
-                    model: m.model.clone(),
-                    hash: m.hash.clone(),
-                    since: Instant(m.at),
-                }),
+                current: p.model.as_ref().map(ModelLine::from),
                 swaps: p.model_swaps,
+                history: self.models_of(id)?.iter().map(ModelLine::from).collect(),
             },
             emotion: EmotionSummary {
                 recorded: p.emotions,
@@ -928,6 +957,9 @@ pub struct PersonaProfile {
     pub owner: PublicKey,
     /// Its name, unique among its owner's personas.
     pub name: String,
+    /// The name it adopted for itself, if any (a Persistent Mind Model's identity adoption).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_identity: Option<String>,
     /// What the persona is for, free text (may be empty).
     pub description: String,
     /// active or retired.
@@ -1087,6 +1119,8 @@ pub struct ModelSummary {
     pub current: Option<ModelLine>,
     /// `model.use` events folded.
     pub swaps: u64,
+    /// Every model it ran on, oldest first (the last is `current`).
+    pub history: Vec<ModelLine>,
 }
 
 /// A model a persona runs on.
@@ -1098,6 +1132,12 @@ pub struct ModelLine {
     pub hash: String,
     /// When the persona began to run on it.
     pub since: Instant,
+}
+
+impl From<&ModelRow> for ModelLine {
+    fn from(m: &ModelRow) -> ModelLine {
+        ModelLine { model: m.model.clone(), hash: m.hash.clone(), since: Instant(m.at) }
+    }
 }
 
 /// A persona's emotions: the latest and the rolling means.
@@ -1330,4 +1370,30 @@ impl State for Views {
         }
         Ok(out)
     }
+}
+
+/// Offsets from several ascending (`descending`: descending) streams, merged into one in that
+/// order.
+fn merged<'a>(
+    streams: Vec<Box<dyn Iterator<Item = Result<u64, StorageError>> + 'a>>,
+    descending: bool,
+) -> impl Iterator<Item = Result<u64, StorageError>> + 'a {
+    let mut streams: Vec<_> = streams.into_iter().map(Iterator::peekable).collect();
+    std::iter::from_fn(move || {
+        // An error comes first; otherwise the stream whose next offset comes first.
+        let mut best: Option<(usize, u64)> = None;
+        for (i, stream) in streams.iter_mut().enumerate() {
+            match stream.peek() {
+                Some(Err(_)) => return stream.next(),
+                Some(Ok(offset)) => {
+                    let first = best.is_none_or(|(_, b)| if descending { *offset > b } else { *offset < b });
+                    if first {
+                        best = Some((i, *offset));
+                    }
+                }
+                None => {}
+            }
+        }
+        best.and_then(|(i, _)| streams[i].next())
+    })
 }

@@ -717,6 +717,11 @@ pub(crate) struct ImportArgs {
     /// not imported yet, as a private, signed pmm.<kind>/1 event of your feed
     #[arg(long, value_name = "FILE", value_parser = crate::served::path_arg)]
     pub(crate) pmm: Option<PathBuf>,
+    /// With --pmm, the first time: the persona the PMM mind becomes (one of yours, or a new one;
+    /// by default a new persona named as the mind named itself, or PMM). Later imports of the
+    /// same ledger feed the same persona
+    #[arg(long, value_name = "NAME", requires = "pmm")]
+    pub(crate) persona: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

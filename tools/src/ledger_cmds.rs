@@ -824,7 +824,7 @@ impl Report for Imported {
 
 pub(crate) fn import(home: &Home, args: &ImportArgs) -> Result<Outcome> {
     let path = match (&args.file, &args.pmm) {
-        (_, Some(pmm)) => return crate::pmm::import(home, pmm),
+        (_, Some(pmm)) => return crate::pmm::import(home, pmm, args.persona.as_deref()),
         (Some(path), None) => path,
         (None, None) => anyhow::bail!("give a file to import, or --pmm FILE"),
     };

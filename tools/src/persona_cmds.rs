@@ -69,10 +69,25 @@ struct Shown {
     profile: PersonaProfile,
     #[serde(skip_serializing_if = "Option::is_none")]
     closed_commitments: Option<Vec<ClosedCommitmentLine>>,
+    /// The latest reflections, newest first.
+    latest_reflections: Vec<ReflectionLine>,
     /// Who is asking, to mark their own personas.
     #[serde(skip)]
     me: PublicKey,
 }
+
+/// A reflection `persona show` prints.
+#[derive(Serialize)]
+struct ReflectionLine {
+    id: Hash,
+    at: mindlog_commands::Instant,
+    text: String,
+}
+
+/// How many of the latest reflections `persona show` prints.
+const LATEST_REFLECTIONS: usize = 3;
+/// How many of the latest models `persona show` prints (`--json`: all).
+const MODELS_SHOWN: usize = 5;
 
 fn show(home: &Home, reference: &str, as_of: Option<u64>, all: bool) -> Result<Exit> {
     let session = Session::open(home)?;
@@ -93,7 +108,13 @@ fn show(home: &Home, reference: &str, as_of: Option<u64>, all: bool) -> Result<E
     let views = past.as_deref().unwrap_or(&views);
     let profile = views.profile(&info.id, as_of.unwrap_or_else(now_micros))?.context("the persona vanished")?;
     let closed_commitments = if all { Some(views.closed_commitments(&info.id)?) } else { None };
-    emit(&Shown { profile, closed_commitments, me }, home.format())?;
+    // Read from the log, newest first, until the persona's own are found (none: nothing read).
+    let latest_reflections = views
+        .latest_reflections(&info.id, LATEST_REFLECTIONS.min(profile.reflections as usize))?
+        .into_iter()
+        .map(|r| ReflectionLine { id: r.hash, at: mindlog_commands::Instant(r.at), text: r.text })
+        .collect();
+    emit(&Shown { profile, closed_commitments, latest_reflections, me }, home.format())?;
     Ok(Exit::Success)
 }
 
@@ -103,6 +124,9 @@ impl Report for Shown {
         let yours = if p.owner == self.me { " (you)" } else { "" };
         writeln!(out, "{}  —  {}", p.name, if p.description.is_empty() { "(no description)" } else { &p.description })?;
         writeln!(out, "  id        {}", p.id)?;
+        if let Some(adopted) = &p.adopted_identity {
+            writeln!(out, "  identity  {adopted} (the name it adopted for itself)")?;
+        }
         writeln!(out, "  owner     {}{yours}", p.owner)?;
         writeln!(out, "  created   {}", p.created)?;
         match &p.retired {
@@ -162,6 +186,16 @@ impl Report for Shown {
             }
             None => writeln!(out, "\nmodel        (none recorded)")?,
         }
+        if p.model.history.len() > 1 {
+            let shown = p.model.history.len().min(MODELS_SHOWN);
+            let earlier = p.model.history.len() - shown;
+            if earlier > 0 {
+                writeln!(out, "  ({earlier} earlier; --json lists them all)")?;
+            }
+            for m in &p.model.history[earlier..] {
+                writeln!(out, "  since {}  {}", m.since, m.model)?;
+            }
+        }
         let e = &p.emotion;
         match &e.latest {
             Some(l) => writeln!(
@@ -182,6 +216,12 @@ impl Report for Shown {
             "messages     {} user, {} assistant, {} system; {} reflections",
             p.messages.user, p.messages.assistant, p.messages.system, p.reflections
         )?;
+        for r in &self.latest_reflections {
+            let line = r.text.lines().next().unwrap_or_default();
+            let short: String = line.chars().take(100).collect();
+            let more = if short.len() < r.text.len() { "…" } else { "" };
+            writeln!(out, "  {}  {}  {short}{more}", &r.id.to_string()[..12], r.at)?;
+        }
         let l = &p.lineage;
         let parent = l.parent.map(|h| h.to_string()).unwrap_or_else(|| "(original)".into());
         let license = l.license.as_ref().map(|s| format!(" under {s}")).unwrap_or_default();

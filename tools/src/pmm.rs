@@ -13,24 +13,17 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use mindlog_commands::{
+    Command, PMM_POSITION_KIND, PersonaCreate, PmmMeaning, PmmPosition, PmmRecord, PmmRow, pmm_kind,
+};
+use mindlog_ledger::Hash;
+
 use crate::Outcome;
 use crate::home::Home;
 use crate::output::{Report, emit};
 use crate::pyjson::{self, Value};
+use crate::session::Session;
 use crate::ui::{progress, thousands};
-
-/// One row of PMM's `events` table.
-#[derive(Clone, Debug)]
-pub(crate) struct PmmEvent {
-    pub(crate) id: i64,
-    pub(crate) ts: String,
-    pub(crate) kind: String,
-    pub(crate) content: String,
-    /// The JSON object, as stored (text).
-    pub(crate) meta: String,
-    pub(crate) prev_hash: Option<String>,
-    pub(crate) hash: Option<String>,
-}
 
 /// The hash PMM records for an event of `kind`, `content`, `meta` (its stored JSON text) after
 /// `prev_hash`.
@@ -93,7 +86,7 @@ impl PmmFile {
     pub(crate) fn for_each_after(
         &self,
         after: i64,
-        mut each: impl FnMut(Result<PmmEvent, String>) -> Result<bool>,
+        mut each: impl FnMut(Result<PmmRow, String>) -> Result<bool>,
     ) -> Result<()> {
         let mut statement = self.conn.prepare(&format!("{SELECT} WHERE id > ?1 ORDER BY id ASC"))?;
         let mut rows = statement.query([after])?;
@@ -107,7 +100,7 @@ impl PmmFile {
 
     /// At most `n` events with ids above `after` and at most `upto`, in id order, read in one
     /// statement that is finished before this returns (PMM, if it runs, can write in between).
-    pub(crate) fn chunk(&self, after: i64, upto: i64, n: usize) -> Result<Vec<Result<PmmEvent, String>>> {
+    pub(crate) fn chunk(&self, after: i64, upto: i64, n: usize) -> Result<Vec<Result<PmmRow, String>>> {
         let mut statement =
             self.conn.prepare(&format!("{SELECT} WHERE id > ?1 AND id <= ?2 ORDER BY id ASC LIMIT ?3"))?;
         let mut rows = statement.query(rusqlite::params![after, upto, n as i64])?;
@@ -135,11 +128,11 @@ impl PmmFile {
     }
 }
 
-/// The columns of an event, in `PmmEvent`'s order.
+/// The columns of an event, in `PmmRow`'s order.
 const SELECT: &str = "SELECT id, ts, kind, content, meta, prev_hash, hash FROM events";
 
 /// One row, or `pmm event ID: …` for a column that is not what PMM writes.
-fn read_row(row: &rusqlite::Row<'_>) -> Result<PmmEvent, String> {
+fn read_row(row: &rusqlite::Row<'_>) -> Result<PmmRow, String> {
     let id: i64 = row.get(0).map_err(|e| format!("a row's id is not an integer ({e})"))?;
     let text = |at: usize, name: &str| -> Result<String, String> {
         row.get(at).map_err(|_| format!("pmm event {id}: its {name} is not text"))
@@ -147,7 +140,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> Result<PmmEvent, String> {
     let maybe = |at: usize, name: &str| -> Result<Option<String>, String> {
         row.get(at).map_err(|_| format!("pmm event {id}: its {name} is neither text nor null"))
     };
-    Ok(PmmEvent {
+    Ok(PmmRow {
         id,
         ts: text(1, "ts")?,
         kind: text(2, "kind")?,
@@ -168,7 +161,7 @@ pub(crate) struct Chain {
 
 impl Chain {
     /// Checks `event` after the ones before it: `Err` says what is wrong, as `pmm event ID: …`.
-    pub(crate) fn check(&mut self, event: &PmmEvent) -> Result<(), String> {
+    pub(crate) fn check(&mut self, event: &PmmRow) -> Result<(), String> {
         let fail = |what: String| Err(format!("pmm event {}: {what}", event.id));
         if event.prev_hash != self.last {
             return fail(format!(
@@ -200,8 +193,8 @@ impl PmmFile {
     /// any (the walk stops there).
     fn walk_chain(
         &self,
-        also: impl Fn(&PmmEvent) -> Result<(), String>,
-        mut each: impl FnMut(PmmEvent),
+        also: impl Fn(&PmmRow) -> Result<(), String>,
+        mut each: impl FnMut(PmmRow),
     ) -> Result<Option<String>> {
         let bar = progress(Some(self.count_between(i64::MIN, i64::MAX)?), "verify pmm");
         let mut chain = Chain::default();
@@ -296,39 +289,6 @@ pub(crate) fn verify(home: &Home, path: &Path) -> Result<Outcome> {
     Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
 }
 
-/// The kinds of imported PMM events: `pmm.` then PMM's kind, version 1.
-const PMM_KIND_PREFIX: &str = "pmm.";
-/// The kind of the public event that records how far an import of a PMM ledger went.
-const POSITION_KIND: &str = "import.pmm/1";
-
-/// The payload of an imported PMM event (JSON): the PMM record as stored, and the ledger it came
-/// from, so that the original chain can be re-verified from a mindlog export alone
-/// (docs/pmm.md).
-#[derive(Serialize, serde::Deserialize)]
-struct Imported {
-    /// Which PMM ledger: `uuid:…` (PMM's database identity) or `first:HASH` (its first event's).
-    ledger: String,
-    id: i64,
-    ts: String,
-    kind: String,
-    content: String,
-    meta: String,
-    prev_hash: Option<String>,
-    hash: Option<String>,
-}
-
-/// The payload of `import.pmm/1` (public JSON), written in the same transaction as the events it
-/// counts: the last PMM event imported so far from `ledger`. Erasing an imported event's text
-/// does not touch it, so nothing erased is imported again.
-#[derive(Serialize, serde::Deserialize)]
-struct Position {
-    ledger: String,
-    last_id: i64,
-    last_hash: Option<String>,
-    /// Events imported in the transaction that wrote it.
-    events: u64,
-}
-
 /// What `import --pmm` did.
 #[derive(Serialize)]
 struct PmmImported {
@@ -336,6 +296,10 @@ struct PmmImported {
     file: PathBuf,
     /// Which PMM ledger (`uuid:…` or `first:HASH`).
     ledger: Option<String>,
+    /// The persona its events feed: its name and id, and whether this import created it.
+    persona: Option<String>,
+    persona_id: Option<Hash>,
+    persona_created: bool,
     /// PMM events whose chain was verified (all of them).
     verified: u64,
     /// Events imported now, and held from earlier imports.
@@ -352,6 +316,8 @@ struct PmmImported {
 
 impl Report for PmmImported {
     fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let persona = self.persona.as_deref().unwrap_or("-");
+        let created = if self.persona_created { ", created now" } else { "" };
         match (&self.problem, self.imported) {
             (Some(problem), 0) => writeln!(out, "FAILED: {problem}; nothing was imported"),
             (Some(problem), n) => writeln!(
@@ -363,14 +329,14 @@ impl Report for PmmImported {
             ),
             (None, 0) => writeln!(
                 out,
-                "nothing new: the {} events of {} are imported already (chain verified)",
+                "nothing new: the {} events of {} are imported already, into the persona {persona} (chain verified)",
                 thousands(self.already),
                 self.file.display()
             ),
             (None, n) => writeln!(
                 out,
-                "imported {} PMM events (ids {} to {}) from {} as private pmm.* events ({} held from before; chain \
-                 verified; {:.2} s, {} events/s)",
+                "imported {} PMM events (ids {} to {}) from {} as private pmm.* events of the persona {persona}{created} \
+                 ({} held from before; chain verified; {:.2} s, {} events/s)",
                 thousands(n),
                 self.first_id.unwrap_or(0),
                 self.last_id.unwrap_or(0),
@@ -383,12 +349,93 @@ impl Report for PmmImported {
     }
 }
 
+/// The name of the persona an import creates when it is not given one and the PMM mind adopted
+/// no name.
+const DEFAULT_PERSONA: &str = "PMM";
+
+/// The persona a PMM ledger's events feed.
+struct Bound {
+    id: Hash,
+    name: String,
+    /// Created now: the seq of its creation in your feed.
+    created_seq: Option<u64>,
+}
+
+/// The persona a PMM ledger's events feed, and whether it was created now: the one an earlier
+/// import bound it to (another only with `--persona`, once that one is retired); otherwise
+/// `asked` (`--persona`; yours, or created), or a persona named after the name the mind adopted
+/// (`adopted`), or PMM — created now (with the seq of its creation in your feed), or the one an
+/// interrupted first import created. `Err`: why none can be.
+fn bind_persona(
+    session: &Session,
+    ledger_id: &str,
+    bound: Option<Hash>,
+    asked: Option<&str>,
+    adopted: Option<&str>,
+) -> Result<Result<Bound, String>> {
+    use mindlog_commands::State as _;
+    let views = session.views()?;
+    let me = session.identity.public_key();
+    let named = |name: &str| views.persona_named(&me, name).map_err(anyhow::Error::from_boxed);
+    if let Some(id) = bound {
+        let row = views.persona_row(&id)?;
+        let name = row.as_ref().map_or_else(|| id.to_string(), |r| r.name.clone());
+        let retired = row.as_ref().is_some_and(|r| r.retired.is_some());
+        let same = match asked {
+            None => true,
+            Some(asked) => named(asked)? == Some(id),
+        };
+        match (same, retired) {
+            (true, false) => return Ok(Ok(Bound { id, name, created_seq: None })),
+            (false, false) => {
+                return Ok(Err(format!(
+                    "this PMM ledger was imported into the persona {name}: import it again without --persona, or \
+                     with --persona {name}"
+                )));
+            }
+            (_, true) if asked.is_none() => {
+                return Ok(Err(format!(
+                    "this PMM ledger feeds the persona {name}, which is retired: say which persona feeds on with \
+                     --persona NAME"
+                )));
+            }
+            (_, true) => {} // the persona it fed is retired: the one asked for takes over
+        }
+    }
+    let description = format!("imported from the PMM ledger {ledger_id}");
+    let name = asked.or(adopted).unwrap_or(DEFAULT_PERSONA);
+    if let Some(id) = named(name)? {
+        let row = views.persona_row(&id)?;
+        if row.as_ref().is_some_and(|p| p.retired.is_some()) {
+            return Ok(Err(format!("your persona {name} is retired: import into another with --persona NAME")));
+        }
+        // Named by you, or created for this ledger by an import that stopped before its events.
+        let ours = row.is_some_and(|p| p.description == description);
+        return Ok(if asked.is_some() || ours {
+            Ok(Bound { id, name: name.to_owned(), created_seq: None })
+        } else {
+            Err(format!(
+                "you already have a persona named {name}: say which persona the PMM mind is with --persona NAME (that \
+                 one, or a new name)"
+            ))
+        });
+    }
+    Ok(match session.run(&Command::PersonaCreate(PersonaCreate { name: name.to_owned(), description }))? {
+        Ok(written) => Ok(Bound { id: written[0].1.hash, name: name.to_owned(), created_seq: Some(written[0].1.seq) }),
+        Err(rejection) => Err(format!("cannot create the persona {name}: {rejection}")),
+    })
+}
+
+/// Why an import stopped when another writer moved your feed.
+const MOVED: &str =
+    "your feed moved during the import (another import or command wrote to it): run the import again to go on";
+
 /// Events per transaction when importing.
 const IMPORT_BATCH: usize = 4096;
 
 /// The mindlog kind and time of a PMM event, or why it has none.
-fn importable(event: &PmmEvent) -> Result<(String, u64), String> {
-    let kind = format!("{PMM_KIND_PREFIX}{}/1", event.kind);
+fn importable(event: &PmmRow) -> Result<(String, u64), String> {
+    let kind = pmm_kind(&event.kind);
     if !mindlog_ledger::is_valid_kind(&kind) {
         return Err(format!("pmm event {}: its kind {:?} makes no mindlog kind", event.id, event.kind));
     }
@@ -398,15 +445,19 @@ fn importable(event: &PmmEvent) -> Result<(String, u64), String> {
     }
 }
 
-/// `mindlog import --pmm FILE`: verifies the PMM chain, then imports every event not imported yet
-/// as a private, signed `pmm.<kind>/1` event of your feed.
-pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
+/// `mindlog import --pmm FILE [--persona NAME]`: verifies the PMM chain, then imports every
+/// event not imported yet as a private, signed `pmm.<kind>/1` event of your feed, feeding the
+/// views of the persona the ledger is bound to (`bind_persona`).
+pub(crate) fn import(home: &Home, path: &Path, persona: Option<&str>) -> Result<Outcome> {
     let started = Instant::now();
     let file = PmmFile::open(path)?;
     let mut report = PmmImported {
         ok: false,
         file: file.path.clone(),
         ledger: file.identity()?,
+        persona: None,
+        persona_id: None,
+        persona_created: false,
         verified: 0,
         imported: 0,
         already: 0,
@@ -416,29 +467,53 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
         events_per_second: 0.0,
         problem: None,
     };
+    let finish = |report: &mut PmmImported| -> Result<Outcome> {
+        report.ok = report.problem.is_none();
+        report.seconds = started.elapsed().as_secs_f64();
+        report.events_per_second = report.imported as f64 / report.seconds.max(1e-9);
+        emit(&*report, home.format())?;
+        Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
+    };
     // The whole chain first, and every event importable: nothing is written from a ledger that
     // does not verify. Only events verified here are imported (`upto`), whatever PMM adds
     // meanwhile.
     let mut upto = i64::MIN;
     let mut verified = 0;
+    let mut adopted = None;
     report.problem = file.walk_chain(
         |event| importable(event).map(|_| ()),
         |event| {
             upto = event.id;
             verified += 1;
+            if let Some(PmmMeaning::Identity(name)) = event.meaning() {
+                adopted = Some(name);
+            }
         },
     )?;
     report.verified = verified;
     let Some(ledger_id) = report.ledger.clone().filter(|_| report.problem.is_none() && report.verified > 0) else {
-        report.ok = report.problem.is_none();
-        emit(&report, home.format())?;
-        return Ok(if report.ok { Outcome::Success } else { Outcome::Failed });
+        return finish(&mut report);
     };
-    let identity = home.identity()?;
-    let ledger = home.open()?;
+    let mut session = Session::open(home)?;
+    // The persona, if this import creates it, keeps its data private by default, like the events.
+    session.private = true;
+    let me = session.identity.public_key();
     // How far an earlier import went; the PMM ledger must still hold that event, unchanged:
     // otherwise its history was rewritten.
-    let position = last_position(&ledger.snapshot()?, &identity.public_key(), &ledger_id)?;
+    // Read with the feed's head: every append below expects the feed where this import left it,
+    // so two imports of one ledger at once cannot both write it.
+    let snapshot = session.ledger.snapshot()?;
+    let position = last_position(&snapshot, &me, &ledger_id)?;
+    let mut head = snapshot.head(&me)?.map_or(0, |h| h.seq);
+    drop(snapshot);
+    if position.as_ref().is_some_and(|p| p.persona.is_none()) {
+        report.problem = Some(
+            "this PMM ledger was imported by an earlier build of mindlog that bound it to no persona; import it into a \
+             new home to have its persona"
+                .into(),
+        );
+        return finish(&mut report);
+    }
     let mut chain = Chain::default();
     let after = match &position {
         None => i64::MIN,
@@ -456,14 +531,38 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
                     p.last_hash.as_deref().unwrap_or("null"),
                     held.map_or("no such event".into(), |h| h.unwrap_or_else(|| "null".into()))
                 ));
-                emit(&report, home.format())?;
-                return Ok(Outcome::Failed);
+                return finish(&mut report);
             }
             chain.last = p.last_hash.clone();
             p.last_id
         }
     };
     report.already = report.verified - file.count_between(after, upto)?;
+    // Bound by an earlier import, or bound (and maybe created) now: an earlier import exists
+    // whenever there is nothing new, so nothing is created then.
+    let Bound { id: persona_id, name: persona_name, created_seq } = match bind_persona(
+        &session,
+        &ledger_id,
+        position.as_ref().and_then(|p| p.persona),
+        persona,
+        adopted.as_deref(),
+    )? {
+        Ok(bound) => bound,
+        Err(problem) => {
+            report.problem = Some(problem);
+            return finish(&mut report);
+        }
+    };
+    report.persona = Some(persona_name);
+    report.persona_id = Some(persona_id);
+    report.persona_created = created_seq.is_some();
+    if let Some(seq) = created_seq {
+        if seq != head + 1 {
+            report.problem = Some(MOVED.into());
+            return finish(&mut report);
+        }
+        head = seq;
+    }
     let bar = progress(Some(file.count_between(after, upto)?), "import pmm");
     let mut at = after;
     loop {
@@ -477,29 +576,20 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
         for event in chunk {
             // Checked again as it is read for writing: the file may have changed since.
             let checked = event.and_then(|e| chain.check(&e).and_then(|()| importable(&e)).map(|k| (e, k)));
-            let (event, (kind, ts)) = match checked {
+            let (row, (kind, ts)) = match checked {
                 Ok(found) => found,
                 Err(problem) => {
                     report.problem = Some(problem);
                     break;
                 }
             };
-            report.first_id.get_or_insert(event.id);
-            last = (event.id, event.hash.clone());
-            let record = Imported {
-                ledger: ledger_id.clone(),
-                id: event.id,
-                ts: event.ts,
-                kind: event.kind,
-                content: event.content,
-                meta: event.meta,
-                prev_hash: event.prev_hash,
-                hash: event.hash,
-            };
+            report.first_id.get_or_insert(row.id);
+            last = (row.id, row.hash.clone());
+            let record = PmmRecord { ledger: ledger_id.clone(), persona: persona_id, row };
             drafts.push(mindlog_ledger::Draft {
                 kind,
                 payload: serde_json::to_vec(&record)?,
-                refs: Vec::new(),
+                refs: vec![persona_id],
                 ts,
                 private: true,
             });
@@ -510,26 +600,32 @@ pub(crate) fn import(home: &Home, path: &Path) -> Result<Outcome> {
         let n = drafts.len() as u64;
         let ts = drafts.last().map_or(0, |d| d.ts);
         let (last_id, last_hash) = last;
-        let position = Position { ledger: ledger_id.clone(), last_id, last_hash, events: n };
+        let position =
+            PmmPosition { ledger: ledger_id.clone(), persona: Some(persona_id), last_id, last_hash, events: n };
         drafts.push(mindlog_ledger::Draft {
-            kind: POSITION_KIND.into(),
+            kind: PMM_POSITION_KIND.into(),
             payload: serde_json::to_vec(&position)?,
-            refs: Vec::new(),
+            refs: vec![persona_id],
             ts,
             private: false,
         });
-        ledger.append(&identity, drafts, mindlog_ledger::Expect::Any)?;
+        match session.ledger.append(&session.identity, drafts, mindlog_ledger::Expect::Head(head)) {
+            Ok(appended) => head = appended.last().map_or(head, |a| a.seq),
+            Err(mindlog_ledger::AppendError::Conflict { .. }) => {
+                report.problem = Some(MOVED.into());
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
         report.last_id = Some(last_id);
         report.imported += n;
         bar.inc(n);
         at = last_id;
     }
     bar.finish_and_clear();
-    report.ok = report.problem.is_none();
-    report.seconds = started.elapsed().as_secs_f64();
-    report.events_per_second = report.imported as f64 / report.seconds.max(1e-9);
-    emit(&report, home.format())?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
+    // The persona's views, caught up now rather than by the next command.
+    session.catch_up()?;
+    finish(&mut report)
 }
 
 /// The newest `import.pmm/1` of the PMM ledger `ledger_id` in `author`'s feed, read backward
@@ -538,21 +634,26 @@ fn last_position(
     snapshot: &mindlog_ledger::Snapshot,
     author: &mindlog_ledger::PublicKey,
     ledger_id: &str,
-) -> Result<Option<Position>> {
+) -> Result<Option<PmmPosition>> {
     let Some(head) = snapshot.head(author)? else { return Ok(None) };
     for entry in snapshot.feed(author, 1..=head.seq)?.rev() {
         let offset = entry?.1;
-        let is_position =
-            snapshot.with_event(offset, |e| e.envelope().is_ok_and(|env| env.kind == POSITION_KIND))?.unwrap_or(false);
+        let is_position = snapshot
+            .with_event(offset, |e| e.envelope().is_ok_and(|env| env.kind == PMM_POSITION_KIND))?
+            .unwrap_or(false);
         if !is_position {
             continue;
         }
         let Some(event) = snapshot.event(offset)? else { continue };
         let mindlog_ledger::PayloadState::Present(sidecar) = &event.payload else { continue };
-        if let Ok(position) = serde_json::from_slice::<Position>(&sidecar.bytes)
-            && position.ledger == ledger_id
-        {
-            return Ok(Some(position));
+        let of_ledger = serde_json::from_slice::<serde_json::Value>(&sidecar.bytes)
+            .is_ok_and(|v| v.get("ledger").and_then(|l| l.as_str()) == Some(ledger_id));
+        if of_ledger {
+            // The newest position of this ledger, read strictly: skipping it would import again
+            // what it counts.
+            return serde_json::from_slice::<PmmPosition>(&sidecar.bytes)
+                .map(Some)
+                .with_context(|| format!("reading how far the import of {ledger_id} went (event {})", event.hash));
         }
     }
     Ok(None)

@@ -43,17 +43,24 @@ fn a_mind() -> serde_json::Value {
 /// A temporary folder with a mindlog home in it and a PMM ledger of [`a_mind`]; `None` (the test
 /// is skipped, and says so) where python3 cannot write one.
 fn a_home_and_a_mind() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+    let (dir, home) = a_home()?;
+    let db = dir.path().join("pmm.db");
+    pmm_append(&db, a_mind());
+    Some((dir, home, db))
+}
+
+/// A temporary folder with a mindlog home in it; `None` (the test is skipped, and says so) where
+/// python3 cannot write PMM ledgers or check exports.
+fn a_home() -> Option<(tempfile::TempDir, PathBuf)> {
     if !python3() {
-        println!("skipped: python3 is not on the PATH, so no PMM ledger can be written");
+        println!("skipped: python3 is not on the PATH, so no PMM ledger can be written or export checked");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     ok(&home, &["init"]);
-    let db = dir.path().join("pmm.db");
-    pmm_append(&db, a_mind());
-    Some((dir, home, db))
+    Some((dir, home))
 }
 
 #[test]
@@ -191,17 +198,148 @@ fn import_pmm_is_verified_incremental_and_idempotent() {
     // ledgers when PMM names its database: both import.
     let (one, two) = (dir.path().join("one.db"), dir.path().join("two.db"));
     for (db, uuid) in [(&one, "u-1"), (&two, "u-2")] {
-        pmm_append(db, serde_json::Value::Array(a_mind().as_array().unwrap()[..2].to_vec()));
-        let sql = format!(
-            "CREATE TABLE pmm_database_identity (database_uuid TEXT); INSERT INTO pmm_database_identity VALUES ('{uuid}')"
-        );
-        rusqlite::Connection::open(db).unwrap().execute_batch(&sql).unwrap();
+        pmm_ledger(db, uuid, serde_json::Value::Array(a_mind().as_array().unwrap()[..2].to_vec()));
     }
     pmm_append(&two, serde_json::json!([{"kind": "reflection", "content": "only in two", "meta": {}}]));
     let both = dir.path().join("both");
     std::fs::create_dir_all(&both).unwrap();
     ok(&both, &["init"]);
     assert_eq!(json(&ok(&both, &["--json", "import", "--pmm", one.to_str().unwrap()]))["imported"], 2);
-    let second = json(&ok(&both, &["--json", "import", "--pmm", two.to_str().unwrap()]));
+    // Both minds call themselves Echo: the second needs a persona of its own, named.
+    let out = mindlog(&both, &["import", "--pmm", two.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already have a persona named Echo"), "{out:?}");
+    let second = json(&ok(&both, &["--json", "import", "--pmm", two.to_str().unwrap(), "--persona", "Echo 2"]));
+    assert_eq!((second["persona"].as_str(), second["persona_created"].as_bool()), (Some("Echo 2"), Some(true)));
     assert_eq!((second["imported"].as_u64(), second["ledger"].as_str()), (Some(3), Some("uuid:u-2")), "{second}");
+}
+
+/// A ledger PMM's own code wrote (`pmm/make_real_pmm.py`: PMM's RuntimeLoop and EventLog, its
+/// commitment and identity-adoption protocols, a scripted model swap) imports verified and
+/// becomes a persona: its name the one the mind adopted, its messages, reflections, commitment
+/// and models in the views; and the original chain re-verifies from the export alone, by a
+/// checker that shares no code with mindlog.
+#[test]
+fn a_ledger_written_by_pmm_becomes_a_persona_and_reverifies_from_the_export() {
+    let Some((dir, home)) = a_home() else { return };
+    let db = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pmm/real-pmm.db");
+    let db = db.to_str().unwrap();
+    let verified = json(&ok(&home, &["--json", "verify", "--pmm", db]));
+    assert_eq!((verified["ok"].as_bool(), verified["events"].as_u64()), (Some(true), Some(67)), "{verified}");
+
+    let imported = json(&ok(&home, &["--json", "import", "--pmm", db]));
+    assert_eq!(imported["imported"], 67, "{imported}");
+    assert_eq!((imported["persona"].as_str(), imported["persona_created"].as_bool()), (Some("Echo"), Some(true)));
+
+    let shown = json(&ok(&home, &["--json", "persona", "show", "Echo"]));
+    assert_eq!(shown["adopted_identity"], "Echo");
+    assert_eq!((shown["messages"]["user"].as_u64(), shown["messages"]["assistant"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(shown["reflections"], 8);
+    let c = &shown["commitments"];
+    assert_eq!((c["opened"].as_u64(), c["closed"].as_u64(), c["done"].as_u64()), (Some(1), Some(1), Some(1)), "{c}");
+    let models: Vec<&str> =
+        shown["model"]["history"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["ollama:llama3.1", "ollama:qwen2.5"], "only changes are swaps");
+    assert_eq!(shown["latest_reflections"].as_array().unwrap().len(), 3);
+    let text = ok(&home, &["persona", "show", "Echo", "--all"]);
+    assert!(text.contains("identity  Echo") && text.contains("remember the user's name  (done"), "{text}");
+
+    // The persona's tables read the imported events; the events table shows their records.
+    let zoe =
+        ok(&home, &["query", "--format", "csv", "SELECT role, text FROM messages WHERE text LIKE '%Zoë%' ORDER BY at"]);
+    assert!(zoe.starts_with("role,text\nuser,Ich heiße Zoë — grüß dich 🙂\nassistant,"), "{zoe}");
+    let reflections = ok(&home, &["query", "--format", "csv", "SELECT count(*) AS n FROM reflections"]);
+    assert_eq!(reflections, "n\n8\n");
+    let cid =
+        ok(&home, &["query", "--format", "csv", "SELECT payload FROM events WHERE kind = 'pmm.commitment_open/1'"]);
+    assert!(cid.contains("remember the user"), "{cid}");
+
+    // Importing again adds nothing, and naming another persona for it is refused.
+    assert!(ok(&home, &["import", "--pmm", db]).starts_with("nothing new: the 67 events"));
+    let out = mindlog(&home, &["import", "--pmm", db, "--persona", "Other"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("was imported into the persona Echo"), "{out:?}");
+
+    // The PMM chain, from the export alone.
+    let export = dir.path().join("export.jsonl");
+    ok(&home, &["export", "--jsonl", "--include-private", "-o", export.to_str().unwrap()]);
+    let checker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pmm/check_export.py");
+    let out = Command::new("python3").arg("-B").arg(&checker).arg(&export).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains(": 67 events, ids 1 to 67"), "{said}");
+    // The checker is not a rubber stamp: one character changed in one record fails it.
+    let bent = std::fs::read_to_string(&export).unwrap();
+    let line = bent.lines().find(|l| l.contains("\"kind\":\"pmm.reflection/1\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&b64.decode(v["payload"].as_str().unwrap()).unwrap()).unwrap();
+    record["content"] = format!("{}.", record["content"].as_str().unwrap()).into();
+    let mut v2 = v.clone();
+    v2["payload"] = b64.encode(serde_json::to_vec(&record).unwrap()).into();
+    std::fs::write(&export, bent.replace(line, &v2.to_string())).unwrap();
+    let out = Command::new("python3").arg("-B").arg(&checker).arg(&export).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// Appends `events` to a PMM ledger at `db` that PMM names `uuid` (`pmm_database_identity`).
+fn pmm_ledger(db: &Path, uuid: &str, events: serde_json::Value) {
+    pmm_append(db, events);
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS pmm_database_identity (database_uuid TEXT); DELETE FROM pmm_database_identity; \
+         INSERT INTO pmm_database_identity VALUES ('{uuid}')"
+    );
+    rusqlite::Connection::open(db).unwrap().execute_batch(&sql).unwrap();
+}
+
+/// The persona a ledger feeds: the one an interrupted first import created is taken again; a
+/// commitment PMM opens twice under one cid is one commitment; two ledgers in one persona keep
+/// their cids apart; once the persona is retired, the ledger feeds only the persona named next.
+#[test]
+fn import_pmm_binds_each_ledger_to_one_persona() {
+    let Some((dir, home)) = a_home() else { return };
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    pmm_ledger(
+        &a,
+        "u-a",
+        serde_json::json!([
+            {"kind": "identity_adoption", "content": "", "meta": {"name": "Echo"}},
+            {"kind": "commitment_open", "content": "Commitment opened: task", "meta": {"cid": "c1", "text": "task"}},
+            {"kind": "commitment_open", "content": "Commitment opened: task", "meta": {"cid": "c1", "text": "task"}},
+        ]),
+    );
+    // What a first import that stopped after creating its persona leaves: the persona, no events.
+    ok(&home, &["persona", "create", "Echo", "--description", "imported from the PMM ledger uuid:u-a"]);
+    let first = json(&ok(&home, &["--json", "import", "--pmm", a.to_str().unwrap()]));
+    assert_eq!((first["persona"].as_str(), first["persona_created"].as_bool()), (Some("Echo"), Some(false)), "{first}");
+    let commitments = |home: &Path, persona: &str| {
+        let c = json(&ok(home, &["--json", "persona", "show", persona]))["commitments"].clone();
+        (c["opened"].as_u64().unwrap(), c["open"].as_u64().unwrap(), c["closed"].as_u64().unwrap())
+    };
+    assert_eq!(commitments(&home, "Echo"), (1, 1, 0), "opened twice under one cid while open: one commitment");
+
+    // Another mind with the same cid, into the same persona: its close ends its own commitment.
+    pmm_ledger(
+        &b,
+        "u-b",
+        serde_json::json!([
+            {"kind": "commitment_open", "content": "Commitment opened: task", "meta": {"cid": "c1", "text": "task"}},
+            {"kind": "commitment_close", "content": "Commitment closed: c1", "meta": {"cid": "c1"}},
+        ]),
+    );
+    ok(&home, &["import", "--pmm", b.to_str().unwrap(), "--persona", "Echo"]);
+    assert_eq!(commitments(&home, "Echo"), (2, 1, 1));
+
+    // Retired: the ledger goes on only into the persona named next.
+    ok(&home, &["persona", "retire", "Echo"]);
+    pmm_append(&a, serde_json::json!([{"kind": "user_message", "content": "still here", "meta": {}}]));
+    let out = mindlog(&home, &["import", "--pmm", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("which is retired"), "{out:?}");
+    let next = json(&ok(&home, &["--json", "import", "--pmm", a.to_str().unwrap(), "--persona", "Echo II"]));
+    assert_eq!((next["imported"].as_u64(), next["persona_created"].as_bool()), (Some(1), Some(true)), "{next}");
+    let shown = json(&ok(&home, &["--json", "persona", "show", "Echo II"]));
+    assert_eq!(shown["messages"]["user"], 1);
+    assert!(ok(&home, &["import", "--pmm", a.to_str().unwrap()]).contains("into the persona Echo II"));
 }
