@@ -931,6 +931,32 @@ pub(crate) fn load_heads(db: &Database) -> Result<HashMap<PublicKey, Head>, Stor
     Ok(Snapshot::new(db)?.heads()?.into_iter().map(|h| (h.author, h)).collect())
 }
 
+/// One table's space in the store file, as redb counts it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TableSpace {
+    /// The table's name (`events`, `payloads`, `event_by_kind`, `view.personas`, …).
+    pub name: String,
+    /// Its entries.
+    pub entries: u64,
+    /// Bytes of its keys and values.
+    pub stored_bytes: u64,
+    /// Bytes of keys in branch pages and other metadata.
+    pub metadata_bytes: u64,
+    /// Bytes of its pages that hold nothing: what partly filled pages waste.
+    pub fragmented_bytes: u64,
+    /// Its leaf pages.
+    pub leaf_pages: u64,
+    /// Its branch pages.
+    pub branch_pages: u64,
+}
+
+impl TableSpace {
+    /// The bytes of its pages: stored, metadata and fragmentation.
+    pub fn total_bytes(&self) -> u64 {
+        self.stored_bytes + self.metadata_bytes + self.fragmented_bytes
+    }
+}
+
 /// A consistent read-only view of the store, as of when it was taken.
 pub struct Snapshot {
     txn: ReadTransaction,
@@ -1098,6 +1124,28 @@ impl Snapshot {
     /// `tlog::prove_inclusion` and `tlog::prove_consistency`, for sizes up to the feed's head.
     pub fn feed_tree(&self, author: &PublicKey) -> Result<FeedTree, StorageError> {
         Ok(FeedTree { tiles: self.txn.open_table(FEED_TREE)?, author: *author, known: HashMap::new() })
+    }
+
+    /// Where the file's space goes: every table of the store, as redb counts its pages, ordered
+    /// by name (`mindlog stats --space`).
+    pub fn space(&self) -> Result<Vec<TableSpace>, StorageError> {
+        let mut out = Vec::new();
+        for handle in self.txn.list_tables()? {
+            let name = redb::TableHandle::name(&handle).to_owned();
+            let table = self.txn.open_untyped_table(handle)?;
+            let stats = table.stats()?;
+            out.push(TableSpace {
+                name,
+                entries: table.len()?,
+                stored_bytes: stats.stored_bytes(),
+                metadata_bytes: stats.metadata_bytes(),
+                fragmented_bytes: stats.fragmented_bytes(),
+                leaf_pages: stats.leaf_pages(),
+                branch_pages: stats.branch_pages(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// The number of events of each kind, ordered by kind.

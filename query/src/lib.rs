@@ -19,6 +19,7 @@
 mod cells;
 mod errors;
 mod events;
+mod kind_counts;
 mod limits;
 mod output;
 mod parquet;
@@ -317,6 +318,9 @@ impl QueryEngine {
         datafusion_functions_json::register_all(&mut state)?;
         limits::Bounded::wrap_all(&mut state, options.limits.memory)?;
         let ctx = SessionContext::new_with_state(state);
+        ctx.add_optimizer_rule(Arc::new(kind_counts::KindCounts::new(
+            views.snapshot().kind_counts().map_err(QueryError::Storage)?,
+        )));
         let views = Arc::new(views);
         ctx.register_table("events", Arc::new(events::EventsTable::new(Arc::clone(&views))))?;
         for &table in tables::TABLES {

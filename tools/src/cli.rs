@@ -79,14 +79,19 @@ pub(crate) enum Command {
     Gen(GenArgs),
     /// List events, newest last
     Log(LogArgs),
-    /// Counts: events, feeds and their heads, kinds, file size
-    Stats,
+    /// Counts: events, feeds and their heads, kinds, file size; with --space, where the file's
+    /// bytes go, table by table
+    Stats(StatsArgs),
     /// Re-check every event (encoding, hash, signature, feed links) and every derived table
     /// against the events; with --views or --full the views too. Exit 0 valid, 1 a failure, 2 error
     Verify(VerifyArgs),
     /// Rebuild every index of the log and every view from the events, in place (after verify
     /// found a derived table or a view wrong; the events themselves are not touched)
     Repair,
+    /// Rewrite the store file with only what is live in it, every table in key order: its pages
+    /// full and no free space left behind (after bulk writes: gen, import). Needs the store to
+    /// itself (stop a node first)
+    Compact,
     /// Write every event as one JSON object per line (stdout by default)
     Export(ExportArgs),
     /// Erase the payloads of your events (hash or unique prefix): gone from the file, the views
@@ -592,6 +597,14 @@ pub(crate) struct LogArgs {
     /// With --persona: only events stamped at or before this instant
     #[arg(long, value_name = "TIME", requires = "persona")]
     pub(crate) until: Option<Instant>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StatsArgs {
+    /// Instead: the file's space table by table (entries, bytes stored, bytes of pages, how full
+    /// they are, bytes per event) beside the signed records' own bytes
+    #[arg(long)]
+    pub(crate) space: bool,
 }
 
 #[derive(Args, Debug)]

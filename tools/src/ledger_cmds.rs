@@ -374,11 +374,98 @@ impl Report for Stats {
     }
 }
 
-pub(crate) fn stats(home: &Home) -> Result<Outcome> {
+pub(crate) fn stats(home: &Home, args: &crate::cli::StatsArgs) -> Result<Outcome> {
     let ledger = home.open()?;
+    if args.space {
+        emit(&space(&ledger)?, home.format())?;
+        return Ok(Outcome::Success);
+    }
     let stats = Stats { last_verified: home.last_verified(), ..count(&ledger)? };
     emit(&stats, home.format())?;
     Ok(Outcome::Success)
+}
+
+/// What `stats --space` prints: where the store file's bytes go.
+#[derive(Serialize)]
+struct Space {
+    store: String,
+    file_bytes: u64,
+    events: u64,
+    /// The signed records' own bytes, as the format defines them: every event's hash, signature
+    /// and envelope (the `events` table's values) and its payload row (flags, salt, payload: the
+    /// `payloads` table's values).
+    signed_record_bytes: u64,
+    tables: Vec<TableLine>,
+}
+
+#[derive(Serialize)]
+struct TableLine {
+    #[serde(flatten)]
+    space: mindlog_ledger::TableSpace,
+    total_bytes: u64,
+}
+
+fn space(ledger: &Ledger) -> Result<Space> {
+    let snapshot = ledger.snapshot()?;
+    let tables = snapshot.space()?;
+    let events = snapshot.len()?;
+    // An `events` or `payloads` entry is its offset (8 bytes) and its record.
+    let signed_record_bytes = tables
+        .iter()
+        .filter(|t| t.name == "events" || t.name == "payloads")
+        .map(|t| t.stored_bytes.saturating_sub(8 * t.entries))
+        .sum();
+    Ok(Space {
+        store: ledger.path().display().to_string(),
+        file_bytes: std::fs::metadata(ledger.path())?.len(),
+        events,
+        signed_record_bytes,
+        tables: tables.into_iter().map(|space| TableLine { total_bytes: space.total_bytes(), space }).collect(),
+    })
+}
+
+impl Report for Space {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let per_event = |bytes: u64| if self.events == 0 { 0.0 } else { bytes as f64 / self.events as f64 };
+        writeln!(out, "store    {} ({}, {} events)", self.store, human_bytes(self.file_bytes), thousands(self.events))?;
+        writeln!(
+            out,
+            "\n{:<28} {:>12} {:>11} {:>11} {:>6} {:>12}",
+            "TABLE", "ENTRIES", "STORED", "PAGES", "FILL", "BYTES/EVENT"
+        )?;
+        let mut in_tables = 0;
+        for t in &self.tables {
+            in_tables += t.total_bytes;
+            let fill =
+                if t.total_bytes == 0 { 0.0 } else { 100.0 * t.space.stored_bytes as f64 / t.total_bytes as f64 };
+            writeln!(
+                out,
+                "{:<28} {:>12} {:>11} {:>11} {:>5.0}% {:>12.1}",
+                t.space.name,
+                thousands(t.space.entries),
+                human_bytes(t.space.stored_bytes),
+                human_bytes(t.total_bytes),
+                fill,
+                per_event(t.total_bytes)
+            )?;
+        }
+        writeln!(
+            out,
+            "{:<28} {:>12} {:>11} {:>11} {:>6} {:>12.1}",
+            "(free pages, redb's own)",
+            "",
+            "",
+            human_bytes(self.file_bytes.saturating_sub(in_tables)),
+            "",
+            per_event(self.file_bytes.saturating_sub(in_tables))
+        )?;
+        let (file, signed) = (per_event(self.file_bytes), per_event(self.signed_record_bytes));
+        let ratio = if signed > 0.0 { file / signed } else { 0.0 };
+        writeln!(
+            out,
+            "\nfile {file:.0} bytes per event; the signed records themselves {signed:.0} bytes per event: {ratio:.2}×"
+        )
+    }
 }
 
 fn count(ledger: &Ledger) -> Result<Stats> {
@@ -621,6 +708,34 @@ impl Report for Salvaged {
             self.damaged, self.damaged, self.damaged, self.salvaged, self.damaged
         )
     }
+}
+
+/// What `compact` did: the rewrite's report.
+#[derive(Serialize)]
+struct Compacted(mindlog_ledger::ScrubReport);
+
+impl Report for Compacted {
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = &self.0;
+        writeln!(
+            out,
+            "compacted: {} -> {} ({} rows of {} tables copied in key order, {:.2} s; mindlog stats --space shows where \
+             the bytes are)",
+            human_bytes(r.size_before),
+            human_bytes(r.size_after),
+            thousands(r.rows),
+            r.tables,
+            r.seconds
+        )
+    }
+}
+
+/// `mindlog compact`: the store file rewritten as `scrub` rewrites it (every live key and value,
+/// table by table in key order, into a new file put in place in one rename).
+pub(crate) fn compact(home: &Home) -> Result<Outcome> {
+    let report = home.open()?.scrub()?;
+    emit(&Compacted(report), home.format())?;
+    Ok(Outcome::Success)
 }
 
 pub(crate) fn repair(home: &Home) -> Result<Outcome> {
