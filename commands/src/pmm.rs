@@ -133,12 +133,35 @@ impl PmmRecord {
     }
 }
 
+/// PMM's kind for the name a mind adopts.
+const IDENTITY_ADOPTION: &str = "identity_adoption";
+
 impl PmmRow {
+    /// The name an `identity_adoption` adopts, without reading any other kind's row.
+    pub fn adopted_name(&self) -> Option<String> {
+        if self.kind != IDENTITY_ADOPTION {
+            return None;
+        }
+        let meta_str = |field| self.meta_str(field);
+        let token = serde_json::from_str::<serde_json::Value>(&self.content)
+            .ok()
+            .and_then(|c| c.get("token").and_then(|t| t.as_str()).map(str::to_owned))
+            .or_else(|| meta_str("token"))
+            .or_else(|| meta_str("name"))?;
+        let name = token.strip_prefix("identity.").unwrap_or(&token).trim();
+        crate::check::name(name).ok()?;
+        Some(name.to_owned())
+    }
+
+    /// The text member `field` of its meta, trimmed.
+    fn meta_str(&self, field: &str) -> Option<String> {
+        let meta = serde_json::from_str::<serde_json::Value>(&self.meta).ok()?;
+        meta.get(field).and_then(|v| v.as_str()).map(|s| s.trim().to_owned())
+    }
+
     /// What it means to a persona, if anything.
     pub fn meaning(&self) -> Option<PmmMeaning> {
-        let meta = || serde_json::from_str::<serde_json::Value>(&self.meta).ok();
-        let meta_str =
-            |field: &str| meta().and_then(|m| m.get(field).and_then(|v| v.as_str()).map(str::trim).map(str::to_owned));
+        let meta_str = |field| self.meta_str(field);
         Some(match self.kind.as_str() {
             "user_message" => PmmMeaning::Message(Role::User, self.content.clone()),
             "assistant_message" => PmmMeaning::Message(Role::Assistant, self.content.clone()),
@@ -158,16 +181,7 @@ impl PmmRow {
                     _ => Outcome::Done,
                 },
             },
-            "identity_adoption" => {
-                let token = serde_json::from_str::<serde_json::Value>(&self.content)
-                    .ok()
-                    .and_then(|c| c.get("token").and_then(|t| t.as_str()).map(str::to_owned))
-                    .or_else(|| meta_str("token"))
-                    .or_else(|| meta_str("name"))?;
-                let name = token.strip_prefix("identity.").unwrap_or(&token).trim();
-                crate::check::name(name).ok()?;
-                PmmMeaning::Identity(name.to_owned())
-            }
+            IDENTITY_ADOPTION => PmmMeaning::Identity(self.adopted_name()?),
             "metrics_turn" => {
                 let field = |name: &str| {
                     self.content

@@ -13,9 +13,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use mindlog_commands::{
-    Command, PMM_POSITION_KIND, PersonaCreate, PmmMeaning, PmmPosition, PmmRecord, PmmRow, pmm_kind,
-};
+use mindlog_commands::{Command, PMM_POSITION_KIND, PersonaCreate, PmmPosition, PmmRecord, PmmRow, pmm_kind};
 use mindlog_ledger::Hash;
 
 use crate::Outcome;
@@ -485,7 +483,7 @@ pub(crate) fn import(home: &Home, path: &Path, persona: Option<&str>) -> Result<
         |event| {
             upto = event.id;
             verified += 1;
-            if let Some(PmmMeaning::Identity(name)) = event.meaning() {
+            if let Some(name) = event.adopted_name() {
                 adopted = Some(name);
             }
         },
@@ -498,10 +496,9 @@ pub(crate) fn import(home: &Home, path: &Path, persona: Option<&str>) -> Result<
     // The persona, if this import creates it, keeps its data private by default, like the events.
     session.private = true;
     let me = session.identity.public_key();
-    // How far an earlier import went; the PMM ledger must still hold that event, unchanged:
-    // otherwise its history was rewritten.
-    // Read with the feed's head: every append below expects the feed where this import left it,
-    // so two imports of one ledger at once cannot both write it.
+    // How far an earlier import went (the PMM ledger must still hold that event, unchanged:
+    // otherwise its history was rewritten), read with the feed's head: every append below
+    // expects the feed where this import left it, so two imports at once cannot both write.
     let snapshot = session.ledger.snapshot()?;
     let position = last_position(&snapshot, &me, &ledger_id)?;
     let mut head = snapshot.head(&me)?.map_or(0, |h| h.seq);
