@@ -64,7 +64,9 @@ pub use crate::ledger::{Appended, Draft, ERASED_KIND, Expect, GroupAppend, Ledge
 pub use crate::published::{CHECKPOINT_KIND, Published, check_published};
 pub use crate::salvage::{FeedLoss, SalvageError, SalvageReport};
 pub use crate::scrub::ScrubReport;
-pub use crate::store::{EventIter, EventRef, FeedTree, Head, Ingested, PayloadRef, Snapshot, StoredEvent, TableSpace};
+pub use crate::store::{
+    EventIter, EventRef, FeedTree, Head, Ingested, PayloadRef, Snapshot, StoredEvent, TableSpace, set_cache_mb,
+};
 pub use crate::types::{Hash, ParseHexError, PublicKey, Signature};
 pub use crate::verify::{Failure, FalseCheckpoint, FeedReport, ForkFailure, PayloadCounts, VerifyReport};
 

@@ -483,17 +483,28 @@ fn be_u64(bytes: &[u8]) -> u64 {
 
 /// Opens redb. One process at a time holds a store (redb's exclusive mode); another gets
 /// [`OpenError::Busy`] and may wait and retry.
-/// redb's page cache, MiB, unless `MINDLOG_CACHE_MB` says otherwise: redb's own default, 1 GiB.
-/// A one-shot scan of a large store runs faster with a small cache (it reads each page once, and
-/// every page cached is fresh memory to fault in: on 1,000,000 events 64 MiB cut `projections
+/// redb's page cache, MiB, for stores opened from now on in this process, unless
+/// `MINDLOG_CACHE_MB` says otherwise ([`set_cache_mb`]).
+///
+/// 64 MiB by default: a one-shot command scans each page once, and every page cached is fresh
+/// memory to fault in (on 1,000,000 events 64 MiB rather than redb's own 1 GiB cut `projections
 /// rebuild` from 4.3 s to 2.4 s and the peak memory of `verify`, `query` and `export` from 850 MB
-/// to 180 MB), while a warm process's point reads run up to 3× slower with it
-/// (docs/performance.md). Which default serves each command best is open (issue 17).
-const CACHE_MB: usize = 1024;
+/// to 180 MB). A warm, long-running process reads the same pages again and again and asks for
+/// more (`mindlog node`: 256 MiB). docs/performance.md has the figures.
+static CACHE_MB: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(64);
+
+/// Sets the page cache, MiB, of stores this process opens from now on (`MINDLOG_CACHE_MB`, when
+/// set, still wins).
+pub fn set_cache_mb(mb: usize) {
+    CACHE_MB.store(mb.max(1), std::sync::atomic::Ordering::Relaxed);
+}
 
 /// How every store file is opened.
 pub(crate) fn builder() -> redb::Builder {
-    let mb = std::env::var("MINDLOG_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(CACHE_MB);
+    let mb = std::env::var("MINDLOG_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| CACHE_MB.load(std::sync::atomic::Ordering::Relaxed));
     let mut builder = redb::Builder::new();
     builder.set_cache_size(mb.max(1) << 20);
     builder

@@ -27,6 +27,7 @@ use mindlog_projections::Views;
 use rayon::prelude::*;
 
 use crate::cells::{Col, ColumnSpec, schema};
+use crate::segments::{self, SegmentStats};
 
 /// What one row of `events` is.
 pub(crate) const DOC: &str = "one row per event of the log";
@@ -45,10 +46,10 @@ pub(crate) const COLUMNS: &[ColumnSpec] = &[
 ];
 
 const OFFSET: usize = 0;
-const AUTHOR: usize = 1;
+pub(crate) const AUTHOR: usize = 1;
 const SEQ: usize = 2;
-const TS: usize = 3;
-const KIND: usize = 4;
+pub(crate) const TS: usize = 3;
+pub(crate) const KIND: usize = 4;
 const HASH: usize = 5;
 const SIZE: usize = 6;
 const PAYLOAD: usize = 7;
@@ -93,6 +94,19 @@ impl fmt::Display for Plan {
             write!(f, ", ts in [{}, {}]", self.ts.0, self.ts.1)?;
         }
         Ok(())
+    }
+}
+
+impl Plan {
+    /// What each row read must satisfy: the time range always; the authors or kinds the plan's
+    /// index would have chosen when `no_index` (a scan of segments and the log reads them all).
+    pub(crate) fn row_filter(&self, no_index: bool) -> RowFilter {
+        let (authors, kinds) = match (&self.access, no_index) {
+            (Access::Feed(a), true) => (Some(a.iter().map(PublicKey::to_string).collect()), None),
+            (Access::Kind(k), true) => (None, Some(k.clone())),
+            _ => (None, None),
+        };
+        RowFilter { ts: self.ts, authors, kinds }
     }
 }
 
@@ -249,15 +263,68 @@ pub(crate) fn plan(filters: &[Expr]) -> Plan {
     Plan { access, offsets, ts }
 }
 
+/// A scan that reads sealed segments, then the log after them.
+#[derive(Clone, Debug)]
+pub(crate) struct Columnar {
+    /// The segments that may hold rows the scan wants, in order.
+    segments: Vec<SegmentStats>,
+    /// How many segments the store holds.
+    sealed: usize,
+    /// The first offset no segment holds.
+    tail_from: u64,
+}
+
+/// A plan reads segments only when its index would locate more than this share of their events.
+const INDEX_SHARE: u64 = 8;
+
 /// The `events` table.
 pub(crate) struct EventsTable {
     views: Arc<Views>,
     schema: SchemaRef,
+    /// Whether scans may read columnar segments.
+    segments: bool,
 }
 
 impl EventsTable {
-    pub(crate) fn new(views: Arc<Views>) -> EventsTable {
-        EventsTable { views, schema: schema(COLUMNS) }
+    pub(crate) fn new(views: Arc<Views>, segments: bool) -> EventsTable {
+        EventsTable { views, schema: schema(COLUMNS), segments }
+    }
+
+    /// Whether, and which, sealed segments the scan reads: when it shows no payload, needs more
+    /// than the index holds (or only counts), and its index would locate more than
+    /// 1/[`INDEX_SHARE`] of the sealed events (the segments' own stats say how many a time range
+    /// may hold).
+    fn columnar(&self, plan: &Plan, projection: &[usize], index_only: bool) -> Result<Option<Columnar>> {
+        // An index-only scan reads no event; segments beat it only for a count, which their
+        // stats may answer without reading a column.
+        if !self.segments || (index_only && !projection.is_empty()) || projection.contains(&PAYLOAD) {
+            return Ok(None);
+        }
+        let snapshot = self.views.snapshot();
+        let sealed = segments::sealed(snapshot).map_err(storage)?;
+        let Some(last) = sealed.last() else { return Ok(None) };
+        let tail_from = last.first + last.count;
+        let filter = plan.row_filter(true);
+        let within = |s: &&SegmentStats| s.may_hold(plan.offsets, &filter);
+        let estimate = match &plan.access {
+            Access::Offsets => plan.offsets.1.saturating_sub(plan.offsets.0).saturating_add(1),
+            Access::Time => sealed.iter().filter(within).map(|s| s.count).sum(),
+            Access::Feed(authors) => {
+                let mut n = 0;
+                for a in authors {
+                    n += snapshot.head(a).map_err(storage)?.map_or(0, |h| h.seq);
+                }
+                n
+            }
+            Access::Kind(kinds) => {
+                snapshot.kind_counts().map_err(storage)?.iter().filter(|(k, _)| kinds.contains(k)).map(|(_, n)| n).sum()
+            }
+        };
+        if estimate.saturating_mul(INDEX_SHARE) <= tail_from {
+            return Ok(None);
+        }
+        let segments = sealed.iter().filter(within).cloned().collect();
+        Ok(Some(Columnar { segments, sealed: sealed.len(), tail_from }))
     }
 }
 
@@ -301,6 +368,10 @@ impl TableProvider for EventsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let projection: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..COLUMNS.len()).collect());
         let projected = Arc::new(self.schema.project(&projection)?);
+        let plan = plan(filters);
+        let index_only = index_only(&plan, &projection);
+        let columnar = self.columnar(&plan, &projection, index_only)?;
+        let filter = plan.row_filter(columnar.is_some());
         let props = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&projected)),
             Partitioning::UnknownPartitioning(1),
@@ -309,7 +380,10 @@ impl TableProvider for EventsTable {
         );
         Ok(Arc::new(LogScanExec {
             views: Arc::clone(&self.views),
-            plan: plan(filters),
+            plan,
+            filter,
+            columnar,
+            index_only,
             projection,
             schema: projected,
             limit,
@@ -323,6 +397,9 @@ impl TableProvider for EventsTable {
 pub(crate) struct LogScanExec {
     views: Arc<Views>,
     plan: Plan,
+    filter: RowFilter,
+    columnar: Option<Columnar>,
+    index_only: bool,
     projection: Vec<usize>,
     schema: SchemaRef,
     limit: Option<usize>,
@@ -339,36 +416,38 @@ impl fmt::Debug for LogScanExec {
 impl DisplayAs for LogScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.projection.iter().map(|&i| COLUMNS[i].name).collect();
-        let index_only = if self.index_only() { ", index_only" } else { "" };
+        let index_only = if self.index_only && self.columnar.is_none() { ", index_only" } else { "" };
+        let columnar = match &self.columnar {
+            Some(c) => format!("segments={}/{}, tail_from={}, ", c.segments.len(), c.sealed, c.tail_from),
+            None => String::new(),
+        };
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => {
                 write!(
                     f,
-                    "LogScanExec: {}{index_only}, projection=[{}], limit={:?}",
+                    "LogScanExec: {columnar}{}{index_only}, projection=[{}], limit={:?}",
                     self.plan,
                     names.join(", "),
                     self.limit
                 )
             }
-            DisplayFormatType::TreeRender => write!(f, "{}{index_only}", self.plan),
+            DisplayFormatType::TreeRender => write!(f, "{columnar}{}{index_only}", self.plan),
         }
     }
 }
 
-impl LogScanExec {
-    /// Whether the index the scan walks holds every column it must produce.
-    fn index_only(&self) -> bool {
-        let from_index: &[usize] = match &self.plan.access {
-            Access::Feed(_) => &[OFFSET, AUTHOR, SEQ],
-            Access::Kind(_) => &[OFFSET, KIND],
-            Access::Time => &[OFFSET, TS],
-            // The offset-range scan reads the log itself, not an index.
-            Access::Offsets => return false,
-        };
-        // The residual ranges must be checkable from the index too.
-        let ts_ok = self.plan.ts == (0, u64::MAX) || matches!(self.plan.access, Access::Time);
-        ts_ok && self.projection.iter().all(|c| from_index.contains(c))
-    }
+/// Whether the index `plan` walks holds every column of `projection`.
+fn index_only(plan: &Plan, projection: &[usize]) -> bool {
+    let from_index: &[usize] = match &plan.access {
+        Access::Feed(_) => &[OFFSET, AUTHOR, SEQ],
+        Access::Kind(_) => &[OFFSET, KIND],
+        Access::Time => &[OFFSET, TS],
+        // The offset-range scan reads the log itself, not an index.
+        Access::Offsets => return false,
+    };
+    // The residual ranges must be checkable from the index too.
+    let ts_ok = plan.ts == (0, u64::MAX) || matches!(plan.access, Access::Time);
+    ts_ok && projection.iter().all(|c| from_index.contains(c))
 }
 
 /// An event located by an index: its offset and what the index knows of it.
@@ -411,24 +490,35 @@ impl ExecutionPlan for LogScanExec {
         let scan = ScanJob {
             views: Arc::clone(&self.views),
             plan: self.plan.clone(),
+            filter: self.filter.clone(),
+            columnar: self.columnar.clone(),
             projection: self.projection.clone(),
             schema: Arc::clone(&self.schema),
             limit: self.limit.unwrap_or(usize::MAX),
             batch_size: self.batch_size.max(1),
-            index_only: self.index_only(),
+            index_only: self.index_only,
         };
         builder.spawn_blocking(move || scan.run(&mut |batch| tx.blocking_send(Ok(batch)).is_ok()));
         Ok(builder.build())
     }
 }
 
-fn storage(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+/// Sends `batch`, cut to the rows still wanted; whether the reader wants more.
+fn emit(batch: RecordBatch, left: &mut usize, send: &mut dyn FnMut(RecordBatch) -> bool) -> bool {
+    let batch = if batch.num_rows() > *left { batch.slice(0, *left) } else { batch };
+    *left -= batch.num_rows();
+    send(batch) && *left > 0
+}
+
+pub(crate) fn storage(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
 struct ScanJob {
     views: Arc<Views>,
     plan: Plan,
+    filter: RowFilter,
+    columnar: Option<Columnar>,
     projection: Vec<usize>,
     schema: SchemaRef,
     limit: usize,
@@ -440,36 +530,29 @@ impl ScanJob {
     /// Produces the batches, handing each to `send`; stops early when `send` says the reader left.
     fn run(&self, send: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
         let snapshot = self.views.snapshot();
-        let (lo, hi) = self.plan.offsets;
+        let (mut lo, hi) = self.plan.offsets;
         if lo > hi || self.plan.ts.0 > self.plan.ts.1 {
             return Ok(());
         }
         let mut left = self.limit;
+        if let Some(columnar) = &self.columnar {
+            if !self.scan_segments(snapshot, columnar, &mut left, send)? {
+                return Ok(());
+            }
+            // The tail after the segments: read in order when it is short (as it is once sealed:
+            // fewer than a segment's events), else through the plan's index (a store sealed
+            // long ago, opened by a library that does not seal), and always through the kind
+            // index, whose keys are ordered by offset.
+            lo = lo.max(columnar.tail_from);
+            let tail = snapshot.len().map_err(storage)?.saturating_sub(lo);
+            let short = tail <= 2 * segments::SEGMENT_EVENTS;
+            if matches!(self.plan.access, Access::Offsets) || (short && !matches!(self.plan.access, Access::Kind(_))) {
+                return self.scan_log(snapshot, lo..=hi, &mut left, send);
+            }
+        }
         // Offsets (with what the index knows), in batches, from whichever index the plan chose.
         let mut located: Box<dyn Iterator<Item = Result<Located>>> = match &self.plan.access {
-            Access::Offsets => {
-                // The log itself, in order: read records and decode them in parallel, chunk by chunk.
-                // A scan that shows no payload does not read the `payloads` table.
-                let mut events = if self.projection.contains(&PAYLOAD) {
-                    snapshot.events(lo..=hi).map_err(storage)?
-                } else {
-                    snapshot.events_without_payloads(lo..=hi).map_err(storage)?
-                };
-                loop {
-                    let chunk: Vec<StoredEvent> =
-                        events.by_ref().take(self.batch_size * 2).collect::<Result<_, _>>().map_err(storage)?;
-                    if chunk.is_empty() || left == 0 {
-                        return Ok(());
-                    }
-                    for batch in self.decode_chunk(chunk)? {
-                        let batch = if batch.num_rows() > left { batch.slice(0, left) } else { batch };
-                        left -= batch.num_rows();
-                        if !send(batch) || left == 0 {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
+            Access::Offsets => return self.scan_log(snapshot, lo..=hi, &mut left, send),
             Access::Feed(authors) => {
                 let mut iters: Vec<Box<dyn Iterator<Item = Result<Located>>>> = Vec::new();
                 for author in authors.clone() {
@@ -520,7 +603,7 @@ impl ScanJob {
                 chunk
                     .par_chunks(part)
                     .map(|part| {
-                        let mut rows = Rows::new(self, part.len());
+                        let mut rows = Rows::new(&self.projection, &self.schema, &self.filter, part.len());
                         for l in part {
                             snapshot.with_event(l.offset, |event| rows.push(event)).map_err(storage)?.ok_or_else(
                                 || DataFusionError::Execution(format!("offset {} is indexed but missing", l.offset)),
@@ -531,13 +614,79 @@ impl ScanJob {
                     .collect::<Result<Vec<_>>>()?
             };
             for batch in batches {
-                let batch = if batch.num_rows() > left { batch.slice(0, left) } else { batch };
-                left -= batch.num_rows();
-                if !send(batch) || left == 0 {
+                if !emit(batch, &mut left, send) {
                     return Ok(());
                 }
             }
         }
+    }
+
+    /// The log itself, in order, over `range`: reads records and decodes them on every core,
+    /// chunk by chunk. A scan that shows no payload does not read the `payloads` table. Returns
+    /// whether the reader is still there.
+    fn scan_log(
+        &self,
+        snapshot: &mindlog_ledger::Snapshot,
+        range: std::ops::RangeInclusive<u64>,
+        left: &mut usize,
+        send: &mut dyn FnMut(RecordBatch) -> bool,
+    ) -> Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let mut events = if self.projection.contains(&PAYLOAD) {
+            snapshot.events(range).map_err(storage)?
+        } else {
+            snapshot.events_without_payloads(range).map_err(storage)?
+        };
+        loop {
+            let chunk: Vec<StoredEvent> =
+                events.by_ref().take(self.batch_size * 2).collect::<Result<_, _>>().map_err(storage)?;
+            if chunk.is_empty() || *left == 0 {
+                return Ok(());
+            }
+            for batch in decode(&chunk, &self.projection, &self.schema, &self.filter, self.batch_size)? {
+                if !emit(batch, left, send) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The sealed segments the scan reads, a few at a time, each decoded on its own core.
+    /// Returns whether the reader is still there.
+    fn scan_segments(
+        &self,
+        snapshot: &mindlog_ledger::Snapshot,
+        columnar: &Columnar,
+        left: &mut usize,
+        send: &mut dyn FnMut(RecordBatch) -> bool,
+    ) -> Result<bool> {
+        let read = segments::SegmentRead {
+            projection: &self.projection,
+            schema: &self.schema,
+            filter: &self.filter,
+            offsets: self.plan.offsets,
+            batch_size: self.batch_size,
+        };
+        for group in columnar.segments.chunks(rayon::current_num_threads().max(1)) {
+            let bytes = group
+                .iter()
+                .map(|stats| segments::bytes(snapshot, stats.first))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            let batches = group
+                .par_iter()
+                .zip(bytes)
+                .map(|(stats, bytes)| read.batches(stats, bytes))
+                .collect::<Result<Vec<Vec<RecordBatch>>>>()?;
+            for batch in batches.into_iter().flatten() {
+                if !emit(batch, left, send) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// A batch built from index entries alone.
@@ -582,27 +731,29 @@ impl ScanJob {
         let options = RecordBatchOptions::new().with_row_count(Some(chunk.len()));
         Ok(RecordBatch::try_new_with_options(Arc::clone(&self.schema), arrays, &options)?)
     }
+}
 
-    /// Decodes stored events into batches of the projected columns, in parallel, dropping events
-    /// outside the timestamp range.
-    fn decode_chunk(&self, events: Vec<StoredEvent>) -> Result<Vec<RecordBatch>> {
-        let per_part = self.batch_size.max(1);
-        events
-            .par_chunks(per_part)
-            .map(|part| {
-                let mut rows = Rows::new(self, part.len());
-                for event in part {
-                    rows.push(event.as_ref())?;
-                }
-                rows.finish()
-            })
-            .collect()
-    }
+/// What a row must satisfy, beyond its offset, to be yielded by a scan that reads it.
+#[derive(Clone, Debug)]
+pub(crate) struct RowFilter {
+    /// Inclusive timestamp range.
+    pub(crate) ts: (u64, u64),
+    /// Only these authors (canonical hex), when not already chosen by an index.
+    pub(crate) authors: Option<Vec<String>>,
+    /// Only these kinds, when not already chosen by an index.
+    pub(crate) kinds: Option<Vec<String>>,
+}
+
+impl RowFilter {
+    /// Every row.
+    pub(crate) const ALL: RowFilter = RowFilter { ts: (0, u64::MAX), authors: None, kinds: None };
 }
 
 /// Columns of a batch being built from events read in place.
-struct Rows<'j> {
-    job: &'j ScanJob,
+pub(crate) struct Rows<'j> {
+    projection: &'j [usize],
+    schema: &'j SchemaRef,
+    filter: &'j RowFilter,
     offset: UInt64Builder,
     author: StringBuilder,
     seq: UInt64Builder,
@@ -616,13 +767,21 @@ struct Rows<'j> {
 }
 
 impl<'j> Rows<'j> {
-    fn new(job: &'j ScanJob, capacity: usize) -> Rows<'j> {
+    /// Rows of the columns `projection` (of [`COLUMNS`]), of a batch of `schema`.
+    pub(crate) fn new(
+        projection: &'j [usize],
+        schema: &'j SchemaRef,
+        filter: &'j RowFilter,
+        capacity: usize,
+    ) -> Rows<'j> {
         let mut wants = [false; 8];
-        for &c in &job.projection {
+        for &c in projection {
             wants[c] = true;
         }
         Rows {
-            job,
+            projection,
+            schema,
+            filter,
             offset: UInt64Builder::with_capacity(capacity),
             author: StringBuilder::new(),
             seq: UInt64Builder::with_capacity(capacity),
@@ -636,11 +795,22 @@ impl<'j> Rows<'j> {
         }
     }
 
-    /// Adds the event if its timestamp is in range.
-    fn push(&mut self, event: EventRef<'_>) -> Result<()> {
+    /// Adds the event if it passes the filter.
+    pub(crate) fn push(&mut self, event: EventRef<'_>) -> Result<()> {
         let env = event.envelope().map_err(storage)?;
-        let (lo, hi) = self.job.plan.ts;
-        if env.ts < lo || env.ts > hi {
+        let f = self.filter;
+        if env.ts < f.ts.0 || env.ts > f.ts.1 {
+            return Ok(());
+        }
+        let author = (self.wants[AUTHOR] || f.authors.is_some()).then(|| env.author.to_string());
+        if let (Some(authors), Some(author)) = (&f.authors, &author)
+            && !authors.contains(author)
+        {
+            return Ok(());
+        }
+        if let Some(kinds) = &f.kinds
+            && !kinds.iter().any(|k| k == env.kind)
+        {
             return Ok(());
         }
         self.rows += 1;
@@ -648,8 +818,8 @@ impl<'j> Rows<'j> {
         if w[OFFSET] {
             self.offset.append_value(event.offset);
         }
-        if w[AUTHOR] {
-            self.author.append_value(env.author.to_string());
+        if let Some(author) = author.filter(|_| w[AUTHOR]) {
+            self.author.append_value(author);
         }
         if w[SEQ] {
             self.seq.append_value(env.seq);
@@ -677,7 +847,7 @@ impl<'j> Rows<'j> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<RecordBatch> {
+    pub(crate) fn finish(mut self) -> Result<RecordBatch> {
         let mut columns: [Option<ArrayRef>; 8] = [
             Some(Arc::new(self.offset.finish())),
             Some(Arc::new(self.author.finish())),
@@ -688,8 +858,29 @@ impl<'j> Rows<'j> {
             Some(Arc::new(self.size.finish())),
             Some(Arc::new(self.payload.finish())),
         ];
-        let arrays: Vec<ArrayRef> = self.job.projection.iter().filter_map(|&c| columns[c].take()).collect();
+        let arrays: Vec<ArrayRef> = self.projection.iter().filter_map(|&c| columns[c].take()).collect();
         let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
-        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.job.schema), arrays, &options)?)
+        Ok(RecordBatch::try_new_with_options(Arc::clone(self.schema), arrays, &options)?)
     }
+}
+
+/// Decodes stored events into batches of `projection` (of `schema`), `per_part` events to a
+/// batch, on every core, keeping the rows `filter` lets through.
+pub(crate) fn decode(
+    events: &[StoredEvent],
+    projection: &[usize],
+    schema: &SchemaRef,
+    filter: &RowFilter,
+    per_part: usize,
+) -> Result<Vec<RecordBatch>> {
+    events
+        .par_chunks(per_part.max(1))
+        .map(|part| {
+            let mut rows = Rows::new(projection, schema, filter, part.len());
+            for event in part {
+                rows.push(event.as_ref())?;
+            }
+            rows.finish()
+        })
+        .collect()
 }

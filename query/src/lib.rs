@@ -23,6 +23,7 @@ mod kind_counts;
 mod limits;
 mod output;
 mod parquet;
+mod segments;
 mod tables;
 mod view_table;
 
@@ -42,6 +43,7 @@ use mindlog_projections::Views;
 pub use crate::limits::Limits;
 pub use crate::output::{Format, write};
 pub use crate::parquet::ExportedTable;
+pub use crate::segments::{SEGMENT_EVENTS, SealReport, SegmentsChecked, check as check_segments, reseal, seal};
 
 /// How queries run.
 #[derive(Clone, Debug)]
@@ -54,13 +56,16 @@ pub struct QueryOptions {
     pub batch_size: usize,
     /// What each query may cost.
     pub limits: Limits,
+    /// Whether scans of `events` may read the store's columnar segments ([`seal`]); without
+    /// them every scan reads the rows.
+    pub segments: bool,
 }
 
 impl Default for QueryOptions {
     fn default() -> QueryOptions {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-        QueryOptions { as_of: now, target_partitions: 0, batch_size: 8192, limits: Limits::default() }
+        QueryOptions { as_of: now, target_partitions: 0, batch_size: 8192, limits: Limits::default(), segments: true }
     }
 }
 
@@ -229,6 +234,27 @@ pub struct ColumnInfo {
     pub doc: &'static str,
 }
 
+/// An example query of docs/query.md.
+#[derive(Clone, Copy, Debug)]
+pub struct Example {
+    /// Its number on the page, from 1.
+    pub number: usize,
+    /// The SQL.
+    pub sql: &'static str,
+}
+
+/// The examples of docs/query.md, each `sql` block in order: the page is where they are
+/// declared (its tests run each; `mindlog bench query` times each beside DuckDB).
+pub fn examples() -> Vec<Example> {
+    include_str!("../../docs/query.md")
+        .split("```sql\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap_or_default().trim())
+        .enumerate()
+        .map(|(i, sql)| Example { number: i + 1, sql })
+        .collect()
+}
+
 /// Every table: `events`, then the views.
 pub fn tables() -> Vec<TableInfo> {
     let describe = |name, doc, columns: &[cells::ColumnSpec]| TableInfo {
@@ -322,7 +348,7 @@ impl QueryEngine {
             views.snapshot().kind_counts().map_err(QueryError::Storage)?,
         )));
         let views = Arc::new(views);
-        ctx.register_table("events", Arc::new(events::EventsTable::new(Arc::clone(&views))))?;
+        ctx.register_table("events", Arc::new(events::EventsTable::new(Arc::clone(&views), options.segments)))?;
         for &table in tables::TABLES {
             let provider = view_table::ViewTable::new(table, Arc::clone(&views), options.as_of);
             ctx.register_table(table.name(), Arc::new(provider))?;

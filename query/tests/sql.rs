@@ -52,10 +52,18 @@ fn store(dir: &std::path::Path, n: u64) -> (Ledger, Vec<Identity>) {
 }
 
 fn engine(ledger: &Ledger) -> QueryEngine {
+    engine_reading(ledger, true)
+}
+
+/// An engine whose scans of `events` may read columnar segments (if the store has them), or not.
+fn engine_reading(ledger: &Ledger, segments: bool) -> QueryEngine {
     let projections = Projections::new(ledger);
     projections.catch_up(&|_, _| {}).unwrap();
-    let options =
-        QueryOptions { as_of: GEN_EPOCH_MICROS + 30 * mindlog_commands::DAY_MICROS, ..QueryOptions::default() };
+    let options = QueryOptions {
+        as_of: GEN_EPOCH_MICROS + 30 * mindlog_commands::DAY_MICROS,
+        segments,
+        ..QueryOptions::default()
+    };
     QueryEngine::new(projections.views().unwrap(), options).unwrap()
 }
 
@@ -453,9 +461,7 @@ fn parquet_export_writes_every_table_with_its_schema() {
 /// Every example in docs/query.md runs on generated data and returns rows.
 #[test]
 fn the_documented_examples_run() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/query.md")).unwrap();
-    let examples: Vec<&str> =
-        doc.split("```sql\n").skip(1).map(|b| b.split("```").next().unwrap_or_default().trim()).collect();
+    let examples: Vec<&str> = mindlog_query::examples().into_iter().map(|e| e.sql).collect();
     assert!(examples.len() >= 12, "docs/query.md must give at least a dozen examples, has {}", examples.len());
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = store(dir.path(), 6000);
@@ -464,6 +470,126 @@ fn the_documented_examples_run() {
         let result = rows(&engine, sql);
         assert!(!result.is_empty(), "no rows from:\n{sql}");
     }
+}
+
+/// Every example of docs/query.md, and scans of `events` filtered each way a scan can be, give
+/// the same answers from the columnar segments as from the rows; `check_segments` finds a segment
+/// that does not match its events, and `reseal` mends it.
+#[test]
+fn segments_answer_as_the_rows_do() {
+    use mindlog_query::SEGMENT_EVENTS;
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2 * SEGMENT_EVENTS + 5000;
+    let (ledger, ids) = store(dir.path(), n);
+    let sealed = mindlog_query::seal(&ledger, &|_, _| {}).unwrap();
+    assert_eq!((sealed.written, sealed.segments, sealed.events), (2, 2, 2 * SEGMENT_EVENTS));
+    assert_eq!(mindlog_query::seal(&ledger, &|_, _| {}).unwrap().written, 0, "sealing again writes nothing");
+    let segments = engine(&ledger);
+    let log = engine_reading(&ledger, false);
+
+    let [alice, bob] = [0, 1].map(|i| ids[i].public_key().to_string());
+    let common: Vec<String> = rows(&log, "SELECT kind FROM events GROUP BY kind ORDER BY count(*) DESC, kind LIMIT 2")
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_owned())
+        .collect();
+    let (k1, k2) = (&common[0], &common[1]);
+    // A time range across the boundary of the two segments.
+    let at = |offset: u64| mindlog_ledger::format_time(GEN_EPOCH_MICROS + offset * GEN_SPACING_MICROS);
+    let (t1, t2) = (at(SEGMENT_EVENTS - 3000), at(SEGMENT_EVENTS + 9000));
+    let all = "offset, author, seq, ts, kind, hash, size";
+    // The examples without their LIMIT: rows that tie in their ORDER BY may come in either order.
+    let mut queries: Vec<String> = mindlog_query::examples()
+        .into_iter()
+        .map(|e| e.sql.rsplit_once(" LIMIT ").map_or(e.sql, |(head, _)| head).to_owned())
+        .collect();
+    queries.extend([
+        "SELECT count(*) FROM events WHERE size > 0".to_owned(),
+        format!("SELECT {all} FROM events ORDER BY offset"),
+        format!("SELECT {all} FROM events WHERE offset >= 16000 AND offset < 33000 ORDER BY offset"),
+        format!("SELECT {all} FROM events WHERE offset > {} ORDER BY offset DESC LIMIT 7", SEGMENT_EVENTS - 3),
+        format!("SELECT count(*), sum(size) FROM events WHERE ts >= '{t1}' AND ts < '{t2}'"),
+        format!("SELECT kind, count(*) FROM events WHERE ts >= '{t1}' GROUP BY kind ORDER BY kind"),
+        format!("SELECT seq, kind, size FROM events WHERE author = '{alice}' ORDER BY seq"),
+        format!(
+            "SELECT author, kind, count(*) FROM events WHERE author IN ('{alice}', '{bob}') GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+        format!("SELECT kind, sum(size) FROM events WHERE kind IN ('{k1}', '{k2}') GROUP BY kind ORDER BY kind"),
+        format!("SELECT offset, seq FROM events WHERE kind = '{k1}' AND author = '{alice}' ORDER BY offset"),
+        format!("SELECT count(*) FROM events WHERE author = '{alice}' AND ts < '{t2}' AND offset > 100"),
+        format!("SELECT count(*) FROM events WHERE author = '{}'", alice.to_uppercase()),
+        "SELECT max(ts), min(ts), count(DISTINCT author) FROM events".to_owned(),
+        // Counts the segments' stats answer without reading a column.
+        format!("SELECT count(*) FROM events WHERE author = '{alice}'"),
+        format!("SELECT count(*) FROM events WHERE author IN ('{alice}', '{bob}') AND offset >= 20000"),
+        format!("SELECT count(*) FROM events WHERE kind IN ('{k1}', '{k2}')"),
+        format!("SELECT count(*) FROM events WHERE kind = '{k1}' AND offset < 20000"),
+    ]);
+    let sorted = |engine: &QueryEngine, sql: &str| {
+        let mut rows: Vec<String> = rows(engine, sql).iter().map(|r| r.to_string()).collect();
+        rows.sort();
+        rows
+    };
+    for sql in &queries {
+        assert_eq!(sorted(&segments, sql), sorted(&log, sql), "{sql}");
+    }
+    let full = "SELECT kind, sum(size) FROM events GROUP BY kind";
+    assert!(
+        explain(&segments, full).contains("segments=2/2, tail_from=32768, access=full_scan"),
+        "{}",
+        explain(&segments, full)
+    );
+    assert!(!explain(&log, full).contains("segments="));
+    let from_end = |i: usize| &queries[queries.len() - i];
+    for sql in [from_end(11), from_end(9), from_end(13), from_end(4)] {
+        assert!(explain(&segments, sql).contains("segments="), "{sql} reads the segments");
+    }
+    let narrow = "SELECT kind FROM events WHERE offset = 5";
+    assert!(!explain(&segments, narrow).contains("segments="), "a narrow range reads the rows");
+
+    let snapshot = ledger.snapshot().unwrap();
+    let checked = mindlog_query::check_segments(&snapshot, &|_, _| {}).unwrap();
+    assert_eq!((checked.compared, checked.findings), (2, Vec::<String>::new()));
+    drop((segments, log, snapshot));
+    // The second segment's bytes replaced by the first's.
+    const SEGMENTS: mindlog_ledger::redb::TableDefinition<u64, &[u8]> =
+        mindlog_ledger::redb::TableDefinition::new("columnar.segments");
+    let txn = ledger.begin_derived_write(mindlog_ledger::Namespace::new("columnar")).unwrap();
+    {
+        let mut table = txn.open_table(SEGMENTS).unwrap();
+        let first = mindlog_ledger::redb::ReadableTable::get(&table, 0).unwrap().unwrap().value().to_vec();
+        table.insert(SEGMENT_EVENTS, first.as_slice()).unwrap();
+    }
+    txn.commit().unwrap();
+    let findings = mindlog_query::check_segments(&ledger.snapshot().unwrap(), &|_, _| {}).unwrap().findings;
+    assert_eq!(
+        findings,
+        vec![format!("segment offsets {SEGMENT_EVENTS}..{}: its columns differ from the events", 2 * SEGMENT_EVENTS)]
+    );
+    // A checkpoint past the segments is reported too; a scan reads only what follows from 0.
+    let txn = ledger.begin_derived_write(mindlog_ledger::Namespace::new("columnar")).unwrap();
+    txn.open_table(SEGMENTS).unwrap().remove(SEGMENT_EVENTS).unwrap();
+    txn.set_checkpoint("columnar.sealed", 2 * SEGMENT_EVENTS).unwrap();
+    txn.commit().unwrap();
+    let stats: mindlog_ledger::redb::TableDefinition<u64, &[u8]> =
+        mindlog_ledger::redb::TableDefinition::new("columnar.stats");
+    let txn = ledger.begin_derived_write(mindlog_ledger::Namespace::new("columnar")).unwrap();
+    txn.open_table(stats).unwrap().remove(SEGMENT_EVENTS).unwrap();
+    txn.commit().unwrap();
+    let findings = mindlog_query::check_segments(&ledger.snapshot().unwrap(), &|_, _| {}).unwrap().findings;
+    assert_eq!(
+        findings,
+        vec![format!(
+            "the checkpoint columnar.sealed is {}, but the segments end at offset {SEGMENT_EVENTS}",
+            2 * SEGMENT_EVENTS
+        )]
+    );
+    let one = engine(&ledger);
+    assert!(explain(&one, full).contains("segments=1/1, tail_from=16384"), "{}", explain(&one, full));
+    assert_eq!(sorted(&one, full), sorted(&engine_reading(&ledger, false), full));
+    drop(one);
+    let resealed = mindlog_query::reseal(&ledger, &|_, _| {}).unwrap();
+    assert_eq!(resealed.written, 2);
+    assert!(mindlog_query::check_segments(&ledger.snapshot().unwrap(), &|_, _| {}).unwrap().findings.is_empty());
 }
 
 /// docs/query.md describes every table and column the engine has, and nothing else: each table's

@@ -41,18 +41,14 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let scratch = scratch(args)?;
     let wants = |w: BenchWhat| {
-        (args.what == BenchWhat::All && !matches!(w, BenchWhat::Node | BenchWhat::P2p | BenchWhat::Tlog))
+        (args.what == BenchWhat::All
+            && !matches!(w, BenchWhat::Node | BenchWhat::P2p | BenchWhat::Tlog | BenchWhat::Query))
             || args.what == w
     };
-    let needs_store = wants(BenchWhat::Gen)
-        || wants(BenchWhat::Verify)
-        || wants(BenchWhat::Export)
-        || wants(BenchWhat::Rebuild)
-        || wants(BenchWhat::Query);
+    let needs_store =
+        wants(BenchWhat::Gen) || wants(BenchWhat::Verify) || wants(BenchWhat::Export) || wants(BenchWhat::Rebuild);
     let (mut generated, mut verify, mut export, mut append, mut raw) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut rebuild, mut catch_up) = (vec![], vec![]);
-    let (mut group_by, mut one_author, mut author_count, mut parquet) = (vec![], vec![], vec![], vec![]);
-    let mut author_rows = 0;
     for run in 0..args.runs {
         let dir = scratch.path().join(format!("run-{run}"));
         std::fs::create_dir_all(&dir)?;
@@ -100,15 +96,6 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
                 catch_up.push(report.events as f64 / report.seconds);
             }
         }
-        if needs_store && wants(BenchWhat::Query) {
-            let ledger = Ledger::open(&dir.join("mind.redb"))?;
-            let q = query_run(&ledger, &dir, args.events)?;
-            group_by.push(q.group_by);
-            one_author.push(q.one_author);
-            author_count.push(q.author_count);
-            parquet.push(q.parquet);
-            author_rows = q.author_rows;
-        }
         if wants(BenchWhat::Append) {
             append.push(single_appends(&dir.join("append.redb"), args.appends)?);
             raw.push(raw_redb_single_transactions(&dir.join("raw.redb"), args.appends)?);
@@ -138,15 +125,6 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     add("export", "mindlog export --jsonl (to a file)", args.events, export);
     add("rebuild", "mindlog projections rebuild (every view from offset 0)", args.events, rebuild);
     add("catch-up", "views catching up on 1% new events (only those are folded)", (args.events / 100).max(1), catch_up);
-    add("sql-group-by", "SELECT kind, count(*) FROM events GROUP BY kind (every event)", args.events, group_by);
-    add("sql-one-author", "SELECT seq, ts, kind, size FROM events WHERE author = one of them", author_rows, one_author);
-    add(
-        "sql-author-count",
-        "SELECT count(*) FROM events WHERE author = one of them (index only)",
-        author_rows,
-        author_count,
-    );
-    add("export-parquet", "mindlog export --parquet (events and every view)", args.events, parquet);
     let report = BenchReport {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         events: args.events,
@@ -190,54 +168,7 @@ fn seconds(s: f64) -> String {
     if s < 1.0 { format!("{:.1} ms", s * 1e3) } else { format!("{s:.2} s") }
 }
 
-/// Rates of one run of the SQL measures (each query the median of five, warm).
-struct QueryRun {
-    group_by: f64,
-    one_author: f64,
-    author_count: f64,
-    author_rows: u64,
-    parquet: f64,
-}
-
-fn query_run(ledger: &Ledger, dir: &Path, events: u64) -> Result<QueryRun> {
-    let projections = mindlog_projections::Projections::new(ledger);
-    let bar = progress(Some(events), "views for sql");
-    projections.catch_up(&|n, _| bar.set_position(n))?;
-    bar.finish_and_clear();
-    let engine = mindlog_query::QueryEngine::new(projections.views()?, mindlog_query::QueryOptions::default())?;
-    let rt = crate::query_cmds::runtime()?;
-    let author = ledger.snapshot()?.event(0)?.context("the generated store is empty")?.envelope()?.author;
-    // Five runs each; the median time, as events (or rows) per second.
-    let time = |sql: &str| -> Result<(f64, u64)> {
-        let mut times = Vec::new();
-        let mut rows = 0;
-        for _ in 0..5 {
-            let started = Instant::now();
-            rows = rt.block_on(engine.count_rows(sql)).map_err(|e| anyhow::anyhow!("{sql}: {e}"))?;
-            times.push(started.elapsed().as_secs_f64());
-        }
-        Ok((median(&times), rows))
-    };
-    let (t, kinds) = time("SELECT kind, count(*) FROM events GROUP BY kind")?;
-    anyhow::ensure!(kinds > 1, "GROUP BY kind gave {kinds} rows");
-    let group_by = events as f64 / t;
-    let (t, author_rows) = time(&format!("SELECT seq, ts, kind, size FROM events WHERE author = '{author}'"))?;
-    let one_author = author_rows as f64 / t;
-    let (t, _) = time(&format!("SELECT count(*) FROM events WHERE author = '{author}'"))?;
-    let author_count = author_rows as f64 / t;
-    let bar = progress(None, "parquet");
-    let started = Instant::now();
-    rt.block_on(engine.export_parquet(&dir.join("parquet"), &|table, rows| {
-        bar.set_message(table.to_owned());
-        bar.set_position(rows);
-    }))
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
-    let parquet = events as f64 / started.elapsed().as_secs_f64();
-    Ok(QueryRun { group_by, one_author, author_count, author_rows, parquet })
-}
-
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;

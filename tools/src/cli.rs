@@ -275,7 +275,7 @@ pub(crate) struct QueryArgs {
     #[arg(long, conflicts_with = "format")]
     pub(crate) tables: bool,
     /// Most memory the query's sorts, joins and aggregates may hold: 512MiB, 2GiB, 100MB or bytes
-    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub(crate) memory_limit: u64,
     /// Stop the query after this long: 60s, 500ms, 5m, or seconds; 0: no limit
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
@@ -751,7 +751,9 @@ pub(crate) enum BenchWhat {
     Export,
     /// `projections rebuild` of the generated store, and an incremental catch-up after it
     Rebuild,
-    /// SQL over the generated store: GROUP BY kind over every event, one author's events, Parquet export
+    /// SQL over the generated store (not part of all): counts over the whole log, one hour, one
+    /// author, and every example of docs/query.md, each beside DuckDB on the store's own
+    /// `export --parquet` files (a Python with duckdb: $MINDLOG_BENCH_PYTHON, else python3)
     Query,
     /// The node over HTTP on loopback (not part of all): --appends commands from 1 client, then
     /// from 64 at once with 100 live subscribers; a catch-up of the --events store over one
@@ -786,6 +788,10 @@ pub(crate) struct BenchArgs {
     /// Scratch folder (default: a temporary folder, removed afterwards)
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
+    /// `query` only: measure this existing store (a mind.redb) instead of generating one; its
+    /// views and segments are caught up first
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -586,6 +586,8 @@ struct ViewsChecked {
     compared: usize,
     /// The views that differ from a fold from offset 0.
     findings: Vec<ViewFinding>,
+    /// The columnar segments compared with the events they hold (with the views).
+    segments: Option<mindlog_query::SegmentsChecked>,
 }
 
 impl Report for Verified {
@@ -600,6 +602,18 @@ impl Report for Verified {
                 out,
                 "views: not checked (mindlog verify --views folds them again from offset 0 and compares)"
             );
+        }
+        if let Some(s) = &v.segments {
+            for f in &s.findings {
+                writeln!(out, "  {f}")?;
+            }
+            if s.compared == 0 {
+                writeln!(out, "segments: none sealed yet (a query seals them)")?;
+            } else if s.findings.is_empty() {
+                writeln!(out, "segments: all {} match the events they hold", s.compared)?;
+            } else {
+                writeln!(out, "segments differ from the events: rebuild them with mindlog repair")?;
+            }
         }
         if v.findings.is_empty() {
             return writeln!(out, "views: all {} match a fold from offset 0", v.compared);
@@ -627,14 +641,27 @@ pub(crate) fn verify(home: &Home, args: &VerifyArgs) -> Result<Outcome> {
     let mut report = check(&ledger)?;
     let views = if (args.views || args.full) && report.failed_events > 0 {
         let why = "events fail their checks, and the views are folded from them".to_owned();
-        ViewsChecked { checked: false, skipped: Some(why), compared: 0, findings: Vec::new() }
+        ViewsChecked { checked: false, skipped: Some(why), compared: 0, findings: Vec::new(), segments: None }
     } else if args.views || args.full {
         let findings = check_views(home, &ledger)?;
-        ViewsChecked { checked: true, skipped: None, compared: mindlog_projections::view_names().len(), findings }
+        let bar = progress(None, "segments");
+        let segments = mindlog_query::check_segments(&ledger.snapshot()?, &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })?;
+        bar.finish_and_clear();
+        let segments = Some(segments);
+        ViewsChecked {
+            checked: true,
+            skipped: None,
+            compared: mindlog_projections::view_names().len(),
+            findings,
+            segments,
+        }
     } else {
-        ViewsChecked { checked: false, skipped: None, compared: 0, findings: Vec::new() }
+        ViewsChecked { checked: false, skipped: None, compared: 0, findings: Vec::new(), segments: None }
     };
-    report.ok &= views.findings.is_empty();
+    report.ok &= views.findings.is_empty() && views.segments.as_ref().is_none_or(|s| s.findings.is_empty());
     home.record_verified(report.ok, report.events);
     let verified = Verified { report, views };
     emit(&verified, home.format())?;
@@ -752,6 +779,12 @@ pub(crate) fn repair(home: &Home) -> Result<Outcome> {
     let events = ledger.rebuild_indexes()?;
     let bar = progress(Some(events), "views");
     Projections::new(&ledger).rebuild(None, &|done, _| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let bar = progress(None, "segments");
+    mindlog_query::reseal(&ledger, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
     bar.finish_and_clear();
     let repaired =
         Repaired { events, views: mindlog_projections::view_names(), seconds: started.elapsed().as_secs_f64() };

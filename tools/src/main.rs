@@ -9,6 +9,7 @@ mod refusal;
 mod bench;
 mod bench_node;
 mod bench_p2p;
+mod bench_query;
 mod bench_tlog;
 mod cli;
 mod erase_cmds;
@@ -348,9 +349,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => ledger_cmds::export(&home, &args),
         Command::Erase(args) => erase_cmds::erase(&home, &args),
         Command::Import(args) => ledger_cmds::import(&home, &args),
+        Command::Bench(args) if args.store.is_some() && args.what != cli::BenchWhat::Query => {
+            anyhow::bail!("--store is for mindlog bench query only")
+        }
         Command::Bench(args) if args.what == cli::BenchWhat::Node => bench_node::run(&args, format),
         Command::Bench(args) if args.what == cli::BenchWhat::P2p => bench_p2p::run(&args, format),
         Command::Bench(args) if args.what == cli::BenchWhat::Tlog => bench_tlog::run(&args, format),
+        Command::Bench(args) if args.what == cli::BenchWhat::Query => bench_query::run(&args, format),
         Command::Bench(args) => bench::run(&args, format),
         Command::Demo(args) => ledger_cmds::demo(&home, &args),
         Command::Persona(cmd) => persona_cmds::persona(&home, cmd),

@@ -471,6 +471,15 @@ pub(crate) fn projections(home: &Home, cmd: ProjectionsCmd) -> Result<Exit> {
             let bar = progress(Some(total), "rebuild");
             let report = projections.rebuild(view.as_deref(), &|done, _| bar.set_position(done))?;
             bar.finish_and_clear();
+            if view.is_none() {
+                // Every derived table of the query layer too: the columnar segments.
+                let bar = progress(None, "segments");
+                mindlog_query::reseal(&ledger, &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })?;
+                bar.finish_and_clear();
+            }
             let rebuilt = Rebuilt {
                 view,
                 events: report.events,

@@ -38,9 +38,25 @@ pub(crate) fn engine(home: &Home, as_of: Option<u64>, limits: Limits) -> Result<
     if let Some(b) = bar.get() {
         b.finish_and_clear();
     }
+    seal(&ledger)?;
     let options = QueryOptions { as_of: as_of.unwrap_or_else(now_micros), limits, ..QueryOptions::default() };
     let engine = QueryEngine::new(projections.views()?, options)?;
     Ok(Open { engine, _ledger: ledger })
+}
+
+/// Seals the log's full ranges no columnar segment holds yet (mindlog_query::seal), with a bar
+/// when there is work.
+pub(crate) fn seal(ledger: &mindlog_ledger::Ledger) -> Result<mindlog_query::SealReport> {
+    let bar = std::cell::OnceCell::new();
+    let report = mindlog_query::seal(ledger, &|done, total| {
+        if total > 0 {
+            bar.get_or_init(|| progress(Some(total), "segments")).set_position(done);
+        }
+    })?;
+    if let Some(b) = bar.get() {
+        b.finish_and_clear();
+    }
+    Ok(report)
 }
 
 /// What `query --tables` prints.

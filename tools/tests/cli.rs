@@ -236,4 +236,26 @@ fn compact_makes_the_file_smaller_and_keeps_everything() {
     assert_eq!(ok(&home, &["export", "--jsonl"]), export);
     assert!(ok(&home, &["verify"]).starts_with("OK: 20,000 events"));
     assert!(ok(&home, &["stats", "--space"]).contains("bytes per event; the signed records themselves"));
+
+    // A query seals the first 16,384 events into a columnar segment; verify --views checks it,
+    // and compact keeps it.
+    ok(&home, &["query", "SELECT count(*) FROM events WHERE size > 0"]);
+    let segments = table(&space(&home), "columnar.segments");
+    assert_eq!(segments["entries"], 1);
+    ok(&home, &["compact"]);
+    let verified: serde_json::Value = serde_json::from_str(&ok(&home, &["verify", "--views", "--json"])).unwrap();
+    assert_eq!(verified["views"]["segments"]["compared"], 1, "{verified}");
+    assert_eq!(verified["views"]["segments"]["findings"], serde_json::json!([]));
+    assert!(ok(&home, &["verify", "--views"]).contains("segments: all 1 match the events they hold"));
+}
+
+/// A query on an empty store leaves nothing `verify` could object to.
+#[test]
+fn a_query_on_an_empty_store_then_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("h");
+    ok(&home, &["init"]);
+    ok(&home, &["query", "SELECT count(*) FROM events"]);
+    assert!(ok(&home, &["verify", "--views"]).contains("segments: none sealed yet"));
+    assert!(ok(&home, &["verify"]).starts_with("OK: 0 events"), "{}", ok(&home, &["verify"]));
 }

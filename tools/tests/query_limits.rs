@@ -60,7 +60,7 @@ fn long_sql_is_refused() {
 #[test]
 fn memory_is_bounded() {
     let (_dir, home) = home();
-    stopped(&home, &[], "SELECT sum(length(repeat(payload, 100000))) FROM events", "memory limit of 1024 MiB");
+    stopped(&home, &[], "SELECT sum(length(repeat(payload, 100000))) FROM events", "memory limit of 256 MiB");
     stopped(
         &home,
         &["--memory-limit", "32MiB"],

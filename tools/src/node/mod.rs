@@ -41,6 +41,8 @@ pub(crate) const TOKEN_FILE: &str = "node.token";
 /// The media type of `POST /v1/cli`: a [`CliRequest`] line, then the command's standard input;
 /// the answer is a stream of [`Frame`]s.
 pub(crate) const CLI_MEDIA_TYPE: &str = "application/vnd.mindlog.cli";
+/// The node's page cache, MiB (see `mindlog_ledger::set_cache_mb`).
+const NODE_CACHE_MB: usize = 256;
 /// How long shutdown waits for requests and streams before it stops waiting.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -164,6 +166,9 @@ pub(crate) fn run(home: &Home, args: &NodeArgs) -> Result<Outcome> {
             info.address
         );
     }
+    // A long-running node reads the same pages again and again: a larger page cache than a
+    // one-shot command's (MINDLOG_CACHE_MB still wins).
+    mindlog_ledger::set_cache_mb(NODE_CACHE_MB);
     let ledger = home.open()?;
     let projections = mindlog_projections::Projections::new(&ledger);
     crate::session::catch_up_views(&projections)?;
