@@ -503,6 +503,12 @@ impl ExecutionPlan for LogScanExec {
     }
 }
 
+/// One segment of a scan: answered from its stats, or to be read from its bytes.
+enum Part<'s> {
+    Counted(RecordBatch),
+    Read(&'s SegmentStats, bytes::Bytes),
+}
+
 /// Sends `batch`, cut to the rows still wanted; whether the reader wants more.
 fn emit(batch: RecordBatch, left: &mut usize, send: &mut dyn FnMut(RecordBatch) -> bool) -> bool {
     let batch = if batch.num_rows() > *left { batch.slice(0, *left) } else { batch };
@@ -622,8 +628,7 @@ impl ScanJob {
     }
 
     /// The log itself, in order, over `range`: reads records and decodes them on every core,
-    /// chunk by chunk. A scan that shows no payload does not read the `payloads` table. Returns
-    /// whether the reader is still there.
+    /// chunk by chunk. A scan that shows no payload does not read the `payloads` table.
     fn scan_log(
         &self,
         snapshot: &mindlog_ledger::Snapshot,
@@ -670,15 +675,20 @@ impl ScanJob {
             batch_size: self.batch_size,
         };
         for group in columnar.segments.chunks(rayon::current_num_threads().max(1)) {
-            let bytes = group
-                .iter()
-                .map(|stats| segments::bytes(snapshot, stats.first))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(storage)?;
-            let batches = group
-                .par_iter()
-                .zip(bytes)
-                .map(|(stats, bytes)| read.batches(stats, bytes))
+            // A segment whose stats answer the count is not read at all.
+            let mut work = Vec::with_capacity(group.len());
+            for stats in group {
+                work.push(match read.counted(stats)? {
+                    Some(batch) => Part::Counted(batch),
+                    None => Part::Read(stats, segments::bytes(snapshot, stats.first).map_err(storage)?),
+                });
+            }
+            let batches = work
+                .into_par_iter()
+                .map(|part| match part {
+                    Part::Counted(batch) => Ok(vec![batch]),
+                    Part::Read(stats, bytes) => read.batches(stats, bytes),
+                })
                 .collect::<Result<Vec<Vec<RecordBatch>>>>()?;
             for batch in batches.into_iter().flatten() {
                 if !emit(batch, left, send) {

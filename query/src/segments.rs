@@ -404,6 +404,19 @@ fn decode_all(stored: Bytes) -> std::result::Result<RecordBatch, String> {
     concat_batches(&kept_schema(), &batches).map_err(|e| e.to_string())
 }
 
+/// What a scan must read of one segment.
+struct Needs {
+    /// The columns: those shown and those a filter must check.
+    columns: Vec<usize>,
+    /// Whether the time, author and kind filters must be checked row by row.
+    by_ts: bool,
+    by_author: bool,
+    by_kind: bool,
+    /// The rows of the offset range: skip `from`, then select `rows`.
+    from: u64,
+    rows: usize,
+}
+
 /// How a scan reads a segment: the columns it shows, the rows it keeps.
 pub(crate) struct SegmentRead<'a> {
     pub(crate) projection: &'a [usize],
@@ -414,13 +427,13 @@ pub(crate) struct SegmentRead<'a> {
 }
 
 impl SegmentRead<'_> {
-    /// The segment's rows that pass, in batches of the scan's projection.
-    pub(crate) fn batches(&self, stats: &SegmentStats, bytes: Bytes) -> Result<Vec<RecordBatch>> {
+    /// Which columns of the segment the scan must read, and the rows of its offset range (by
+    /// position: skipped, then selected).
+    fn needs(&self, stats: &SegmentStats) -> Needs {
         let f = self.filter;
         let by_ts = !(f.ts.0 <= stats.ts.0 && stats.ts.1 <= f.ts.1);
         let by_author = !SegmentStats::all_pass(&stats.authors, &f.authors);
         let by_kind = !SegmentStats::all_pass(&stats.kinds, &f.kinds);
-        // The rows of the offset range, by position.
         let last = stats.first + stats.count - 1;
         let from = self.offsets.0.max(stats.first) - stats.first;
         let to = self.offsets.1.min(last) - stats.first;
@@ -431,22 +444,32 @@ impl SegmentRead<'_> {
         needed.extend(by_kind.then_some(KIND));
         needed.sort_unstable();
         needed.dedup();
-        // No column shown (a count): the stats may say how many rows pass without reading any.
+        Needs { columns: needed, by_ts, by_author, by_kind, from, rows }
+    }
+
+    /// For a scan that shows no column (a count): the segment's passing rows as an empty batch,
+    /// when its stats say how many without reading it.
+    pub(crate) fn counted(&self, stats: &SegmentStats) -> Result<Option<RecordBatch>> {
+        let Needs { by_ts, by_author, by_kind, rows, .. } = self.needs(stats);
         let partial = rows as u64 != stats.count;
-        let counted =
-            if !self.projection.is_empty() || by_ts || (by_author && by_kind) || (partial && (by_author || by_kind)) {
-                None
-            } else if by_author {
-                f.authors.as_deref().and_then(|wanted| SegmentStats::count_of(&stats.authors, wanted))
-            } else if by_kind {
-                f.kinds.as_deref().and_then(|wanted| SegmentStats::count_of(&stats.kinds, wanted))
-            } else {
-                Some(rows as u64)
-            };
-        if let Some(rows) = counted {
-            let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
-            return Ok(vec![RecordBatch::try_new_with_options(Arc::clone(self.schema), vec![], &options)?]);
-        }
+        // (A kind filter never gets here without its column: DataFusion checks kinds again.)
+        let counted = if !self.projection.is_empty() || by_ts || by_kind || (partial && by_author) {
+            None
+        } else if by_author {
+            self.filter.authors.as_deref().and_then(|wanted| SegmentStats::count_of(&stats.authors, wanted))
+        } else {
+            Some(rows as u64)
+        };
+        let Some(rows) = counted else { return Ok(None) };
+        let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
+        Ok(Some(RecordBatch::try_new_with_options(Arc::clone(self.schema), vec![], &options)?))
+    }
+
+    /// The segment's rows that pass, read from its Parquet `bytes`, in batches of the scan's
+    /// projection.
+    pub(crate) fn batches(&self, stats: &SegmentStats, bytes: Bytes) -> Result<Vec<RecordBatch>> {
+        let f = self.filter;
+        let Needs { columns: needed, by_ts, by_author, by_kind, from, rows } = self.needs(stats);
         // A segment that does not read is a damaged store, not a bad query.
         let damaged = |e: &dyn std::fmt::Display| {
             storage(StorageError::Other(format!(

@@ -178,9 +178,9 @@ fn duckdb(dir: &std::path::Path, queries: &[(String, String)], runs: usize) -> s
 /// The figures: the whole log counted and grouped by kind, one hour of it, one author.
 fn figure_queries(ledger: &Ledger) -> Result<Vec<(String, String)>> {
     let snapshot = ledger.snapshot()?;
-    let first = snapshot.event(0)?.context("the generated store is empty")?;
+    let first = snapshot.event(0)?.context("the store is empty")?;
     let author = first.envelope()?.author;
-    let middle = snapshot.event(ledger.log_len()? / 2)?.context("the generated store is empty")?;
+    let middle = snapshot.event(ledger.log_len()? / 2)?.context("the store is empty")?;
     let hour = middle.envelope()?.ts / 3_600_000_000 * 3_600_000_000;
     let at = mindlog_ledger::format_time;
     let (from, to) = (at(hour), at(hour + 3_600_000_000));

@@ -780,12 +780,7 @@ pub(crate) fn repair(home: &Home) -> Result<Outcome> {
     let bar = progress(Some(events), "views");
     Projections::new(&ledger).rebuild(None, &|done, _| bar.set_position(done))?;
     bar.finish_and_clear();
-    let bar = progress(None, "segments");
-    mindlog_query::reseal(&ledger, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish_and_clear();
+    crate::query_cmds::reseal(&ledger)?;
     let repaired =
         Repaired { events, views: mindlog_projections::view_names(), seconds: started.elapsed().as_secs_f64() };
     emit(&repaired, home.format())?;

@@ -473,12 +473,7 @@ pub(crate) fn projections(home: &Home, cmd: ProjectionsCmd) -> Result<Exit> {
             bar.finish_and_clear();
             if view.is_none() {
                 // Every derived table of the query layer too: the columnar segments.
-                let bar = progress(None, "segments");
-                mindlog_query::reseal(&ledger, &|done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                })?;
-                bar.finish_and_clear();
+                crate::query_cmds::reseal(&ledger)?;
             }
             let rebuilt = Rebuilt {
                 view,

@@ -47,8 +47,19 @@ pub(crate) fn engine(home: &Home, as_of: Option<u64>, limits: Limits) -> Result<
 /// Seals the log's full ranges no columnar segment holds yet (mindlog_query::seal), with a bar
 /// when there is work.
 pub(crate) fn seal(ledger: &mindlog_ledger::Ledger) -> Result<mindlog_query::SealReport> {
+    with_bar(|progress| mindlog_query::seal(ledger, progress))
+}
+
+/// Drops the columnar segments and seals the whole log again (`projections rebuild`, `repair`).
+pub(crate) fn reseal(ledger: &mindlog_ledger::Ledger) -> Result<mindlog_query::SealReport> {
+    with_bar(|progress| mindlog_query::reseal(ledger, progress))
+}
+
+fn with_bar(
+    run: impl FnOnce(&dyn Fn(u64, u64)) -> Result<mindlog_query::SealReport, mindlog_query::QueryError>,
+) -> Result<mindlog_query::SealReport> {
     let bar = std::cell::OnceCell::new();
-    let report = mindlog_query::seal(ledger, &|done, total| {
+    let report = run(&|done, total| {
         if total > 0 {
             bar.get_or_init(|| progress(Some(total), "segments")).set_position(done);
         }
