@@ -167,14 +167,19 @@ impl<'s> DerivedTables<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{BY_FEED, BY_KIND, BY_TIME, EVENTS, FORKS, HEADS, KIND_COUNTS, META};
+    use crate::store::{
+        BY_FEED, BY_KIND, BY_TIME, EVENTS, FEED_NUMBERS, FEED_TREE, FORKS, HEADS, KIND_COUNTS, KIND_NUMBERS, META,
+    };
 
     #[test]
     fn no_namespace_reaches_a_ledger_table() {
         let ledger_tables = [
             EVENTS.name(),
             BY_FEED.name(),
+            FEED_NUMBERS.name(),
+            FEED_TREE.name(),
             BY_KIND.name(),
+            KIND_NUMBERS.name(),
             BY_TIME.name(),
             HEADS.name(),
             KIND_COUNTS.name(),

@@ -1,5 +1,5 @@
 //! The part of `verify` that re-derives the ledger's derived tables (`event_by_feed`,
-//! `event_by_kind`, `event_by_time`, `feed_heads`, `kind_counts`, `feed_tree`,
+//! `feed_numbers`, `event_by_kind`, `kind_numbers`, `event_by_time`, `feed_heads`, `kind_counts`, `feed_tree`,
 //! `meta.indexed_to`, `checkpoints`) from `events` and compares them entry by entry.
 //!
 //! Memory stays bounded by the number of feeds and kinds: every event's expected index entries
@@ -7,28 +7,30 @@
 //! or wrong entries); each index table is then walked once to count its entries, and only a
 //! table holding more entries than the log explains is walked again, entry by entry against
 //! `events`, to name the extra ones. Each feed's tree is rebuilt as the log streams past, one compact range
-//! per feed (at most 64 hashes): every leaf and every node at a height the tiles keep is looked up,
+//! per feed (at most 64 hashes): every node at a height the tiles keep (8, 16, …) is looked up,
 //! and `feed_tree` is walked once to check that each tile has exactly the width the feed implies.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use redb::{ReadOnlyTable, ReadTransaction};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable as _};
 use serde::Serialize;
 
 use crate::envelope::EnvelopeRef;
 use crate::error::StorageError;
 use crate::store::{
-    BY_FEED, BY_KIND, BY_TIME, EVENTS, EventRef, FEED_TREE, HEADS, Head, INDEXED_TO, KIND_COUNTS, META, feed_key,
-    kind_key, tile_key, tile_place, tile_width, time_key,
+    BY_FEED, BY_KIND, BY_TIME, EVENTS, EventRef, FEED_NUMBERS, FEED_TREE, HEADS, Head, INDEXED_TO, KIND_COUNTS,
+    KIND_NUMBERS, META, feed_key, kind_key, split_key, tile_key, tile_place, tile_width, time_key,
 };
 use crate::tlog::{TreeHash, leaf_hash, node_hash};
 use crate::types::{Hash, PublicKey};
 
 /// The derived tables in the order `verify` reports them.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 10] = [
     "event_by_feed",
+    "feed_numbers",
     "event_by_kind",
+    "kind_numbers",
     "event_by_time",
     "feed_heads",
     "kind_counts",
@@ -92,10 +94,14 @@ pub(crate) struct Indexed<'a> {
     pub(crate) hash: Hash,
 }
 
-/// The three index tables as of verify's snapshot, shared with its workers.
+/// The index tables and the numbers that key them, as of verify's snapshot, shared with its workers.
 pub(crate) struct IndexTables {
-    by_feed: ReadOnlyTable<&'static [u8; 40], u64>,
-    by_kind: ReadOnlyTable<&'static [u8], ()>,
+    by_feed: ReadOnlyTable<&'static [u8; 12], u64>,
+    /// `feed_numbers` and `kind_numbers`, read whole (one entry per feed or kind: bounded as the
+    /// walk is).
+    feeds: Numbers<PublicKey>,
+    kinds: Numbers<String>,
+    by_kind: ReadOnlyTable<&'static [u8; 12], ()>,
     by_time: ReadOnlyTable<&'static [u8; 16], ()>,
     tree: ReadOnlyTable<&'static [u8; 41], &'static [u8]>,
     /// `meta.indexed_to`: the indexes cover the events below it.
@@ -110,14 +116,14 @@ pub(crate) struct Lookup {
     kind: Result<bool, String>,
     /// Whether `event_by_time` holds the event's key.
     time: Result<bool, String>,
-    /// The leaf hash `feed_tree` holds at the event's place in its feed's tree.
-    leaf: Result<Option<TreeHash>, String>,
 }
 
 impl IndexTables {
     pub(crate) fn open(txn: &ReadTransaction) -> Result<IndexTables, StorageError> {
         Ok(IndexTables {
             by_feed: txn.open_table(BY_FEED)?,
+            feeds: Numbers::read(txn, FEED_NUMBERS, |k| PublicKey(*k))?,
+            kinds: Numbers::read(txn, KIND_NUMBERS, str::to_owned)?,
             by_kind: txn.open_table(BY_KIND)?,
             by_time: txn.open_table(BY_TIME)?,
             tree: txn.open_table(FEED_TREE)?,
@@ -128,26 +134,80 @@ impl IndexTables {
     /// The index entries of `event`, or `None` when the indexes do not cover it.
     pub(crate) fn lookup(&self, event: &Indexed<'_>) -> Option<Lookup> {
         (event.offset < self.indexed_to).then(|| Lookup {
-            feed: self
-                .by_feed
-                .get(&feed_key(&event.author, event.seq))
-                .map(|v| v.map(|v| v.value()))
-                .map_err(|e| e.to_string()),
-            kind: self
-                .by_kind
-                .get(kind_key(event.kind, event.offset).as_slice())
-                .map(|v| v.is_some())
-                .map_err(|e| e.to_string()),
+            feed: match self.feeds.of.get(&event.author) {
+                Some(number) => self
+                    .by_feed
+                    .get(&feed_key(*number, event.seq))
+                    .map(|v| v.map(|v| v.value()))
+                    .map_err(|e| e.to_string()),
+                None => Ok(None),
+            },
+            kind: match self.kinds.of.get(event.kind) {
+                Some(number) => {
+                    self.by_kind.get(&kind_key(*number, event.offset)).map(|v| v.is_some()).map_err(|e| e.to_string())
+                }
+                None => Ok(false),
+            },
             time: self.by_time.get(&time_key(event.ts, event.offset)).map(|v| v.is_some()).map_err(|e| e.to_string()),
-            leaf: self.tree_node(&event.author, 0, event.seq.saturating_sub(1)),
         })
     }
 
-    /// The hash `feed_tree` holds for the node at `height` (a multiple of 8), number `index`.
+    /// The hash `feed_tree` holds for the node at `height` (a positive multiple of 8), number `index`.
     fn tree_node(&self, author: &PublicKey, height: u32, index: u64) -> Result<Option<TreeHash>, String> {
         let Some((level, tile, place)) = tile_place(height, index) else { return Ok(None) };
         let row = self.tree.get(&tile_key(author, level, tile)).map_err(|e| e.to_string())?;
         Ok(row.and_then(|r| r.value().get(place * 32..place * 32 + 32).and_then(|h| h.try_into().ok())))
+    }
+}
+
+/// A numbering table (`feed_numbers`, `kind_numbers`) read whole, both ways.
+pub(crate) struct Numbers<T> {
+    of: HashMap<T, u32>,
+    by: HashMap<u32, Vec<T>>,
+}
+
+impl<T: Clone + Eq + std::hash::Hash + std::fmt::Display> Numbers<T> {
+    fn read<K: redb::Key + 'static>(
+        txn: &ReadTransaction,
+        table: redb::TableDefinition<'_, K, u32>,
+        owned: impl for<'a> Fn(K::SelfType<'a>) -> T,
+    ) -> Result<Numbers<T>, StorageError> {
+        let mut numbers = Numbers { of: HashMap::new(), by: HashMap::new() };
+        for entry in txn.open_table(table)?.iter()? {
+            let (k, v) = entry?;
+            let key = owned(k.value());
+            numbers.of.insert(key.clone(), v.value());
+            numbers.by.entry(v.value()).or_default().push(key);
+        }
+        Ok(numbers)
+    }
+
+    /// Findings for a key the walk met (`expected`) without a number, a number for a key it did
+    /// not meet (`met` false), a number two keys share, and a number not below the table's
+    /// length (numbers are given 0, 1, 2, …, so the next one given is the length).
+    fn compare<'a>(
+        &self,
+        findings: &mut Findings,
+        table: &'static str,
+        expected: impl Iterator<Item = &'a T>,
+        met: impl Fn(&T) -> bool,
+    ) where
+        T: 'a,
+    {
+        for key in expected {
+            if !self.of.contains_key(key) {
+                findings.add(table, key.to_string(), "a number".into(), ABSENT.into());
+            }
+        }
+        for (key, number) in &self.of {
+            if !met(key) {
+                findings.add(table, key.to_string(), ABSENT.into(), number.to_string());
+            } else if *number as usize >= self.of.len() {
+                findings.add(table, key.to_string(), format!("a number below {}", self.of.len()), number.to_string());
+            } else if self.by.get(number).is_some_and(|keys| keys.len() > 1) {
+                findings.add(table, key.to_string(), "a number of its own".into(), number.to_string());
+            }
+        }
     }
 }
 
@@ -238,7 +298,7 @@ impl IndexCheck {
             Ok(false) => self.findings.add("event_by_time", format!("{ts}@{offset}"), "present".into(), ABSENT.into()),
             Err(e) => self.findings.unreadable("event_by_time", &e),
         }
-        self.tree_leaf(&author, seq, &hash, found.leaf);
+        self.tree_leaf(&author, seq, &hash);
         *self.kinds.entry(kind.to_owned()).or_default() += 1;
         self.heads.insert(author, Head { author, seq, hash, offset });
     }
@@ -253,16 +313,16 @@ impl IndexCheck {
         Some(nodes.fold(last, |right, left| node_hash(left, &right)))
     }
 
-    /// Adds the event at `seq` of `author`'s feed to the feed's tree, comparing its leaf
-    /// (`found`) and every node the tiles keep that it completes with `feed_tree`.
-    fn tree_leaf(&mut self, author: &PublicKey, seq: u64, hash: &Hash, found: Result<Option<TreeHash>, String>) {
+    /// Adds the event at `seq` of `author`'s feed to the feed's tree, comparing every node the
+    /// tiles keep that it completes with `feed_tree` (the leaves are the events' own).
+    fn tree_leaf(&mut self, author: &PublicKey, seq: u64, hash: &Hash) {
         let frontier = self.trees.entry(*author).or_default();
         if frontier.broken || frontier.size + 1 != seq {
             frontier.broken = true;
             return;
         }
         let leaf = leaf_hash(&hash.0);
-        let mut completed = vec![(0u32, frontier.size, leaf, found)];
+        let mut completed = Vec::new();
         frontier.stack.push(leaf);
         frontier.size += 1;
         let mut height = 0;
@@ -306,6 +366,7 @@ impl IndexCheck {
             );
         }
         let log = txn.open_table(EVENTS)?;
+        self.compare_numbers();
         self.extra_feed_entries();
         self.extra_kind_entries(&log);
         self.extra_time_entries(&log);
@@ -326,28 +387,32 @@ impl IndexCheck {
         Ok(self.findings.into_sorted())
     }
 
+    /// `feed_numbers` and `kind_numbers` have one entry per feed and kind the walk met, and no
+    /// number twice.
+    fn compare_numbers(&mut self) {
+        let tables = Arc::clone(&self.tables);
+        tables.feeds.compare(&mut self.findings, "feed_numbers", self.heads.keys(), |a| self.heads.contains_key(a));
+        tables.kinds.compare(&mut self.findings, "kind_numbers", self.kinds.keys(), |k| self.kinds.contains_key(k));
+    }
+
     /// `event_by_feed` entries beyond those the log explains: a key (author, seq) is expected
     /// when the feed's indexed head is at seq or beyond.
     fn extra_feed_entries(&mut self) {
         let walk = |this: &mut IndexCheck, name: &'static str, check: bool| -> Result<u64, StorageError> {
             let mut n = 0u64;
-            for entry in this.tables.by_feed.range::<&[u8; 40]>(..)? {
+            let tables = Arc::clone(&this.tables);
+            for entry in tables.by_feed.range::<&[u8; 12]>(..)? {
                 let (k, v) = entry?;
                 n += 1;
                 if !check {
                     continue;
                 }
-                let key = k.value();
-                let author = PublicKey(key[..32].try_into().unwrap_or_default());
-                let seq = be_u64(&key[32..]);
-                let known = this.heads.get(&author).is_some_and(|h| (1..=h.seq).contains(&seq));
+                let (number, seq) = split_key(k.value());
+                let author = tables.feeds.by.get(&number).and_then(|a| a.first());
+                let known = author.is_some_and(|a| this.heads.get(a).is_some_and(|h| (1..=h.seq).contains(&seq)));
                 if !known {
-                    this.findings.add(
-                        name,
-                        readable_feed_key(&author, seq),
-                        ABSENT.into(),
-                        format!("offset {}", v.value()),
-                    );
+                    let key = author.map_or(format!("feed #{number}/{seq}"), |a| readable_feed_key(a, seq));
+                    this.findings.add(name, key, ABSENT.into(), format!("offset {}", v.value()));
                 }
             }
             Ok(n)
@@ -359,19 +424,17 @@ impl IndexCheck {
     fn extra_kind_entries(&mut self, log: &ReadOnlyTable<u64, &'static [u8]>) {
         let walk = |this: &mut IndexCheck, name: &'static str, check: bool| -> Result<u64, StorageError> {
             let mut n = 0u64;
-            for entry in this.tables.by_kind.range::<&[u8]>(..)? {
+            let tables = Arc::clone(&this.tables);
+            for entry in tables.by_kind.range::<&[u8; 12]>(..)? {
                 let (k, _) = entry?;
                 n += 1;
                 if !check {
                     continue;
                 }
-                let key = k.value();
-                let Some(split) = key.len().checked_sub(9).filter(|&at| key[at] == 0) else {
-                    this.findings.add(name, hex::encode(key), ABSENT.into(), "present (malformed key)".into());
-                    continue;
-                };
-                let (kind, offset) = (&key[..split], be_u64(&key[split + 1..]));
-                let readable = format!("{}@{offset}", String::from_utf8_lossy(kind));
+                let (number, offset) = split_key(k.value());
+                let kind = tables.kinds.by.get(&number).and_then(|k| k.first()).map_or("", String::as_str);
+                let readable =
+                    if kind.is_empty() { format!("kind #{number}@{offset}") } else { format!("{kind}@{offset}") };
                 let actual = if offset < this.indexed_to {
                     match event_field(log, offset, |e| e.kind.to_owned())? {
                         Some(actual) => Some(actual),
@@ -381,7 +444,7 @@ impl IndexCheck {
                     None
                 };
                 match actual {
-                    Some(actual) if actual.as_bytes() == kind => {}
+                    Some(actual) if actual == kind => {}
                     Some(actual) => this.findings.add(
                         name,
                         readable,
@@ -462,7 +525,8 @@ impl IndexCheck {
             let (level, tile) = (key[32], be_u64(&key[33..]));
             let size = self.heads.get(&author).map_or(0, |h| h.seq);
             let nodes = size.checked_shr(8 * u32::from(level)).unwrap_or(0);
-            let want = tile_width(nodes, tile);
+            // Level 0 is not kept (the leaves are read from the events).
+            let want = if level == 0 { 0 } else { tile_width(nodes, tile) };
             let found = v.value().len();
             if found as u64 != want * 32 {
                 let show = |n: u64| if n == 0 { ABSENT.to_owned() } else { format!("{n} hashes") };

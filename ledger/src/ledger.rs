@@ -350,9 +350,10 @@ impl Ledger {
         self.log_snapshot()?.len()
     }
 
-    /// Rebuilds every derived table of the ledger (`event_by_feed`, `event_by_kind`,
-    /// `event_by_time`, `feed_heads`, `kind_counts`, `meta.indexed_to`) from `events`, in one
-    /// durable transaction, holding off every writer: for a store whose indexes `verify` found
+    /// Rebuilds every derived table of the ledger (`event_by_feed`, `feed_numbers`,
+    /// `event_by_kind`, `kind_numbers`, `event_by_time`, `feed_heads`, `kind_counts`,
+    /// `feed_tree`, `meta.indexed_to`) from `events`, in durable transactions of 262,144 events,
+    /// holding off every other writer (a reader's catch-up may index some chunks itself): for a store whose indexes `verify` found
     /// wrong. Returns the number of events indexed. A damaged record stops the indexing there
     /// (the indexes are complete below it) and is returned as [`StorageError::Corrupt`].
     pub fn rebuild_indexes(&self) -> Result<u64, StorageError> {
@@ -469,7 +470,7 @@ impl Ledger {
             let log = LogTable::open(&txn)?;
             let mut indexes = Indexes::open(&txn)?;
             let caught_up = indexes.catch_up(&log)?;
-            indexes.finish()?;
+            indexes.finish(&log)?;
             if let Some((offset, problem)) = caught_up.damaged {
                 self.note_damage(Some((offset, problem.clone())));
                 return Err(StorageError::Corrupt { offset, problem });
@@ -719,7 +720,7 @@ fn commit_group(
             // A damaged record stops the indexes short; the next open or snapshot reports it.
             let mut indexes = Indexes::open(&txn)?;
             indexes.catch_up(&log)?;
-            indexes.finish()?;
+            indexes.finish(&log)?;
         }
     }
     commit_with_heads(txn, heads, changed)?;
@@ -813,7 +814,7 @@ impl WriteBatch {
         }
         self.erased += indexes.erased;
         self.filled += indexes.filled;
-        self.changed.extend(indexes.finish()?);
+        self.changed.extend(indexes.finish(&log)?);
         self.poisoned = false;
         Ok((out, stopped))
     }

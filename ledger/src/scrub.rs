@@ -164,8 +164,8 @@ fn copy_table(read: &ReadTransaction, write: &WriteTransaction, name: &str) -> R
     }
     type CopyFn = fn(&ReadTransaction, &WriteTransaction, &str) -> Result<Option<u64>, StorageError>;
     let copiers = each_pair!(
-        [u64, &'static [u8], &'static str, &'static [u8; 16], &'static [u8; 32], &'static [u8; 40], &'static [u8; 41]],
-        [u64, &'static [u8], &'static str, (), &'static [u8; 48]]
+        [u64, &'static [u8], &'static str, &'static [u8; 12], &'static [u8; 16], &'static [u8; 32], &'static [u8; 41]],
+        [u64, u32, &'static [u8], &'static str, (), &'static [u8; 48]]
     );
     for copy in copiers.iter().flatten() {
         if let Some(rows) = copy(read, write, name)? {

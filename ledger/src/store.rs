@@ -19,28 +19,38 @@ use crate::fork::ForkProof;
 use crate::types::{Hash, PublicKey, Signature};
 
 /// The store layout this build writes and the newest it opens. Format 2 added `payloads`,
-/// format 3 `feed_tree`; an older store is upgraded when it is first opened (the table created,
-/// and from format 2 or older the indexes rebuilt, which builds every feed's tree).
-pub(crate) const STORE_FORMAT: u64 = 3;
+/// format 3 `feed_tree`, format 4 `feed_numbers` and `kind_numbers` (the feed and kind indexes
+/// keyed by numbers, not by keys and names) and stopped keeping the tree's level 0 (the leaf
+/// hashes, which the events hold); an
+/// older store is upgraded when it is first opened (the tables created and, from format 3 or
+/// older, the derived tables rebuilt).
+pub(crate) const STORE_FORMAT: u64 = 4;
 
 /// `offset → hash ‖ signature ‖ envelope bytes`: the log itself.
 pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// `offset → payload row` for format-2 events: `01 ‖ flags ‖ salt ‖ payload` (present),
 /// `02` (erased), `03` (withheld). Format-1 events have no row.
 pub(crate) const PAYLOADS: TableDefinition<u64, &[u8]> = TableDefinition::new("payloads");
-/// `author ‖ seq (u64 BE) → offset`.
-pub(crate) const BY_FEED: TableDefinition<&[u8; 40], u64> = TableDefinition::new("event_by_feed");
-/// `kind ‖ 0x00 ‖ offset (u64 BE) → ()`.
-pub(crate) const BY_KIND: TableDefinition<&[u8], ()> = TableDefinition::new("event_by_kind");
+/// `feed number (u32 BE) ‖ seq (u64 BE) → offset`.
+pub(crate) const BY_FEED: TableDefinition<&[u8; 12], u64> = TableDefinition::new("event_by_feed");
+/// `author → feed number`: 0, 1, 2, … in the order the feeds were first indexed in this store
+/// (local, like offsets), so that `event_by_feed` keys are 12 bytes, not 40.
+pub(crate) const FEED_NUMBERS: TableDefinition<&[u8; 32], u32> = TableDefinition::new("feed_numbers");
+/// `kind number (u32 BE) ‖ offset (u64 BE) → ()`.
+pub(crate) const BY_KIND: TableDefinition<&[u8; 12], ()> = TableDefinition::new("event_by_kind");
+/// `kind → kind number`: 0, 1, 2, … in the order the kinds were first indexed in this store.
+pub(crate) const KIND_NUMBERS: TableDefinition<&str, u32> = TableDefinition::new("kind_numbers");
 /// `ts (u64 BE) ‖ offset (u64 BE) → ()`.
 pub(crate) const BY_TIME: TableDefinition<&[u8; 16], ()> = TableDefinition::new("event_by_time");
 /// `author → seq (u64 BE) ‖ offset (u64 BE) ‖ hash`: each feed's last event.
 pub(crate) const HEADS: TableDefinition<&[u8; 32], &[u8; 48]> = TableDefinition::new("feed_heads");
 /// `kind → number of events`.
 pub(crate) const KIND_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("kind_counts");
-/// `author ‖ level (u8) ‖ tile (u64 BE) → 1 to 256 hashes of 32 bytes`: each feed's Merkle tree
-/// (`tlog`) as the tiles of C2SP tlog-tiles: the tile holds the hashes of the tree's nodes at
-/// height 8·level numbered 256·tile onward (level 0: the leaf hashes), every complete one.
+/// `author ‖ level (u8, 1 or more) ‖ tile (u64 BE) → 1 to 256 hashes of 32 bytes`: each feed's
+/// Merkle tree (`tlog`) as the tiles of C2SP tlog-tiles: the tile holds the hashes of the tree's
+/// nodes at height 8·level numbered 256·tile onward, every complete one. Level 0, the leaf
+/// hashes, is not kept: leaf i is SHA-256(0x00 ‖ hash of the event at seq i + 1), read through
+/// `event_by_feed` and `events` ([`feed_leaves`]).
 pub(crate) const FEED_TREE: TableDefinition<&[u8; 41], &[u8]> = TableDefinition::new("feed_tree");
 /// `name → value`: `store_format`, `indexed_to`.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -67,9 +77,9 @@ pub(crate) fn tile_key(author: &PublicKey, level: u8, tile: u64) -> [u8; 41] {
 }
 
 /// Where in `feed_tree` the node at `height`, number `index`, of a feed's tree is kept, if it is
-/// kept (heights that are multiples of 8): the tile's level and number, and the place in it.
+/// kept (heights that are positive multiples of 8): the tile's level and number, and the place in it.
 pub(crate) fn tile_place(height: u32, index: u64) -> Option<(u8, u64, usize)> {
-    height.is_multiple_of(TILE_HEIGHT).then_some((
+    (height > 0 && height.is_multiple_of(TILE_HEIGHT)).then_some((
         (height / TILE_HEIGHT) as u8,
         index / TILE_WIDTH,
         (index % TILE_WIDTH) as usize,
@@ -84,6 +94,31 @@ fn tile_hashes(bytes: &[u8]) -> Vec<crate::tlog::TreeHash> {
 /// The expected width (hashes) of tile `tile` of a level with `nodes` complete nodes.
 pub(crate) fn tile_width(nodes: u64, tile: u64) -> u64 {
     nodes.saturating_sub(tile * TILE_WIDTH).min(TILE_WIDTH)
+}
+
+/// The leaf hashes of feed `number` numbered `from` up to `to` (leaf i: SHA-256(0x00 ‖ the hash
+/// of the event at seq i + 1)), read through `event_by_feed` and `hash_at`; fewer when the feed
+/// or its index stops short of `to`.
+fn feed_leaves(
+    by_feed: &impl ReadableTable<&'static [u8; 12], u64>,
+    mut hash_at: impl FnMut(u64) -> Result<Option<Hash>, StorageError>,
+    number: u32,
+    from: u64,
+    to: u64,
+) -> Result<Vec<crate::tlog::TreeHash>, StorageError> {
+    let mut leaves = Vec::with_capacity(to.saturating_sub(from) as usize);
+    if from >= to {
+        return Ok(leaves);
+    }
+    for entry in by_feed.range::<&[u8; 12]>(&feed_key(number, from + 1)..=&feed_key(number, to))? {
+        let (key, offset) = entry?;
+        if split_key(key.value()).1 != from + 1 + leaves.len() as u64 {
+            break;
+        }
+        let Some(hash) = hash_at(offset.value())? else { break };
+        leaves.push(crate::tlog::leaf_hash(&hash.0));
+    }
+    Ok(leaves)
 }
 
 fn missing_tile(author: &PublicKey, level: u8, tile: u64, want: usize, found: usize) -> StorageError {
@@ -143,7 +178,11 @@ fn extend_tree(
 /// node hashes per subtree), remembering what it worked out.
 pub struct FeedTree {
     tiles: ReadOnlyTable<&'static [u8; 41], &'static [u8]>,
+    by_feed: ReadOnlyTable<&'static [u8; 12], u64>,
+    events: ReadOnlyTable<u64, &'static [u8]>,
     author: PublicKey,
+    /// The feed's number in `event_by_feed`, if it has one.
+    number: Option<u32>,
     known: HashMap<(u32, u64), crate::tlog::TreeHash>,
 }
 
@@ -165,12 +204,30 @@ impl crate::tlog::Subtrees for FeedTree {
         let first = index << below;
         let (tile, place) = (first / TILE_WIDTH, (first % TILE_WIDTH) as usize);
         let want = 1usize << below;
-        let row = self.tiles.get(&tile_key(&self.author, level, tile))?;
-        let bytes = row.as_ref().map_or(&[][..], |r| r.value());
-        let Some(slice) = bytes.get(place * 32..(place + want) * 32) else {
-            return Err(missing_tile(&self.author, level, tile, place + want, bytes.len() / 32));
+        let hash = if level == 0 {
+            let events = &self.events;
+            let hash_at = |offset| Ok(events.get(offset)?.map(|r| record_hash(r.value())));
+            let leaves = match self.number {
+                Some(number) => feed_leaves(&self.by_feed, hash_at, number, first, first + want as u64)?,
+                None => Vec::new(),
+            };
+            if leaves.len() < want {
+                let seq = first + leaves.len() as u64 + 1;
+                return Err(StorageError::Other(format!(
+                    "the feed index of {} has no event at seq {seq}, which its Merkle tree needs \
+                     (run mindlog verify, then mindlog repair)",
+                    self.author
+                )));
+            }
+            crate::tlog::perfect_root(&leaves)
+        } else {
+            let row = self.tiles.get(&tile_key(&self.author, level, tile))?;
+            let bytes = row.as_ref().map_or(&[][..], |r| r.value());
+            let Some(slice) = bytes.get(place * 32..(place + want) * 32) else {
+                return Err(missing_tile(&self.author, level, tile, place + want, bytes.len() / 32));
+            };
+            crate::tlog::perfect_root(&tile_hashes(slice))
         };
-        let hash = crate::tlog::perfect_root(&tile_hashes(slice));
         self.known.insert((height, index), hash);
         Ok(hash)
     }
@@ -178,6 +235,11 @@ impl crate::tlog::Subtrees for FeedTree {
 
 /// Bytes before the envelope in an `events` value: the hash and the signature.
 pub(crate) const RECORD_HEADER: usize = 32 + 64;
+
+/// The hash an `events` value records (zeros if it is too short to hold one).
+fn record_hash(record: &[u8]) -> Hash {
+    Hash(record.get(..32).and_then(|h| h.try_into().ok()).unwrap_or_default())
+}
 
 /// The last event of a feed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -455,19 +517,59 @@ impl StoredEvent {
     }
 }
 
-pub(crate) fn feed_key(author: &PublicKey, seq: u64) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..32].copy_from_slice(author.as_bytes());
-    key[32..].copy_from_slice(&seq.to_be_bytes());
+pub(crate) fn feed_key(number: u32, seq: u64) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..4].copy_from_slice(&number.to_be_bytes());
+    key[4..].copy_from_slice(&seq.to_be_bytes());
     key
 }
 
-pub(crate) fn kind_key(kind: &str, offset: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(kind.len() + 9);
-    key.extend_from_slice(kind.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&offset.to_be_bytes());
-    key
+pub(crate) fn kind_key(number: u32, offset: u64) -> [u8; 12] {
+    feed_key(number, offset)
+}
+
+/// The two halves of an `event_by_feed` or `event_by_kind` key: a number and a u64.
+pub(crate) fn split_key(key: &[u8; 12]) -> (u32, u64) {
+    (u32::from_be_bytes(key[..4].try_into().unwrap_or_default()), be_u64(&key[4..]))
+}
+
+/// A numbering table (`feed_numbers`, `kind_numbers`) open for writing, with the numbers this
+/// transaction has looked up or given. Numbers are given in order, 0, 1, 2, …: a table's
+/// numbers are always exactly 0 to its length − 1 (`verify` checks it), so the next is its length.
+struct Numbering<'t, K: redb::Key + 'static, T> {
+    table: Table<'t, K, u32>,
+    seen: HashMap<T, u32>,
+}
+
+impl<'t, K: redb::Key + 'static, T: Eq + std::hash::Hash> Numbering<'t, K, T> {
+    fn open(txn: &'t WriteTransaction, definition: TableDefinition<'_, K, u32>) -> Result<Self, StorageError> {
+        Ok(Numbering { table: txn.open_table(definition)?, seen: HashMap::new() })
+    }
+
+    /// The number of `key` (`owned` as the cache holds it), given now if it has none yet.
+    fn number<'k, Q>(&mut self, owned: &Q, key: &K::SelfType<'k>) -> Result<u32, StorageError>
+    where
+        Q: ?Sized + Eq + std::hash::Hash + ToOwned<Owned = T>,
+        T: std::borrow::Borrow<Q>,
+    {
+        use redb::TableHandle as _;
+        if let Some(number) = self.seen.get(owned) {
+            return Ok(*number);
+        }
+        let held = self.table.get(key)?.map(|v| v.value());
+        let number = match held {
+            Some(number) => number,
+            None => {
+                let number = u32::try_from(self.table.len()?).map_err(|_| {
+                    StorageError::Other(format!("{} holds 2^32 entries, the most it can number", self.table.name()))
+                })?;
+                self.table.insert(key, number)?;
+                number
+            }
+        };
+        self.seen.insert(owned.to_owned(), number);
+        Ok(number)
+    }
 }
 
 pub(crate) fn time_key(ts: u64, offset: u64) -> [u8; 16] {
@@ -537,37 +639,44 @@ pub(crate) fn open_database(path: &Path, create: bool) -> Result<Database, OpenE
     })
 }
 
-/// Creates the tables and the format record of a new store.
+/// Creates the tables and the format record of a new store; leaves a store that has a format
+/// record to [`check_format`] (which upgrades an older one).
 pub(crate) fn initialise(db: &Database) -> Result<(), StorageError> {
+    {
+        let read = db.begin_read()?;
+        match read.open_table(META) {
+            Ok(meta) if meta.get("store_format")?.is_some() => return Ok(()),
+            Ok(_) | Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let txn = db.begin_write()?;
     {
         LogTable::open(&txn)?;
         Indexes::open(&txn)?;
         txn.open_table(CHECKPOINTS)?;
-        let mut meta = txn.open_table(META)?;
-        if meta.get("store_format")?.is_none_or(|v| v.value() < STORE_FORMAT) {
-            // New, or a format-1 store: `LogTable::open` has just created `payloads`.
-            meta.insert("store_format", STORE_FORMAT)?;
-        }
+        txn.open_table(META)?.insert("store_format", STORE_FORMAT)?;
     }
     txn.commit()?;
     Ok(())
 }
 
-/// Upgrades a store of format `old` in one transaction: the tables a newer format added are
-/// created, and from format 2 or older the derived tables are rebuilt (format 3 added each feed's
-/// tree, which indexing builds), then the format record is raised — all or nothing.
+/// Upgrades a store of format `old`: in one transaction the tables a newer format added are
+/// created, from format 3 or older the derived tables emptied (format 3 added each feed's tree,
+/// format 4 changed the keys of `event_by_feed` and `event_by_kind` and the tree's levels), and
+/// the format record raised; then the indexes are rebuilt as any catch-up is, in transactions of
+/// [`CATCH_UP_CHUNK`] events (an interrupted rebuild goes on at the next open).
 fn upgrade(db: &Database, old: u64) -> Result<(), StorageError> {
     tracing::info!(from = old, to = STORE_FORMAT, "upgrading the store's format");
     let txn = db.begin_write()?;
     LogTable::open(&txn)?;
     txn.open_table(CHECKPOINTS)?;
-    if old < 3 {
+    if old < 4 {
         clear_indexes(&txn)?;
     }
     txn.open_table(META)?.insert("store_format", STORE_FORMAT)?;
-    if old < 3 {
-        index_and_commit(txn)?;
+    if old < 4 {
+        index_and_commit(db, txn)?;
     } else {
         txn.commit()?;
     }
@@ -656,7 +765,7 @@ impl<'t> LogTable<'t> {
     }
 
     fn hash_at(&self, offset: u64) -> Result<Option<Hash>, StorageError> {
-        Ok(self.events.get(offset)?.map(|r| Hash(r.value()[..32].try_into().unwrap_or_default())))
+        Ok(self.events.get(offset)?.map(|r| record_hash(r.value())))
     }
 }
 
@@ -669,20 +778,22 @@ pub enum Ingested {
     AlreadyHeld(u64),
 }
 
-/// The derived indexes (`event_by_feed`, `event_by_kind`, `event_by_time`, `feed_heads`,
-/// `kind_counts`), open in one write transaction.
+/// The derived indexes (`event_by_feed`, `feed_numbers`, `event_by_kind`, `kind_numbers`,
+/// `event_by_time`, `feed_heads`, `kind_counts`, `feed_tree`), open in one write transaction.
 ///
 /// They are a function of `events` up to `meta.indexed_to`, kept in the same file and advanced
 /// in batches: bulk writes index as they go; single appends write only `events`, and the
 /// indexes catch up once the unindexed tail is long enough, or before anyone reads them.
 pub(crate) struct Indexes<'t> {
-    by_feed: Table<'t, &'static [u8; 40], u64>,
-    by_kind: Table<'t, &'static [u8], ()>,
+    by_feed: Table<'t, &'static [u8; 12], u64>,
+    by_kind: Table<'t, &'static [u8; 12], ()>,
     by_time: Table<'t, &'static [u8; 16], ()>,
     heads: Table<'t, &'static [u8; 32], &'static [u8; 48]>,
     kind_counts: Table<'t, &'static str, u64>,
     meta: Table<'t, &'static str, u64>,
     tree: Table<'t, &'static [u8; 41], &'static [u8]>,
+    feed_numbers: Numbering<'t, &'static [u8; 32], PublicKey>,
+    kind_numbers: Numbering<'t, &'static str, String>,
     indexed_to: u64,
     changed_heads: HashMap<PublicKey, Head>,
     /// Per feed, the leaf index of the first event indexed in this transaction and the leaf
@@ -712,6 +823,8 @@ impl<'t> Indexes<'t> {
             kind_counts: txn.open_table(KIND_COUNTS)?,
             meta,
             tree: txn.open_table(FEED_TREE)?,
+            feed_numbers: Numbering::open(txn, FEED_NUMBERS)?,
+            kind_numbers: Numbering::open(txn, KIND_NUMBERS)?,
             indexed_to,
             changed_heads: HashMap::new(),
             new_leaves: HashMap::new(),
@@ -724,8 +837,14 @@ impl<'t> Indexes<'t> {
     /// Indexes every event of `log` not indexed yet, stopping short of a damaged record
     /// (the indexes then end just before it; `verify` reports it).
     pub(crate) fn catch_up(&mut self, log: &LogTable<'_>) -> Result<CatchUp, StorageError> {
+        self.catch_up_to(log, u64::MAX)
+    }
+
+    /// Indexes at most `most` events of `log` not indexed yet, as [`Indexes::catch_up`] does.
+    fn catch_up_to(&mut self, log: &LogTable<'_>, most: u64) -> Result<CatchUp, StorageError> {
         let start = self.indexed_to;
-        for entry in log.events.range(start..log.next_offset)? {
+        let end = log.next_offset.min(start.saturating_add(most));
+        for entry in log.events.range(start..end)? {
             let (k, v) = entry?;
             let decoded =
                 EventRef::from_record(k.value(), v.value(), None).and_then(|event| Ok((event.envelope()?, event)));
@@ -747,6 +866,11 @@ impl<'t> Indexes<'t> {
         Ok(self.heads.get(author.as_bytes())?.map(|v| Head::decode(*author, v.value())))
     }
 
+    /// `author`'s feed number, given now if its feed has none yet.
+    fn feed_number(&mut self, author: &PublicKey) -> Result<u32, StorageError> {
+        self.feed_numbers.number(author, &author.as_bytes())
+    }
+
     /// Indexes the event at `offset`, which must be the next unindexed one.
     fn add(
         &mut self,
@@ -758,8 +882,10 @@ impl<'t> Indexes<'t> {
         hash: Hash,
     ) -> Result<(), StorageError> {
         debug_assert_eq!(offset, self.indexed_to, "events are indexed in offset order");
-        self.by_feed.insert(&feed_key(&author, seq), offset)?;
-        self.by_kind.insert(kind_key(kind, offset).as_slice(), ())?;
+        let number = self.feed_number(&author)?;
+        self.by_feed.insert(&feed_key(number, seq), offset)?;
+        let kind_number = self.kind_numbers.number(kind, &kind)?;
+        self.by_kind.insert(&kind_key(kind_number, offset), ())?;
         self.by_time.insert(&time_key(ts, offset), ())?;
         self.changed_heads.insert(author, Head { author, seq, hash, offset });
         let leaves = self.new_leaves.entry(author).or_insert_with(|| (seq.saturating_sub(1), Vec::new()));
@@ -788,8 +914,8 @@ impl<'t> Indexes<'t> {
         let head = self.head(&env.author)?;
         let head_seq = head.map_or(0, |h| h.seq);
         let problem = if env.seq <= head_seq {
-            let held =
-                self.by_feed.get(&feed_key(&env.author, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
+            let number = self.feed_number(&env.author)?;
+            let held = self.by_feed.get(&feed_key(number, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
             let held_hash = match held {
                 Some(offset) => log.hash_at(offset)?.unwrap_or(Hash([0; 32])),
                 None => Hash([0; 32]),
@@ -833,9 +959,10 @@ impl<'t> Indexes<'t> {
     /// erasing recent events is cheap; an erasure of a feed's first events reads the whole feed.
     fn apply_erasure(&mut self, log: &mut LogTable<'_>, erasure: &Envelope) -> Result<(), StorageError> {
         let mut wanted: std::collections::HashSet<Hash> = erasure.refs.iter().copied().collect();
-        let (lower, upper) = (feed_key(&erasure.author, 1), feed_key(&erasure.author, erasure.seq.saturating_sub(1)));
+        let number = self.feed_number(&erasure.author)?;
+        let (lower, upper) = (feed_key(number, 1), feed_key(number, erasure.seq.saturating_sub(1)));
         let mut found = Vec::new();
-        for entry in self.by_feed.range::<&[u8; 40]>(&lower..=&upper)?.rev() {
+        for entry in self.by_feed.range::<&[u8; 12]>(&lower..=&upper)?.rev() {
             if wanted.is_empty() {
                 break;
             }
@@ -857,11 +984,26 @@ impl<'t> Indexes<'t> {
         Ok(())
     }
 
-    /// Writes the changed heads, the per-kind counts, the new leaves of each feed's tree and the
-    /// checkpoint; call before committing. Returns the heads this transaction changed.
-    pub(crate) fn finish(mut self) -> Result<HashMap<PublicKey, Head>, StorageError> {
+    /// Writes the changed heads, the per-kind counts, each feed's tree's new nodes (level 1 up)
+    /// and the checkpoint; call before committing. Returns the heads this transaction changed.
+    pub(crate) fn finish(mut self, log: &LogTable<'_>) -> Result<HashMap<PublicKey, Head>, StorageError> {
         for (author, (first, leaves)) in std::mem::take(&mut self.new_leaves) {
-            extend_tree(&mut self.tree, &author, 0, first, &leaves)?;
+            // Level 0 is not kept: each group of 256 leaves these events complete adds its root
+            // to level 1, read with the group's earlier leaves from the events.
+            let start = first - first % TILE_WIDTH;
+            let end = first + leaves.len() as u64;
+            if end - start < TILE_WIDTH {
+                continue;
+            }
+            let number = self.feed_number(&author)?;
+            let mut group = feed_leaves(&self.by_feed, |offset| log.hash_at(offset), number, start, first)?;
+            if group.len() as u64 != first - start {
+                tracing::warn!(%author, leaf = start + group.len() as u64, "a feed's event is missing; its stored Merkle tree is not extended");
+                continue;
+            }
+            group.extend(leaves);
+            let roots: Vec<_> = group.chunks_exact(TILE_WIDTH as usize).map(crate::tlog::perfect_root).collect();
+            extend_tree(&mut self.tree, &author, 1, start / TILE_WIDTH, &roots)?;
         }
         for head in self.changed_heads.values() {
             self.heads.insert(head.author.as_bytes(), &head.encode())?;
@@ -903,15 +1045,15 @@ pub(crate) fn catch_up_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     if indexed_to(&txn)? >= LogTable::open(&txn)?.next_offset() {
         return Ok(CatchUp::default());
     }
-    index_and_commit(txn)
+    index_and_commit(db, txn)
 }
 
-/// Empties every derived table of the ledger and indexes `events` again from offset 0, in one
-/// durable transaction (`mindlog repair`); stops short of a damaged record, as a catch-up does.
+/// Empties every derived table of the ledger and indexes `events` again from offset 0
+/// (`mindlog repair`), as a catch-up does; stops short of a damaged record, as a catch-up does.
 pub(crate) fn rebuild_indexes(db: &Database) -> Result<CatchUp, StorageError> {
     let txn = db.begin_write()?;
     clear_indexes(&txn)?;
-    index_and_commit(txn)
+    index_and_commit(db, txn)
 }
 
 /// Empties every derived table of the ledger, and sets the indexes' checkpoint to 0.
@@ -922,19 +1064,42 @@ fn clear_indexes(txn: &WriteTransaction) -> Result<(), StorageError> {
     txn.delete_table(HEADS)?;
     txn.delete_table(KIND_COUNTS)?;
     txn.delete_table(FEED_TREE)?;
+    txn.delete_table(FEED_NUMBERS)?;
+    txn.delete_table(KIND_NUMBERS)?;
     txn.open_table(META)?.insert(INDEXED_TO, 0)?;
     Ok(())
 }
 
-/// Indexes `events` from `meta.indexed_to` on and commits.
-fn index_and_commit(txn: redb::WriteTransaction) -> Result<CatchUp, StorageError> {
-    let log = LogTable::open(&txn)?;
-    let mut indexes = Indexes::open(&txn)?;
-    let outcome = indexes.catch_up(&log)?;
-    indexes.finish()?;
-    drop(log);
-    txn.commit()?;
-    Ok(outcome)
+/// Events indexed per durable transaction when the indexes catch up with many events (after an
+/// upgrade or `repair`, or a crash): a transaction holds every page it changes in memory until it
+/// commits, so this bounds a catch-up's memory whatever the length of the log.
+const CATCH_UP_CHUNK: u64 = 1 << 18;
+
+/// Indexes `events` from `meta.indexed_to` on: in `txn` and then, while events are left, in new
+/// transactions of [`CATCH_UP_CHUNK`] events each, every one committed durably (the indexes are
+/// complete below `indexed_to` after each; an interrupted catch-up goes on at the next open).
+fn index_and_commit(db: &Database, txn: redb::WriteTransaction) -> Result<CatchUp, StorageError> {
+    index_in_chunks(db, txn, CATCH_UP_CHUNK)
+}
+
+/// [`index_and_commit`] with transactions of `chunk` events.
+fn index_in_chunks(db: &Database, mut txn: redb::WriteTransaction, chunk: u64) -> Result<CatchUp, StorageError> {
+    let mut total = CatchUp::default();
+    loop {
+        let log = LogTable::open(&txn)?;
+        let mut indexes = Indexes::open(&txn)?;
+        let outcome = indexes.catch_up_to(&log, chunk)?;
+        let done = outcome.damaged.is_some() || outcome.indexed == 0 || indexes.indexed_to >= log.next_offset();
+        indexes.finish(&log)?;
+        drop(log);
+        txn.commit()?;
+        total.indexed += outcome.indexed;
+        total.damaged = outcome.damaged;
+        if done {
+            return Ok(total);
+        }
+        txn = db.begin_write()?;
+    }
 }
 
 /// Every feed's head, read from the (caught-up) index.
@@ -1073,12 +1238,35 @@ impl Snapshot {
         seqs: RangeInclusive<u64>,
     ) -> Result<impl DoubleEndedIterator<Item = Result<(u64, u64), StorageError>> + use<>, StorageError> {
         let table = self.txn.open_table(BY_FEED)?;
-        let (lower, upper) = (feed_key(author, *seqs.start()), feed_key(author, *seqs.end()));
-        let range = table.range::<&[u8; 40]>(&lower..=&upper)?;
-        Ok(range.map(|r| {
+        let range = match self.feed_number(author)? {
+            Some(number) => {
+                let (lower, upper) = (feed_key(number, *seqs.start()), feed_key(number, *seqs.end()));
+                Some(table.range::<&[u8; 12]>(&lower..=&upper)?)
+            }
+            None => None,
+        };
+        Ok(range.into_iter().flatten().map(|r| {
             let (k, v) = r.map_err(StorageError::from)?;
-            Ok((be_u64(&k.value()[32..]), v.value()))
+            Ok((split_key(k.value()).1, v.value()))
         }))
+    }
+
+    /// `author`'s feed number in `event_by_feed`, if its feed is indexed.
+    fn feed_number(&self, author: &PublicKey) -> Result<Option<u32>, StorageError> {
+        self.number(FEED_NUMBERS, &author.as_bytes())
+    }
+
+    /// The number `numbers` (`feed_numbers`, `kind_numbers`) gives `key`, if any.
+    fn number<'k, K: redb::Key + 'static>(
+        &self,
+        numbers: TableDefinition<'_, K, u32>,
+        key: &K::SelfType<'k>,
+    ) -> Result<Option<u32>, StorageError> {
+        match self.txn.open_table(numbers) {
+            Ok(table) => Ok(table.get(key)?.map(|v| v.value())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Offsets of the events of `kind` with offsets in `offsets`, ascending.
@@ -1089,12 +1277,13 @@ impl Snapshot {
     ) -> Result<impl DoubleEndedIterator<Item = Result<u64, StorageError>> + use<>, StorageError> {
         let (lo, hi) = (*offsets.start(), *offsets.end());
         let table = self.txn.open_table(BY_KIND)?;
-        let (lower, upper) = (kind_key(kind, lo), kind_key(kind, hi));
-        let range = table.range(lower.as_slice()..=upper.as_slice())?;
-        Ok(range.map(|r| {
+        let range = match self.number(KIND_NUMBERS, &kind)? {
+            Some(number) => Some(table.range::<&[u8; 12]>(&kind_key(number, lo)..=&kind_key(number, hi))?),
+            None => None,
+        };
+        Ok(range.into_iter().flatten().map(|r| {
             let (k, _) = r.map_err(StorageError::from)?;
-            let key = k.value();
-            Ok(be_u64(&key[key.len() - 8..]))
+            Ok(split_key(k.value()).1)
         }))
     }
 
@@ -1134,7 +1323,14 @@ impl Snapshot {
     /// `author`'s Merkle tree, as this snapshot's tiles hold it: read with `tlog::tree_root`,
     /// `tlog::prove_inclusion` and `tlog::prove_consistency`, for sizes up to the feed's head.
     pub fn feed_tree(&self, author: &PublicKey) -> Result<FeedTree, StorageError> {
-        Ok(FeedTree { tiles: self.txn.open_table(FEED_TREE)?, author: *author, known: HashMap::new() })
+        Ok(FeedTree {
+            tiles: self.txn.open_table(FEED_TREE)?,
+            by_feed: self.txn.open_table(BY_FEED)?,
+            events: self.txn.open_table(EVENTS)?,
+            author: *author,
+            number: self.feed_number(author)?,
+            known: HashMap::new(),
+        })
     }
 
     /// Where the file's space goes: every table of the store, as redb counts its pages, ordered
@@ -1379,5 +1575,51 @@ impl DoubleEndedIterator for EventIter {
     fn next_back(&mut self) -> Option<Self::Item> {
         let raw = self.records.next_back()?;
         Some(self.stored(raw))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_long_catch_up_commits_in_chunks_and_builds_the_same_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mind.redb");
+        let ledger = crate::Ledger::create(&path).unwrap();
+        // 300 events of two kinds over two feeds: chunks of 7 end inside groups of 256 leaves.
+        for author in [1u8, 2] {
+            let drafts = (0..150u64)
+                .map(|i| crate::Draft {
+                    kind: if i % 2 == 0 { "note.added/1".into() } else { "memo.kept/1".into() },
+                    payload: vec![i as u8],
+                    refs: vec![],
+                    ts: 1_767_225_600_000_000 + i,
+                    private: false,
+                })
+                .collect();
+            ledger.append(&crate::Identity::from_secret(&[author; 32]), drafts, crate::Expect::Any).unwrap();
+        }
+        let more: Vec<_> = (150..300u64)
+            .map(|i| crate::Draft {
+                kind: "note.added/1".into(),
+                payload: vec![i as u8],
+                refs: vec![],
+                ts: 1_767_225_600_000_000 + i,
+                private: false,
+            })
+            .collect();
+        ledger.append(&crate::Identity::from_secret(&[1; 32]), more, crate::Expect::Any).unwrap();
+        drop(ledger);
+        {
+            let db = open_database(&path, false).unwrap();
+            let txn = db.begin_write().unwrap();
+            clear_indexes(&txn).unwrap();
+            let outcome = index_in_chunks(&db, txn, 7).unwrap();
+            assert_eq!((outcome.indexed, outcome.damaged), (450, None));
+        }
+        let report = crate::Ledger::open(&path).unwrap().verify(&|_| {}).unwrap();
+        assert!(report.ok && report.derived.is_empty(), "{report:?}");
     }
 }

@@ -62,8 +62,10 @@ fn the_ledgers_tables_are_refused_with_their_own_types() {
         check(ledger, TableDefinition::<K, V>::new(name), &refused(name), &refused(name));
     }
     refuses::<u64, &[u8]>(&ledger, "events");
-    refuses::<&[u8; 40], u64>(&ledger, "event_by_feed");
-    refuses::<&[u8], ()>(&ledger, "event_by_kind");
+    refuses::<&[u8; 12], u64>(&ledger, "event_by_feed");
+    refuses::<&[u8; 32], u32>(&ledger, "feed_numbers");
+    refuses::<&[u8; 12], ()>(&ledger, "event_by_kind");
+    refuses::<&str, u32>(&ledger, "kind_numbers");
     refuses::<&[u8; 16], ()>(&ledger, "event_by_time");
     refuses::<&[u8; 32], &[u8; 48]>(&ledger, "feed_heads");
     for name in ["kind_counts", "meta", "checkpoints"] {

@@ -255,11 +255,11 @@ fn a_newer_store_format_is_refused_clearly() {
     {
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(META).unwrap().insert("store_format", 4).unwrap();
+        txn.open_table(META).unwrap().insert("store_format", 5).unwrap();
         txn.commit().unwrap();
     }
     let err = Ledger::open(&path).unwrap_err();
-    assert!(matches!(err, OpenError::NewerFormat { found: 4, supported: 3, .. }), "{err}");
+    assert!(matches!(err, OpenError::NewerFormat { found: 5, supported: 4, .. }), "{err}");
     assert!(err.to_string().contains("newer mindlog"), "{err}");
 }
 
@@ -312,7 +312,66 @@ fn a_format_one_store_is_upgraded_when_opened() {
     drop((tree, snapshot, ledger));
     let db = redb::Database::open(&path).unwrap();
     let format = db.begin_read().unwrap().open_table(META).unwrap().get("store_format").unwrap().unwrap().value();
-    assert_eq!(format, 3);
+    assert_eq!(format, 4);
+}
+
+#[test]
+fn a_format_three_store_is_reindexed_when_opened() {
+    const TREE: redb::TableDefinition<&[u8; 41], &[u8]> = redb::TableDefinition::new("feed_tree");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mind.redb");
+    let me = identity(1);
+    {
+        let ledger = Ledger::create(&path).unwrap();
+        for n in 0..300 {
+            ledger.append_one(&me, draft(n)).unwrap();
+        }
+        drop(ledger.snapshot().unwrap()); // indexes what the appends left unindexed
+    }
+    let level_zero = |key: &[u8; 41]| key[32] == 0;
+    {
+        // Format 3 kept the leaf hashes as level-0 tiles beside level 1.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut tree = txn.open_table(TREE).unwrap();
+            let keys: Vec<[u8; 41]> = tree.iter().unwrap().map(|e| *e.unwrap().0.value()).collect();
+            assert!(keys.iter().all(|k| k[32] == 1) && !keys.is_empty(), "format 4 keeps level 1 only");
+            let mut key = keys[0];
+            key[32] = 0;
+            tree.insert(&key, [7u8; 32 * 256].as_slice()).unwrap();
+            txn.open_table(META).unwrap().insert("store_format", 3).unwrap();
+        }
+        // Format 3's feed and kind indexes were keyed by the author and the kind's name.
+        for name in ["event_by_feed", "event_by_kind", "feed_numbers", "kind_numbers"] {
+            txn.delete_table(redb::TableDefinition::<&[u8], ()>::new(name)).unwrap();
+        }
+        let old_feed = redb::TableDefinition::<&[u8; 40], u64>::new("event_by_feed");
+        txn.open_table(old_feed).unwrap().insert(&[1u8; 40], 0).unwrap();
+        let old_kind = redb::TableDefinition::<&[u8], ()>::new("event_by_kind");
+        txn.open_table(old_kind).unwrap().insert(b"note.added/1\0\0\0\0\0\0\0\0\0".as_slice(), ()).unwrap();
+        txn.commit().unwrap();
+    }
+    let ledger = Ledger::open(&path).unwrap();
+    let report = ledger.verify(&|_| {}).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(ledger.snapshot().unwrap().feed(&me.public_key(), 1..=300).unwrap().count(), 300);
+    let snapshot = ledger.snapshot().unwrap();
+    let leaves: Vec<_> =
+        (0..300).map(|o| mindlog_ledger::tlog::leaf_hash(&snapshot.event(o).unwrap().unwrap().hash.0)).collect();
+    let mut tree = snapshot.feed_tree(&me.public_key()).unwrap();
+    for size in [1, 255, 256, 257, 300] {
+        assert_eq!(
+            mindlog_ledger::tlog::tree_root(&mut tree, size).unwrap(),
+            mindlog_ledger::tlog::root(&leaves[..size as usize])
+        );
+    }
+    drop((tree, snapshot, ledger));
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    assert_eq!(txn.open_table(META).unwrap().get("store_format").unwrap().unwrap().value(), 4);
+    let tree = txn.open_table(TREE).unwrap();
+    assert!(!tree.iter().unwrap().any(|e| level_zero(e.unwrap().0.value())), "the level-0 tile is deleted");
 }
 
 /// Rewrites the stored record at `offset` with one byte changed.

@@ -1,5 +1,5 @@
-//! Each feed's Merkle tree as the store keeps it (`feed_tree`, tiles of 256 hashes per level,
-//! written by every commit that indexes events): its roots and proofs are the ones worked out
+//! Each feed's Merkle tree as the store keeps it (`feed_tree`, tiles of 256 hashes per level from
+//! height 8 up, written by every commit that indexes events; the leaves read from the events): its roots and proofs are the ones worked out
 //! from the feed's leaves in memory, at every size, across commits of every shape.
 
 #![allow(clippy::unwrap_used)]

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use mindlog_ledger::redb::{self, ReadableTable};
 use mindlog_ledger::{DerivedFinding, Draft, Identity, Ledger, VerifyReport};
 
-const BY_FEED: redb::TableDefinition<&[u8; 40], u64> = redb::TableDefinition::new("event_by_feed");
-const BY_KIND: redb::TableDefinition<&[u8], ()> = redb::TableDefinition::new("event_by_kind");
+const BY_FEED: redb::TableDefinition<&[u8; 12], u64> = redb::TableDefinition::new("event_by_feed");
+const FEED_NUMBERS: redb::TableDefinition<&[u8; 32], u32> = redb::TableDefinition::new("feed_numbers");
+const KIND_NUMBERS: redb::TableDefinition<&str, u32> = redb::TableDefinition::new("kind_numbers");
+const BY_KIND: redb::TableDefinition<&[u8; 12], ()> = redb::TableDefinition::new("event_by_kind");
 const BY_TIME: redb::TableDefinition<&[u8; 16], ()> = redb::TableDefinition::new("event_by_time");
 const HEADS: redb::TableDefinition<&[u8; 32], &[u8; 48]> = redb::TableDefinition::new("feed_heads");
 const KIND_COUNTS: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("kind_counts");
@@ -28,10 +30,15 @@ fn identity(n: u8) -> Identity {
 
 /// A store of 3 feeds × 40 events of three kinds, closed; returns its path.
 fn pristine(dir: &Path) -> PathBuf {
+    pristine_of(dir, AUTHORS, PER_AUTHOR)
+}
+
+/// A store of `authors` feeds × `per_author` events of three kinds, closed; returns its path.
+fn pristine_of(dir: &Path, authors: u64, per_author: u64) -> PathBuf {
     let path = dir.join("pristine.redb");
     let ledger = Ledger::create(&path).unwrap();
-    for a in 0..AUTHORS {
-        let drafts = (0..PER_AUTHOR)
+    for a in 0..authors {
+        let drafts = (0..per_author)
             .map(|i| Draft {
                 kind: KINDS[((i + a) % 3) as usize].into(),
                 payload: format!("event {a}/{i}").into_bytes(),
@@ -70,15 +77,23 @@ fn only_finding(report: &VerifyReport, table: &str) -> DerivedFinding {
     finding
 }
 
-fn feed_key(author: u8, seq: u64) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..32].copy_from_slice(identity(author).public_key().as_bytes());
-    key[32..].copy_from_slice(&seq.to_be_bytes());
+/// The `event_by_feed` key of `author`'s event at `seq`: the pristine store numbers the feeds of
+/// authors 1, 2, 3 as 0, 1, 2 (the order they were first indexed).
+fn feed_key(author: u8, seq: u64) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..4].copy_from_slice(&u32::from(author - 1).to_be_bytes());
+    key[4..].copy_from_slice(&seq.to_be_bytes());
     key
 }
 
-fn kind_key(kind: &str, offset: u64) -> Vec<u8> {
-    [kind.as_bytes(), &[0], &offset.to_be_bytes()].concat()
+/// The `event_by_kind` key of an event of `kind` at `offset`: the pristine store numbers KINDS
+/// 0, 1, 2 (the order author 1's first events have them).
+fn kind_key(kind: &str, offset: u64) -> [u8; 12] {
+    let number = KINDS.iter().position(|k| *k == kind).unwrap() as u32;
+    let mut key = [0u8; 12];
+    key[..4].copy_from_slice(&number.to_be_bytes());
+    key[4..].copy_from_slice(&offset.to_be_bytes());
+    key
 }
 
 fn time_key(ts: u64, offset: u64) -> [u8; 16] {
@@ -111,14 +126,39 @@ fn every_derived_table_is_compared_entry_by_entry() {
     });
     assert_eq!(only_finding(&report, "event_by_feed").wrong_entries, 2);
 
+    // feed_numbers: a number for a key that has no feed.
+    let report = tampered(dir.path(), "numbers-extra", |txn| {
+        txn.open_table(FEED_NUMBERS).unwrap().insert(identity(9).public_key().as_bytes(), 3).unwrap();
+    });
+    let f = only_finding(&report, "feed_numbers");
+    assert_eq!(
+        (f.first_key, f.expected.as_str(), f.found.as_str()),
+        (identity(9).public_key().to_string(), "absent", "3")
+    );
+
+    // kind_numbers: a number for a kind no event has.
+    let report = tampered(dir.path(), "kind-numbers-extra", |txn| {
+        txn.open_table(KIND_NUMBERS).unwrap().insert("zzz.none/1", 3).unwrap();
+    });
+    let f = only_finding(&report, "kind_numbers");
+    assert_eq!((f.first_key.as_str(), f.expected.as_str(), f.found.as_str()), ("zzz.none/1", "absent", "3"));
+
+    // kind_numbers: a number past the table's length (numbers are 0, 1, 2, … in order); the
+    // kind's index entries are then looked up under it and missed as well.
+    let report = tampered(dir.path(), "kind-numbers-past", |txn| {
+        txn.open_table(KIND_NUMBERS).unwrap().insert(KINDS[2], 7).unwrap();
+    });
+    let f = report.derived.iter().find(|f| f.table == "kind_numbers").expect("kind_numbers is named");
+    assert_eq!((f.first_key.as_str(), f.expected.as_str(), f.found.as_str()), (KINDS[2], "a number below 3", "7"));
+
     // event_by_kind: one byte of a key flipped: the right key is missing, a wrong one is there.
     let report = tampered(dir.path(), "kind-flip", |txn| {
         let mut t = txn.open_table(BY_KIND).unwrap();
         let key = kind_key(KINDS[0], 3);
-        t.remove(key.as_slice()).unwrap();
-        let mut flipped = key.clone();
+        t.remove(&key).unwrap();
+        let mut flipped = key;
         *flipped.last_mut().unwrap() ^= 0x01; // offset 3 → 2, whose kind is KINDS[2]
-        t.insert(flipped.as_slice(), ()).unwrap();
+        t.insert(&flipped, ()).unwrap();
     });
     let f = only_finding(&report, "event_by_kind");
     assert_eq!(f.wrong_entries, 2);
@@ -126,7 +166,7 @@ fn every_derived_table_is_compared_entry_by_entry() {
 
     // event_by_kind: an entry for an offset beyond the log.
     let report = tampered(dir.path(), "kind-extra", |txn| {
-        txn.open_table(BY_KIND).unwrap().insert(kind_key(KINDS[1], 10_000).as_slice(), ()).unwrap();
+        txn.open_table(BY_KIND).unwrap().insert(&kind_key(KINDS[1], 10_000), ()).unwrap();
     });
     let f = only_finding(&report, "event_by_kind");
     assert_eq!((f.wrong_entries, f.first_key.as_str(), f.found.as_str()), (1, "memo.kept/1@10000", "present"));
@@ -182,40 +222,6 @@ fn every_derived_table_is_compared_entry_by_entry() {
     });
     assert_eq!(only_finding(&report, "checkpoints").first_key, "view.persona");
 
-    // feed_tree: one leaf hash changed (seq 6 of author 1 is leaf 5 of tile 0/0).
-    let tile = |author: u8, level: u8, tile: u64| {
-        let mut key = [0u8; 41];
-        key[..32].copy_from_slice(identity(author).public_key().as_bytes());
-        key[32] = level;
-        key[33..].copy_from_slice(&tile.to_be_bytes());
-        key
-    };
-    let report = tampered(dir.path(), "tree-leaf", |txn| {
-        let mut t = txn.open_table(FEED_TREE).unwrap();
-        let mut row = t.get(&tile(1, 0, 0)).unwrap().unwrap().value().to_vec();
-        row[5 * 32] ^= 0x01;
-        t.insert(&tile(1, 0, 0), row.as_slice()).unwrap();
-    });
-    let f = only_finding(&report, "feed_tree");
-    assert_eq!((f.wrong_entries, f.first_key.clone()), (1, format!("{who}@0/5")));
-    // feed_tree: a tile one hash too wide, and a tile of a level the feed does not reach.
-    let report = tampered(dir.path(), "tree-wide", |txn| {
-        let mut t = txn.open_table(FEED_TREE).unwrap();
-        let mut row = t.get(&tile(2, 0, 0)).unwrap().unwrap().value().to_vec();
-        row.extend([7; 32]);
-        t.insert(&tile(2, 0, 0), row.as_slice()).unwrap();
-        t.insert(&tile(3, 1, 0), [0u8; 32].as_slice()).unwrap();
-    });
-    let f = only_finding(&report, "feed_tree");
-    assert_eq!(f.wrong_entries, 2);
-    assert_eq!((f.expected.as_str(), f.found.as_str()), ("40 hashes", "41 hashes"));
-    // feed_tree: a feed's tile gone.
-    let report = tampered(dir.path(), "tree-missing", |txn| {
-        txn.open_table(FEED_TREE).unwrap().remove(&tile(3, 0, 0)).unwrap();
-    });
-    let f = only_finding(&report, "feed_tree");
-    assert_eq!((f.wrong_entries, f.found.as_str()), (PER_AUTHOR, "absent"));
-
     // Two tables at once: both named, in table order.
     let report = tampered(dir.path(), "two", |txn| {
         txn.open_table(KIND_COUNTS).unwrap().remove(KINDS[0]).unwrap();
@@ -246,4 +252,49 @@ fn indexes_written_by_single_appends_pass() {
     }
     let report = ledger.verify(&|_| {}).unwrap();
     assert!(report.ok && report.derived.is_empty(), "{:?}", report.derived);
+}
+
+#[test]
+fn the_stored_tree_is_compared_with_the_events() {
+    // One feed of 600 events: level 1 holds the roots of leaves 0..256 and 256..512 (tile 1/0),
+    // and level 0, the leaves, is the events' own.
+    let dir = tempfile::tempdir().unwrap();
+    pristine_of(dir.path(), 1, 600);
+    let who = identity(1).public_key();
+    let tile = |level: u8, tile: u64| {
+        let mut key = [0u8; 41];
+        key[..32].copy_from_slice(who.as_bytes());
+        key[32] = level;
+        key[33..].copy_from_slice(&tile.to_be_bytes());
+        key
+    };
+    // One node's hash changed (node 1 at height 8).
+    let report = tampered(dir.path(), "tree-node", |txn| {
+        let mut t = txn.open_table(FEED_TREE).unwrap();
+        let mut row = t.get(&tile(1, 0)).unwrap().unwrap().value().to_vec();
+        assert_eq!(row.len(), 2 * 32);
+        row[32] ^= 0x01;
+        t.insert(&tile(1, 0), row.as_slice()).unwrap();
+    });
+    let f = only_finding(&report, "feed_tree");
+    assert_eq!((f.wrong_entries, f.first_key.clone()), (1, format!("{who}@8/1")));
+    // A tile one hash too wide, a tile of a level the feed does not reach, and a level-0 tile
+    // (format 3 kept one; format 4 reads the leaves from the events).
+    let report = tampered(dir.path(), "tree-wide", |txn| {
+        let mut t = txn.open_table(FEED_TREE).unwrap();
+        let mut row = t.get(&tile(1, 0)).unwrap().unwrap().value().to_vec();
+        row.extend([7; 32]);
+        t.insert(&tile(1, 0), row.as_slice()).unwrap();
+        t.insert(&tile(2, 0), [0u8; 32].as_slice()).unwrap();
+        t.insert(&tile(0, 0), [0u8; 32 * 256].as_slice()).unwrap();
+    });
+    let f = only_finding(&report, "feed_tree");
+    assert_eq!(f.wrong_entries, 3);
+    assert_eq!((f.expected.as_str(), f.found.as_str()), ("absent", "256 hashes"));
+    // The feed's tile gone: both its nodes are missing.
+    let report = tampered(dir.path(), "tree-missing", |txn| {
+        txn.open_table(FEED_TREE).unwrap().remove(&tile(1, 0)).unwrap();
+    });
+    let f = only_finding(&report, "feed_tree");
+    assert_eq!((f.wrong_entries, f.found.as_str()), (2, "absent"));
 }

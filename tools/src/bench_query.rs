@@ -56,7 +56,10 @@ struct QueryTiming {
     name: String,
     sql: String,
     rows: u64,
-    mindlog_ms: f64,
+    /// mindlog's median, when it ran the query.
+    mindlog_ms: Option<f64>,
+    /// Why mindlog did not run it (its first error; the bench goes on with the next query).
+    mindlog_error: Option<String>,
     /// DuckDB's median, when it ran the query.
     duckdb_ms: Option<f64>,
     /// The rows DuckDB returned, when they differ from mindlog's.
@@ -112,22 +115,19 @@ impl Report for QueryBenchReport {
         for q in &self.queries {
             let duck = q.duckdb_ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1} ms"));
             let ratio = q.ratio.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
-            let mut note = String::new();
-            if let Some(rows) = q.duckdb_rows {
-                note = format!("  (DuckDB returned {rows} rows)");
+            let mine = q.mindlog_ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1} ms"));
+            let mut notes = Vec::new();
+            if let Some(e) = &q.mindlog_error {
+                notes.push(format!("mindlog: {e}"));
+            }
+            if let (Some(rows), None) = (q.duckdb_rows, &q.mindlog_error) {
+                notes.push(format!("DuckDB returned {rows} rows"));
             }
             if let Some(e) = &q.duckdb_error {
-                note = format!("  (DuckDB: {e})");
+                notes.push(format!("DuckDB: {e}"));
             }
-            writeln!(
-                out,
-                "  {:<20} {:>9} {:>9.1} ms {:>12} {:>7}{note}",
-                q.name,
-                thousands(q.rows),
-                q.mindlog_ms,
-                duck,
-                ratio
-            )?;
+            let note = if notes.is_empty() { String::new() } else { format!("  ({})", notes.join("; ")) };
+            writeln!(out, "  {:<20} {:>9} {:>12} {:>12} {:>7}{note}", q.name, thousands(q.rows), mine, duck, ratio)?;
         }
         Ok(())
     }
@@ -244,9 +244,16 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
     for (name, sql) in &queries {
         let mut times = Vec::new();
         let mut rows = 0;
+        let mut error = None;
         for _ in 0..args.runs {
             let started = Instant::now();
-            rows = rt.block_on(engine.count_rows(sql)).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            match rt.block_on(engine.count_rows(sql)) {
+                Ok(n) => rows = n,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
             times.push(started.elapsed().as_secs_f64() * 1e3);
         }
         bar.inc(1);
@@ -254,7 +261,8 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
             name: name.clone(),
             sql: sql.clone(),
             rows,
-            mindlog_ms: crate::bench::median(&times),
+            mindlog_ms: error.is_none().then(|| crate::bench::median(&times)),
+            mindlog_error: error,
             duckdb_ms: None,
             duckdb_rows: None,
             duckdb_error: None,
@@ -270,9 +278,9 @@ pub(crate) fn run(args: &BenchArgs, format: Format) -> Result<Outcome> {
         Ok(out) => {
             for (t, d) in timings.iter_mut().zip(out.results) {
                 t.duckdb_error = d.error;
-                t.duckdb_rows = d.rows.filter(|&r| r != t.rows);
+                t.duckdb_rows = d.rows.filter(|&r| t.mindlog_error.is_none() && r != t.rows);
                 t.duckdb_ms = d.ms;
-                t.ratio = d.ms.map(|ms| t.mindlog_ms / ms);
+                t.ratio = t.mindlog_ms.zip(d.ms).map(|(mine, theirs)| mine / theirs);
             }
             Ok(out.version)
         }

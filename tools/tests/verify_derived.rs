@@ -86,15 +86,15 @@ fn a_flipped_byte_in_any_derived_table_fails_verify_and_names_the_table() {
     pristine(root.path());
 
     // event_by_kind and event_by_time: one byte of a key flipped (value-less tables).
-    const BY_KIND: redb::TableDefinition<&[u8], ()> = redb::TableDefinition::new("event_by_kind");
+    const BY_KIND: redb::TableDefinition<&[u8; 12], ()> = redb::TableDefinition::new("event_by_kind");
     const BY_TIME: redb::TableDefinition<&[u8; 16], ()> = redb::TableDefinition::new("event_by_time");
     let home = tampered(root.path(), "kind", |txn| {
-        let key = nth_key(txn, BY_KIND, 700);
+        let key: [u8; 12] = nth_key(txn, BY_KIND, 700).try_into().unwrap();
         let mut t = txn.open_table(BY_KIND).unwrap();
-        t.remove(key.as_slice()).unwrap();
-        let mut flipped = key.clone();
-        flipped[2] ^= 0x20; // a letter of the kind changes case
-        t.insert(flipped.as_slice(), ()).unwrap();
+        t.remove(&key).unwrap();
+        let mut flipped = key;
+        flipped[3] ^= 0x01; // the kind's number: another kind
+        t.insert(&flipped, ()).unwrap();
     });
     let report = failing_verify(&home, &[]);
     assert_eq!(only_table(&report), "event_by_kind");
@@ -113,7 +113,7 @@ fn a_flipped_byte_in_any_derived_table_fails_verify_and_names_the_table() {
     assert_eq!(only_table(&failing_verify(&home, &[])), "event_by_time");
 
     // event_by_feed, feed_heads, kind_counts: one byte of a value flipped.
-    const BY_FEED: redb::TableDefinition<&[u8; 40], u64> = redb::TableDefinition::new("event_by_feed");
+    const BY_FEED: redb::TableDefinition<&[u8; 12], u64> = redb::TableDefinition::new("event_by_feed");
     let home = tampered(root.path(), "feed", |txn| {
         let mut t = txn.open_table(BY_FEED).unwrap();
         let (key, offset) = {
@@ -207,13 +207,13 @@ fn repair_rebuilds_every_index_and_view_and_verify_passes_again() {
     let root = tempfile::tempdir().unwrap();
     let pristine = pristine(root.path());
     let before = ok(&pristine, &["query", "SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY kind"]);
-    const BY_KIND: redb::TableDefinition<&[u8], ()> = redb::TableDefinition::new("event_by_kind");
+    const BY_KIND: redb::TableDefinition<&[u8; 12], ()> = redb::TableDefinition::new("event_by_kind");
     const HEADS: redb::TableDefinition<&[u8; 32], &[u8; 48]> = redb::TableDefinition::new("feed_heads");
     const KIND_COUNTS: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("kind_counts");
     let personas: Raw = redb::TableDefinition::new("view.personas");
     let home = tampered(root.path(), "repair", |txn| {
-        let key = nth_key(txn, BY_KIND, 100);
-        txn.open_table(BY_KIND).unwrap().remove(key.as_slice()).unwrap();
+        let key: [u8; 12] = nth_key(txn, BY_KIND, 100).try_into().unwrap();
+        txn.open_table(BY_KIND).unwrap().remove(&key).unwrap();
         let first_head = *txn.open_table(HEADS).unwrap().iter().unwrap().next().unwrap().unwrap().0.value();
         txn.open_table(HEADS).unwrap().remove(&first_head).unwrap();
         txn.open_table(KIND_COUNTS).unwrap().insert("made.up/1", 7).unwrap();
