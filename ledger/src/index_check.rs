@@ -20,7 +20,7 @@ use crate::envelope::EnvelopeRef;
 use crate::error::StorageError;
 use crate::store::{
     BY_FEED, BY_KIND, BY_TIME, EVENTS, EventRef, FEED_NUMBERS, FEED_TREE, HEADS, Head, INDEXED_TO, KIND_COUNTS,
-    KIND_NUMBERS, META, feed_key, kind_key, split_key, tile_key, tile_place, tile_width, time_key,
+    KIND_NUMBERS, META, number_key, split_key, tile_key, tile_place, tile_width, time_key,
 };
 use crate::tlog::{TreeHash, leaf_hash, node_hash};
 use crate::types::{Hash, PublicKey};
@@ -137,14 +137,14 @@ impl IndexTables {
             feed: match self.feeds.of.get(&event.author) {
                 Some(number) => self
                     .by_feed
-                    .get(&feed_key(*number, event.seq))
+                    .get(&number_key(*number, event.seq))
                     .map(|v| v.map(|v| v.value()))
                     .map_err(|e| e.to_string()),
                 None => Ok(None),
             },
             kind: match self.kinds.of.get(event.kind) {
                 Some(number) => {
-                    self.by_kind.get(&kind_key(*number, event.offset)).map(|v| v.is_some()).map_err(|e| e.to_string())
+                    self.by_kind.get(&number_key(*number, event.offset)).map(|v| v.is_some()).map_err(|e| e.to_string())
                 }
                 None => Ok(false),
             },

@@ -21,9 +21,8 @@ use crate::types::{Hash, PublicKey, Signature};
 /// The store layout this build writes and the newest it opens. Format 2 added `payloads`,
 /// format 3 `feed_tree`, format 4 `feed_numbers` and `kind_numbers` (the feed and kind indexes
 /// keyed by numbers, not by keys and names) and stopped keeping the tree's level 0 (the leaf
-/// hashes, which the events hold); an
-/// older store is upgraded when it is first opened (the tables created and, from format 3 or
-/// older, the derived tables rebuilt).
+/// hashes, which the events hold); an older store is upgraded when it is first opened (the
+/// tables created and, from format 3 or older, the derived tables rebuilt).
 pub(crate) const STORE_FORMAT: u64 = 4;
 
 /// `offset → hash ‖ signature ‖ envelope bytes`: the log itself.
@@ -110,7 +109,7 @@ fn feed_leaves(
     if from >= to {
         return Ok(leaves);
     }
-    for entry in by_feed.range::<&[u8; 12]>(&feed_key(number, from + 1)..=&feed_key(number, to))? {
+    for entry in by_feed.range::<&[u8; 12]>(&number_key(number, from + 1)..=&number_key(number, to))? {
         let (key, offset) = entry?;
         if split_key(key.value()).1 != from + 1 + leaves.len() as u64 {
             break;
@@ -517,15 +516,12 @@ impl StoredEvent {
     }
 }
 
-pub(crate) fn feed_key(number: u32, seq: u64) -> [u8; 12] {
+/// An `event_by_feed` or `event_by_kind` key: a feed's or kind's number, then a seq or offset.
+pub(crate) fn number_key(number: u32, n: u64) -> [u8; 12] {
     let mut key = [0u8; 12];
     key[..4].copy_from_slice(&number.to_be_bytes());
-    key[4..].copy_from_slice(&seq.to_be_bytes());
+    key[4..].copy_from_slice(&n.to_be_bytes());
     key
-}
-
-pub(crate) fn kind_key(number: u32, offset: u64) -> [u8; 12] {
-    feed_key(number, offset)
 }
 
 /// The two halves of an `event_by_feed` or `event_by_kind` key: a number and a u64.
@@ -598,7 +594,7 @@ static CACHE_MB: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize
 /// Sets the page cache, MiB, of stores this process opens from now on (`MINDLOG_CACHE_MB`, when
 /// set, still wins).
 pub fn set_cache_mb(mb: usize) {
-    CACHE_MB.store(mb.max(1), std::sync::atomic::Ordering::Relaxed);
+    CACHE_MB.store(mb, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// How every store file is opened.
@@ -796,9 +792,9 @@ pub(crate) struct Indexes<'t> {
     kind_numbers: Numbering<'t, &'static str, String>,
     indexed_to: u64,
     changed_heads: HashMap<PublicKey, Head>,
-    /// Per feed, the leaf index of the first event indexed in this transaction and the leaf
-    /// hashes of those events, added to `feed_tree` by [`Indexes::finish`].
-    new_leaves: HashMap<PublicKey, (u64, Vec<crate::tlog::TreeHash>)>,
+    /// Per feed, the leaf indexes of the events indexed in this transaction (contiguous: a gap
+    /// ends them), whose completed groups of 256 [`Indexes::finish`] adds to `feed_tree`.
+    new_leaves: HashMap<PublicKey, std::ops::Range<u64>>,
     new_kinds: HashMap<String, u64>,
     /// Payloads erased by `ledger.erased/1` events ingested through these indexes.
     pub(crate) erased: u64,
@@ -883,16 +879,16 @@ impl<'t> Indexes<'t> {
     ) -> Result<(), StorageError> {
         debug_assert_eq!(offset, self.indexed_to, "events are indexed in offset order");
         let number = self.feed_number(&author)?;
-        self.by_feed.insert(&feed_key(number, seq), offset)?;
+        self.by_feed.insert(&number_key(number, seq), offset)?;
         let kind_number = self.kind_numbers.number(kind, &kind)?;
-        self.by_kind.insert(&kind_key(kind_number, offset), ())?;
+        self.by_kind.insert(&number_key(kind_number, offset), ())?;
         self.by_time.insert(&time_key(ts, offset), ())?;
         self.changed_heads.insert(author, Head { author, seq, hash, offset });
-        let leaves = self.new_leaves.entry(author).or_insert_with(|| (seq.saturating_sub(1), Vec::new()));
+        let leaves = self.new_leaves.entry(author).or_insert(seq.saturating_sub(1)..seq.saturating_sub(1));
         // A feed skips a seq only in a damaged log (verify reports it): its tree then stops
         // growing, and verify names what is missing from it.
-        if leaves.0 + leaves.1.len() as u64 + 1 == seq {
-            leaves.1.push(crate::tlog::leaf_hash(&hash.0));
+        if leaves.end + 1 == seq {
+            leaves.end = seq;
         }
         match self.new_kinds.get_mut(kind) {
             Some(n) => *n += 1,
@@ -915,7 +911,7 @@ impl<'t> Indexes<'t> {
         let head_seq = head.map_or(0, |h| h.seq);
         let problem = if env.seq <= head_seq {
             let number = self.feed_number(&env.author)?;
-            let held = self.by_feed.get(&feed_key(number, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
+            let held = self.by_feed.get(&number_key(number, env.seq)).map_err(StorageError::from)?.map(|v| v.value());
             let held_hash = match held {
                 Some(offset) => log.hash_at(offset)?.unwrap_or(Hash([0; 32])),
                 None => Hash([0; 32]),
@@ -960,7 +956,7 @@ impl<'t> Indexes<'t> {
     fn apply_erasure(&mut self, log: &mut LogTable<'_>, erasure: &Envelope) -> Result<(), StorageError> {
         let mut wanted: std::collections::HashSet<Hash> = erasure.refs.iter().copied().collect();
         let number = self.feed_number(&erasure.author)?;
-        let (lower, upper) = (feed_key(number, 1), feed_key(number, erasure.seq.saturating_sub(1)));
+        let (lower, upper) = (number_key(number, 1), number_key(number, erasure.seq.saturating_sub(1)));
         let mut found = Vec::new();
         for entry in self.by_feed.range::<&[u8; 12]>(&lower..=&upper)?.rev() {
             if wanted.is_empty() {
@@ -987,21 +983,20 @@ impl<'t> Indexes<'t> {
     /// Writes the changed heads, the per-kind counts, each feed's tree's new nodes (level 1 up)
     /// and the checkpoint; call before committing. Returns the heads this transaction changed.
     pub(crate) fn finish(mut self, log: &LogTable<'_>) -> Result<HashMap<PublicKey, Head>, StorageError> {
-        for (author, (first, leaves)) in std::mem::take(&mut self.new_leaves) {
+        for (author, leaves) in std::mem::take(&mut self.new_leaves) {
             // Level 0 is not kept: each group of 256 leaves these events complete adds its root
-            // to level 1, read with the group's earlier leaves from the events.
-            let start = first - first % TILE_WIDTH;
-            let end = first + leaves.len() as u64;
-            if end - start < TILE_WIDTH {
+            // to level 1, the group's leaves read from the events (this transaction's included).
+            let start = leaves.start - leaves.start % TILE_WIDTH;
+            let end = leaves.end - leaves.end % TILE_WIDTH;
+            if end <= start {
                 continue;
             }
             let number = self.feed_number(&author)?;
-            let mut group = feed_leaves(&self.by_feed, |offset| log.hash_at(offset), number, start, first)?;
-            if group.len() as u64 != first - start {
+            let group = feed_leaves(&self.by_feed, |offset| log.hash_at(offset), number, start, end)?;
+            if group.len() as u64 != end - start {
                 tracing::warn!(%author, leaf = start + group.len() as u64, "a feed's event is missing; its stored Merkle tree is not extended");
                 continue;
             }
-            group.extend(leaves);
             let roots: Vec<_> = group.chunks_exact(TILE_WIDTH as usize).map(crate::tlog::perfect_root).collect();
             extend_tree(&mut self.tree, &author, 1, start / TILE_WIDTH, &roots)?;
         }
@@ -1240,7 +1235,7 @@ impl Snapshot {
         let table = self.txn.open_table(BY_FEED)?;
         let range = match self.feed_number(author)? {
             Some(number) => {
-                let (lower, upper) = (feed_key(number, *seqs.start()), feed_key(number, *seqs.end()));
+                let (lower, upper) = (number_key(number, *seqs.start()), number_key(number, *seqs.end()));
                 Some(table.range::<&[u8; 12]>(&lower..=&upper)?)
             }
             None => None,
@@ -1278,7 +1273,7 @@ impl Snapshot {
         let (lo, hi) = (*offsets.start(), *offsets.end());
         let table = self.txn.open_table(BY_KIND)?;
         let range = match self.number(KIND_NUMBERS, &kind)? {
-            Some(number) => Some(table.range::<&[u8; 12]>(&kind_key(number, lo)..=&kind_key(number, hi))?),
+            Some(number) => Some(table.range::<&[u8; 12]>(&number_key(number, lo)..=&number_key(number, hi))?),
             None => None,
         };
         Ok(range.into_iter().flatten().map(|r| {

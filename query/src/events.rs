@@ -52,7 +52,7 @@ pub(crate) const TS: usize = 3;
 pub(crate) const KIND: usize = 4;
 const HASH: usize = 5;
 const SIZE: usize = 6;
-const PAYLOAD: usize = 7;
+pub(crate) const PAYLOAD: usize = 7;
 
 /// How a scan reaches the events.
 #[derive(Clone, Debug, PartialEq)]

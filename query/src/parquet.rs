@@ -49,6 +49,15 @@ pub(crate) async fn export(
     Ok(out)
 }
 
+/// How mindlog writes Parquet (the export and the columnar segments): ZSTD level 1, row groups
+/// of at most `rows` rows.
+pub(crate) fn writer_properties(rows: usize) -> Result<WriterProperties, DataFusionError> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(rows))
+        .build())
+}
+
 /// Writes one table to `path` and syncs it; returns its rows.
 async fn write_table(
     engine: &QueryEngine,
@@ -57,10 +66,7 @@ async fn write_table(
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<u64, QueryError> {
     let mut stream = engine.stream(&format!("SELECT * FROM \"{table}\"")).await?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(DataFusionError::from)?))
-        .set_max_row_group_row_count(Some(256 * 1024))
-        .build();
+    let props = writer_properties(256 * 1024)?;
     let mut writer =
         ArrowWriter::try_new(File::create(path)?, stream.schema(), Some(props)).map_err(DataFusionError::from)?;
     let mut rows = 0u64;

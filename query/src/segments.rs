@@ -27,8 +27,6 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use mindlog_ledger::redb::TableDefinition;
 use mindlog_ledger::{Ledger, Namespace, Snapshot, StorageError};
 use serde::{Deserialize, Serialize};
@@ -40,7 +38,7 @@ use crate::events::{AUTHOR, COLUMNS, KIND, RowFilter, TS, decode, storage};
 pub const SEGMENT_EVENTS: u64 = 16_384;
 
 /// The columns a segment holds: every column of `events` before `payload`.
-pub(crate) const KEPT: usize = 7;
+pub(crate) const KEPT: usize = crate::events::PAYLOAD;
 
 /// The version of the segments' layout (columns, encoding, stats).
 pub(crate) const FORMAT: u64 = 1;
@@ -190,10 +188,7 @@ fn build(snapshot: &Snapshot, first: u64, count: u64) -> Result<(Vec<u8>, Segmen
     let batches = decode(&events, &projection, &schema, &RowFilter::ALL, 8192)?;
     drop(events);
     let batch = concat_batches(&schema, &batches)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-        .set_max_row_group_row_count(Some(SEGMENT_EVENTS as usize))
-        .build();
+    let props = crate::parquet::writer_properties(SEGMENT_EVENTS as usize)?;
     let mut writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props))?;
     writer.write(&batch)?;
     let bytes = writer.into_inner()?;

@@ -25,8 +25,15 @@ pub(crate) struct Open {
     _ledger: mindlog_ledger::Ledger,
 }
 
-/// A query engine over the home's views, caught up first; each query it runs keeps to `limits`.
+/// A query engine over the home's views, caught up first, and its columnar segments, sealed
+/// first; each query it runs keeps to `limits`.
 pub(crate) fn engine(home: &Home, as_of: Option<u64>, limits: Limits) -> Result<Open> {
+    open_engine(home, as_of, limits, true)
+}
+
+/// [`engine`], sealing the columnar segments first when `seal_first` (an export of every
+/// column, `payload` included, never reads them).
+fn open_engine(home: &Home, as_of: Option<u64>, limits: Limits, seal_first: bool) -> Result<Open> {
     let ledger = home.open()?;
     let projections = mindlog_projections::Projections::new(&ledger);
     let bar = std::cell::OnceCell::new();
@@ -38,7 +45,9 @@ pub(crate) fn engine(home: &Home, as_of: Option<u64>, limits: Limits) -> Result<
     if let Some(b) = bar.get() {
         b.finish_and_clear();
     }
-    seal(&ledger)?;
+    if seal_first {
+        seal(&ledger)?;
+    }
     let options = QueryOptions { as_of: as_of.unwrap_or_else(now_micros), limits, ..QueryOptions::default() };
     let engine = QueryEngine::new(projections.views()?, options)?;
     Ok(Open { engine, _ledger: ledger })
@@ -174,8 +183,9 @@ impl Report for Parquet {
 }
 
 pub(crate) fn export_parquet(home: &Home, dir: &Path, as_of: Option<u64>) -> Result<Outcome> {
-    // An export reads every table in full: no time limit.
-    let open = engine(home, as_of, Limits { time: None, ..Limits::default() })?;
+    // An export reads every table in full, `payload` included (which no segment holds): no time
+    // limit, and nothing to seal.
+    let open = open_engine(home, as_of, Limits { time: None, ..Limits::default() }, false)?;
     let engine = &open.engine;
     let bar = progress(None, "parquet");
     let exported = runtime()?.block_on(engine.export_parquet(dir, &|table, rows| {
